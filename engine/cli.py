@@ -1,0 +1,96 @@
+"""The ``ivr`` command: one entry point, one small module per sub-command.
+
+Each sub-command's work lives in the module named for it; this file only parses
+arguments and imports lazily, so ``ivr validate`` starts fast and needs no Asterisk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("serve", help="run the engine (FastAGI, AMI, web front end, metrics)")
+    p.add_argument("--flows", default=None, help="directory of flow files (default: flows/)")
+    p.add_argument("--config", default=None, help="configuration file (TOML)")
+
+
+def _add_call(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("call", help="place a real call into a flow through the sandbox Asterisk")
+    p.add_argument("flow", help="a flow's name (its file name without .yaml) or a path")
+    p.add_argument(
+        "--dtmf",
+        default="",
+        help='key presses, one step per word, each sent when the IVR next listens: "1 2 3 4 #"; '
+        '"_" lets one prompt time out, "wN" waits N seconds, "!123" sends during the prompt',
+    )
+    p.add_argument("--lang", default=None, help="caller's language, if the flow does not ask")
+    p.add_argument("--caller-id", default="+15551230000", help="the calling number")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
+    p.add_argument("--flows", default=None, help="directory of flow files (default: flows/)")
+    p.add_argument("--config", default=None, help="configuration file (TOML)")
+
+
+def _add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("validate", help="check flow files; errors as file:line:col: message")
+    p.add_argument("files", nargs="+")
+
+
+def _add_schema(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sub.add_parser("schema", help="print the JSON Schema of the flow language")
+
+
+def _add_graph(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("graph", help="draw a flow's menu tree as SVG")
+    p.add_argument("file")
+    p.add_argument("-o", "--output", default=None, help="write here instead of stdout")
+
+
+def _add_sandbox(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("sandbox", help="the local Asterisk sandbox (Debian sid chroot)")
+    p.add_argument("action", choices=["up", "down", "status"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ivr", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_serve, _add_call, _add_validate, _add_schema, _add_graph, _add_sandbox):
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command: str = args.command
+    if command == "serve":
+        from engine.serve import run_serve
+
+        return run_serve(args)
+    if command == "call":
+        from engine.caller import run_call
+
+        return run_call(args)
+    if command == "validate":
+        from engine.flow.commands import run_validate
+
+        return run_validate(args.files)
+    if command == "schema":
+        from engine.flow.commands import run_schema
+
+        return run_schema()
+    if command == "graph":
+        from engine.flow.commands import run_graph
+
+        return run_graph(args.file, args.output)
+    if command == "sandbox":
+        from engine.sandbox import run_sandbox
+
+        return run_sandbox(args.action)
+    raise AssertionError(command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
