@@ -26,7 +26,6 @@ def _add_call(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help='key presses, one step per word, each sent when the IVR next listens: "1 2 3 4 #"; '
         '"_" lets one prompt time out, "wN" waits N seconds, "!123" sends during the prompt',
     )
-    p.add_argument("--lang", default=None, help="caller's language, if the flow does not ask")
     p.add_argument("--caller-id", default="+15551230000", help="the calling number")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")

@@ -1,0 +1,220 @@
+"""Runs one call session over one FastAGI channel.
+
+The session decides; this adapter carries its actions out with AGI commands and
+turns what comes back into events. AGI runs one command at a time, so the adapter
+keeps a *media queue* (plays, then the transfer or hang-up that ends the call) and,
+when nothing is queued, sits in ``WAIT FOR DIGIT`` until the next timer is due.
+Every command it issues while the caller is on the line accepts keys: prompts run
+with every key as an escape digit, and a key that hits a prompt the session wants
+heard to the end is kept and the prompt resumes where it stopped (``endpos``).
+So no key press is lost between steps, during prompts, or during a slow backend.
+
+The call ends in the dialplan: ``IVR_RESULT`` says ``transfer`` (with ``IVR_QUEUE``)
+or ``hangup``; a call left without it (engine stopped, crashed, or the session
+failed) goes to the dialplan's fallback, an apology and a person.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+import aiohttp
+
+from engine.agi.server import AgiChannel, ChannelGone
+from engine.httpnode import perform
+from engine.prompts import PromptCache
+from engine.session import events as ev
+from engine.session.machine import Session
+
+log = logging.getLogger(__name__)
+
+ALL_KEYS = "0123456789*#"
+IDLE_SLICE_S = 1.0  # longest WAIT FOR DIGIT while nothing is due
+BUSY_SLICE_S = 0.05  # while a backend request is out: how soon its answer is noticed
+
+
+class CallObserver(Protocol):
+    def on_update(self, session: Session, entries: list[ev.TrailEntry]) -> None:
+        """After every event fed: the trail entries it added (maybe none)."""
+
+    def on_step_latency(self, seconds: float) -> None: ...
+
+
+class _NullObserver:
+    def on_update(self, session: Session, entries: list[ev.TrailEntry]) -> None:
+        return None
+
+    def on_step_latency(self, seconds: float) -> None:
+        return None
+
+
+class AgiCall:
+    def __init__(
+        self,
+        channel: AgiChannel,
+        session: Session,
+        prompts: PromptCache,
+        http: aiohttp.ClientSession,
+        observer: CallObserver | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._channel = channel
+        self.session = session
+        self._prompts = prompts
+        self._http = http
+        self._observer = observer or _NullObserver()
+        self._clock = clock
+        self._media: deque[ev.Play | ev.Transfer | ev.Hangup | ev.Fail] = deque()
+        self._timers: dict[int, float] = {}
+        self._http_tasks: set[asyncio.Task[ev.HttpDone]] = set()
+        self._http_done: list[ev.HttpDone] = []
+        self._trail_seen = 0
+        self._event_at: float | None = None  # when the last event came in, for latency
+
+    async def run(self) -> None:
+        try:
+            await self._channel.command("ANSWER")
+            await self._channel.command("SET VARIABLE", "IVR_JOURNEY", self.session.call.call_id)
+            self._apply(self.session.start())
+            while not await self._step():
+                pass
+        except ChannelGone:
+            self._feed(ev.CallerHangup())
+        finally:
+            for task in self._http_tasks:
+                task.cancel()
+
+    # ------------------------------------------------------------ the loop
+
+    async def _step(self) -> bool:
+        """Carry out one command; True when the call has left the engine."""
+        if self._media:
+            item = self._media.popleft()
+            if isinstance(item, ev.Play):
+                await self._play(item)
+                return False
+            return await self._finish(item)
+        await self._wait_for_key()
+        return False
+
+    async def _play(self, play: ev.Play) -> None:
+        for part in play.parts:
+            path = await self._prompts.path_for(part)
+            offset = 0
+            while True:
+                self._mark_sent()
+                response = await self._channel.command(
+                    "STREAM FILE", path, ALL_KEYS, offset, timeout=None
+                )
+                self._event_at = self._clock()
+                key = _key_of(response.result_int)
+                if response.result_int < 0:
+                    raise ChannelGone("hung up during a prompt")
+                if key is None:
+                    break
+                stopped = self._feed(ev.Digit(key))
+                self._after_command()
+                if stopped:
+                    return
+                offset = int(response.extras.get("endpos", "0") or 0)
+        self._feed(ev.PromptFinished(play.play_id))
+        self._after_command()
+
+    async def _wait_for_key(self) -> None:
+        now = self._clock()
+        due = min(self._timers.values(), default=now + IDLE_SLICE_S)
+        wait = min(max(due - now, 0.0), IDLE_SLICE_S)
+        if self._http_tasks:
+            wait = min(wait, BUSY_SLICE_S)
+        if wait > 0:
+            self._mark_sent()
+            response = await self._channel.command(
+                "WAIT FOR DIGIT", max(1, round(wait * 1000)), timeout=wait + 10
+            )
+            self._event_at = self._clock()
+            if response.result_int < 0:
+                raise ChannelGone("hung up while waiting for a key")
+            key = _key_of(response.result_int)
+            if key is not None:
+                self._feed(ev.Digit(key))
+        self._after_command()
+
+    def _after_command(self) -> None:
+        """Feed what became due while the last command ran: backend answers, timers."""
+        while self._http_done:
+            self._feed(self._http_done.pop(0))
+        now = self._clock()
+        for timer_id, due in sorted(self._timers.items(), key=lambda item: item[1]):
+            if due <= now and timer_id in self._timers:
+                del self._timers[timer_id]
+                self._feed(ev.TimerFired(timer_id))
+
+    async def _finish(self, item: ev.Transfer | ev.Hangup | ev.Fail) -> bool:
+        self._mark_sent()
+        if isinstance(item, ev.Transfer):
+            await self._channel.command("SET VARIABLE", "IVR_QUEUE", item.queue)
+            await self._channel.command("SET VARIABLE", "IVR_RESULT", "transfer")
+        elif isinstance(item, ev.Hangup):
+            await self._channel.command("SET VARIABLE", "IVR_RESULT", "hangup")
+            await self._channel.command("HANGUP")
+        else:
+            log.error("call %s: session failed: %s", self.session.call.call_id, item.reason)
+        return True
+
+    # ------------------------------------------------------------ session I/O
+
+    def _feed(self, event: ev.Event) -> bool:
+        """Feed an event; True if the session stopped the playing prompt."""
+        return self._apply(self.session.feed(event))
+
+    def _apply(self, actions: list[ev.Action]) -> bool:
+        stopped = False
+        for action in actions:
+            match action:
+                case ev.StopPlayback():
+                    stopped = True
+                    self._media = deque(a for a in self._media if not isinstance(a, ev.Play))
+                case ev.Play() | ev.Transfer() | ev.Hangup() | ev.Fail():
+                    self._media.append(action)
+                case ev.StartTimer(timer_id=timer_id, seconds=seconds):
+                    self._timers[timer_id] = self._clock() + seconds
+                case ev.CancelTimer(timer_id=timer_id):
+                    self._timers.pop(timer_id, None)
+                case ev.HttpRequest():
+                    self._start_http(action)
+        self._publish_trail()
+        return stopped
+
+    def _start_http(self, request: ev.HttpRequest) -> None:
+        task = asyncio.get_running_loop().create_task(perform(self._http, request))
+        self._http_tasks.add(task)
+
+        def collect(done: asyncio.Task[ev.HttpDone]) -> None:
+            self._http_tasks.discard(done)
+            if not done.cancelled():
+                self._http_done.append(done.result())
+
+        task.add_done_callback(collect)
+
+    def _publish_trail(self) -> None:
+        trail = self.session.trail
+        fresh = trail[self._trail_seen :]
+        self._trail_seen = len(trail)
+        self._observer.on_update(self.session, fresh)
+
+    def _mark_sent(self) -> None:
+        if self._event_at is not None:
+            self._observer.on_step_latency(self._clock() - self._event_at)
+            self._event_at = None
+
+
+def _key_of(result: int) -> str | None:
+    if result <= 0:
+        return None
+    key = chr(result)
+    return key if key in ALL_KEYS else None

@@ -1,0 +1,177 @@
+"""An AMI connection that stays up: panoramisk's Manager, supervised.
+
+panoramisk 1.4 reconnects every 2 s without backoff and sends pings without
+looking at the answers. Here a supervisor task owns the connection: it connects,
+logs in, checks a ``Ping`` every ``ping_interval`` seconds (a connection whose ping
+goes unanswered is dead, even if TCP says otherwise), and on any loss reconnects
+with exponential backoff and jitter. Callers use :meth:`Ami.action`, which waits
+(bounded) for a live connection, and :meth:`Ami.on`, which survives reconnects.
+The secret is never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+from panoramisk import Manager
+
+from engine.config import Secret
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[dict[str, str]], None]
+
+
+class AmiError(Exception):
+    """AMI is unreachable, refused the login, or answered an action with an error."""
+
+
+class _Manager(Manager):  # type: ignore[misc]
+    """panoramisk's Manager without its own reconnecting and pinging."""
+
+    lost: asyncio.Event
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._connected = False
+        self.lost.set()
+
+    def ping(self) -> None:  # the supervisor pings, and checks the answer
+        return None
+
+
+class Ami:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        user: str,
+        secret: Secret,
+        ping_interval: float = 5.0,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self._address = (host, port)
+        self._user = user
+        self._secret = secret
+        self._ping_interval = ping_interval
+        self._max_backoff = max_backoff
+        self._manager: _Manager | None = None
+        self._ready = asyncio.Event()
+        self._handlers: list[tuple[str, EventHandler]] = []
+        self._task: asyncio.Task[None] | None = None
+        self.connects = 0
+
+    @property
+    def connected(self) -> bool:
+        return self._ready.is_set()
+
+    def on(self, event: str, handler: EventHandler) -> None:
+        """Call ``handler(fields)`` for each event named ``event`` ("*" for all)."""
+        self._handlers.append((event, handler))
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._supervise(), name="ami")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._drop()
+
+    async def wait_ready(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except TimeoutError as exc:
+            raise AmiError(f"AMI at {self._address[0]}:{self._address[1]} not reachable") from exc
+
+    async def action(self, fields: dict[str, str], timeout: float = 10.0) -> dict[str, str]:
+        """Send one action and return its response; AmiError on failure."""
+        await self.wait_ready(timeout)
+        manager = self._manager
+        assert manager is not None
+        try:
+            response = await asyncio.wait_for(manager.send_action(dict(fields)), timeout)
+        except TimeoutError as exc:
+            raise AmiError(f"{fields.get('Action')}: no answer in {timeout} s") from exc
+        if isinstance(response, list):
+            response = response[0] if response else {}
+        result = {str(k): str(v) for k, v in dict(response).items()}
+        if result.get("Response", "").lower() == "error":
+            raise AmiError(f"{fields.get('Action')}: {result.get('Message', 'error')}")
+        return result
+
+    # ------------------------------------------------------------ supervision
+
+    async def _supervise(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                await self._connect()
+                backoff = 0.5
+                await self._keep_alive()
+            except (OSError, AmiError, TimeoutError) as exc:
+                log.warning("ami: %s", exc)
+            self._drop()
+            delay = backoff * (0.5 + random.random())
+            log.info("ami: reconnecting in %.1f s", delay)
+            await asyncio.sleep(delay)
+            backoff = min(backoff * 2, self._max_backoff)
+
+    async def _connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        manager = _Manager(
+            loop=loop, host=self._address[0], port=self._address[1],
+            username=self._user, secret=self._secret.value, ping_delay=3600,
+            reconnect_timeout=3600, events="on",
+        )
+        manager.lost = asyncio.Event()
+        manager.register_event("*", self._dispatch)
+        connection = loop.create_connection(
+            manager.config["protocol_factory"], *self._address
+        )
+        done: asyncio.Future[Any] = loop.create_future()
+        done.set_result(await asyncio.wait_for(connection, 5.0))
+        manager.connection_made(done)
+        response = await asyncio.wait_for(manager.authenticated_future, 5.0)
+        if not response.success:
+            manager.close()
+            raise AmiError(f"login as '{self._user}' refused")
+        self._manager = manager
+        self.connects += 1
+        self._ready.set()
+        log.info("ami: connected to %s:%d", *self._address)
+
+    async def _keep_alive(self) -> None:
+        manager = self._manager
+        assert manager is not None
+        while not manager.lost.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(manager.lost.wait(), self._ping_interval)
+            if manager.lost.is_set():
+                break
+            try:
+                await asyncio.wait_for(manager.send_action({"Action": "Ping"}), 5.0)
+            except TimeoutError as exc:
+                raise AmiError("ping unanswered: connection is dead") from exc
+        log.warning("ami: connection lost")
+
+    def _drop(self) -> None:
+        self._ready.clear()
+        if self._manager is not None:
+            self._manager.close()
+            self._manager = None
+
+    def _dispatch(self, manager: Manager, message: Any) -> None:
+        name = str(message.get("Event", ""))
+        fields = {str(k): str(v) for k, v in dict(message).items()}
+        for wanted, handler in self._handlers:
+            if wanted in ("*", name):
+                try:
+                    handler(fields)
+                except Exception:
+                    log.exception("ami: handler for %s failed", name)

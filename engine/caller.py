@@ -1,0 +1,254 @@
+"""``ivr call``: a real call into a flow, without a phone.
+
+The caller leg is a real SIP channel of the sandbox Asterisk (endpoint ``caller``)
+that calls the IVR side over loopback, sends silent RTP like a phone, and presses
+keys with AMI ``PlayDTMF`` (RFC 4733 over RTP). The IVR side is served by an engine
+running in this process on an ephemeral port, so a designer can try a flow file
+without deploying it; the engine's session tells us when the caller has the turn.
+
+Steps (``--dtmf "1 2 3 4 #"``), one per word:
+  ``123#``  wait for the caller's turn (the prompt has ended), then press the keys
+  ``!123``  press them at once, during whatever is playing (barge-in, type-ahead)
+  ``_``     let one turn pass without pressing anything (a no-input)
+  ``w2.5``  wait 2.5 seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.ami import Ami, AmiError
+from engine.config import ConfigError, Settings, load_settings
+from engine.flowstore import FlowStore
+from engine.prompts import PromptCache
+from engine.runtime import Engine
+from engine.session.events import TrailEntry
+from engine.session.machine import Session, trail_as_dicts
+
+KEY_GAP_S = 0.25  # between keys of one step, like a person typing
+KEY_DURATION_MS = 120
+
+
+class CallError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    kind: str  # "keys" | "now" | "pass" | "wait"
+    keys: str = ""
+    seconds: float = 0.0
+
+
+def parse_steps(text: str) -> list[Step]:
+    steps: list[Step] = []
+    for word in text.split():
+        if word == "_":
+            steps.append(Step("pass"))
+        elif word.startswith("w") and _is_number(word[1:]):
+            steps.append(Step("wait", seconds=float(word[1:])))
+        elif word.startswith("!") and _keys(word[1:]):
+            steps.append(Step("now", keys=word[1:]))
+        elif _keys(word):
+            steps.append(Step("keys", keys=word))
+        else:
+            raise CallError(f"not a step: {word!r} (keys 0-9 * #, '!keys', '_', 'wN')")
+    return steps
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return float(text) >= 0
+    except ValueError:
+        return False
+
+
+def _keys(text: str) -> bool:
+    return bool(text) and all(c in "0123456789*#" for c in text)
+
+
+@dataclass
+class CallReport:
+    flow: str
+    caller_id: str
+    outcome: str = "unknown"
+    duration_s: float = 0.0
+    trail: list[TrailEntry] = field(default_factory=list)
+    journey_id: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        entries = trail_as_dicts(self.trail)
+        return {
+            "flow": self.flow,
+            "journey_id": self.journey_id,
+            "caller_id": self.caller_id,
+            "nodes": [e["node"] for e in entries if e["kind"] == "node"],
+            "prompts": [e["text"] if "text" in e else e.get("file") for e in entries
+                        if e["kind"] == "prompt"],
+            "inputs": [{k: v for k, v in e.items() if k not in ("seq", "at", "kind")}
+                       for e in entries if e["kind"] == "input"],
+            "outcome": self.outcome,
+            "duration_s": round(self.duration_s, 3),
+            "trail": entries,
+        }
+
+
+class _Watch:
+    """Follows the one session whose caller ID is ours."""
+
+    def __init__(self, caller_id: str) -> None:
+        self.caller_id = caller_id
+        self.session: Session | None = None
+        self.changed = asyncio.Event()
+
+    def __call__(self, session: Session, entries: list[TrailEntry]) -> None:
+        if self.session is None and session.call.caller_id == self.caller_id:
+            self.session = session
+        if session is self.session:
+            self.changed.set()
+
+    async def until(self, predicate: Any, timeout: float) -> None:
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                self.changed.clear()
+                await self.changed.wait()
+
+
+async def place_call(
+    ami: Ami, engine: Engine, flow: str, steps: list[Step], caller_id: str,
+    timeout: float = 120.0,
+) -> CallReport:
+    """Call ``flow`` on ``engine`` through the sandbox, play ``steps``, report."""
+    host, port = engine.address
+    watch = _Watch(caller_id)
+    engine.listeners.append(watch)
+    channel_id = uuid.uuid4().hex
+    gone = asyncio.Event()
+    names: dict[str, str] = {}
+
+    def on_channel(fields: dict[str, str]) -> None:
+        if fields.get("Uniqueid") == channel_id:
+            names["caller"] = fields.get("Channel", "")
+            if fields.get("Event") == "Hangup":
+                gone.set()
+
+    ami.on("Newchannel", on_channel)
+    ami.on("Hangup", on_channel)
+    report = CallReport(flow, caller_id)
+    user = f"{flow}+{port}"
+    started = time.monotonic()
+    try:
+        await ami.action({
+            "Action": "Originate", "Channel": f"PJSIP/caller/sip:{user}@127.0.0.1:5060",
+            "Context": "ivr-caller-leg", "Exten": "s", "Priority": "1",
+            "CallerID": f'"Test caller" <{caller_id}>', "Async": "true",
+            "ChannelId": channel_id, "Timeout": "15000",
+        })
+        async with asyncio.timeout(timeout):
+            await watch.until(lambda: watch.session is not None, 20.0)
+            session = watch.session
+            assert session is not None
+            report.journey_id = session.call.call_id
+            await _play_steps(ami, watch, session, steps, names)
+            await watch.until(lambda: session.done, timeout)
+            if session.outcome == "hangup":
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(gone.wait(), 10.0)
+    except TimeoutError as exc:
+        raise CallError(f"the call did not finish within {timeout:.0f} s") from exc
+    finally:
+        engine.listeners.remove(watch)
+        if not gone.is_set() and names.get("caller"):
+            with contextlib.suppress(AmiError):
+                await ami.action({"Action": "Hangup", "Channel": names["caller"]})
+    session = watch.session
+    report.trail = list(session.trail)
+    report.outcome = session.outcome or "unknown"
+    report.duration_s = time.monotonic() - started
+    return report
+
+
+async def _play_steps(
+    ami: Ami, watch: _Watch, session: Session, steps: list[Step], names: dict[str, str]
+) -> None:
+    used_turns = 0
+    for step in steps:
+        if session.done:
+            break
+        if step.kind == "wait":
+            await asyncio.sleep(step.seconds)
+            continue
+        if step.kind in ("keys", "pass"):
+            await watch.until(lambda: session.turns > used_turns or session.done, 60.0)
+            used_turns = session.turns
+            if step.kind == "pass":
+                # Let this turn time out: wait until the session moves on.
+                await watch.until(lambda: session.turns > used_turns or session.done, 60.0)
+                continue
+        for index, key in enumerate(step.keys):
+            if index:
+                await asyncio.sleep(KEY_GAP_S)
+            await ami.action({"Action": "PlayDTMF", "Channel": names["caller"], "Digit": key,
+                              "Duration": str(KEY_DURATION_MS)})
+        used_turns = session.turns
+
+
+def _print_human(report: CallReport) -> None:
+    for entry in trail_as_dicts(report.trail):
+        kind = entry["kind"]
+        if kind == "node":
+            print(f"  → {entry['node']} ({entry['type']})")
+        elif kind == "prompt":
+            print(f"      ♪ {entry.get('text') or entry.get('file')}")
+        elif kind == "input":
+            print(f"      ← {entry.get('source')} {entry.get('value')}")
+        elif kind in ("retry", "http", "error", "language"):
+            details = {k: v for k, v in entry.items() if k not in ("seq", "at", "kind", "node")}
+            print(f"      · {kind} {details}")
+    print(f"outcome: {report.outcome} after {report.duration_s:.1f} s")
+
+
+async def _main(args: argparse.Namespace, settings: Settings) -> CallReport:
+    flow = args.flow
+    directory = settings.flows
+    if flow.endswith((".yaml", ".yml")) or os.sep in flow:
+        directory = os.path.dirname(os.path.abspath(flow))
+        flow = os.path.splitext(os.path.basename(flow))[0]
+    elif args.flows:
+        directory = args.flows
+    engine = Engine(FlowStore(directory), PromptCache(settings.prompt_dir))
+    await engine.start("127.0.0.1", 0, watch=False)
+    ami = Ami(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret)
+    ami.start()
+    try:
+        if engine.flows.snapshot.get(flow) is None:
+            raise CallError(f"no valid flow named '{flow}' in {directory} (try: ivr validate)")
+        await ami.wait_ready(10.0)
+        return await place_call(ami, engine, flow, parse_steps(args.dtmf), args.caller_id,
+                                args.timeout)
+    finally:
+        await ami.stop()
+        await engine.stop()
+
+
+def run_call(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args.config)
+        report = asyncio.run(_main(args, settings))
+    except (CallError, AmiError, ConfigError) as exc:
+        print(f"ivr call: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        _print_human(report)
+    return 0

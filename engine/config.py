@@ -1,0 +1,99 @@
+"""Settings: defaults suit the sandbox; a TOML file and IVR_* environment variables
+override them (environment wins). The AMI secret is never printed or logged.
+
+Example ``ivr.toml``::
+
+    [asterisk]
+    ami_host = "10.0.0.5"
+    ami_user = "ivr"
+    ami_secret = "..."          # or IVR_AMI_SECRET in the environment
+
+    [engine]
+    agi_host = "0.0.0.0"
+    agi_port = 4573
+    flows = "/srv/ivr/flows"
+    prompt_dir = "/var/cache/ivr/prompts"
+
+    [web]
+    host = "0.0.0.0"
+    port = 8080
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+
+class ConfigError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    value: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_user: str = "ivr"
+    ami_secret: Secret = Secret("ivr-sandbox-secret")
+    agi_host: str = "127.0.0.1"
+    agi_port: int = 4573
+    flows: str = "flows"
+    prompt_dir: str = "/var/cache/ivr/prompts"
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    public_url: str = ""  # how callers' phones reach the web front end (links in SMS)
+    log_format: str = "text"  # text | json
+
+
+_SECTIONS = {
+    "asterisk": {"ami_host", "ami_port", "ami_user", "ami_secret"},
+    "engine": {"agi_host", "agi_port", "flows", "prompt_dir", "log_format"},
+    "web": {"host": "web_host", "port": "web_port", "public_url": "public_url"},
+}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    try:
+        if kind == "int":
+            return int(value)
+        if kind == "Secret":
+            return Secret(str(value))
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name}: expected {kind}, got {value!r}") from exc
+
+
+def load_settings(path: str | None = None, environ: dict[str, str] | None = None) -> Settings:
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as handle:
+                data = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+        for section, keys in _SECTIONS.items():
+            table = data.get(section, {})
+            mapping = keys if isinstance(keys, dict) else {k: k for k in keys}
+            for key, value in table.items():
+                if key not in mapping:
+                    raise ConfigError(f"{path}: [{section}] has no setting '{key}'")
+                values[mapping[key]] = _coerce(mapping[key], value)
+    env = os.environ if environ is None else environ
+    for f in fields(Settings):
+        name = f"IVR_{f.name.upper()}"
+        if name in env:
+            values[f.name] = _coerce(f.name, env[name])
+    return replace(Settings(), **values)

@@ -1,0 +1,112 @@
+"""Prompt audio: text rendered by espeak-ng, recorded files converted, both cached.
+
+Every prompt becomes an 8 kHz mono 16-bit WAV file in the prompt directory, named
+by a hash of what made it (voice, rate, text; or the source file's content), so a
+text is rendered once however many calls say it, and an edited text gets a new
+file. Asterisk reads the same directory (the sandbox mounts it at the same path;
+in production share it, see asterisk_conf/README.md) and plays ``<dir>/<hash>``.
+
+Rendering runs in subprocesses (espeak-ng piped into sox) off the event loop; a
+lock per file makes concurrent calls wait for one rendering instead of racing.
+A short lead-in of silence keeps the first syllable from being clipped while the
+media path settles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+
+from engine.session.events import FilePart, PlayPart, SpeechPart
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PROMPT_DIR = "/var/cache/ivr/prompts"
+LEAD_IN_S = 0.08
+
+
+@dataclass(frozen=True, slots=True)
+class Voice:
+    name: str
+    words_per_minute: int = 165
+
+
+VOICES: dict[str, Voice] = {
+    "en": Voice("en-us"),
+    "zh": Voice("cmn", 150),
+    "ko": Voice("ko", 150),
+}
+
+
+class PromptError(Exception):
+    """A prompt could not be rendered (espeak-ng or sox missing or failing)."""
+
+
+class PromptCache:
+    def __init__(self, directory: str = DEFAULT_PROMPT_DIR) -> None:
+        self.directory = directory
+        os.makedirs(directory, exist_ok=True)
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def key_for(self, part: PlayPart) -> str:
+        digest = hashlib.sha256()
+        if isinstance(part, SpeechPart):
+            voice = VOICES.get(part.lang, Voice(part.lang))
+            digest.update(f"tts\0{voice.name}\0{voice.words_per_minute}\0{part.text}".encode())
+        else:
+            with open(part.path, "rb") as source:
+                digest.update(b"file\0" + source.read())
+        return digest.hexdigest()[:32]
+
+    async def path_for(self, part: PlayPart) -> str:
+        """The file to hand to Asterisk, without its extension."""
+        key = await asyncio.to_thread(self.key_for, part) if isinstance(part, FilePart) else (
+            self.key_for(part)
+        )
+        base = os.path.join(self.directory, key)
+        if os.path.exists(base + ".wav"):
+            return base
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if not os.path.exists(base + ".wav"):
+                await self._render(part, base + ".wav")
+        self._locks.pop(key, None)
+        return base
+
+    async def _render(self, part: PlayPart, target: str) -> None:
+        temporary = f"{target}.{os.getpid()}.tmp.wav"
+        sox_out = ["-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", temporary]
+        pad = ["pad", str(LEAD_IN_S), "0"]
+        if isinstance(part, SpeechPart):
+            voice = VOICES.get(part.lang, Voice(part.lang))
+            speak = ["espeak-ng", "-v", voice.name, "-s", str(voice.words_per_minute),
+                     "--stdout", part.text]
+            convert = ["sox", "-q", "-t", "wav", "-", *sox_out, *pad]
+            await _pipe(speak, convert)
+        else:
+            await _run(["sox", "-q", part.path, *sox_out, *pad])
+        os.replace(temporary, target)
+        log.debug("prompt rendered: %s", os.path.basename(target))
+
+
+async def _run(command: list[str], stdin: bytes | None = None) -> bytes:
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except FileNotFoundError as exc:
+        raise PromptError(f"{command[0]} is not installed (run scripts/setup.sh)") from exc
+    out, err = await process.communicate(stdin)
+    if process.returncode != 0:
+        raise PromptError(f"{command[0]} failed: {err.decode(errors='replace').strip()[:200]}")
+    return out
+
+
+async def _pipe(first: list[str], second: list[str]) -> None:
+    await _run(second, await _run(first))

@@ -1,0 +1,148 @@
+"""The engine: flows, prompts, the FastAGI server and the calls in progress.
+
+One :class:`Engine` serves ``ivr serve``; ``ivr call``, the tests and the
+benchmarks start their own on an ephemeral port. Each FastAGI connection names a
+flow (``agi://host:port/<flow>``); the call runs on the flows as they were when it
+started. A flow that isn't loaded leaves the call to the dialplan fallback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+
+import aiohttp
+
+from engine.agi.call import AgiCall
+from engine.agi.server import AgiChannel, AgiServer
+from engine.flowstore import FlowStore
+from engine.metrics import Metrics
+from engine.prompts import PromptCache
+from engine.session.events import SpeechPart, TrailEntry
+from engine.session.machine import CallInfo, Session
+
+log = logging.getLogger(__name__)
+
+SessionListener = Callable[[Session, list[TrailEntry]], None]
+
+
+class Engine:
+    def __init__(self, flows: FlowStore, prompts: PromptCache, metrics: Metrics | None = None):
+        self.flows = flows
+        self.prompts = prompts
+        self.metrics = metrics or Metrics()
+        self.calls: dict[str, AgiCall] = {}
+        self.listeners: list[SessionListener] = []
+        self._agi = AgiServer(self._handle)
+        self._http: aiohttp.ClientSession | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.address: tuple[str, int] = ("", 0)
+
+    async def start(self, host: str, port: int, watch: bool = True) -> tuple[str, int]:
+        result = self.flows.load()
+        for problem in result.problems:
+            log.warning("flows: %s", problem)
+        self._http = aiohttp.ClientSession()
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self.metrics.watch_loop_lag(), name="loop-lag"))
+        if watch:
+            self._tasks.append(loop.create_task(self.flows.watch(), name="flow-watch"))
+        self._tasks.append(loop.create_task(self.warm_prompts(), name="warm-prompts"))
+        self.flows.listeners.append(self._on_reload)
+        self.address = await self._agi.start(host, port)
+        return self.address
+
+    async def stop(self) -> None:
+        """Stop taking calls; calls in progress go to the dialplan fallback."""
+        await self._agi.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._http is not None:
+            await self._http.close()
+
+    async def warm_prompts(self) -> None:
+        """Render every prompt that has no variables before the first caller needs it."""
+        for flow in self.flows.snapshot.flows.values():
+            for part in _static_speech(flow):
+                try:
+                    await self.prompts.path_for(part)
+                except Exception as exc:
+                    log.warning("prompt %r: %s", part.text[:40], exc)
+                    return
+
+    def _on_reload(self, result: object) -> None:
+        self.metrics.reloads.labels("error" if getattr(result, "errors", []) else "ok").inc()
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self.warm_prompts()))
+
+    async def _handle(self, channel: AgiChannel) -> None:
+        request = channel.request
+        snapshot = self.flows.snapshot
+        flow = snapshot.get(request.script)
+        if flow is None:
+            log.error("call on %s: no flow named %r: handing it to the fallback",
+                      request.channel, request.script)
+            self.metrics.errors.labels("unknown_flow").inc()
+            return
+        call = CallInfo(
+            call_id=uuid.uuid4().hex, caller_id=request.caller_id, called=request.called,
+            channel=request.channel, lang=request.query.get("lang"),
+        )
+        session = Session(flow, call, flows=snapshot.get)
+        assert self._http is not None
+        runner = AgiCall(channel, session, self.prompts, self._http, observer=_Observer(self))
+        self.calls[call.call_id] = runner
+        self.metrics.calls_in_progress.inc()
+        log.info("call %s: %s from %r into flow %s", call.call_id, request.channel,
+                 call.caller_id, flow.name)
+        try:
+            await runner.run()
+        finally:
+            del self.calls[call.call_id]
+            self.metrics.calls_in_progress.dec()
+            outcome = session.outcome or "dropped"
+            self.metrics.calls.labels(outcome.split(":")[0]).inc()
+            if outcome in ("error", "dropped"):
+                self.metrics.errors.labels(outcome).inc()
+            log.info("call %s: ended: %s", call.call_id, outcome)
+
+
+class _Observer:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def on_update(self, session: Session, entries: list[TrailEntry]) -> None:
+        for listener in self._engine.listeners:
+            listener(session, entries)
+
+    def on_step_latency(self, seconds: float) -> None:
+        self._engine.metrics.observe_step(seconds)
+
+
+def _static_speech(flow: object) -> list[SpeechPart]:
+    from engine.flow.model import Flow, Input, Menu, Prompt
+
+    assert isinstance(flow, Flow)
+    out: list[SpeechPart] = []
+
+    def add(prompt: Prompt) -> None:
+        for lang, parts in prompt.by_lang.items():
+            out.extend(
+                SpeechPart(p.text.strip(), lang)
+                for p in parts
+                if p.text and "{" not in p.text and p.text.strip()
+            )
+
+    for node in flow.nodes.values():
+        for name in ("prompt", "hold_prompt"):
+            prompt = getattr(node, name, None)
+            if isinstance(prompt, Prompt):
+                add(prompt)
+        if isinstance(node, Menu | Input):
+            for retry in (node.no_input, node.no_match):
+                for prompt in retry.prompts:
+                    add(prompt)
+    return out

@@ -1,0 +1,152 @@
+"""What a call session is fed (events) and what it asks for (actions).
+
+The session is a pure state machine: the telephony adapter (AGI today, a media
+stream or the web page tomorrow) turns what happens on the call into these events
+and carries out the actions it gets back. Timers, HTTP requests and prompts are all
+*asked for* by id, and their completion comes back as an event with that id; an
+event whose id is no longer current (a prompt that was cut short, a timer that was
+cancelled) is ignored by the session, so the adapter never has to be exact about
+cancellation races.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+# ---------------------------------------------------------------- events
+
+
+@dataclass(frozen=True, slots=True)
+class Digit:
+    """A key the caller pressed (0-9, *, #), whenever it arrived."""
+
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class PromptFinished:
+    """Play ``play_id`` ran to its end (it was not stopped)."""
+
+    play_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    timer_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class HttpDone:
+    request_id: int
+    ok: bool
+    status: int
+    data: Any
+    error: str = ""
+    elapsed_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class CallerHangup:
+    """The caller (or the network) ended the call."""
+
+
+Event = Digit | PromptFinished | TimerFired | HttpDone | CallerHangup
+
+# ---------------------------------------------------------------- actions
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechPart:
+    """Text to be spoken by TTS in ``lang``."""
+
+    text: str
+    lang: str
+
+
+@dataclass(frozen=True, slots=True)
+class FilePart:
+    """A recorded audio file (absolute path)."""
+
+    path: str
+
+
+PlayPart = SpeechPart | FilePart
+
+
+@dataclass(frozen=True, slots=True)
+class Play:
+    """Play these parts in order, after any play already queued. When ``barge_in``,
+    a key (or speech) stops it; otherwise keys are kept and the prompt goes on."""
+
+    play_id: int
+    parts: tuple[PlayPart, ...]
+    barge_in: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StopPlayback:
+    """Stop the prompt that is playing and drop those queued behind it."""
+
+
+@dataclass(frozen=True, slots=True)
+class StartTimer:
+    timer_id: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    timer_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    request_id: int
+    method: str
+    url: str
+    body: Mapping[str, Any] | None
+    timeout_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """After queued prompts: hand the call to ``queue`` (with the journey id)."""
+
+    queue: str
+    journey_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    """After queued prompts: end the call."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fail:
+    """The session cannot go on (a bug, a broken template at run time): hand the
+    call to the dialplan fallback (apology and a person), never dead air."""
+
+    reason: str
+
+
+Action = Play | StopPlayback | StartTimer | CancelTimer | HttpRequest | Transfer | Hangup | Fail
+
+# ---------------------------------------------------------------- the trail
+
+TrailKind = Literal[
+    "start", "node", "prompt", "input", "retry", "http", "language", "error", "end"
+]
+InputSource = Literal["key", "speech", "web"]
+
+
+@dataclass(frozen=True, slots=True)
+class TrailEntry:
+    """One step of the caller's journey, in order. Sensitive values arrive masked."""
+
+    seq: int
+    at: float
+    kind: TrailKind
+    node: str
+    data: Mapping[str, Any] = field(default_factory=dict)

@@ -1,0 +1,497 @@
+"""The call session: a flow interpreter as a pure state machine.
+
+Theory of operation
+-------------------
+``Session.start()`` and ``Session.feed(event)`` return the actions the adapter must
+carry out. The session is always *at* one node of one flow (subflows push a frame).
+Nodes that take input (menu, language, input) go through phases:
+
+    prompt   the node's prompt is playing; a key stops it if the prompt allows
+             barge-in, otherwise the key is kept for when it ends
+    wait     the prompt has ended; a timer runs (no-input, or inter-digit)
+    confirm  an input is read back and the caller says yes (1) or no (2)
+
+Other nodes pass through at once (set, branch, subflow, return), wait for their
+own completion (say: the prompt ends; http: the response or error arrives), or end
+the call (transfer, hangup). Keys that arrive while no node is listening go to the
+type-ahead buffer; a listening node consumes the buffer before prompting, exactly as
+a native ``Background``/``WaitExten`` menu would, so no key press is lost.
+
+Everything the caller did goes to ``trail`` as it happens.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.flow import model as m
+from engine.flow.templates import evaluate, render
+from engine.session import events as ev
+from engine.session.texts import builtin_text
+
+MAX_TYPE_AHEAD = 32
+MAX_STEPS_WITHOUT_INPUT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class CallInfo:
+    call_id: str
+    caller_id: str = ""
+    called: str = ""
+    channel: str = ""
+    lang: str | None = None
+
+
+@dataclass(slots=True)
+class _Frame:
+    flow: m.Flow
+    return_to: str
+
+
+FlowLookup = Callable[[str], m.Flow | None]
+
+
+class Session:
+    def __init__(
+        self,
+        flow: m.Flow,
+        call: CallInfo,
+        flows: FlowLookup = lambda name: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.call = call
+        self.flow = flow
+        self._flows = flows
+        self._clock = clock
+        self._stack: list[_Frame] = []
+        self.lang = call.lang if call.lang in flow.languages else flow.default_language
+        self.vars: dict[str, Any] = {}
+        self.node: m.AnyNode = flow.node(flow.start)
+        self.outcome: str | None = None
+        self.trail: list[ev.TrailEntry] = []
+        self._ids = itertools.count(1)
+        self._out: list[ev.Action] = []
+        self._buffer: deque[str] = deque(maxlen=MAX_TYPE_AHEAD)
+        self._phase = "idle"
+        self._play_id: int | None = None
+        self._play_barge = False
+        self._timer_id: int | None = None
+        self._hold_timer: int | None = None
+        self._http_id: int | None = None
+        self._digits = ""
+        self._nudged = False
+        self._counts = {"no_input": 0, "no_match": 0}
+        self._steps = 0
+        # How many times the caller has been given the turn: nothing playing and the
+        # session waiting for a key. Drivers of test calls send keys on each turn.
+        self.turns = 0
+
+    # ------------------------------------------------------------ public
+
+    @property
+    def done(self) -> bool:
+        return self.outcome is not None
+
+    @property
+    def listening(self) -> bool:
+        return self._phase in ("prompt", "wait", "confirm")
+
+    def start(self) -> list[ev.Action]:
+        self._out = []
+        self.vars.update(
+            caller_id=self.call.caller_id, called=self.call.called, call_id=self.call.call_id,
+            channel=self.call.channel, lang=self.lang, flow=self.flow.name,
+        )
+        self._record("start", flow=self.flow.name, caller_id=self.call.caller_id, lang=self.lang)
+        try:
+            for name, template in self.flow.variables.items():
+                self.vars[name] = render(template, self.vars)
+            self._enter(self.flow.start)
+        except Exception as exc:  # a template that fails at run time
+            self._fail(f"{type(exc).__name__}: {exc}")
+        return self._out
+
+    def feed(self, event: ev.Event) -> list[ev.Action]:
+        self._out = []
+        if self.done and not isinstance(event, ev.CallerHangup):
+            return self._out
+        try:
+            self._dispatch(event)
+        except Exception as exc:
+            self._fail(f"{type(exc).__name__}: {exc}")
+        return self._out
+
+    # ------------------------------------------------------------ dispatch
+
+    def _dispatch(self, event: ev.Event) -> None:
+        match event:
+            case ev.Digit(key=key):
+                self._on_digit(key)
+            case ev.PromptFinished(play_id=play_id) if play_id == self._play_id:
+                self._play_id = None
+                self._on_prompt_done()
+            case ev.TimerFired(timer_id=timer_id) if timer_id == self._timer_id:
+                self._timer_id = None
+                self._on_timeout()
+            case ev.TimerFired(timer_id=timer_id) if timer_id == self._hold_timer:
+                self._hold_timer = None
+                if isinstance(self.node, m.Http) and self.node.hold_prompt:
+                    self._play(self.node.hold_prompt, barge_in=False)
+            case ev.HttpDone() if event.request_id == self._http_id:
+                self._http_id = None
+                self._on_http(event)
+            case ev.CallerHangup():
+                if not self.done:
+                    self._end("caller_hangup")
+            case _:
+                pass  # stale: a prompt, timer or request that is no longer current
+
+    def _on_digit(self, key: str) -> None:
+        if not self.listening:
+            self._buffer.append(key)
+            return
+        if self._play_id is not None:
+            if not self._play_barge:
+                self._buffer.append(key)
+                return
+            self._out.append(ev.StopPlayback())
+            self._play_id = None
+            if self._phase == "prompt":
+                self._phase = "wait"
+        self._cancel_timer()
+        self._handle_key(key)
+
+    def _on_prompt_done(self) -> None:
+        node = self.node
+        if self._phase == "prompt":
+            self._phase = "wait"
+            self.turns += 1
+            self._start_wait_timer()
+            self._drain()
+        elif self._phase == "confirm":
+            self.turns += 1
+            self._start_confirm_timer()
+        elif self._phase == "say" and isinstance(node, m.Say):
+            self._goto(node.next)
+
+    def _on_timeout(self) -> None:
+        self._steps = 0
+        node = self.node
+        if isinstance(node, m.Input) and self._phase == "confirm":
+            self._counts["no_input"] += 1
+            if self._counts["no_input"] > node.no_input.max:
+                self._goto(node.no_input.goto)
+            else:
+                self._ask_confirmation(node)
+        elif isinstance(node, m.Input) and self._phase == "wait" and self._digits:
+            if self._acceptable(node, self._digits):
+                self._finish_input(node)
+            elif not self._nudged:
+                self._nudged = True
+                terminator = node.terminator or ""
+                self._listen(self._text_parts("continue", key=terminator), keep_digits=True)
+            else:
+                self._retry("no_match", reason="incomplete")
+        else:
+            self._retry("no_input")
+
+    # ------------------------------------------------------------ entering nodes
+
+    def _goto(self, target: str | None) -> None:
+        if target is None:
+            self._play_parts(self._text_parts("goodbye"), barge_in=False)
+            self._end("hangup")
+            self._out.append(ev.Hangup())
+            return
+        self._enter(target)
+
+    def _enter(self, node_id: str) -> None:
+        self._steps += 1
+        if self._steps > MAX_STEPS_WITHOUT_INPUT:
+            raise RuntimeError(f"no input taken in {MAX_STEPS_WITHOUT_INPUT} steps at {node_id}")
+        self._cancel_timer()
+        self.node = node = self.flow.node(node_id)
+        self._phase = "idle"
+        self._digits = ""
+        self._nudged = False
+        self._counts = {"no_input": 0, "no_match": 0}
+        self._record("node", type=node.type, flow=self.flow.name)
+        match node:
+            case m.Menu() | m.Input():  # LanguageMenu is a Menu
+                self._listen(node.prompt)
+            case m.Say():
+                self._phase = "say"
+                if not self._play(node.prompt, barge_in=False):
+                    self._goto(node.next)
+            case m.Http():
+                self._start_http(node)
+            case m.Branch():
+                self._goto(self._branch(node))
+            case m.SetVars():
+                for name, template in node.values.items():
+                    self.vars[name] = render(template, self.vars)
+                self._goto(node.next)
+            case m.Subflow():
+                self._call_subflow(node)
+            case m.Return():
+                self._return()
+            case m.Transfer():
+                self._play(node.prompt, barge_in=False)
+                self._end(f"transfer:{node.queue}")
+                self._out.append(ev.Transfer(node.queue, self.call.call_id))
+            case m.Hangup():
+                self._play(node.prompt, barge_in=False)
+                self._end("hangup")
+                self._out.append(ev.Hangup())
+
+    def _listen(self, prompt: m.Prompt | tuple[ev.PlayPart, ...], keep_digits: bool = False) -> None:
+        """Prompt and wait for keys; typed-ahead keys skip the prompt."""
+        if not keep_digits:
+            self._digits = ""
+        if self._buffer:
+            self._phase = "wait"
+            self._start_wait_timer()
+            self._drain()
+            return
+        self._phase = "prompt"
+        parts = prompt if isinstance(prompt, tuple) else self._render(prompt)
+        if not self._play_parts(parts, barge_in=True):
+            self._on_prompt_done()
+
+    def _drain(self) -> None:
+        node = self.node
+        while self._buffer and self.node is node and self._phase == "wait":
+            self._cancel_timer()
+            self._handle_key(self._buffer.popleft())
+
+    def _start_wait_timer(self) -> None:
+        node = self.node
+        if isinstance(node, m.Input):
+            seconds = node.inter_digit_timeout_s if self._digits else node.first_digit_timeout_s
+        elif isinstance(node, m.Menu):
+            seconds = node.timeout_s
+        else:
+            return
+        self._timer_id = next(self._ids)
+        self._out.append(ev.StartTimer(self._timer_id, seconds))
+
+    def _cancel_timer(self) -> None:
+        if self._timer_id is not None:
+            self._out.append(ev.CancelTimer(self._timer_id))
+            self._timer_id = None
+
+    # ------------------------------------------------------------ keys
+
+    def _handle_key(self, key: str) -> None:
+        self._steps = 0
+        node = self.node
+        if isinstance(node, m.Menu):
+            self._menu_key(node, key)
+        elif isinstance(node, m.Input):
+            self._input_key(node, key)
+
+    def _menu_key(self, node: m.Menu, key: str) -> None:
+        option = node.option_for_key(key)
+        if option is None:
+            self._record("input", source="key", value=key, matched=False)
+            self._retry("no_match", reason="unknown key")
+            return
+        self._record("input", source="key", value=key, option=option.key, goto=option.goto)
+        if option.lang is not None:
+            self.lang = self.vars["lang"] = option.lang
+            self._record("language", lang=option.lang)
+        self._goto(option.goto)
+
+    def _input_key(self, node: m.Input, key: str) -> None:
+        if self._phase == "confirm":
+            self._confirm_key(node, key)
+            return
+        if not self._digits and (option := node.option_for_key(key)) is not None:
+            self._record("input", source="key", value=key, option=option.key, goto=option.goto)
+            self._goto(option.goto)
+            return
+        if key == node.terminator:
+            self._finish_input(node)
+            return
+        self._digits += key
+        if len(self._digits) >= node.max_length:
+            self._finish_input(node)
+        else:
+            self._start_wait_timer()
+
+    def _finish_input(self, node: m.Input) -> None:
+        digits = self._digits
+        if not self._acceptable(node, digits):
+            self._record("input", source="key", value=self._shown(node, digits), valid=False)
+            self._retry("no_match" if digits else "no_input", reason="invalid")
+            return
+        if node.confirm:
+            self._ask_confirmation(node)
+            return
+        self._accept(node, digits)
+
+    def _ask_confirmation(self, node: m.Input) -> None:
+        self._phase = "confirm"
+        shown = "*" * len(self._digits) if node.sensitive else " ".join(self._digits)
+        self._play_parts(self._text_parts("confirm", digits=shown), barge_in=True)
+
+    def _confirm_key(self, node: m.Input, key: str) -> None:
+        if key == "1":
+            self._accept(node, self._digits)
+        elif key == "2":
+            self._record("input", source="key", value=key, confirm="re-enter")
+            self._listen(node.prompt)
+        else:
+            self._retry("no_match", reason="confirmation")
+
+    def _start_confirm_timer(self) -> None:
+        self._timer_id = next(self._ids)
+        node = self.node
+        seconds = node.first_digit_timeout_s if isinstance(node, m.Input) else 5.0
+        self._out.append(ev.StartTimer(self._timer_id, seconds))
+
+    def _accept(self, node: m.Input, digits: str) -> None:
+        self.vars[node.var] = digits
+        self._record("input", source="key", value=self._shown(node, digits), var=node.var,
+                     valid=True, sensitive=node.sensitive)
+        self._goto(node.next)
+
+    @staticmethod
+    def _acceptable(node: m.Input, digits: str) -> bool:
+        if not node.min_length <= len(digits) <= node.max_length:
+            return False
+        return node.pattern is None or re.fullmatch(node.pattern, digits) is not None
+
+    @staticmethod
+    def _shown(node: m.Input, digits: str) -> str:
+        return "*" * len(digits) if node.sensitive else digits
+
+    # ------------------------------------------------------------ retries
+
+    def _retry(self, kind: str, reason: str = "") -> None:
+        node = self.node
+        assert isinstance(node, m.Menu | m.Input)
+        retry = node.no_input if kind == "no_input" else node.no_match
+        self._counts[kind] += 1
+        count = self._counts[kind]
+        self._record("retry", kind=kind, count=count, max=retry.max, reason=reason)
+        if kind == "no_match":
+            self._buffer.clear()
+        if count > retry.max:
+            self._goto(retry.goto)
+            return
+        self._nudged = False
+        parts = self._render(retry.prompt_for(count)) + self._render(node.prompt)
+        self._listen(parts)
+
+    # ------------------------------------------------------------ other nodes
+
+    def _start_http(self, node: m.Http) -> None:
+        url = render(node.url, self.vars)
+        body = None
+        if node.body is not None:
+            body = {key: render(value, self.vars) for key, value in node.body.items()}
+        self._phase = "http"
+        self._http_id = next(self._ids)
+        self._out.append(ev.HttpRequest(self._http_id, node.method, url, body, node.timeout_s))
+        if node.hold_prompt:
+            self._hold_timer = next(self._ids)
+            self._out.append(ev.StartTimer(self._hold_timer, node.hold_after_s))
+
+    def _on_http(self, done: ev.HttpDone) -> None:
+        node = self.node
+        assert isinstance(node, m.Http)
+        if self._hold_timer is not None:
+            self._out.append(ev.CancelTimer(self._hold_timer))
+            self._hold_timer = None
+        self.vars[node.save_as] = done.data if done.ok else {"error": done.error}
+        self._record("http", ok=done.ok, status=done.status, error=done.error,
+                     elapsed_ms=round(done.elapsed_s * 1000), saved_as=node.save_as)
+        self._goto(node.next if done.ok else node.on_error)
+
+    def _branch(self, node: m.Branch) -> str:
+        for case in node.cases:
+            if evaluate(case.when, self.vars):
+                return case.goto
+        return node.default
+
+    def _call_subflow(self, node: m.Subflow) -> None:
+        flow = self._flows(node.flow)
+        if flow is None:
+            raise LookupError(f"subflow '{node.flow}' is not loaded")
+        self._stack.append(_Frame(self.flow, node.next))
+        self.flow = flow
+        self._enter(flow.start)
+
+    def _return(self) -> None:
+        if not self._stack:
+            self._goto(None)
+            return
+        frame = self._stack.pop()
+        self.flow = frame.flow
+        self._enter(frame.return_to)
+
+    # ------------------------------------------------------------ prompts
+
+    def _play(self, prompt: m.Prompt, barge_in: bool) -> bool:
+        return self._play_parts(self._render(prompt), barge_in)
+
+    def _play_parts(self, parts: tuple[ev.PlayPart, ...], barge_in: bool) -> bool:
+        """Queue a play; False if there is nothing to play."""
+        if not parts:
+            return False
+        self._play_id = next(self._ids)
+        self._play_barge = barge_in
+        self._out.append(ev.Play(self._play_id, parts, barge_in))
+        for part in parts:
+            if isinstance(part, ev.SpeechPart):
+                self._record("prompt", text=part.text, lang=part.lang)
+            else:
+                self._record("prompt", file=os.path.basename(part.path))
+        return True
+
+    def _render(self, prompt: m.Prompt) -> tuple[ev.PlayPart, ...]:
+        base = os.path.dirname(self.flow.path)
+        out: list[ev.PlayPart] = []
+        for part in prompt.parts(self.lang, self.flow.default_language):
+            if part.file is not None:
+                out.append(ev.FilePart(os.path.join(base, part.file)))
+            elif part.text is not None:
+                text = render(part.text, self.vars).strip()
+                if text:
+                    out.append(ev.SpeechPart(text, self.lang))
+        return tuple(out)
+
+    def _text_parts(self, name: str, **values: str) -> tuple[ev.PlayPart, ...]:
+        return (ev.SpeechPart(builtin_text(name, self.lang, **values), self.lang),)
+
+    # ------------------------------------------------------------ bookkeeping
+
+    def _record(self, kind: ev.TrailKind, **data: Any) -> None:
+        entry = ev.TrailEntry(len(self.trail) + 1, self._clock(), kind, self.node.id, data)
+        self.trail.append(entry)
+
+    def _end(self, outcome: str) -> None:
+        self._cancel_timer()
+        self._phase = "done"
+        self.outcome = outcome
+        self._record("end", outcome=outcome)
+
+    def _fail(self, reason: str) -> None:
+        self._record("error", reason=reason)
+        if not self.done:
+            self._end("error")
+        self._out.append(ev.Fail(reason))
+
+
+def trail_as_dicts(trail: list[ev.TrailEntry]) -> list[Mapping[str, Any]]:
+    return [
+        {"seq": e.seq, "at": e.at, "kind": e.kind, "node": e.node, **dict(e.data)} for e in trail
+    ]

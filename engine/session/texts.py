@@ -1,0 +1,38 @@
+"""The few sentences the engine itself says, per language.
+
+Flows say everything else; these are what a flow cannot know in advance: reading
+back an input, nudging a caller who paused while typing, saying goodbye.
+"""
+
+from __future__ import annotations
+
+_TEXTS: dict[str, dict[str, str]] = {
+    "confirm": {
+        "en": "You entered {digits}. If that is right, press 1. To enter it again, press 2.",
+        "zh": "您输入的是 {digits}。确认请按1，重新输入请按2。",
+    },
+    "continue": {
+        "en": "Please go on, and press {key} when you are done.",
+        "zh": "请继续输入，完成后请按{key}键。",
+    },
+    "continue_no_key": {
+        "en": "Please go on.",
+        "zh": "请继续输入。",
+    },
+    "goodbye": {
+        "en": "Thank you for calling. Goodbye.",
+        "zh": "感谢您的来电，再见。",
+    },
+}
+
+_KEY_NAMES = {"#": {"en": "the pound key", "zh": "井号"}, "*": {"en": "star", "zh": "星号"}}
+
+
+def builtin_text(name: str, lang: str, **values: str) -> str:
+    """The engine's own sentence ``name`` in ``lang`` (English if it has none)."""
+    if name == "continue" and not values.get("key"):
+        name = "continue_no_key"
+    if "key" in values:
+        values["key"] = _KEY_NAMES.get(values["key"], {}).get(lang, values["key"])
+    texts = _TEXTS[name]
+    return texts.get(lang, texts["en"]).format(**values)
