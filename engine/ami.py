@@ -125,15 +125,18 @@ class Ami:
     async def _connect(self) -> None:
         loop = asyncio.get_running_loop()
         manager = _Manager(
-            loop=loop, host=self._address[0], port=self._address[1],
-            username=self._user, secret=self._secret.value, ping_delay=3600,
-            reconnect_timeout=3600, events="on",
+            loop=loop,
+            host=self._address[0],
+            port=self._address[1],
+            username=self._user,
+            secret=self._secret.value,
+            ping_delay=3600,
+            reconnect_timeout=3600,
+            events="on",
         )
         manager.lost = asyncio.Event()
         manager.register_event("*", self._dispatch)
-        connection = loop.create_connection(
-            manager.config["protocol_factory"], *self._address
-        )
+        connection = loop.create_connection(manager.config["protocol_factory"], *self._address)
         done: asyncio.Future[Any] = loop.create_future()
         done.set_result(await asyncio.wait_for(connection, 5.0))
         manager.connection_made(done)

@@ -92,10 +92,16 @@ class CallReport:
             "journey_id": self.journey_id,
             "caller_id": self.caller_id,
             "nodes": [e["node"] for e in entries if e["kind"] == "node"],
-            "prompts": [e["text"] if "text" in e else e.get("file") for e in entries
-                        if e["kind"] == "prompt"],
-            "inputs": [{k: v for k, v in e.items() if k not in ("seq", "at", "kind")}
-                       for e in entries if e["kind"] == "input"],
+            "prompts": [
+                e["text"] if "text" in e else e.get("file")
+                for e in entries
+                if e["kind"] == "prompt"
+            ],
+            "inputs": [
+                {k: v for k, v in e.items() if k not in ("seq", "at", "kind")}
+                for e in entries
+                if e["kind"] == "input"
+            ],
             "outcome": self.outcome,
             "duration_s": round(self.duration_s, 3),
             "trail": entries,
@@ -124,11 +130,15 @@ class _Watch:
 
 
 async def place_call(
-    ami: Ami, engine: Engine, flow: str, steps: list[Step], caller_id: str,
+    ami: Ami,
+    engine: Engine,
+    flow: str,
+    steps: list[Step],
+    caller_id: str,
     timeout: float = 120.0,
 ) -> CallReport:
     """Call ``flow`` on ``engine`` through the sandbox, play ``steps``, report."""
-    host, port = engine.address
+    port = engine.address[1]
     watch = _Watch(caller_id)
     engine.listeners.append(watch)
     channel_id = uuid.uuid4().hex
@@ -147,12 +157,19 @@ async def place_call(
     user = f"{flow}+{port}"
     started = time.monotonic()
     try:
-        await ami.action({
-            "Action": "Originate", "Channel": f"PJSIP/caller/sip:{user}@127.0.0.1:5060",
-            "Context": "ivr-caller-leg", "Exten": "s", "Priority": "1",
-            "CallerID": f'"Test caller" <{caller_id}>', "Async": "true",
-            "ChannelId": channel_id, "Timeout": "15000",
-        })
+        await ami.action(
+            {
+                "Action": "Originate",
+                "Channel": f"PJSIP/caller/sip:{user}@127.0.0.1:5060",
+                "Context": "ivr-caller-leg",
+                "Exten": "s",
+                "Priority": "1",
+                "CallerID": f'"Test caller" <{caller_id}>',
+                "Async": "true",
+                "ChannelId": channel_id,
+                "Timeout": "15000",
+            }
+        )
         async with asyncio.timeout(timeout):
             await watch.until(lambda: watch.session is not None, 20.0)
             session = watch.session
@@ -188,18 +205,28 @@ async def _play_steps(
             await asyncio.sleep(step.seconds)
             continue
         if step.kind in ("keys", "pass"):
-            await watch.until(lambda: session.turns > used_turns or session.done, 60.0)
+            await _next_turn(watch, session, used_turns)
             used_turns = session.turns
             if step.kind == "pass":
                 # Let this turn time out: wait until the session moves on.
-                await watch.until(lambda: session.turns > used_turns or session.done, 60.0)
+                await _next_turn(watch, session, used_turns)
                 continue
         for index, key in enumerate(step.keys):
             if index:
                 await asyncio.sleep(KEY_GAP_S)
-            await ami.action({"Action": "PlayDTMF", "Channel": names["caller"], "Digit": key,
-                              "Duration": str(KEY_DURATION_MS)})
+            await ami.action(
+                {
+                    "Action": "PlayDTMF",
+                    "Channel": names["caller"],
+                    "Digit": key,
+                    "Duration": str(KEY_DURATION_MS),
+                }
+            )
         used_turns = session.turns
+
+
+async def _next_turn(watch: _Watch, session: Session, used: int) -> None:
+    await watch.until(lambda: session.turns > used or session.done, 60.0)
 
 
 def _print_human(report: CallReport) -> None:
@@ -233,8 +260,9 @@ async def _main(args: argparse.Namespace, settings: Settings) -> CallReport:
         if engine.flows.snapshot.get(flow) is None:
             raise CallError(f"no valid flow named '{flow}' in {directory} (try: ivr validate)")
         await ami.wait_ready(10.0)
-        return await place_call(ami, engine, flow, parse_steps(args.dtmf), args.caller_id,
-                                args.timeout)
+        return await place_call(
+            ami, engine, flow, parse_steps(args.dtmf), args.caller_id, args.timeout
+        )
     finally:
         await ami.stop()
         await engine.stop()

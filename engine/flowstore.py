@@ -112,5 +112,7 @@ class FlowStore:
                     log.warning("flow reload: %s", problem)
                 log.info(
                     "flows reloaded: changed=%s removed=%s errors=%d",
-                    result.changed, result.removed, len(result.errors),
+                    result.changed,
+                    result.removed,
+                    len(result.errors),
                 )

@@ -16,15 +16,20 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.calls_in_progress = Gauge("ivr_calls_in_progress", "Calls the engine is running", registry=r)
+        self.calls_in_progress = Gauge(
+            "ivr_calls_in_progress", "Calls the engine is running", registry=r
+        )
         self.calls = Counter("ivr_calls_total", "Calls ended, by outcome", ["outcome"], registry=r)
         self.step_latency = Histogram(
             "ivr_step_latency_seconds",
             "Engine time from an AGI response (a key, a prompt's end) to the next command",
-            buckets=STEP_BUCKETS, registry=r,
+            buckets=STEP_BUCKETS,
+            registry=r,
         )
         self.errors = Counter("ivr_errors_total", "Errors, by kind", ["kind"], registry=r)
-        self.reloads = Counter("ivr_flow_reloads_total", "Flow reloads, by result", ["result"], registry=r)
+        self.reloads = Counter(
+            "ivr_flow_reloads_total", "Flow reloads, by result", ["result"], registry=r
+        )
         self.loop_lag = Gauge("ivr_event_loop_lag_seconds", "Latest event-loop lag", registry=r)
         self.loop_lag_max = Gauge("ivr_event_loop_lag_max_seconds", "Worst lag", registry=r)
         # Raw samples for benchmarks (bounded).

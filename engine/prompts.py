@@ -63,8 +63,10 @@ class PromptCache:
 
     async def path_for(self, part: PlayPart) -> str:
         """The file to hand to Asterisk, without its extension."""
-        key = await asyncio.to_thread(self.key_for, part) if isinstance(part, FilePart) else (
-            self.key_for(part)
+        key = (
+            await asyncio.to_thread(self.key_for, part)
+            if isinstance(part, FilePart)
+            else (self.key_for(part))
         )
         base = os.path.join(self.directory, key)
         if os.path.exists(base + ".wav"):
@@ -82,8 +84,15 @@ class PromptCache:
         pad = ["pad", str(LEAD_IN_S), "0"]
         if isinstance(part, SpeechPart):
             voice = VOICES.get(part.lang, Voice(part.lang))
-            speak = ["espeak-ng", "-v", voice.name, "-s", str(voice.words_per_minute),
-                     "--stdout", part.text]
+            speak = [
+                "espeak-ng",
+                "-v",
+                voice.name,
+                "-s",
+                str(voice.words_per_minute),
+                "--stdout",
+                part.text,
+            ]
             convert = ["sox", "-q", "-t", "wav", "-", *sox_out, *pad]
             await _pipe(speak, convert)
         else:

@@ -83,21 +83,32 @@ class Engine:
         snapshot = self.flows.snapshot
         flow = snapshot.get(request.script)
         if flow is None:
-            log.error("call on %s: no flow named %r: handing it to the fallback",
-                      request.channel, request.script)
+            log.error(
+                "call on %s: no flow named %r: handing it to the fallback",
+                request.channel,
+                request.script,
+            )
             self.metrics.errors.labels("unknown_flow").inc()
             return
         call = CallInfo(
-            call_id=uuid.uuid4().hex, caller_id=request.caller_id, called=request.called,
-            channel=request.channel, lang=request.query.get("lang"),
+            call_id=uuid.uuid4().hex,
+            caller_id=request.caller_id,
+            called=request.called,
+            channel=request.channel,
+            lang=request.query.get("lang"),
         )
         session = Session(flow, call, flows=snapshot.get)
         assert self._http is not None
         runner = AgiCall(channel, session, self.prompts, self._http, observer=_Observer(self))
         self.calls[call.call_id] = runner
         self.metrics.calls_in_progress.inc()
-        log.info("call %s: %s from %r into flow %s", call.call_id, request.channel,
-                 call.caller_id, flow.name)
+        log.info(
+            "call %s: %s from %r into flow %s",
+            call.call_id,
+            request.channel,
+            call.caller_id,
+            flow.name,
+        )
         try:
             await runner.run()
         finally:

@@ -154,9 +154,7 @@ def parse_response_line(line: str) -> AgiResponse:
     found = _RESULT.search(rest)
     if found is None:
         return AgiResponse(code=code, text=line)
-    extras = dict(
-        item.split("=", 1) for item in found.group(3).split() if "=" in item
-    )
+    extras = dict(item.split("=", 1) for item in found.group(3).split() if "=" in item)
     return AgiResponse(code, found.group(1), found.group(2) or "", extras, line)
 
 

@@ -81,7 +81,6 @@ class AgiChannel:
                 return message
             data = await self._reader.read(READ_CHUNK)
             if not data:
-                self.closed = True
                 raise ConnectionError("connection closed by Asterisk")
             try:
                 self._pending.extend(self._parser.feed(data))
@@ -89,9 +88,8 @@ class AgiChannel:
                 raise ConnectionError(str(exc)) from exc
 
     def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self._writer.close()
+        self.closed = True
+        self._writer.close()
 
 
 Handler = Callable[[AgiChannel], Awaitable[None]]

@@ -135,9 +135,7 @@ Action = Play | StopPlayback | StartTimer | CancelTimer | HttpRequest | Transfer
 
 # ---------------------------------------------------------------- the trail
 
-TrailKind = Literal[
-    "start", "node", "prompt", "input", "retry", "http", "language", "error", "end"
-]
+TrailKind = Literal["start", "node", "prompt", "input", "retry", "http", "language", "error", "end"]
 InputSource = Literal["key", "speech", "web"]
 
 

@@ -106,8 +106,12 @@ class Session:
     def start(self) -> list[ev.Action]:
         self._out = []
         self.vars.update(
-            caller_id=self.call.caller_id, called=self.call.called, call_id=self.call.call_id,
-            channel=self.call.channel, lang=self.lang, flow=self.flow.name,
+            caller_id=self.call.caller_id,
+            called=self.call.called,
+            call_id=self.call.call_id,
+            channel=self.call.channel,
+            lang=self.lang,
+            flow=self.flow.name,
         )
         self._record("start", flow=self.flow.name, caller_id=self.call.caller_id, lang=self.lang)
         try:
@@ -251,7 +255,9 @@ class Session:
                 self._end("hangup")
                 self._out.append(ev.Hangup())
 
-    def _listen(self, prompt: m.Prompt | tuple[ev.PlayPart, ...], keep_digits: bool = False) -> None:
+    def _listen(
+        self, prompt: m.Prompt | tuple[ev.PlayPart, ...], keep_digits: bool = False
+    ) -> None:
         """Prompt and wait for keys; typed-ahead keys skip the prompt."""
         if not keep_digits:
             self._digits = ""
@@ -359,8 +365,14 @@ class Session:
 
     def _accept(self, node: m.Input, digits: str) -> None:
         self.vars[node.var] = digits
-        self._record("input", source="key", value=self._shown(node, digits), var=node.var,
-                     valid=True, sensitive=node.sensitive)
+        self._record(
+            "input",
+            source="key",
+            value=self._shown(node, digits),
+            var=node.var,
+            valid=True,
+            sensitive=node.sensitive,
+        )
         self._goto(node.next)
 
     @staticmethod
@@ -412,8 +424,14 @@ class Session:
             self._out.append(ev.CancelTimer(self._hold_timer))
             self._hold_timer = None
         self.vars[node.save_as] = done.data if done.ok else {"error": done.error}
-        self._record("http", ok=done.ok, status=done.status, error=done.error,
-                     elapsed_ms=round(done.elapsed_s * 1000), saved_as=node.save_as)
+        self._record(
+            "http",
+            ok=done.ok,
+            status=done.status,
+            error=done.error,
+            elapsed_ms=round(done.elapsed_s * 1000),
+            saved_as=node.save_as,
+        )
         self._goto(node.next if done.ok else node.on_error)
 
     def _branch(self, node: m.Branch) -> str:

@@ -1,0 +1,105 @@
+"""``ivr serve``: the engine, its web server and AMI, in one event loop.
+
+Prints the addresses it listens on. SIGTERM (or Ctrl-C) stops it cleanly: no new
+calls are taken, and the calls in progress are handed back to the dialplan, whose
+fallback apologises and queues them for a person.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from dataclasses import replace
+
+from aiohttp import web
+
+from engine.ami import Ami
+from engine.config import ConfigError, Settings, load_settings
+from engine.demo_backend import demo_backend_app
+from engine.flowstore import FlowStore
+from engine.logs import setup_logging
+from engine.prompts import PromptCache
+from engine.runtime import Engine
+
+log = logging.getLogger(__name__)
+
+ENGINE_KEY = web.AppKey("engine", Engine)
+AMI_KEY = web.AppKey("ami", Ami)
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE_KEY]
+    return web.Response(
+        body=engine.metrics.exposition(), content_type="text/plain", charset="utf-8"
+    )
+
+
+async def _health(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE_KEY]
+    ami = request.app[AMI_KEY]
+    body = {
+        "flows": sorted(engine.flows.snapshot.flows),
+        "calls_in_progress": len(engine.calls),
+        "ami_connected": ami.connected,
+    }
+    return web.json_response(body, status=200 if ami.connected else 503)
+
+
+def build_web_app(engine: Engine, ami: Ami) -> web.Application:
+    app = web.Application()
+    app[ENGINE_KEY] = engine
+    app[AMI_KEY] = ami
+    app.router.add_get("/metrics", _metrics)
+    app.router.add_get("/healthz", _health)
+    app.add_subapp("/demo/api", demo_backend_app())
+    return app
+
+
+async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
+    engine = Engine(FlowStore(settings.flows), PromptCache(settings.prompt_dir))
+    agi_host, agi_port = await engine.start(settings.agi_host, settings.agi_port)
+    ami = Ami(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret)
+    ami.start()
+    runner = web.AppRunner(build_web_app(engine, ami), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.web_host, settings.web_port)
+    await site.start()
+    flows = ", ".join(sorted(engine.flows.snapshot.flows)) or "none"
+    print(f"ivr: FastAGI on agi://{agi_host}:{agi_port}/<flow>  (flows: {flows})", flush=True)
+    print(f"ivr: web front end on http://{settings.web_host}:{settings.web_port}", flush=True)
+    print(f"ivr: metrics on http://{settings.web_host}:{settings.web_port}/metrics", flush=True)
+    print(f"ivr: AMI {settings.ami_user}@{settings.ami_host}:{settings.ami_port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping: %d calls in progress go to the dialplan fallback", len(engine.calls))
+        await engine.stop()
+        await runner.cleanup()
+        await ami.stop()
+        print("ivr: stopped", flush=True)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"ivr serve: {exc}", file=sys.stderr)
+        return 1
+    if args.flows:
+        settings = replace(settings, flows=args.flows)
+    setup_logging(settings.log_format)
+    try:
+        asyncio.run(serve(settings))
+    except OSError as exc:
+        print(f"ivr serve: {exc}", file=sys.stderr)
+        return 1
+    return 0
