@@ -1,0 +1,25 @@
+# The two commands of the quick start:
+#   make demo   the sandbox Asterisk + the engine serving flows/ (Ctrl-C stops the engine)
+#   make test   the whole test suite, real-Asterisk tests included, plus mypy and ruff
+# Both install what is missing first (Debian packages, .venv, the Asterisk sandbox).
+
+.PHONY: demo test setup sandbox lint unit
+
+setup:
+	@bash scripts/setup.sh
+
+sandbox: setup
+	@.venv/bin/ivr sandbox up
+
+demo: sandbox
+	.venv/bin/ivr serve
+
+lint: setup
+	.venv/bin/ruff check engine visual_ivr tests benchmarks
+	.venv/bin/mypy
+
+unit: setup
+	.venv/bin/pytest -m "not asterisk"
+
+test: sandbox lint
+	.venv/bin/pytest
