@@ -94,8 +94,12 @@ class Ami:
         await self.wait_ready(timeout)
         manager = self._manager
         assert manager is not None
+        action = dict(fields)
+        # panoramisk reads 'async' of any response ending in "successfully queued"
+        # (PlayDTMF's does) and fails on a KeyError unless the action has one.
+        action.setdefault("Async", "false")
         try:
-            response = await asyncio.wait_for(manager.send_action(dict(fields)), timeout)
+            response = await asyncio.wait_for(manager.send_action(action), timeout)
         except TimeoutError as exc:
             raise AmiError(f"{fields.get('Action')}: no answer in {timeout} s") from exc
         if isinstance(response, list):

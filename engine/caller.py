@@ -23,13 +23,11 @@ import os
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.ami import Ami, AmiError
 from engine.config import ConfigError, Settings, load_settings
-from engine.flowstore import FlowStore
-from engine.prompts import PromptCache
 from engine.runtime import Engine
 from engine.session.events import TrailEntry
 from engine.session.machine import Session, trail_as_dicts
@@ -245,27 +243,24 @@ def _print_human(report: CallReport) -> None:
 
 
 async def _main(args: argparse.Namespace, settings: Settings) -> CallReport:
+    from engine.serve import start_stack
+
     flow = args.flow
-    directory = settings.flows
+    directory = args.flows or settings.flows
     if flow.endswith((".yaml", ".yml")) or os.sep in flow:
         directory = os.path.dirname(os.path.abspath(flow))
         flow = os.path.splitext(os.path.basename(flow))[0]
-    elif args.flows:
-        directory = args.flows
-    engine = Engine(FlowStore(directory), PromptCache(settings.prompt_dir))
-    await engine.start("127.0.0.1", 0, watch=False)
-    ami = Ami(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret)
-    ami.start()
+    local = replace(settings, flows=directory, agi_host="127.0.0.1", agi_port=0,
+                    web_host="127.0.0.1", web_port=0)
+    stack = await start_stack(local, watch=False)
     try:
-        if engine.flows.snapshot.get(flow) is None:
+        if stack.engine.flows.snapshot.get(flow) is None:
             raise CallError(f"no valid flow named '{flow}' in {directory} (try: ivr validate)")
-        await ami.wait_ready(10.0)
-        return await place_call(
-            ami, engine, flow, parse_steps(args.dtmf), args.caller_id, args.timeout
-        )
+        await stack.ami.wait_ready(10.0)
+        return await place_call(stack.ami, stack.engine, flow, parse_steps(args.dtmf),
+                                args.caller_id, args.timeout)
     finally:
-        await ami.stop()
-        await engine.stop()
+        await stack.stop()
 
 
 def run_call(args: argparse.Namespace) -> int:

@@ -35,6 +35,7 @@ class Engine:
         self.metrics = metrics or Metrics()
         self.calls: dict[str, AgiCall] = {}
         self.listeners: list[SessionListener] = []
+        self.constants: dict[str, str] = {}  # builtin variables every call sees
         self._agi = AgiServer(self._handle)
         self._http: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -97,7 +98,7 @@ class Engine:
             channel=request.channel,
             lang=request.query.get("lang"),
         )
-        session = Session(flow, call, flows=snapshot.get)
+        session = Session(flow, call, flows=snapshot.get, constants=self.constants)
         assert self._http is not None
         runner = AgiCall(channel, session, self.prompts, self._http, observer=_Observer(self))
         self.calls[call.call_id] = runner

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import signal
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from aiohttp import web
 
@@ -58,19 +58,45 @@ def build_web_app(engine: Engine, ami: Ami) -> web.Application:
     return app
 
 
-async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
+@dataclass
+class Stack:
+    """A running engine with its AMI connection and web server."""
+
+    engine: Engine
+    ami: Ami
+    runner: web.AppRunner
+    agi_address: tuple[str, int]
+    web_url: str
+
+    async def stop(self) -> None:
+        await self.engine.stop()
+        await self.runner.cleanup()
+        await self.ami.stop()
+
+
+async def start_stack(settings: Settings, watch: bool = True) -> Stack:
+    """Start the engine (FastAGI), AMI and the web server; port 0 picks a free one."""
     engine = Engine(FlowStore(settings.flows), PromptCache(settings.prompt_dir))
-    agi_host, agi_port = await engine.start(settings.agi_host, settings.agi_port)
     ami = Ami(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret)
-    ami.start()
     runner = web.AppRunner(build_web_app(engine, ami), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.web_host, settings.web_port)
     await site.start()
-    flows = ", ".join(sorted(engine.flows.snapshot.flows)) or "none"
+    host, port = runner.addresses[0][:2]
+    web_url = f"http://{host}:{port}"
+    engine.constants["engine_url"] = web_url
+    agi_address = await engine.start(settings.agi_host, settings.agi_port, watch=watch)
+    ami.start()
+    return Stack(engine, ami, runner, agi_address, web_url)
+
+
+async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
+    stack = await start_stack(settings)
+    agi_host, agi_port = stack.agi_address
+    flows = ", ".join(sorted(stack.engine.flows.snapshot.flows)) or "none"
     print(f"ivr: FastAGI on agi://{agi_host}:{agi_port}/<flow>  (flows: {flows})", flush=True)
-    print(f"ivr: web front end on http://{settings.web_host}:{settings.web_port}", flush=True)
-    print(f"ivr: metrics on http://{settings.web_host}:{settings.web_port}/metrics", flush=True)
+    print(f"ivr: web front end on {stack.web_url}", flush=True)
+    print(f"ivr: metrics on {stack.web_url}/metrics", flush=True)
     print(f"ivr: AMI {settings.ami_user}@{settings.ami_host}:{settings.ami_port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -81,10 +107,9 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     try:
         await stop.wait()
     finally:
-        log.info("stopping: %d calls in progress go to the dialplan fallback", len(engine.calls))
-        await engine.stop()
-        await runner.cleanup()
-        await ami.stop()
+        calls = len(stack.engine.calls)
+        log.info("stopping: %d calls in progress go to the dialplan fallback", calls)
+        await stack.stop()
         print("ivr: stopped", flush=True)
 
 

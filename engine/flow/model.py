@@ -340,6 +340,12 @@ class Flow:
     nodes: Mapping[str, AnyNode]
     human: str | None = None  # the node (a transfer) that "a person" leads to by default
     where: Where = NOWHERE
+    # Where each value was written, by its path in this model, e.g.
+    # ("nodes", "main", "options", 0, "goto") or ("nodes", "main", "prompt", "zh", 0):
+    # lets checks and runtime errors point at the exact line. Filled by the parser.
+    locations: Mapping[tuple[str | int, ...], Where] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def default_language(self) -> str:

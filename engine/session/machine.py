@@ -65,6 +65,7 @@ class Session:
         call: CallInfo,
         flows: FlowLookup = lambda name: None,
         clock: Callable[[], float] = time.time,
+        constants: Mapping[str, str] | None = None,
     ) -> None:
         self.call = call
         self.flow = flow
@@ -72,7 +73,8 @@ class Session:
         self._clock = clock
         self._stack: list[_Frame] = []
         self.lang = call.lang if call.lang in flow.languages else flow.default_language
-        self.vars: dict[str, Any] = {}
+        self.vars: dict[str, Any] = {"engine_url": ""}
+        self.vars.update(constants or {})
         self.node: m.AnyNode = flow.node(flow.start)
         self.outcome: str | None = None
         self.trail: list[ev.TrailEntry] = []
@@ -87,6 +89,7 @@ class Session:
         self._http_id: int | None = None
         self._digits = ""
         self._nudged = False
+        self._swallow: str | None = None
         self._counts = {"no_input": 0, "no_match": 0}
         self._steps = 0
         # How many times the caller has been given the turn: nothing playing and the
@@ -158,6 +161,9 @@ class Session:
                 pass  # stale: a prompt, timer or request that is no longer current
 
     def _on_digit(self, key: str) -> None:
+        swallow, self._swallow = self._swallow, None
+        if key == swallow:
+            return  # "123456#" into a six-digit input: the "#" is not a new key
         if not self.listening:
             self._buffer.append(key)
             return
@@ -202,6 +208,8 @@ class Session:
                 terminator = node.terminator or ""
                 self._listen(self._text_parts("continue", key=terminator), keep_digits=True)
             else:
+                shown = self._shown(node, self._digits)
+                self._record("input", source="key", value=shown, valid=False)
                 self._retry("no_match", reason="incomplete")
         else:
             self._retry("no_input")
@@ -328,6 +336,7 @@ class Session:
             return
         self._digits += key
         if len(self._digits) >= node.max_length:
+            self._swallow = node.terminator
             self._finish_input(node)
         else:
             self._start_wait_timer()
@@ -393,7 +402,7 @@ class Session:
         retry = node.no_input if kind == "no_input" else node.no_match
         self._counts[kind] += 1
         count = self._counts[kind]
-        self._record("retry", kind=kind, count=count, max=retry.max, reason=reason)
+        self._record("retry", retry=kind, count=count, max=retry.max, reason=reason)
         if kind == "no_match":
             self._buffer.clear()
         if count > retry.max:
@@ -423,7 +432,14 @@ class Session:
         if self._hold_timer is not None:
             self._out.append(ev.CancelTimer(self._hold_timer))
             self._hold_timer = None
-        self.vars[node.save_as] = done.data if done.ok else {"error": done.error}
+        # The saved result always says whether it worked: {"ok": ..., **body}.
+        if not done.ok:
+            result: Any = {"ok": False, "error": done.error, "status": done.status}
+        elif isinstance(done.data, dict):
+            result = {"ok": True, **done.data}
+        else:
+            result = {"ok": True, "value": done.data}
+        self.vars[node.save_as] = result
         self._record(
             "http",
             ok=done.ok,

@@ -1,0 +1,105 @@
+"""Real calls through the sandbox Asterisk walk the demo flows by DTMF."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from engine.caller import parse_steps, place_call
+from engine.serve import Stack
+from tests.conftest import caller_number
+
+pytestmark = pytest.mark.asterisk
+
+
+async def call(stack: Stack, dtmf: str, flow: str = "service_line") -> dict[str, Any]:
+    report = await place_call(
+        stack.ami, stack.engine, flow, parse_steps(dtmf), caller_number(), timeout=90
+    )
+    return report.as_dict()
+
+
+def said(result: dict[str, Any], fragment: str) -> bool:
+    return any(fragment in str(p) for p in result["prompts"])
+
+
+async def test_balance_in_english(demo_stack: Stack) -> None:
+    r = await call(demo_stack, "1 1 123456# 1234# 9")
+    assert r["nodes"][:3] == ["welcome", "main", "balance_identify"]
+    assert "say_balance" in r["nodes"]
+    assert said(r, "your balance is 1520.75 dollars")
+    assert r["outcome"] == "hangup"
+    pins = [i for i in r["inputs"] if i.get("var") == "pin"]
+    assert pins == [{"node": "pin", "source": "key", "value": "****", "var": "pin",
+                     "valid": True, "sensitive": True}]
+    assert "1234" not in str(r["trail"])
+
+
+async def test_balance_in_chinese(demo_stack: Stack) -> None:
+    r = await call(demo_stack, "2 1 123456# 1234# 9")
+    assert said(r, "您的账户余额为 1520.75 元")
+    assert r["outcome"] == "hangup"
+
+
+async def test_wrong_pin_reaches_a_person(demo_stack: Stack) -> None:
+    r = await call(demo_stack, "1 1 123456# 0000")
+    assert "wrong" in r["nodes"]
+    assert r["outcome"] == "transfer:support"
+
+
+async def test_slow_backend_plays_the_hold_prompt(demo_stack: Stack) -> None:
+    r = await call(demo_stack, "1 1 999999# 9999# 9")
+    assert said(r, "One moment while I check that.")
+    assert said(r, "your balance is 300.00 dollars")
+    http = [e for e in r["trail"] if e["kind"] == "http"]
+    assert http[0]["ok"] and http[0]["elapsed_ms"] >= 2900
+
+
+async def test_failing_backend_takes_the_error_exit(demo_stack: Stack) -> None:
+    r = await call(demo_stack, "1 1 000000# 1111#")
+    http = [e for e in r["trail"] if e["kind"] == "http"]
+    assert http[0]["ok"] is False and http[0]["status"] == 503
+    assert "down_say" in r["nodes"]
+    assert r["outcome"] == "transfer:support"
+
+
+async def test_bill_payment(demo_stack: Stack) -> None:
+    r = await call(demo_stack, "1 2 123456# 1234# 1 9")
+    assert "bill_pay" in r["nodes"] and "bill_done" in r["nodes"]
+    assert said(r, "We paid 89.90 dollars")
+    assert r["outcome"] == "hangup"
+
+
+async def test_lost_card_subflow_within_subflow(demo_stack: Stack) -> None:
+    r = await call(demo_stack, "1 3 654321# 4321# 1 9")
+    assert r["nodes"][:4] == ["welcome", "main", "lost_card", "intro"]
+    assert "blocked_say" in r["nodes"] and "anything_else" in r["nodes"]
+    assert said(r, "Your card is blocked")
+    assert r["outcome"] == "hangup"
+
+
+async def test_a_person_from_the_main_menu(demo_stack: Stack) -> None:
+    r = await call(demo_stack, "1 0")
+    assert r["nodes"] == ["welcome", "main", "agent"]
+    assert r["outcome"] == "transfer:support"
+
+
+async def test_no_match_then_a_valid_key(demo_stack: Stack) -> None:
+    r = await call(demo_stack, "1 7 0")
+    retries = [e for e in r["trail"] if e["kind"] == "retry"]
+    assert [(e["retry"], e["count"]) for e in retries] == [("no_match", 1)]
+    assert retries[0]["node"] == "main"
+    assert r["outcome"] == "transfer:support"
+
+
+async def test_type_ahead_loses_no_key(demo_stack: Stack) -> None:
+    """Every key of a whole journey pressed at once during the first prompt: keys
+    arrive during prompts that stop (menus), prompts that must be heard (the
+    balance), and a backend request; none is lost."""
+    r = await call(demo_stack, "!11123456#1234#9")
+    assert r["nodes"][:3] == ["welcome", "main", "balance_identify"]
+    assert "say_balance" in r["nodes"] and said(r, "your balance is 1520.75")
+    assert r["outcome"] == "hangup"
+    menus_prompted = [e["node"] for e in r["trail"] if e["kind"] == "prompt"]
+    assert "main" not in menus_prompted  # the keys were there before its prompt

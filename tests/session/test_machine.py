@@ -1,0 +1,361 @@
+"""The session state machine, driven by events in memory (no Asterisk)."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+import pytest
+
+from engine.flow.model import Flow
+from engine.flow.parse import parse_flow
+from engine.session import events as ev
+from engine.session.machine import CallInfo, Session
+
+BASE = """
+languages: [en, zh]
+start: main
+human: agent
+nodes:
+  main:
+    type: menu
+    prompt: {en: "Main menu. For balance press 1.", zh: "主菜单。"}
+    timeout: 5
+    options:
+      - {key: 1, label: {en: Balance, zh: 余额}, goto: account}
+      - {key: 2, label: {en: Info, zh: 信息}, goto: info}
+      - {key: 3, label: {en: Lookup, zh: 查询}, goto: lookup}
+      - {key: 4, label: {en: Sub, zh: 子流程}, goto: sub}
+      - {key: 0, label: {en: Person, zh: 人工}, goto: agent}
+    no_input:
+      max: 2
+      prompts: [{en: "I did not hear you.", zh: "没听到。"}, {en: "Still nothing.", zh: "还是没有。"}]
+      goto: agent
+    no_match:
+      max: 1
+      prompts: [{en: "Not a choice.", zh: "无此选项。"}]
+      goto: agent
+  account:
+    type: input
+    prompt: {en: "Enter your account.", zh: "请输入账号。"}
+    var: account
+    min_length: 4
+    max_length: 6
+    pattern: "^[0-9]+$"
+    first_digit_timeout: 8
+    inter_digit_timeout: 3
+    options: [{key: "*", label: {en: Back, zh: 返回}, goto: main}]
+    next: pin
+  pin:
+    type: input
+    prompt: {en: "Enter your PIN.", zh: "请输入密码。"}
+    var: pin
+    min_length: 4
+    max_length: 4
+    sensitive: true
+    confirm: true
+    next: thanks
+  thanks:
+    type: say
+    prompt: {en: "Thanks {{ account }}.", zh: "谢谢 {{ account }}。"}
+    next: main
+  info:
+    type: say
+    prompt: {en: "Some information.", zh: "一些信息。"}
+    next: main
+  lookup:
+    type: http
+    method: POST
+    url: "http://backend.test/{{ caller_id }}"
+    body: {who: "{{ caller_id }}"}
+    timeout: 2
+    save_as: result
+    hold_prompt: {en: "One moment.", zh: "请稍候。"}
+    hold_after: 1
+    next: decide
+    on_error: agent
+  decide:
+    type: branch
+    cases: [{when: "result.vip", goto: agent}]
+    default: bye
+  sub:
+    type: subflow
+    flow: other
+    next: info
+  agent:
+    type: transfer
+    queue: support
+    prompt: {en: "Connecting you.", zh: "正在转接。"}
+  bye:
+    type: hangup
+    prompt: {en: "Goodbye.", zh: "再见。"}
+"""
+
+OTHER = """
+languages: [en, zh]
+start: hello
+nodes:
+  hello:
+    type: say
+    prompt: {en: "Hello from the subflow.", zh: "你好。"}
+    next: done
+  done: {type: return}
+"""
+
+
+def compile_flow(text: str, name: str) -> Flow:
+    flow, problems = parse_flow(textwrap.dedent(text), f"{name}.yaml", name)
+    assert flow is not None, [str(p) for p in problems]
+    return flow
+
+
+class Driver:
+    """Feeds events and remembers what the session asked for."""
+
+    def __init__(self, text: str = BASE, lang: str | None = None) -> None:
+        flows = {"main": compile_flow(text, "main"), "other": compile_flow(OTHER, "other")}
+        self.session = Session(
+            flows["main"], CallInfo("call-1", caller_id="5550100", lang=lang),
+            flows=flows.get, clock=lambda: 0.0,
+        )
+        self.actions: list[ev.Action] = list(self.session.start())
+
+    def feed(self, event: ev.Event) -> list[ev.Action]:
+        out = self.session.feed(event)
+        self.actions.extend(out)
+        return out
+
+    def last(self, kind: type[Any]) -> Any:
+        return next(a for a in reversed(self.actions) if isinstance(a, kind))
+
+    def texts(self, play: ev.Play) -> list[str]:
+        return [p.text for p in play.parts if isinstance(p, ev.SpeechPart)]
+
+    def end_prompt(self) -> list[ev.Action]:
+        return self.feed(ev.PromptFinished(self.last(ev.Play).play_id))
+
+    def fire(self) -> list[ev.Action]:
+        return self.feed(ev.TimerFired(self.last(ev.StartTimer).timer_id))
+
+    def keys(self, keys: str) -> None:
+        for key in keys:
+            self.feed(ev.Digit(key))
+
+    @property
+    def node(self) -> str:
+        return self.session.node.id
+
+
+def test_menu_prompt_then_key() -> None:
+    d = Driver()
+    play = d.last(ev.Play)
+    assert d.texts(play) == ["Main menu. For balance press 1."] and play.barge_in
+    assert d.end_prompt() == [ev.StartTimer(2, 5.0)]
+    assert d.session.turns == 1
+    out = d.feed(ev.Digit("1"))
+    assert out[0] == ev.CancelTimer(2)
+    assert d.node == "account"
+
+
+def test_barge_in_stops_the_menu_prompt() -> None:
+    d = Driver()
+    out = d.feed(ev.Digit("2"))
+    assert out[0] == ev.StopPlayback()
+    assert d.node == "info"
+
+
+def test_keys_during_an_info_prompt_are_kept_for_the_next_menu() -> None:
+    d = Driver()
+    d.feed(ev.Digit("2"))  # -> info (say, no barge-in)
+    info_play = d.last(ev.Play)
+    assert not info_play.barge_in
+    assert d.feed(ev.Digit("1")) == []  # typed ahead: the info goes on
+    d.keys("1234")
+    assert d.node == "info"
+    d.end_prompt()  # -> main, which consumes "1" at once: no main prompt
+    assert d.node == "account"
+    # "1234" went on into the account input without a prompt; it waits for more.
+    assert d.session._digits == "1234"
+    plays_after_info = [a for a in d.actions[d.actions.index(info_play) + 1 :] if isinstance(a, ev.Play)]
+    assert plays_after_info == []
+    d.feed(ev.Digit("#"))
+    assert d.session.vars["account"] == "1234"
+    assert d.node == "pin"
+
+
+def test_no_input_retries_taper_then_reach_a_person() -> None:
+    d = Driver()
+    d.end_prompt()
+    d.fire()
+    assert d.texts(d.last(ev.Play)) == ["I did not hear you.", "Main menu. For balance press 1."]
+    d.end_prompt()
+    d.fire()
+    assert d.texts(d.last(ev.Play))[0] == "Still nothing."
+    d.end_prompt()
+    d.fire()
+    assert d.node == "agent"
+    assert d.last(ev.Transfer) == ev.Transfer("support", "call-1")
+    assert d.session.outcome == "transfer:support"
+    retries = [e for e in d.session.trail if e.kind == "retry"]
+    assert [(e.data["retry"], e.data["count"]) for e in retries] == [
+        ("no_input", 1), ("no_input", 2), ("no_input", 3)
+    ]
+
+
+def test_no_match_has_its_own_counter() -> None:
+    d = Driver()
+    d.end_prompt()
+    d.fire()  # one no-input
+    d.end_prompt()
+    d.feed(ev.Digit("7"))  # a no-match: its own prompt
+    assert d.texts(d.last(ev.Play))[0] == "Not a choice."
+    d.end_prompt()
+    d.feed(ev.Digit("8"))  # second no-match: over max 1
+    assert d.node == "agent"
+
+
+def test_no_match_flushes_type_ahead() -> None:
+    d = Driver()
+    d.keys("7")  # barge-in, unknown key
+    d.feed(ev.Digit("9"))  # during the retry prompt: barge-in again, another no-match
+    assert d.node == "agent"
+
+
+def test_input_with_terminator_and_shortcut() -> None:
+    d = Driver()
+    d.keys("1")
+    d.end_prompt()
+    d.keys("*")
+    assert d.node == "main"  # "*" as the first key is the shortcut back
+    d.keys("1")
+    d.end_prompt()
+    d.keys("12*4#")  # "*" after the first key is just input; the pattern refuses it
+    assert d.texts(d.last(ev.Play))[0] != "Enter your account."
+    assert [e.data.get("valid") for e in d.session.trail if e.kind == "input"][-1] is False
+
+
+def test_input_max_length_finishes_without_terminator() -> None:
+    d = Driver()
+    d.keys("1")
+    d.end_prompt()
+    d.keys("123456")
+    assert d.session.vars["account"] == "123456"
+    assert d.node == "pin"
+
+
+def test_a_terminator_right_after_a_full_input_is_not_a_new_key() -> None:
+    d = Driver()
+    d.keys("1123456#")
+    assert d.node == "pin"
+    assert not [e for e in d.session.trail if e.kind == "retry"]
+    d.keys("#")  # a second one is a key again: an empty PIN
+    assert [e.data["retry"] for e in d.session.trail if e.kind == "retry"] == ["no_input"]
+
+
+def test_a_slow_typist_is_not_cut_off() -> None:
+    d = Driver()
+    d.keys("1")
+    d.end_prompt()
+    d.keys("12")
+    timer = d.last(ev.StartTimer)
+    assert timer.seconds == 3.0  # inter-digit
+    d.fire()  # too short to accept: a gentle nudge, digits kept
+    nudge = d.last(ev.Play)
+    assert "go on" in d.texts(nudge)[0]
+    d.end_prompt()
+    d.keys("34")
+    d.fire()  # long enough now: accepted on the inter-digit timeout
+    assert d.session.vars["account"] == "1234"
+
+
+def test_sensitive_input_is_confirmed_and_masked() -> None:
+    d = Driver()
+    d.keys("1")
+    d.keys("1234#")
+    assert d.node == "pin"
+    d.keys("9876")
+    readback = d.texts(d.last(ev.Play))[0]
+    assert "9876" not in readback and "9 8 7 6" not in readback
+    d.keys("2")  # re-enter
+    d.keys("1111")
+    d.keys("1")  # confirm
+    assert d.session.vars["pin"] == "1111"
+    assert d.node == "thanks"
+    values = [str(e.data.get("value")) for e in d.session.trail if e.kind == "input"]
+    assert all("1111" not in v and "9876" not in v for v in values)
+    assert "****" in values
+
+
+def test_http_hold_prompt_success_and_stale_answers() -> None:
+    d = Driver()
+    d.keys("3")
+    request = d.last(ev.HttpRequest)
+    assert request.url == "http://backend.test/5550100" and request.body == {"who": "5550100"}
+    d.fire()  # the backend is slow: the hold prompt
+    assert d.texts(d.last(ev.Play)) == ["One moment."]
+    assert d.feed(ev.HttpDone(999, True, 200, {})) == []  # not ours: ignored
+    d.feed(ev.HttpDone(request.request_id, True, 200, {"vip": True}))
+    assert d.session.vars["result"] == {"ok": True, "vip": True}
+    assert d.node == "agent"
+
+
+def test_http_error_path() -> None:
+    d = Driver()
+    d.keys("3")
+    request = d.last(ev.HttpRequest)
+    d.feed(ev.HttpDone(request.request_id, False, 0, None, "timeout"))
+    assert d.session.vars["result"]["ok"] is False
+    assert d.node == "agent"
+
+
+def test_branch_default_and_hangup() -> None:
+    d = Driver()
+    d.keys("3")
+    d.feed(ev.HttpDone(d.last(ev.HttpRequest).request_id, True, 200, {"vip": False}))
+    assert d.node == "bye"
+    assert isinstance(d.actions[-1], ev.Hangup)
+    assert d.session.outcome == "hangup"
+
+
+def test_subflow_returns() -> None:
+    d = Driver()
+    d.keys("4")
+    assert d.session.flow.name == "other" and d.node == "hello"
+    d.end_prompt()
+    assert d.session.flow.name == "main" and d.node == "info"
+
+
+def test_language_chosen_up_front() -> None:
+    d = Driver(lang="zh")
+    assert d.texts(d.last(ev.Play)) == ["主菜单。"]
+    assert d.last(ev.Play).parts[0].lang == "zh"
+
+
+def test_caller_hangup_ends_the_session() -> None:
+    d = Driver()
+    d.feed(ev.CallerHangup())
+    assert d.session.outcome == "caller_hangup"
+    assert d.feed(ev.Digit("1")) == []
+
+
+def test_a_loop_without_input_fails_over_to_the_fallback() -> None:
+    looping = """
+    start: a
+    nodes:
+      a: {type: set, values: {x: "1"}, next: b}
+      b: {type: branch, cases: [{when: "x", goto: a}], default: c}
+      c: {type: transfer, queue: support}
+    """
+    flow = compile_flow(looping, "loop")
+    session = Session(flow, CallInfo("c"))
+    actions = session.start()
+    assert isinstance(actions[-1], ev.Fail)
+    assert session.outcome == "error"
+
+
+@pytest.mark.parametrize("key", list("0123456789*#"))
+def test_every_key_is_handled(key: str) -> None:
+    d = Driver()
+    d.end_prompt()
+    d.feed(ev.Digit(key))
+    assert d.session.trail[-1].kind in ("node", "prompt", "end", "retry")
