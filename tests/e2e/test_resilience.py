@@ -1,0 +1,205 @@
+"""The caller never hears dead air: an engine killed or stopped during a call hands
+the call to the dialplan fallback, and a port scan changes nothing for calls."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import aiohttp
+import pytest
+
+from engine.ami import Ami
+from engine.caller import parse_steps, place_call
+from engine.config import load_settings
+from engine.serve import Stack
+from tests.conftest import FIXTURE_FLOWS, ROOT, caller_number
+
+pytestmark = pytest.mark.asterisk
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class EngineProcess:
+    process: asyncio.subprocess.Process
+    agi_port: int
+    web_port: int
+    output: list[str] = field(default_factory=list)
+
+    async def calls_in_progress(self) -> float:
+        async with aiohttp.ClientSession() as http:
+            url = f"http://127.0.0.1:{self.web_port}/metrics"
+            async with http.get(url) as response:
+                text = await response.text()
+        line = next(x for x in text.splitlines() if x.startswith("ivr_calls_in_progress "))
+        return float(line.split()[1])
+
+
+@pytest.fixture
+async def engine_process() -> AsyncIterator[EngineProcess]:
+    agi_port, web_port = free_port(), free_port()
+    env = dict(os.environ, IVR_AGI_PORT=str(agi_port), IVR_WEB_PORT=str(web_port),
+               IVR_FLOWS=FIXTURE_FLOWS)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "engine.cli", "serve", cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    running = EngineProcess(process, agi_port, web_port)
+    assert process.stdout is not None
+    async with asyncio.timeout(20):
+        while True:
+            line = (await process.stdout.readline()).decode()
+            assert line, f"engine exited early: {running.output}"
+            running.output.append(line)
+            if "web front end on" in line:
+                break
+    yield running
+    if process.returncode is None:
+        process.kill()
+        await process.wait()
+
+
+@pytest.fixture
+async def ami() -> AsyncIterator[Ami]:
+    settings = load_settings(environ={})
+    client = Ami(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret)
+    client.start()
+    await client.wait_ready(10)
+    yield client
+    await client.stop()
+
+
+class CallWatch:
+    """Originates one call into a flow of an engine process and follows its IVR leg."""
+
+    def __init__(self, ami: Ami) -> None:
+        self.ami = ami
+        self.number = caller_number()
+        self.caller_id = uuid.uuid4().hex
+        self.ivr_channel = ""
+        self.events: list[dict[str, str]] = []
+        self.changed = asyncio.Event()
+        ami.on("*", self._on_event)
+
+    def _on_event(self, fields: dict[str, str]) -> None:
+        ours = fields.get("Uniqueid") == self.caller_id or (
+            fields.get("Channel", "").startswith("PJSIP/loopback-ivr")
+            and fields.get("CallerIDNum") == self.number
+        )
+        if fields.get("Event") == "Newchannel" and ours and fields.get("Uniqueid") != self.caller_id:
+            self.ivr_channel = fields["Channel"]
+        if ours or (self.ivr_channel and fields.get("Channel") == self.ivr_channel):
+            self.events.append(fields)
+            self.changed.set()
+
+    async def originate(self, flow: str, port: int) -> None:
+        await self.ami.action({
+            "Action": "Originate", "Channel": f"PJSIP/caller/sip:{flow}+{port}@127.0.0.1:5060",
+            "Context": "ivr-caller-leg", "Exten": "s", "Priority": "1", "Async": "true",
+            "CallerID": f"<{self.number}>", "ChannelId": self.caller_id, "Timeout": "10000",
+        })
+
+    async def wait_for(self, event: str, timeout: float, **match: str) -> dict[str, str]:
+        async with asyncio.timeout(timeout):
+            while True:
+                for fields in self.events:
+                    if fields.get("Event") == event and all(
+                        fields.get(k) == v for k, v in match.items()
+                    ):
+                        return fields
+                self.changed.clear()
+                await self.changed.wait()
+
+    async def hang_up(self) -> None:
+        for channel in {self.ivr_channel, *(e.get("Channel", "") for e in self.events)}:
+            if channel:
+                with contextlib.suppress(Exception):
+                    await self.ami.action({"Action": "Hangup", "Channel": channel})
+
+
+async def _call_in_progress(watch: CallWatch, engine: EngineProcess) -> None:
+    await watch.originate("quick", engine.agi_port)
+    await watch.wait_for("Newchannel", 10)
+    async with asyncio.timeout(10):
+        while await engine.calls_in_progress() < 1:
+            await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)  # into the menu prompt
+
+
+async def test_engine_killed_mid_call_leaves_the_caller_in_the_fallback(
+    ami: Ami, engine_process: EngineProcess
+) -> None:
+    watch = CallWatch(ami)
+    try:
+        await _call_in_progress(watch, engine_process)
+        engine_process.process.send_signal(signal.SIGKILL)
+        await engine_process.process.wait()
+        fallback = await watch.wait_for("UserEvent", 10, UserEvent="IvrFallback")
+        assert fallback["Channel"] == watch.ivr_channel
+        joined = await watch.wait_for("QueueCallerJoin", 20, Channel=watch.ivr_channel)
+        assert joined["Queue"] == "support"
+    finally:
+        await watch.hang_up()
+
+
+async def test_sigterm_hands_calls_to_the_fallback_and_exits_cleanly(
+    ami: Ami, engine_process: EngineProcess
+) -> None:
+    watch = CallWatch(ami)
+    try:
+        await _call_in_progress(watch, engine_process)
+        engine_process.process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(engine_process.process.wait(), 10) == 0
+        await watch.wait_for("UserEvent", 10, UserEvent="IvrFallback")
+        joined = await watch.wait_for("QueueCallerJoin", 20, Channel=watch.ivr_channel)
+        assert joined["Queue"] == "support"
+    finally:
+        await watch.hang_up()
+
+
+async def _hammer(port: int, stop: asyncio.Event) -> int:
+    """Port-scan and garbage the FastAGI port until told to stop; returns attempts."""
+    attempts = 0
+    payloads = [b"", b"GET / HTTP/1.0\r\n\r\n", os.urandom(512), b"agi_network: yes\n"]
+    while not stop.is_set():
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(payloads[attempts % len(payloads)])
+            writer.close()
+        except OSError:
+            pass
+        attempts += 1
+        await asyncio.sleep(0.005)
+    return attempts
+
+
+async def test_a_port_scan_during_calls_changes_nothing(fixture_stack: Stack) -> None:
+    stop = asyncio.Event()
+    scanner = asyncio.create_task(_hammer(fixture_stack.agi_address[1], stop))
+    try:
+        reports = await asyncio.gather(*(
+            place_call(fixture_stack.ami, fixture_stack.engine, "quick",
+                       parse_steps(f"1 {code}"), caller_number(), timeout=60)
+            for code in ("1234", "9876", "5555")
+        ))
+    finally:
+        stop.set()
+        attempts = await scanner
+    assert attempts > 200
+    for report, code in zip(reports, ("1234", "9876", "5555"), strict=True):
+        result = report.as_dict()
+        assert result["nodes"] == ["menu", "digits", "readback", "bye"]
+        assert result["inputs"][-1]["value"] == code
+        assert result["outcome"] == "hangup"
