@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-HOST_PACKAGES=(espeak-ng sox debootstrap chromium chromium-driver)
+HOST_PACKAGES=(espeak-ng sox debootstrap chromium chromium-driver graphviz)
 missing=()
 for pkg in "${HOST_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -1,0 +1,112 @@
+"""Call flows: YAML files read into :mod:`engine.flow.model` objects and checked.
+
+:func:`load_flow_file` and :func:`load_flow_dir` are the entry points; a flow with
+any error is not returned (warnings do not block), and every problem comes back as
+a :class:`~engine.flow.problems.Problem` pointing at ``file:line:col``.
+
+Flows in one directory know each other: a subflow must name one of them, and the
+variables a subflow sets are known to the flows that call it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Mapping
+
+from engine.flow.model import Flow, Subflow, Where
+from engine.flow.parse import flow_name, parse_flow
+from engine.flow.problems import Problem, error, has_errors, sorted_problems, warning
+from engine.flow.validate import validate
+from engine.flow.yamlsource import read_source
+
+FLOW_SUFFIXES = (".yaml", ".yml")
+
+
+def flow_files(directory: str) -> list[str]:
+    """The flow files in a directory, sorted (an unreadable directory has none)."""
+    try:
+        entries = sorted(os.listdir(directory))
+    except OSError:
+        return []
+    return [os.path.join(directory, e) for e in entries if e.endswith(FLOW_SUFFIXES)]
+
+
+def parse_flow_file(path: str) -> tuple[Flow | None, list[Problem]]:
+    """Read and parse one file, without the checks of :func:`validate`."""
+    text, problems = read_source(path)
+    if text is None:
+        return None, problems
+    return parse_flow(text, path, flow_name(path))
+
+
+def parse_flow_dir(directory: str) -> dict[str, Flow | None]:
+    """Every flow file in a directory parsed (None: unreadable), by name: what
+    :func:`validate` takes as ``known_flows``."""
+    return {flow_name(path): parse_flow_file(path)[0] for path in flow_files(directory)}
+
+
+def load_flow_file(
+    path: str, known_flows: Collection[str] | None = None
+) -> tuple[Flow | None, list[Problem]]:
+    """Read, parse and validate one flow file. The flow is None if there is any error."""
+    flow, problems = parse_flow_file(path)
+    if flow is None:
+        return None, sorted_problems(problems)
+    problems = sorted_problems([*problems, *validate(flow, known_flows)])
+    return (None if has_errors(problems) else flow), problems
+
+
+def _subflow_problems(flows: Mapping[str, Flow], known: Collection[str]) -> list[Problem]:
+    """Subflows calling a flow that did not load, or one that never returns."""
+    problems: list[Problem] = []
+    for flow in flows.values():
+        for node in flow.nodes.values():
+            if not isinstance(node, Subflow) or node.flow not in known:
+                continue
+            where = flow.locations.get(("nodes", node.id, "flow"), node.where)
+            called = flows.get(node.flow)
+            if called is None:
+                message = f"flow '{node.flow}' has errors and is not loaded"
+            elif not any(n.type == "return" for n in called.nodes.values()):
+                message = (
+                    f"flow '{node.flow}' has no return node, so the call never comes back "
+                    f"to '{node.next}'"
+                )
+            else:
+                continue
+            problems.append(warning(where, f"subflow '{node.id}': {message}"))
+    return problems
+
+
+def load_flow_dir(directory: str) -> tuple[dict[str, Flow], list[Problem]]:
+    """Every flow file in a directory, by name. A broken file is left out (its problems
+    say why); the others load."""
+    parsed = {path: parse_flow_file(path) for path in flow_files(directory)}
+    known: dict[str, Flow | None] = {flow_name(p): flow for p, (flow, _) in parsed.items()}
+    flows: dict[str, Flow] = {}
+    problems: list[Problem] = []
+    for path, (flow, found) in parsed.items():
+        found = found if flow is None else [*found, *validate(flow, known)]
+        problems.extend(found)
+        if flow is None or has_errors(found):
+            continue
+        if flow.name in flows:
+            other = flows[flow.name].path
+            message = f"another file already defines the flow '{flow.name}' ({other})"
+            problems.append(error(Where(path, 1, 1), message + "; this one is ignored"))
+            continue
+        flows[flow.name] = flow
+    problems.extend(_subflow_problems(flows, known))
+    return flows, sorted_problems(problems)
+
+
+__all__ = [
+    "Flow",
+    "Problem",
+    "flow_files",
+    "load_flow_dir",
+    "load_flow_file",
+    "parse_flow_dir",
+    "parse_flow_file",
+    "validate",
+]

@@ -356,4 +356,6 @@ class Flow:
 
 
 # Names every template may use without declaring them.
-BUILTIN_VARIABLES = frozenset({"caller_id", "called", "call_id", "lang", "flow", "channel"})
+BUILTIN_VARIABLES = frozenset(
+    {"caller_id", "called", "call_id", "lang", "flow", "channel", "engine_url"}
+)

@@ -1,0 +1,92 @@
+"""``ivr validate``, ``ivr schema`` and ``ivr graph``.
+
+``validate`` prints one problem per line on stdout (``file:line:col: message``) and
+a summary on stderr; it exits 1 if there is any error. A file is checked against the
+other flows in its directory, so subflow names are known. ``graph`` draws a flow even
+when it has errors (they go to stderr), unless it cannot be read at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from engine.flow import flow_files, load_flow_file, parse_flow_dir, parse_flow_file
+from engine.flow.graph import GraphError, render_svg
+from engine.flow.model import Flow
+from engine.flow.problems import Problem, sorted_problems
+from engine.flow.schema import json_schema
+from engine.flow.validate import validate
+
+
+def _expand(files: list[str]) -> list[str]:
+    """Files as given; a directory stands for its flow files."""
+    result: list[str] = []
+    for name in files:
+        result.extend(flow_files(name) if os.path.isdir(name) else [name])
+    return result
+
+
+def _known_flows(path: str) -> dict[str, Flow | None]:
+    """The flows next to ``path`` (its subflows and their variables)."""
+    return parse_flow_dir(os.path.dirname(path) or ".")
+
+
+def run_validate(files: list[str]) -> int:
+    paths = _expand(files)
+    errors = warnings = 0
+    for path in paths:
+        _, problems = load_flow_file(path, _known_flows(path))
+        for problem in problems:
+            print(problem)
+            errors += problem.is_error
+            warnings += not problem.is_error
+    summary = f"{len(paths)} flow{'s' if len(paths) != 1 else ''}"
+    if errors:
+        print(f"{errors} error(s), {warnings} warning(s) in {summary}", file=sys.stderr)
+        return 1
+    print(f"ok: {summary}" + (f", {warnings} warning(s)" if warnings else ""), file=sys.stderr)
+    return 0
+
+
+def run_schema() -> int:
+    print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+    return 0
+
+
+def _print_problems(problems: list[Problem]) -> None:
+    for problem in problems:
+        print(problem, file=sys.stderr)
+
+
+def _parse_for_drawing(file: str) -> Flow | None:
+    """The flow even if it has errors (a picture helps fix them), problems on stderr."""
+    flow, problems = parse_flow_file(file)
+    if flow is not None:
+        problems = [*problems, *validate(flow, _known_flows(file))]
+    _print_problems(sorted_problems(problems))
+    return flow
+
+
+def run_graph(file: str, output: str | None) -> int:
+    flow = _parse_for_drawing(file)
+    if flow is None:
+        print(f"{file}: cannot be drawn", file=sys.stderr)
+        return 1
+    try:
+        svg = render_svg(flow)
+    except GraphError as exc:
+        print(f"ivr graph: {exc}", file=sys.stderr)
+        return 1
+    if output is None:
+        sys.stdout.write(svg)
+        return 0
+    try:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(svg)
+    except OSError as exc:
+        print(f"ivr graph: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {output}", file=sys.stderr)
+    return 0

@@ -1,0 +1,460 @@
+"""From a flow file's text to a :class:`~engine.flow.model.Flow`.
+
+Reading checks the *shape* of the file (unknown types and fields, missing or
+mistyped values), each mistake reported at its line and column; whether the flow
+makes sense as a call (targets, loops, templates) is :mod:`engine.flow.validate`'s
+job. After a shape error the flow is still built, with placeholders (``""`` for a
+missing target), so validation can report the rest in the same run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from engine.flow.fields import (
+    Context,
+    Path,
+    Reader,
+    read_key,
+    read_phrases,
+    read_prompt,
+    read_templates,
+    read_text,
+)
+from engine.flow.model import (
+    AnyNode,
+    Branch,
+    Case,
+    Flow,
+    Hangup,
+    Http,
+    Input,
+    LanguageMenu,
+    Menu,
+    Option,
+    Prompt,
+    PromptPart,
+    Retry,
+    Return,
+    Say,
+    SetVars,
+    Subflow,
+    Text,
+    Transfer,
+    Where,
+)
+from engine.flow.problems import Problem, did_you_mean, error, sorted_problems
+from engine.flow.schema import (
+    CASE_FIELDS,
+    FLOW_FIELDS,
+    LANGUAGE_OPTION_FIELDS,
+    LANGUAGE_PATTERN,
+    METHODS,
+    NODE_ALIASES,
+    NODE_FIELDS,
+    OPTION_FIELDS,
+    RETRY_FIELDS,
+    Table,
+    default,
+    node_fields,
+)
+from engine.flow.yamlsource import Map, Scalar, YValue, describe, load_yaml
+
+RetryKind = Literal["no_input", "no_match"]
+
+# Built-in retry prompts, tapered: short first, then more help. The second names the
+# way to a person when the retries end at one.
+_BUILTIN: Mapping[tuple[RetryKind, str], Mapping[str, tuple[str, str, str]]] = {
+    ("no_input", "any"): {
+        "en": (
+            "Sorry, I didn't hear you.",
+            "Sorry, I still didn't hear anything. Please use the keys on your phone.",
+            " If you need help, stay on the line and I'll connect you to a person.",
+        ),
+        "zh": (
+            "抱歉，我没有听到您的声音。",
+            "抱歉，仍然没有收到您的输入。请使用电话键盘按键。",
+            "如需帮助，请不要挂机，我将为您转接人工服务。",
+        ),
+    },
+    ("no_match", "menu"): {
+        "en": (
+            "Sorry, that isn't one of the choices.",
+            "Sorry, I still didn't get that. Please listen to the choices and press a key.",
+            " Or stay on the line and I'll connect you to a person.",
+        ),
+        "zh": (
+            "抱歉，没有这个选项。",
+            "抱歉，仍然无法识别您的选择。请听清选项后按相应的键。",
+            "或者请不要挂机，我将为您转接人工服务。",
+        ),
+    },
+    ("no_match", "input"): {
+        "en": (
+            "Sorry, that entry isn't valid.",
+            "Sorry, that still isn't valid. Please enter it again, slowly.",
+            " Or stay on the line and I'll connect you to a person.",
+        ),
+        "zh": (
+            "抱歉，您的输入无效。",
+            "抱歉，输入仍然无效。请慢慢重新输入。",
+            "或者请不要挂机，我将为您转接人工服务。",
+        ),
+    },
+}
+
+
+def builtin_prompts(kind: RetryKind, node_type: str, to_person: bool) -> tuple[Prompt, ...]:
+    """The built-in tapered prompts for a retry (English and Chinese)."""
+    texts = _BUILTIN[(kind, "any" if kind == "no_input" else node_type)]
+    first = {lang: (PromptPart(text=t[0]),) for lang, t in texts.items()}
+    second = {
+        lang: (PromptPart(text=t[1] + (t[2] if to_person else "")),) for lang, t in texts.items()
+    }
+    return Prompt(first), Prompt(second)
+
+
+@dataclass(frozen=True, slots=True)
+class _Base:
+    """What every node has, read before its type-specific fields."""
+
+    id: str
+    where: Where
+    title: Text
+    agent_note: str | None
+    type: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.type} '{self.id}'"
+
+    @property
+    def path(self) -> Path:
+        return ("nodes", self.id)
+
+    @property
+    def head(self) -> tuple[str, Where, Text, str | None]:
+        """The fields every node starts with, in order."""
+        return self.id, self.where, self.title, self.agent_note
+
+
+def _retry(r: Reader, kind: RetryKind, node_type: str, node_where: Where) -> Retry:
+    ctx = r.ctx
+    found = r.mapping(kind)
+    if found is None:
+        goto = ctx.human
+        return Retry(3, builtin_prompts(kind, node_type, goto is not None), goto, node_where)
+    label = f"{r.label} {kind}"
+    m = Reader(ctx, found, RETRY_FIELDS, label, (*r.path, kind))
+    goto = m.target("goto") if "goto" in found else ctx.human
+    prompts_seq = m.sequence("prompts")
+    if prompts_seq is None:
+        prompts = builtin_prompts(kind, node_type, goto is not None)
+    else:
+        prompts = tuple(
+            read_prompt(ctx, item, f"{label} prompt {i + 1}", (*r.path, kind, "prompts", i))
+            for i, item in enumerate(prompts_seq.items)
+        )
+    return Retry(m.count("max"), prompts, goto, found.where)
+
+
+def _options(r: Reader, table: Table) -> tuple[Option, ...]:
+    found = r.sequence("options")
+    options: list[Option] = []
+    for i, item in enumerate(found.items if found else ()):
+        path = (*r.path, "options", i)
+        if not isinstance(item, Map):
+            r.ctx.error(
+                item.where,
+                f"{r.label} option {i + 1}: must be a mapping "
+                f"(key, label, goto), not {describe(item)}",
+            )
+            continue
+        options.append(_option(r, item, table, i, path))
+    return tuple(options)
+
+
+def _option(r: Reader, item: Map, table: Table, i: int, path: Path) -> Option:
+    key_value = item.get("key")
+    raw = key_value.text() if isinstance(key_value, Scalar) else None
+    label = f"{r.label} option '{raw}'" if raw else f"{r.label} option {i + 1}"
+    o = Reader(r.ctx, item, table, label, path)
+    key = read_key(r.ctx, o.value("key"), label) or ""
+    lang = o.string("lang") if "lang" in item else None
+    return Option(
+        key=key,
+        label=read_text(r.ctx, o.value("label"), f"{label} label", (*path, "label")),
+        phrases=read_phrases(r.ctx, o.value("phrases"), f"{label} phrases", (*path, "phrases")),
+        goto=o.target("goto") or "",
+        where=item.where,
+        lang=lang,
+    )
+
+
+def _prompt(r: Reader, name: str = "prompt") -> Prompt:
+    return read_prompt(r.ctx, r.value(name), f"{r.label} {name}", (*r.path, name))
+
+
+def _menu(r: Reader, b: _Base) -> AnyNode:
+    is_language = b.type == "language"
+    cls = LanguageMenu if is_language else Menu
+    return cls(
+        *b.head,
+        prompt=_prompt(r),
+        options=_options(r, LANGUAGE_OPTION_FIELDS if is_language else OPTION_FIELDS),
+        no_input=_retry(r, "no_input", "menu", b.where),
+        no_match=_retry(r, "no_match", "menu", b.where),
+        timeout_s=r.seconds("timeout"),
+        min_confidence=r.fraction("min_confidence"),
+    )
+
+
+def _terminator(r: Reader) -> str | None:
+    if "terminator" not in r.map:
+        found = default(r.table, "terminator")
+        return found if isinstance(found, str) else None
+    value = r.value("terminator")
+    if isinstance(value, Scalar) and value.value is None:
+        return None
+    return read_key(r.ctx, value, f"{r.label} terminator")
+
+
+def _input(r: Reader, b: _Base) -> AnyNode:
+    return Input(
+        *b.head,
+        prompt=_prompt(r),
+        var=r.variable_name("var") or "",
+        min_length=r.count("min_length"),
+        max_length=r.count("max_length"),
+        terminator=_terminator(r),
+        first_digit_timeout_s=r.seconds("first_digit_timeout"),
+        inter_digit_timeout_s=r.seconds("inter_digit_timeout"),
+        pattern=r.string("pattern"),
+        confirm=r.flag("confirm"),
+        sensitive=r.flag("sensitive"),
+        next=r.target("next") or "",
+        no_input=_retry(r, "no_input", "input", b.where),
+        no_match=_retry(r, "no_match", "input", b.where),
+        options=_options(r, OPTION_FIELDS),
+    )
+
+
+def _say(r: Reader, b: _Base) -> AnyNode:
+    return Say(*b.head, prompt=_prompt(r), next=r.target("next"))
+
+
+def _method(r: Reader) -> Literal["GET", "POST"]:
+    text = r.string("method")
+    if text is None or text.upper() == "GET":
+        return "GET"
+    if text.upper() == "POST":
+        return "POST"
+    found = r.map.get("method")
+    assert found is not None
+    r.ctx.error(
+        found.where, f"{r.label}: 'method' must be one of {', '.join(METHODS)}, not '{text}'"
+    )
+    return "GET"
+
+
+def _http(r: Reader, b: _Base) -> AnyNode:
+    body = r.mapping("body")
+    on_error = r.target("on_error") or r.ctx.human
+    if "on_error" not in r.map and on_error is None:
+        r.ctx.error(
+            b.where,
+            f"{b.label}: missing 'on_error' (where to go on failure; or set the flow's 'human')",
+        )
+    return Http(
+        *b.head,
+        method=_method(r),
+        url=r.string("url") or "",
+        body=None
+        if body is None
+        else read_templates(r.ctx, body, f"{b.label} body", (*b.path, "body"), names_only=False),
+        timeout_s=r.seconds("timeout"),
+        save_as=r.variable_name("save_as") or "",
+        next=r.target("next") or "",
+        on_error=on_error or "",
+        hold_prompt=_prompt(r, "hold_prompt"),
+        hold_after_s=r.seconds("hold_after"),
+    )
+
+
+def _branch(r: Reader, b: _Base) -> AnyNode:
+    found = r.sequence("cases")
+    cases: list[Case] = []
+    for i, item in enumerate(found.items if found else ()):
+        label = f"{b.label} case {i + 1}"
+        if not isinstance(item, Map):
+            r.ctx.error(
+                item.where, f"{label}: must be a mapping (when, goto), not {describe(item)}"
+            )
+            continue
+        c = Reader(r.ctx, item, CASE_FIELDS, label, (*b.path, "cases", i))
+        cases.append(Case(c.string("when") or "", c.target("goto") or "", item.where))
+    return Branch(*b.head, cases=tuple(cases), default=r.target("default") or "")
+
+
+def _set(r: Reader, b: _Base) -> AnyNode:
+    values = read_templates(
+        r.ctx, r.mapping("values"), f"{b.label} values", (*b.path, "values"), names_only=True
+    )
+    return SetVars(*b.head, values=values, next=r.target("next") or "")
+
+
+def _subflow(r: Reader, b: _Base) -> AnyNode:
+    return Subflow(*b.head, flow=r.string("flow") or "", next=r.target("next") or "")
+
+
+def _return(r: Reader, b: _Base) -> AnyNode:
+    return Return(*b.head)
+
+
+def _transfer(r: Reader, b: _Base) -> AnyNode:
+    return Transfer(*b.head, queue=r.string("queue") or "", prompt=_prompt(r))
+
+
+def _hangup(r: Reader, b: _Base) -> AnyNode:
+    return Hangup(*b.head, prompt=_prompt(r))
+
+
+_BUILDERS: Mapping[str, Callable[[Reader, _Base], AnyNode]] = {
+    "menu": _menu,
+    "language": _menu,
+    "input": _input,
+    "say": _say,
+    "http": _http,
+    "branch": _branch,
+    "set": _set,
+    "subflow": _subflow,
+    "return": _return,
+    "transfer": _transfer,
+    "hangup": _hangup,
+}
+assert set(_BUILDERS) == set(NODE_FIELDS)
+
+
+def _node_type(ctx: Context, node_id: str, body: Map, where: Where) -> str | None:
+    found = body.get("type")
+    choices = sorted({*NODE_FIELDS, *NODE_ALIASES})
+    if found is None:
+        ctx.error(where, f"node '{node_id}': missing 'type' (one of: {', '.join(choices)})")
+        return None
+    text = found.text() if isinstance(found, Scalar) else None
+    if text is None:
+        ctx.error(found.where, f"node '{node_id}': 'type' must be one of: {', '.join(choices)}")
+        return None
+    text = NODE_ALIASES.get(text, text)
+    if text not in NODE_FIELDS:
+        hint = did_you_mean(text, choices) or f" (one of: {', '.join(choices)})"
+        ctx.error(found.where, f"node '{node_id}': unknown type '{text}'{hint}")
+        return None
+    ctx.mark(("nodes", node_id, "type"), found.where)
+    return text
+
+
+def _node(ctx: Context, node_id: str, value: YValue, where: Where) -> AnyNode:
+    ctx.mark(("nodes", node_id), where)
+    placeholder = Return(node_id, where, Text(), None)
+    if not isinstance(value, Map):
+        ctx.error(
+            value.where, f"node '{node_id}': must be a mapping with a 'type', not {describe(value)}"
+        )
+        return placeholder
+    node_type = _node_type(ctx, node_id, value, where)
+    if node_type is None:
+        return placeholder
+    label = f"{node_type} '{node_id}'"
+    r = Reader(ctx, value, node_fields(node_type), label, ("nodes", node_id), where)
+    base = _Base(
+        node_id,
+        where,
+        read_text(ctx, r.value("title"), f"{label} title", ("nodes", node_id, "title")),
+        r.string("agent_note"),
+        node_type,
+    )
+    return _BUILDERS[node_type](r, base)
+
+
+def _languages(r: Reader) -> tuple[str, ...]:
+    found = r.sequence("languages")
+    if found is None:
+        return ("en",)
+    languages: list[str] = []
+    for i, item in enumerate(found.items):
+        r.ctx.mark(("languages", i), item.where)
+        text = item.text() if isinstance(item, Scalar) else None
+        if text is None or not re.match(LANGUAGE_PATTERN, text):
+            r.ctx.error(
+                item.where,
+                f"languages: '{text or describe(item)}' is not a language "
+                "code such as en, zh or en-US",
+            )
+        elif text in languages:
+            r.ctx.error(item.where, f"languages: '{text}' is listed twice")
+        else:
+            languages.append(text)
+    return tuple(languages) or ("en",)
+
+
+def _nodes(ctx: Context, r: Reader) -> dict[str, AnyNode] | None:
+    found = r.mapping("nodes")
+    if found is None:
+        return None
+    return {e.key: _node(ctx, e.key, e.value, e.key_where) for e in found}
+
+
+def flow_name(path: str) -> str:
+    """A flow's name: its file name without the extension."""
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def parse_flow(text: str, path: str, name: str | None = None) -> tuple[Flow | None, list[Problem]]:
+    """Read a flow file's text. The flow is None only when the file cannot be read as
+    a flow at all (not YAML, not a mapping, no nodes); otherwise it is built even with
+    errors, so :func:`~engine.flow.validate.validate` can report more."""
+    value, problems = load_yaml(text, path)
+    if value is None:
+        return None, problems or [
+            error(Where(path, 1, 1), "the file is empty; a flow needs 'start' and 'nodes'")
+        ]
+    if not isinstance(value, Map):
+        return None, [
+            *problems,
+            error(
+                value.where,
+                "a flow file must be a mapping of fields "
+                f"(title, start, nodes, ...), not {describe(value)}",
+            ),
+        ]
+    ctx = Context(path, name or flow_name(path))
+    ctx.problems.extend(problems)
+    r = Reader(ctx, value, FLOW_FIELDS, "flow", (), Where(path, 1, 1))
+    ctx.languages = _languages(r)
+    ctx.human = r.target("human")
+    title = read_text(ctx, r.value("title"), "title", ("title",))
+    variables = read_templates(
+        ctx, r.mapping("variables"), "variables", ("variables",), names_only=True
+    )
+    start = r.target("start") or ""
+    nodes = _nodes(ctx, r)
+    if nodes is None:
+        return None, sorted_problems(ctx.problems)
+    flow = Flow(
+        name=ctx.name,
+        path=path,
+        title=title if title.by_lang else Text({lang: ctx.name for lang in ctx.languages}),
+        languages=ctx.languages,
+        start=start,
+        variables=variables,
+        nodes=nodes,
+        human=ctx.human,
+        where=value.where,
+        locations=ctx.locations,
+    )
+    return flow, sorted_problems(ctx.problems)

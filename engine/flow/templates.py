@@ -1,0 +1,164 @@
+"""Templates in flows: ``{{ variables }}`` in prompts, URLs, bodies, ``set`` values,
+and branch ``when`` expressions.
+
+One sandboxed Jinja2 environment serves the engine (rendering on every call, so
+compiled templates are cached) and the validator (syntax and the names a template
+uses). Undefined names fail loudly (``StrictUndefined``); nothing is HTML-escaped —
+the text is spoken, and the web front end escapes on its own.
+
+Filters for speech: ``say_number`` (``1234.5`` → ``"1234.50"``: TTS reads numerals,
+amounts with cents keep two places), ``say_digits`` (``"1234"`` → ``"1 2 3 4"``),
+``mask`` (``"12345678"`` → ``"****5678"``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
+
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
+from jinja2.environment import TemplateExpression
+from jinja2.parser import Parser
+from jinja2.sandbox import SandboxedEnvironment
+
+
+class TemplateFailure(Exception):
+    """A template could not be rendered or evaluated (the message says why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateIssue:
+    """A template that does not compile: the message and the 1-based line inside it."""
+
+    message: str
+    line: int
+
+
+def say_number(value: object, places: int = 2) -> str:
+    """A number as numerals for TTS: whole numbers plain, others to ``places``."""
+    if isinstance(value, bool):
+        return str(value)
+    try:
+        number = Decimal(str(value).strip().replace(",", ""))
+        if not number.is_finite():
+            return str(value)
+        if number == number.to_integral_value():
+            return f"{number.quantize(Decimal(1)):f}"
+        return f"{number.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP):f}"
+    except (InvalidOperation, ValueError):
+        return str(value)
+
+
+def say_digits(value: object) -> str:
+    """Each character on its own, so TTS reads "1234" as one, two, three, four."""
+    return " ".join(ch for ch in str(value) if not ch.isspace())
+
+
+def mask(value: object, keep: int = 4, char: str = "*") -> str:
+    """All but the last ``keep`` characters hidden; a short value is hidden whole."""
+    text = str(value)
+    if len(text) <= keep:
+        return char * len(text)
+    return char * (len(text) - keep) + text[len(text) - keep :]
+
+
+def _environment() -> SandboxedEnvironment:
+    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    env.filters.update(say_number=say_number, say_digits=say_digits, mask=mask)
+    return env
+
+
+ENVIRONMENT = _environment()
+GLOBAL_NAMES = frozenset(ENVIRONMENT.globals)
+
+
+@lru_cache(maxsize=2048)
+def _template(text: str) -> Template:
+    return ENVIRONMENT.from_string(text)
+
+
+@lru_cache(maxsize=1024)
+def _expression(expression: str) -> TemplateExpression:
+    return ENVIRONMENT.compile_expression(expression, undefined_to_none=False)
+
+
+def render(template_text: str, variables: Mapping[str, object]) -> str:
+    """The text with its ``{{ }}`` filled in; :class:`TemplateFailure` if it cannot be."""
+    if "{" not in template_text:
+        return template_text
+    try:
+        return _template(template_text).render(variables)
+    except Exception as exc:  # a designer's template must never crash a call
+        raise TemplateFailure(_message(exc)) from exc
+
+
+def evaluate(expression: str, variables: Mapping[str, object]) -> object:
+    """The value of a ``when`` expression such as ``balance.ok and tries < 3``."""
+    try:
+        return _expression(expression)(**variables)
+    except Exception as exc:  # as in render
+        raise TemplateFailure(_message(exc)) from exc
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, TemplateSyntaxError):
+        return exc.message or "template syntax error"
+    return str(exc) or type(exc).__name__
+
+
+_UNKNOWN_FILTER = re.compile(r"No filter named '([^']+)'")
+
+
+def _issue(exc: TemplateSyntaxError) -> TemplateIssue:
+    message = _message(exc).rstrip(".")
+    unknown = _UNKNOWN_FILTER.match(message)
+    if unknown:
+        message = f"unknown filter '{unknown.group(1)}'"
+        close = difflib.get_close_matches(unknown.group(1), list(ENVIRONMENT.filters), n=1)
+        message += f" (did you mean '{close[0]}'?)" if close else ""
+    return TemplateIssue(message, max(exc.lineno, 1))
+
+
+def template_issue(template_text: str) -> TemplateIssue | None:
+    """Why the template does not compile (unknown filters included), or None."""
+    try:
+        _template(template_text)
+    except TemplateSyntaxError as exc:
+        return _issue(exc)
+    return None
+
+
+def expression_issue(expression: str) -> TemplateIssue | None:
+    """Why the expression does not compile, or None."""
+    if not expression.strip():
+        return TemplateIssue("the expression is empty", 1)
+    try:
+        _expression(expression)
+    except TemplateSyntaxError as exc:
+        return _issue(exc)
+    return None
+
+
+def referenced_names(template_text: str) -> set[str]:
+    """Variables the template reads (not those it sets itself, nor Jinja's globals).
+    Empty for a template that does not compile."""
+    try:
+        ast = ENVIRONMENT.parse(template_text)
+    except TemplateSyntaxError:
+        return set()
+    return set(meta.find_undeclared_variables(ast)) - GLOBAL_NAMES
+
+
+def expression_names(expression: str) -> set[str]:
+    """Variables an expression reads. Empty for one that does not compile."""
+    try:
+        parser = Parser(ENVIRONMENT, expression, state="variable")
+        ast = parser.parse_expression()
+    except TemplateSyntaxError:
+        return set()
+    names = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"}
+    return names - GLOBAL_NAMES

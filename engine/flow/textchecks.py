@@ -1,0 +1,285 @@
+"""Checks of what a flow *says*: every declared language present, recordings on disk,
+templates that compile and only use variables the flow defines.
+
+Each check walks the compiled flow and points at the exact line through
+``Flow.locations`` (model paths recorded by the parser), falling back to the
+nearest object's own position.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
+
+from engine.flow import templates
+from engine.flow.fields import Path
+from engine.flow.model import (
+    BUILTIN_VARIABLES,
+    NOWHERE,
+    AnyNode,
+    Branch,
+    Flow,
+    Hangup,
+    Http,
+    Input,
+    LanguageMenu,
+    Menu,
+    Prompt,
+    Say,
+    SetVars,
+    Subflow,
+    Text,
+    Transfer,
+    Where,
+)
+from engine.flow.problems import Problem, did_you_mean, error, warning
+
+
+def at(flow: Flow, path: Path, fallback: Where) -> Where:
+    """Where the value at a model path was written."""
+    return flow.locations.get(path, fallback)
+
+
+def label(node: AnyNode) -> str:
+    return f"{node.type} '{node.id}'"
+
+
+def node_path(node: AnyNode, *rest: str | int) -> Path:
+    return ("nodes", node.id, *rest)
+
+
+@dataclass(frozen=True, slots=True)
+class PromptSite:
+    prompt: Prompt
+    context: str  # "menu 'main' prompt"
+    path: Path
+
+
+def prompts(node: AnyNode) -> Iterator[PromptSite]:
+    """Every prompt a designer wrote in the node (built-in retry prompts are skipped)."""
+    own = label(node)
+    if isinstance(node, Menu | Input | Say | Transfer | Hangup):
+        yield PromptSite(node.prompt, f"{own} prompt", node_path(node, "prompt"))
+    if isinstance(node, Http):
+        yield PromptSite(node.hold_prompt, f"{own} hold_prompt", node_path(node, "hold_prompt"))
+    if isinstance(node, Menu | Input):
+        for kind, retry in (("no_input", node.no_input), ("no_match", node.no_match)):
+            for i, prompt in enumerate(retry.prompts):
+                context = f"{own} {kind} prompt {i + 1}"
+                yield PromptSite(prompt, context, node_path(node, kind, "prompts", i))
+
+
+def _texts(flow: Flow) -> Iterator[tuple[Text, str, Path]]:
+    yield flow.title, "title", ("title",)
+    for node in flow.nodes.values():
+        yield node.title, f"{label(node)} title", node_path(node, "title")
+        for i, option in enumerate(getattr(node, "options", ())):
+            context = f"{label(node)} option '{option.key}' label"
+            yield option.label, context, node_path(node, "options", i, "label")
+
+
+def _language_problems(
+    flow: Flow, present: list[str], context: str, path: Path, where: Where
+) -> Iterator[Problem]:
+    spoken = ", ".join(flow.languages)
+    for lang in flow.languages:
+        if lang not in present:
+            yield error(where, f"{context}: no '{lang}' version (the flow speaks {spoken})")
+    for lang in present:
+        if lang not in flow.languages:
+            hint = did_you_mean(lang, flow.languages)
+            yield error(
+                at(flow, (*path, lang), where),
+                f"{context}: '{lang}' is not one of the flow's languages ({spoken}){hint}",
+            )
+
+
+def check_languages(flow: Flow) -> Iterator[Problem]:
+    """Prompts and labels exist in every declared language, and in no other."""
+    for node in flow.nodes.values():
+        for site in prompts(node):
+            if site.prompt.where is NOWHERE or not site.prompt:
+                continue
+            present = [lang for lang, parts in site.prompt.by_lang.items() if parts]
+            yield from _language_problems(flow, present, site.context, site.path, site.prompt.where)
+        for i, option in enumerate(getattr(node, "options", ())):
+            path = node_path(node, "options", i, "phrases")
+            for lang in option.phrases:
+                if lang not in flow.languages:
+                    hint = did_you_mean(lang, flow.languages)
+                    where = at(flow, (*path, lang), option.where)
+                    yield error(
+                        where,
+                        f"{label(node)} option '{option.key}' phrases: '{lang}' "
+                        f"is not one of the flow's languages{hint}",
+                    )
+            if option.lang is not None and option.lang not in flow.languages:
+                where = at(flow, node_path(node, "options", i, "lang"), option.where)
+                yield error(
+                    where,
+                    f"{label(node)} option '{option.key}': '{option.lang}' is not "
+                    f"one of the flow's languages ({', '.join(flow.languages)})"
+                    f"{did_you_mean(option.lang, flow.languages)}",
+                )
+        if isinstance(node, LanguageMenu) and all(o.lang is None for o in node.options):
+            yield warning(node.where, f"{label(node)}: no option sets a language")
+    for text, context, path in _texts(flow):
+        if text.by_lang:
+            where = at(flow, path, flow.where)
+            yield from _language_problems(flow, list(text.by_lang), context, path, where)
+
+
+BUILTIN_LANGUAGES = frozenset({"en", "zh"})
+
+
+def check_builtin_prompts(flow: Flow) -> Iterator[Problem]:
+    """Built-in retry prompts exist in English and Chinese only: say so, once, when a
+    flow in another language relies on them."""
+    others = [lang for lang in flow.languages if lang not in BUILTIN_LANGUAGES]
+    if not others:
+        return
+    for node in flow.nodes.values():
+        if isinstance(node, Menu | Input) and any(
+            p.where is NOWHERE for r in (node.no_input, node.no_match) for p in r.prompts
+        ):
+            yield warning(
+                node.where,
+                f"{label(node)}: no built-in retry prompts in {', '.join(others)}; "
+                "give no_input and no_match prompts (callers would hear English)",
+            )
+            return
+
+
+def check_files(flow: Flow, base_dir: str | None) -> Iterator[Problem]:
+    """Recorded prompts exist, relative to the flow file (or ``base_dir``)."""
+    base = base_dir if base_dir is not None else os.path.dirname(flow.path)
+    for node in flow.nodes.values():
+        for site in prompts(node):
+            for lang, parts in site.prompt.by_lang.items():
+                for i, part in enumerate(parts):
+                    if part.file is None:
+                        continue
+                    full = os.path.join(base, part.file)
+                    if not os.path.isfile(full):
+                        where = at(flow, (*site.path, lang, i), site.prompt.where)
+                        yield error(
+                            where,
+                            f"{site.context}: recorded file '{part.file}' not "
+                            f"found (looked for {os.path.normpath(full)})",
+                        )
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateSite:
+    text: str
+    context: str
+    where: Where
+    expression: bool = False
+
+
+def template_sites(flow: Flow) -> Iterator[TemplateSite]:
+    """Every template and expression in the flow, with where it was written."""
+    for name, text in flow.variables.items():
+        yield TemplateSite(text, f"variables '{name}'", at(flow, ("variables", name), flow.where))
+    for node in flow.nodes.values():
+        yield from _node_templates(flow, node)
+
+
+def _node_templates(flow: Flow, node: AnyNode) -> Iterator[TemplateSite]:
+    own = label(node)
+    for site in prompts(node):
+        many = len(site.prompt.by_lang) > 1
+        for lang, parts in site.prompt.by_lang.items():
+            context = f"{site.context} ({lang})" if many else site.context
+            for i, part in enumerate(parts):
+                if part.text is not None:
+                    where = at(flow, (*site.path, lang, i), site.prompt.where)
+                    yield TemplateSite(part.text, context, where)
+    if isinstance(node, Http):
+        yield TemplateSite(node.url, f"{own} url", at(flow, node_path(node, "url"), node.where))
+        for key, text in (node.body or {}).items():
+            where = at(flow, node_path(node, "body", key), node.where)
+            yield TemplateSite(text, f"{own} body '{key}'", where)
+    if isinstance(node, SetVars):
+        for key, text in node.values.items():
+            where = at(flow, node_path(node, "values", key), node.where)
+            yield TemplateSite(text, f"{own} values '{key}'", where)
+    if isinstance(node, Branch):
+        for i, case in enumerate(node.cases):
+            where = at(flow, node_path(node, "cases", i, "when"), case.where)
+            yield TemplateSite(case.when, f"{own} case {i + 1}", where, expression=True)
+
+
+def defined_variables(flow: Flow) -> set[str]:
+    """Names a template may use: built-ins, declared, and those nodes set."""
+    names = set(BUILTIN_VARIABLES) | set(flow.variables)
+    for node in flow.nodes.values():
+        if isinstance(node, Input):
+            names.add(node.var)
+        elif isinstance(node, Http):
+            names.add(node.save_as)
+        elif isinstance(node, SetVars):
+            names.update(node.values)
+    names.discard("")
+    return names
+
+
+def _shift(where: Where, text: str, line: int) -> Where:
+    """The position of the template's ``line`` (1-based) in the file."""
+    if line <= 1 or where is NOWHERE:
+        return where
+    return Where(where.file, where.line + min(line, text.count("\n") + 1) - 1, where.col)
+
+
+def _line_of(text: str, name: str) -> int:
+    for number, line in enumerate(text.splitlines(), 1):
+        if re.search(rf"\b{re.escape(name)}\b", line):
+            return number
+    return 1
+
+
+def subflow_variables(flow: Flow, flows: Mapping[str, Flow | None]) -> set[str]:
+    """Variables set by the flows this one calls, and the flows they call: a subflow
+    shares the call's variables, so what it sets is there when it returns."""
+    seen: set[str] = set()
+    names: set[str] = set()
+    stack = [n.flow for n in flow.nodes.values() if isinstance(n, Subflow)]
+    while stack:
+        name = stack.pop()
+        called = flows.get(name)
+        if name in seen or called is None:
+            continue
+        seen.add(name)
+        names |= defined_variables(called)
+        stack.extend(n.flow for n in called.nodes.values() if isinstance(n, Subflow))
+    return names
+
+
+def check_templates(flow: Flow, also_defined: Collection[str] = ()) -> Iterator[Problem]:
+    """Templates compile, and use only variables the flow defines (or
+    ``also_defined``: those its subflows set)."""
+    defined = defined_variables(flow) | set(also_defined)
+    for site in template_sites(flow):
+        if site.expression:
+            issue = templates.expression_issue(site.text)
+        elif "{" in site.text:
+            issue = templates.template_issue(site.text)
+        else:
+            continue
+        if issue is not None:
+            message = issue.message
+            yield error(
+                _shift(site.where, site.text, issue.line),
+                f"{site.context}: template error: {message}",
+            )
+            continue
+        used = (templates.expression_names if site.expression else templates.referenced_names)(
+            site.text
+        )
+        for name in sorted(used - defined):
+            where = _shift(site.where, site.text, _line_of(site.text, name))
+            yield error(
+                where, f"{site.context}: unknown variable '{name}'{did_you_mean(name, defined)}"
+            )

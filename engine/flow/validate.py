@@ -1,0 +1,387 @@
+"""Does a parsed flow make sense as a call?
+
+Structure: every target names a node; every node is reached from ``start``; from
+every node the call can end (hang up, transfer, return); no loop goes round without
+waiting for the caller; every menu can reach a person; option keys are unique, and an
+input's shortcut keys cannot begin a valid entry. Content (:mod:`.textchecks`):
+languages, recordings, templates, variables.
+
+Theory of the graph checks: nodes are vertices, targets are edges. "Can end" is a
+backward search from the ending nodes. Loops are the strongly connected components
+(Tarjan) of the graph restricted to nodes that take no input; a trap with no way out
+is a component of the non-ending nodes that has no edge out of itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass
+
+from engine.flow import textchecks
+from engine.flow.fields import Path
+from engine.flow.model import (
+    AnyNode,
+    Branch,
+    Flow,
+    Hangup,
+    Http,
+    Input,
+    Menu,
+    Return,
+    Say,
+    SetVars,
+    Subflow,
+    Transfer,
+)
+from engine.flow.problems import Problem, did_you_mean, error, sorted_problems, warning
+from engine.flow.textchecks import at, label, node_path
+
+Graph = Mapping[str, tuple[str, ...]]
+_INPUT_TYPES = (Menu, Input)
+_MAX_PROBE_LENGTH = 32
+_FILLS: tuple[str, ...] = (*"0123456789", "0123456789", "9876543210", "1357924680")
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    target: str
+    what: str  # "option '7'", "next", "no_input", "case 2", ...
+    path: Path
+
+
+def edges(node: AnyNode) -> Iterator[Edge]:
+    """The node's targets, named as the designer wrote them."""
+    if isinstance(node, Menu | Input):
+        for i, option in enumerate(node.options):
+            yield Edge(option.goto, f"option '{option.key}'", node_path(node, "options", i, "goto"))
+        for kind, retry in (("no_input", node.no_input), ("no_match", node.no_match)):
+            if retry.goto is not None:
+                yield Edge(retry.goto, kind, node_path(node, kind, "goto"))
+    if isinstance(node, Branch):
+        for i, case in enumerate(node.cases):
+            yield Edge(case.goto, f"case {i + 1}", node_path(node, "cases", i, "goto"))
+        yield Edge(node.default, "default", node_path(node, "default"))
+    if isinstance(node, Http):
+        yield Edge(node.on_error, "on_error", node_path(node, "on_error"))
+    if isinstance(node, Input | Http | SetVars | Subflow | Say) and node.next is not None:
+        yield Edge(node.next, "next", node_path(node, "next"))
+
+
+def graph(flow: Flow) -> dict[str, tuple[str, ...]]:
+    """Node id -> the ids it can lead to (existing nodes only)."""
+    return {
+        node_id: tuple(dict.fromkeys(e.target for e in edges(node) if e.target in flow.nodes))
+        for node_id, node in flow.nodes.items()
+    }
+
+
+def _search(starts: Collection[str], step: Callable[[str], Collection[str]]) -> set[str]:
+    seen = set(starts)
+    queue = deque(starts)
+    while queue:
+        for nxt in step(queue.popleft()):
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return seen
+
+
+def _components(nodes: list[str], succ: Graph) -> list[list[str]]:
+    """Strongly connected components (iterative Tarjan), members in ``nodes`` order."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    result: list[list[str]] = []
+    order = {n: i for i, n in enumerate(nodes)}
+    for root in nodes:
+        if root in index:
+            continue
+        work = [(root, iter(succ.get(root, ())))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next((c for c in children if c in order), None)
+            if child is None:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    component: list[str] = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.append(member)
+                        if member == node:
+                            break
+                    result.append(sorted(component, key=order.__getitem__))
+            elif child not in index:
+                index[child] = low[child] = len(index)
+                stack.append(child)
+                on_stack.add(child)
+                work.append((child, iter(succ.get(child, ()))))
+            elif child in on_stack:
+                low[node] = min(low[node], index[child])
+    return result
+
+
+def _cycle(first: str, members: set[str], succ: Graph) -> list[str]:
+    """A shortest way round from ``first`` back to it, inside ``members``."""
+    previous: dict[str, str] = {}
+    queue = deque([first])
+    while queue:
+        node = queue.popleft()
+        for nxt in succ.get(node, ()):
+            if nxt == first:
+                path = [node]
+                while path[-1] != first:
+                    path.append(previous[path[-1]])
+                return [*reversed(path), first]
+            if nxt in members and nxt not in previous:
+                previous[nxt] = node
+                queue.append(nxt)
+    return [first, first]
+
+
+def check_start_and_human(flow: Flow) -> Iterator[Problem]:
+    if flow.start and flow.start not in flow.nodes:
+        yield error(
+            at(flow, ("start",), flow.where),
+            f"start: unknown node '{flow.start}'{did_you_mean(flow.start, flow.nodes)}",
+        )
+    if flow.human is None:
+        return
+    where = at(flow, ("human",), flow.where)
+    human = flow.nodes.get(flow.human)
+    if human is None:
+        yield error(
+            where, f"human: unknown node '{flow.human}'{did_you_mean(flow.human, flow.nodes)}"
+        )
+    elif not isinstance(human, Transfer):
+        yield error(where, f"human: '{flow.human}' is a {human.type}, not a transfer")
+
+
+def check_targets(flow: Flow) -> Iterator[Problem]:
+    for node in flow.nodes.values():
+        for edge in edges(node):
+            if not edge.target or edge.target in flow.nodes:
+                continue
+            if edge.target == flow.human:
+                continue  # reported once, at 'human'
+            yield error(
+                at(flow, edge.path, node.where),
+                f"{label(node)} {edge.what}: unknown node '{edge.target}'"
+                f"{did_you_mean(edge.target, flow.nodes)}",
+            )
+
+
+def _unreadable(flow: Flow, node: AnyNode) -> bool:
+    """A stand-in the parser left for a node whose type it could not read."""
+    return bool(flow.locations) and node_path(node, "type") not in flow.locations
+
+
+def check_reachable(flow: Flow, succ: Graph) -> Iterator[Problem]:
+    if flow.start not in flow.nodes:
+        return
+    roots = [n for n in (flow.start, flow.human) if n is not None and n in flow.nodes]
+    reached = _search(roots, lambda n: succ[n])
+    for node_id, node in flow.nodes.items():
+        if node_id not in reached and not _unreadable(flow, node):
+            yield warning(node.where, f"{label(node)}: never reached from start '{flow.start}'")
+
+
+def _ends(flow: Flow, node: AnyNode) -> bool:
+    """The call (or subflow) can stop at this node. A node naming an unknown node
+    counts too: that mistake is reported on its own."""
+    if any(e.target not in flow.nodes for e in edges(node)):
+        return True
+    if isinstance(node, Hangup | Transfer | Return):
+        return True
+    if isinstance(node, Say):
+        return node.next is None
+    if isinstance(node, Menu | Input):
+        return node.no_input.goto is None or node.no_match.goto is None
+    return False
+
+
+def _predecessors(succ: Graph) -> dict[str, list[str]]:
+    pred: dict[str, list[str]] = {n: [] for n in succ}
+    for node, targets in succ.items():
+        for target in targets:
+            pred[target].append(node)
+    return pred
+
+
+def check_exits(flow: Flow, succ: Graph) -> Iterator[Problem]:
+    pred = _predecessors(succ)
+    ending = [n for n, node in flow.nodes.items() if _ends(flow, node)]
+    can_end = _search(ending, lambda n: pred[n])
+    stuck = [n for n in flow.nodes if n not in can_end]
+    for component in _components(stuck, succ):
+        members = set(component)
+        if any(t not in members for n in component for t in succ[n]):
+            continue  # it leads into another trap, reported there
+        if not any(isinstance(flow.nodes[n], Menu | Input | Branch | Subflow) for n in component):
+            continue  # a plain loop without input: check_loops reports it
+        node = flow.nodes[component[0]]
+        around = f"goes round {', '.join(component)} and " if len(component) > 1 else ""
+        yield error(
+            node.where,
+            f"{label(node)}: no way out: the call {around}never reaches a "
+            "hangup, transfer or return",
+        )
+
+
+def check_loops(flow: Flow, succ: Graph) -> Iterator[Problem]:
+    """Cycles through nodes that never wait for the caller."""
+    quiet = [n for n, node in flow.nodes.items() if not isinstance(node, _INPUT_TYPES)]
+    for component in _components(quiet, succ):
+        first = component[0]
+        if len(component) == 1 and first not in succ[first]:
+            continue
+        way = " -> ".join(_cycle(first, set(component), succ))
+        node = flow.nodes[first]
+        message = f"{label(node)}: a loop that never waits for the caller: {way}"
+        if any(isinstance(flow.nodes[n], Branch | Subflow) for n in component):
+            yield warning(node.where, message + " (make sure a case or the subflow leaves it)")
+        else:
+            yield error(node.where, message)
+
+
+def check_people(flow: Flow, succ: Graph) -> Iterator[Problem]:
+    """Every menu can lead to a person (a transfer; a return hands back to the caller)."""
+    for node_id, node in flow.nodes.items():
+        if not isinstance(node, Menu):
+            continue
+        reached = _search([node_id], lambda n: succ[n])
+        if not any(isinstance(flow.nodes[n], Transfer | Return) for n in reached):
+            yield error(
+                node.where,
+                f"{label(node)}: no way to reach a person from this menu "
+                "(no path to a transfer); add an option for one or set the flow's 'human'",
+            )
+
+
+def check_keys(flow: Flow) -> Iterator[Problem]:
+    for node in flow.nodes.values():
+        if not isinstance(node, Menu | Input):
+            continue
+        if isinstance(node, Menu) and not node.options:
+            yield error(node.where, f"{label(node)}: a menu needs at least one option")
+        first: dict[str, int] = {}
+        for i, option in enumerate(node.options):
+            if not option.key:
+                continue
+            where = at(flow, node_path(node, "options", i, "key"), option.where)
+            if option.key in first:
+                other = node.options[first[option.key]].where.line
+                yield error(
+                    where,
+                    f"{label(node)} option '{option.key}': key '{option.key}' is "
+                    f"already used at line {other}",
+                )
+            else:
+                first[option.key] = i
+
+
+def _probe(node: Input, key: str, pattern: re.Pattern[str] | None) -> str | None:
+    """An entry starting with ``key`` that the input would accept, if any."""
+    if pattern is None:
+        return key + "0" * max(node.min_length - 1, 0) if key.isdigit() else None
+    shortest = max(node.min_length, 1)
+    for length in range(shortest, min(node.max_length, _MAX_PROBE_LENGTH) + 1):
+        for fill in _FILLS:
+            candidate = key + (fill * length)[: length - 1]
+            if pattern.fullmatch(candidate):
+                return candidate
+    return None
+
+
+def _compiled(pattern: str | None) -> tuple[re.Pattern[str] | None, str | None]:
+    if pattern is None:
+        return None, None
+    try:
+        return re.compile(pattern), None
+    except re.error as exc:
+        return None, exc.msg
+
+
+def check_inputs(flow: Flow) -> Iterator[Problem]:
+    for node in flow.nodes.values():
+        if not isinstance(node, Input):
+            continue
+        pattern, bad = _compiled(node.pattern)
+        if bad is not None:
+            where = at(flow, node_path(node, "pattern"), node.where)
+            yield error(where, f"{label(node)} pattern: not a valid regular expression: {bad}")
+        if node.min_length > node.max_length:
+            where = at(flow, node_path(node, "min_length"), node.where)
+            yield error(
+                where,
+                f"{label(node)}: min_length {node.min_length} is more than "
+                f"max_length {node.max_length}",
+            )
+        for i, option in enumerate(node.options):
+            example = _probe(node, option.key, pattern) if option.key and not bad else None
+            if example is not None:
+                where = at(flow, node_path(node, "options", i, "key"), option.where)
+                yield error(
+                    where,
+                    f"{label(node)} option '{option.key}': key '{option.key}' can "
+                    f"also begin a valid entry (e.g. '{example}'); use a key the input "
+                    "never starts with, such as * or #",
+                )
+
+
+def check_http(flow: Flow) -> Iterator[Problem]:
+    for node in flow.nodes.values():
+        if isinstance(node, Http) and node.body is not None and node.method == "GET":
+            where = at(flow, node_path(node, "body"), node.where)
+            yield warning(where, f"{label(node)}: a body is only sent with method POST")
+
+
+def check_subflows(flow: Flow, known_flows: Collection[str]) -> Iterator[Problem]:
+    for node in flow.nodes.values():
+        if isinstance(node, Subflow) and node.flow and node.flow not in known_flows:
+            where = at(flow, node_path(node, "flow"), node.where)
+            yield error(
+                where,
+                f"{label(node)}: unknown flow '{node.flow}'{did_you_mean(node.flow, known_flows)}",
+            )
+
+
+def validate(
+    flow: Flow, known_flows: Collection[str] | None = None, base_dir: str | None = None
+) -> list[Problem]:
+    """Every problem found in the flow, in file order.
+
+    ``known_flows``: the names a subflow may call (unchecked when None); a mapping
+    name -> parsed flow (or None for one that could not be read) also makes the
+    variables those flows set known here. ``base_dir``: where recordings are looked
+    for (default: the flow file's directory)."""
+    from_subflows: set[str] = set()
+    if isinstance(known_flows, Mapping):
+        from_subflows = textchecks.subflow_variables(flow, known_flows)
+    succ = graph(flow)
+    problems = [
+        *check_start_and_human(flow),
+        *check_targets(flow),
+        *check_reachable(flow, succ),
+        *check_exits(flow, succ),
+        *check_loops(flow, succ),
+        *check_people(flow, succ),
+        *check_keys(flow),
+        *check_inputs(flow),
+        *check_http(flow),
+        *textchecks.check_languages(flow),
+        *textchecks.check_builtin_prompts(flow),
+        *textchecks.check_files(flow, base_dir),
+        *textchecks.check_templates(flow, from_subflows),
+    ]
+    if known_flows is not None:
+        problems.extend(check_subflows(flow, known_flows))
+    return sorted_problems(problems)

@@ -1,0 +1,317 @@
+"""A YAML loader that remembers where every value was written.
+
+PyYAML's safe loader composes the document into a node graph (which carries marks);
+instead of letting it construct plain dicts and lists, which forget positions, we walk
+the graph ourselves and build :class:`Map`, :class:`Seq` and :class:`Scalar` values,
+each stamped with a 1-based :class:`~engine.flow.model.Where`. Mapping keys are kept
+as written (``1:`` and ``"1":`` are the same key) with their own position, so
+duplicate keys can be reported with both lines.
+
+Whatever the input — garbage bytes, tabs, a bomb of aliases, a document nested ten
+thousand deep — the result is a value or a list of problems, never a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import yaml
+from yaml.events import AliasEvent
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from yaml.nodes import Node as YamlNode
+
+from engine.flow.model import Where
+from engine.flow.problems import Problem, error
+
+MAX_FILE_BYTES = 1_000_000
+MAX_ALIASES = 200  # alias uses (*name) per document
+MAX_VALUES = 100_000  # values built, counting each alias expansion
+MAX_DEPTH = 64
+
+_CORE_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "str")
+)
+_TEXT_TAGS = frozenset({"tag:yaml.org,2002:timestamp"})  # kept as written
+
+
+@dataclass(frozen=True, slots=True)
+class Scalar:
+    value: object  # str, int, float, bool or None
+    raw: str  # the characters as written
+    where: Where
+    quoted: bool = False
+
+    def text(self) -> str | None:
+        """The value as text: strings as they are, numbers and booleans as written
+        (so ``label: No`` stays ``"No"``), None for null."""
+        if self.value is None:
+            return None
+        return self.value if isinstance(self.value, str) else self.raw
+
+
+@dataclass(frozen=True, slots=True)
+class Seq:
+    items: tuple[YValue, ...]
+    where: Where
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    key: str
+    key_where: Where
+    value: YValue
+
+
+@dataclass(frozen=True, slots=True)
+class Map:
+    entries: tuple[Entry, ...]
+    where: Where
+
+    def entry(self, key: str) -> Entry | None:
+        return next((e for e in self.entries if e.key == key), None)
+
+    def get(self, key: str) -> YValue | None:
+        found = self.entry(key)
+        return found.value if found is not None else None
+
+    def __contains__(self, key: str) -> bool:
+        return self.entry(key) is not None
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self.entries)
+
+
+YValue = Scalar | Seq | Map
+
+
+def describe(value: YValue) -> str:
+    """What a value is, in a designer's words."""
+    if isinstance(value, Map):
+        return "a mapping"
+    if isinstance(value, Seq):
+        return "a list"
+    v = value.value
+    if v is None:
+        return "empty"
+    if isinstance(v, bool | int | float):
+        return value.raw
+    return f"text ('{value.raw[:40]}')"
+
+
+def to_plain(value: YValue) -> object:
+    """Plain Python data (dicts, lists, scalars), e.g. to check against the JSON Schema."""
+    if isinstance(value, Map):
+        return {e.key: to_plain(e.value) for e in value.entries}
+    if isinstance(value, Seq):
+        return [to_plain(item) for item in value.items]
+    return value.value
+
+
+class _LimitError(yaml.MarkedYAMLError):
+    pass
+
+
+class LineLoader(yaml.SafeLoader):
+    """The safe loader, refusing alias bombs and deep nesting while composing."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.alias_count = 0
+        self.depth = 0
+
+    def compose_node(self, parent: YamlNode | None, index: int) -> YamlNode | None:
+        mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+        if self.check_event(AliasEvent):
+            self.alias_count += 1
+            if self.alias_count > MAX_ALIASES:
+                raise _LimitError(
+                    problem=f"document too large: more than {MAX_ALIASES} aliases",
+                    problem_mark=mark,
+                )
+        if self.depth >= MAX_DEPTH:
+            raise _LimitError(
+                problem=f"document too large: nested more than {MAX_DEPTH} levels",
+                problem_mark=mark,
+            )
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _where(path: str, mark: yaml.Mark | None) -> Where:
+    if mark is None:
+        return Where(path, 1, 1)
+    return Where(path, mark.line + 1, mark.column + 1)
+
+
+def _where_at(path: str, text: str, position: int) -> Where:
+    before = text[:position]
+    line = before.count("\n") + 1
+    return Where(path, line, position - (before.rfind("\n") + 1) + 1)
+
+
+_COMMENT = re.compile(r"[:{,]\s*#")
+
+
+def _yaml_message(exc: yaml.MarkedYAMLError, text: str) -> str:
+    problem = exc.problem or exc.context or "not valid YAML"
+    if "'\\t'" in problem:
+        return "invalid YAML: a tab character here; indent with spaces"
+    if isinstance(exc, _LimitError):
+        return problem
+    message = f"invalid YAML: {problem}"
+    if exc.context and exc.problem:
+        at = f" at line {exc.context_mark.line + 1}" if exc.context_mark else ""
+        message += f" ({exc.context}{at})"
+    return message + _hint(exc, text)
+
+
+def _hint(exc: yaml.MarkedYAMLError, text: str) -> str:
+    """What usually causes this error in a flow file."""
+    lines = text.splitlines()
+    marks = [m for m in (exc.context_mark, exc.problem_mark) if m is not None]
+    if any(m.line < len(lines) and _COMMENT.search(lines[m.line]) for m in marks):
+        return '; note that # starts a comment: write "#" for the key'
+    problem = exc.problem or ""
+    if "'?'" in problem:
+        return "; inside { } a '?' ends the text: put the text in quotes"
+    if "mapping values are not allowed" in problem:
+        return "; put text that contains ': ' in quotes"
+    return ""
+
+
+class _Builder:
+    """Walks a composed node graph into :data:`YValue`, with a budget."""
+
+    def __init__(self, loader: LineLoader, path: str, lines: list[str]) -> None:
+        self.loader = loader
+        self.path = path
+        self.lines = lines
+        self.budget = MAX_VALUES
+        self.active: set[int] = set()
+        self.problems: list[Problem] = []
+
+    def build(self, node: YamlNode) -> YValue:
+        self.budget -= 1
+        if self.budget < 0:
+            raise _LimitError(
+                problem=f"document too large: over {MAX_VALUES} values once aliases expand",
+                problem_mark=node.start_mark,
+            )
+        if id(node) in self.active:
+            raise _LimitError(
+                problem="invalid YAML: an alias that contains itself", problem_mark=node.start_mark
+            )
+        self.active.add(id(node))
+        try:
+            if isinstance(node, MappingNode):
+                return self._mapping(node)
+            if isinstance(node, SequenceNode):
+                return Seq(tuple(self.build(n) for n in node.value), self.where(node))
+            return self._scalar(node)
+        finally:
+            self.active.discard(id(node))
+
+    def where(self, node: YamlNode) -> Where:
+        return _where(self.path, node.start_mark)
+
+    def _content_where(self, node: ScalarNode) -> Where:
+        """For ``|`` and ``>`` blocks: where the text itself starts (the next line)."""
+        start = self.where(node)
+        for number in range(start.line, len(self.lines)):
+            line = self.lines[number]
+            if line.strip():
+                return Where(self.path, start.line + 1, len(line) - len(line.lstrip(" ")) + 1)
+        return start
+
+    def _scalar(self, node: YamlNode) -> Scalar:
+        raw = str(node.value)
+        quoted = isinstance(node, ScalarNode) and node.style in ("'", '"')
+        block = isinstance(node, ScalarNode) and node.style in ("|", ">")
+        where = self._content_where(node) if isinstance(node, ScalarNode) and block else None
+        where = where or self.where(node)
+        if node.tag in _TEXT_TAGS:
+            return Scalar(raw, raw, where, quoted)
+        if node.tag not in _CORE_TAGS:
+            self.problems.append(error(where, f"YAML tag '{node.tag}' is not supported here"))
+            return Scalar(raw, raw, where, quoted)
+        try:
+            value = self.loader.construct_object(node)
+        except (ValueError, OverflowError):  # e.g. a 5000-digit number: keep it as text
+            return Scalar(raw, raw, where, quoted)
+        return Scalar(value, raw, where, quoted)
+
+    def _mapping(self, node: MappingNode) -> Map:
+        self.loader.flatten_mapping(node)  # resolves "<<" merge keys
+        entries: list[Entry] = []
+        seen: dict[str, Where] = {}
+        for key_node, value_node in node.value:
+            key_where = self.where(key_node)
+            if not isinstance(key_node, ScalarNode):
+                self.problems.append(
+                    error(key_where, "a key must be a plain name, not a list or mapping")
+                )
+                continue
+            key = str(key_node.value)
+            value = self.build(value_node)
+            if key in seen:
+                first = seen[key]
+                self.problems.append(
+                    error(key_where, f"duplicate key '{key}' (first at line {first.line})")
+                )
+                continue
+            seen[key] = key_where
+            entries.append(Entry(key, key_where, value))
+        return Map(tuple(entries), self.where(node))
+
+
+def load_yaml(text: str, path: str) -> tuple[YValue | None, list[Problem]]:
+    """Parse one YAML document. None with problems when it cannot be read at all;
+    None without problems for an empty document."""
+    loader: LineLoader | None = None
+    try:
+        loader = LineLoader(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None, []
+        builder = _Builder(loader, path, text.splitlines())
+        value = builder.build(node)
+        return value, builder.problems
+    except yaml.reader.ReaderError as exc:
+        where = _where_at(path, text, int(exc.position))
+        return None, [error(where, f"invalid character U+{int(exc.character):04X} in the file")]
+    except yaml.MarkedYAMLError as exc:
+        where = _where(path, exc.problem_mark or exc.context_mark)
+        return None, [error(where, _yaml_message(exc, text))]
+    except yaml.YAMLError as exc:
+        return None, [error(Where(path, 1, 1), f"invalid YAML: {exc}")]
+    except RecursionError:
+        return None, [error(Where(path, 1, 1), "invalid YAML: nested too deeply")]
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def decode(data: bytes, path: str) -> tuple[str | None, list[Problem]]:
+    """UTF-8 text (a byte-order mark is dropped), or a problem at the first bad byte."""
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError as exc:
+        good = data[: exc.start].decode("utf-8", errors="replace")
+        return None, [error(_where_at(path, good, len(good)), "not UTF-8 text (a binary file?)")]
+
+
+def read_source(path: str) -> tuple[str | None, list[Problem]]:
+    """A flow file's text, or why it cannot be read."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        return None, [error(Where(path, 1, 1), f"cannot read the file: {exc.strerror or exc}")]
+    if len(data) > MAX_FILE_BYTES:
+        return None, [error(Where(path, 1, 1), f"file larger than {MAX_FILE_BYTES} bytes")]
+    return decode(data, path)

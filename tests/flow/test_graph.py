@@ -1,0 +1,70 @@
+"""Drawing flows: DOT text (no Graphviz needed) and SVG through ``dot``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.flow import load_flow_file
+from engine.flow.commands import run_graph
+from engine.flow.graph import GraphError, quote, render_svg, to_dot
+from engine.flow.model import Flow
+
+GOOD = Path(__file__).parent / "fixtures" / "good"
+
+
+def _flow(name: str) -> Flow:
+    flow, problems = load_flow_file(str(GOOD / f"{name}.yaml"))
+    assert flow is not None, problems
+    return flow
+
+
+def test_dot_has_shapes_by_type_and_labelled_edges() -> None:
+    dot = to_dot(_flow("bank"))
+    assert dot.startswith('digraph "bank" {') and dot.rstrip().endswith("}")
+    assert '"__start" -> "welcome";' in dot
+    assert '"main" [shape=box, style="rounded,filled"' in dot
+    assert '"account" [shape=parallelogram' in dot
+    assert '"check" [shape=diamond' in dot
+    assert '"agent" [shape=doubleoctagon' in dot and "penwidth=2" in dot
+    assert '"main" -> "account" [label="1 Check balance"];' in dot
+    assert '"lookup" -> "backend_down" [label="error", color="#dc2626"];' in dot
+    assert '"check" -> "say_balance" [label="balance.ok"];' in dot
+    assert '"main" -> "agent" [label="no input / no match"' in dot
+
+
+def test_retries_to_the_human_by_default_are_not_drawn() -> None:
+    dot = to_dot(_flow("bank"))
+    assert '"account" -> "agent"' not in dot
+    assert "retries not drawn end at 'agent'" in dot
+
+
+def test_endings_are_drawn_to_an_end_mark() -> None:
+    dot = to_dot(_flow("recorded"))
+    assert '"hours" -> "__end";' in dot
+    assert '"hello" -> "__end" [style=dashed, color="#6b7280", label="no input"];' in dot
+
+
+def test_quote_escapes() -> None:
+    assert quote('say "hi"\\\n') == '"say \\"hi\\"\\\\\\n"'
+
+
+def test_svg(tmp_path: Path) -> None:
+    svg = render_svg(_flow("bank"))
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "Check balance" in svg
+    out = tmp_path / "bank.svg"
+    assert run_graph(str(GOOD / "bank.yaml"), str(out)) == 0
+    assert "<svg" in out.read_text(encoding="utf-8")
+
+
+def test_missing_graphviz_is_an_error_not_a_traceback() -> None:
+    with pytest.raises(GraphError, match="not found"):
+        render_svg(_flow("bank"), dot="no-such-dot-program")
+
+
+def test_graph_of_an_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("[", encoding="utf-8")
+    assert run_graph(str(bad), None) == 1
+    assert "cannot be drawn" in capsys.readouterr().err

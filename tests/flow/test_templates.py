@@ -1,0 +1,97 @@
+"""The shared template environment: rendering, expressions, speech filters, checks."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from engine.flow.templates import (
+    TemplateFailure,
+    TemplateIssue,
+    evaluate,
+    expression_issue,
+    expression_names,
+    mask,
+    referenced_names,
+    render,
+    say_digits,
+    say_number,
+    template_issue,
+)
+
+
+def test_render_fills_variables_without_escaping() -> None:
+    assert render("Hi {{ name }} & <co>", {"name": "O'Brien"}) == "Hi O'Brien & <co>"
+    assert render("no braces", {}) == "no braces"
+
+
+def test_render_fails_loudly_on_undefined_names() -> None:
+    with pytest.raises(TemplateFailure, match="'who' is undefined"):
+        render("Hi {{ who }}", {})
+
+
+def test_render_is_sandboxed() -> None:
+    with pytest.raises(TemplateFailure, match="unsafe"):
+        render("{{ x.__class__.__mro__ }}", {"x": 1})
+
+
+def test_render_wraps_runtime_errors() -> None:
+    with pytest.raises(TemplateFailure):
+        render("{{ 1 / n }}", {"n": 0})
+
+
+def test_evaluate_returns_values() -> None:
+    variables = {"balance": {"ok": True, "amount": 12}, "tries": "2"}
+    assert evaluate("balance.ok and tries | int < 3", variables) is True
+    assert evaluate("balance.amount * 2", variables) == 24
+    with pytest.raises(TemplateFailure):
+        evaluate("missing.ok", variables)
+
+
+@pytest.mark.parametrize(
+    ("value", "spoken"),
+    [
+        (1234, "1234"),
+        (1234.5, "1234.50"),
+        ("1,234.567", "1234.57"),
+        (Decimal("0.005"), "0.01"),
+        (-3, "-3"),
+        (2.0, "2"),
+        ("n/a", "n/a"),
+        (True, "True"),
+        (float("inf"), "inf"),
+    ],
+)
+def test_say_number(value: object, spoken: str) -> None:
+    assert say_number(value) == spoken
+
+
+def test_say_digits_and_mask() -> None:
+    assert say_digits("1234") == "1 2 3 4"
+    assert say_digits("12 34") == "1 2 3 4"
+    assert mask("12345678") == "****5678"
+    assert mask("1234") == "****"
+    assert mask(12345, keep=2) == "***45"
+    assert render("{{ pin | mask }} {{ n | say_digits }}", {"pin": "987654", "n": 42}) == (
+        "**7654 4 2"
+    )
+
+
+def test_issues_name_the_line_inside_the_template() -> None:
+    assert template_issue("fine {{ x }}") is None
+    assert template_issue("one\ntwo {{ x }") == TemplateIssue("unexpected '}'", 2)
+    assert template_issue("{{ x | say_numbr }}") == TemplateIssue(
+        "unknown filter 'say_numbr' (did you mean 'say_number'?)", 1
+    )
+    assert expression_issue("a ==") is not None
+    assert expression_issue("") == TemplateIssue("the expression is empty", 1)
+    assert expression_issue("a == 1") is None
+
+
+def test_referenced_names() -> None:
+    text = "{% set local = 1 %}{{ a.b }} {{ c | default(d) }} {{ local }} {{ range(2) }}"
+    assert referenced_names(text) == {"a", "c", "d"}
+    assert referenced_names("{{ broken") == set()
+    assert expression_names("x.ok and y[z] > 3") == {"x", "y", "z"}
+    assert expression_names("x ==") == set()
