@@ -9,23 +9,41 @@ started. A flow that isn't loaded leaves the call to the dialplan fallback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 import uuid
+from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 import aiohttp
 
 from engine.agi.call import AgiCall
 from engine.agi.server import AgiChannel, AgiServer
+from engine.ami import Ami, AmiError
 from engine.flowstore import FlowStore
 from engine.metrics import Metrics
 from engine.prompts import PromptCache
-from engine.session.events import SpeechPart, TrailEntry
+from engine.session.events import Event, SpeechPart, TrailEntry
 from engine.session.machine import CallInfo, Session
+from engine.webcall import WebOnlyCall
 
 log = logging.getLogger(__name__)
 
 SessionListener = Callable[[Session, list[TrailEntry]], None]
+ENDED_KEPT_S = 30 * 60  # how long a finished journey stays reachable (the page shows it)
+
+
+class SessionHandle(Protocol):
+    """A running session, with or without a call: what the web side talks to."""
+
+    session: Session
+
+    @property
+    def voice(self) -> bool: ...
+
+    def submit(self, event: Event) -> None: ...
 
 
 class Engine:
@@ -36,9 +54,13 @@ class Engine:
         self.calls: dict[str, AgiCall] = {}
         self.listeners: list[SessionListener] = []
         self.constants: dict[str, str] = {}  # builtin variables every call sees
+        self.sessions: dict[str, SessionHandle] = {}  # by journey id, calls and web-only
+        self._ended: deque[tuple[float, str]] = deque()
+        self.ami: Ami | None = None  # set when there is one: web moves wake calls with it
         self._agi = AgiServer(self._handle)
         self._http: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._wakes: set[asyncio.Task[None]] = set()
         self.address: tuple[str, int] = ("", 0)
 
     async def start(self, host: str, port: int, watch: bool = True) -> tuple[str, int]:
@@ -101,7 +123,9 @@ class Engine:
         session = Session(flow, call, flows=snapshot.get, constants=self.constants)
         assert self._http is not None
         runner = AgiCall(channel, session, self.prompts, self._http, observer=_Observer(self))
+        runner.waker = self._waker(request.channel)
         self.calls[call.call_id] = runner
+        self._register(call.call_id, runner)
         self.metrics.calls_in_progress.inc()
         log.info(
             "call %s: %s from %r into flow %s",
@@ -114,12 +138,59 @@ class Engine:
             await runner.run()
         finally:
             del self.calls[call.call_id]
+            self._ended.append((time.monotonic(), call.call_id))
             self.metrics.calls_in_progress.dec()
             outcome = session.outcome or "dropped"
             self.metrics.calls.labels(outcome.split(":")[0]).inc()
             if outcome in ("error", "dropped"):
                 self.metrics.errors.labels(outcome).inc()
             log.info("call %s: ended: %s", call.call_id, outcome)
+
+    def start_web_session(self, flow_name: str, lang: str | None = None) -> WebOnlyCall | None:
+        """A journey that starts on the web page, with no call (yet)."""
+        snapshot = self.flows.snapshot
+        flow = snapshot.get(flow_name)
+        if flow is None or self._http is None:
+            return None
+        call = CallInfo(call_id=uuid.uuid4().hex, lang=lang)
+        session = Session(flow, call, flows=snapshot.get, constants=self.constants)
+        handle = WebOnlyCall(session, self._http, _Observer(self))
+        self._register(call.call_id, handle)
+        self._ended.append((time.monotonic(), call.call_id))
+        handle.start()
+        return handle
+
+    def _register(self, journey_id: str, handle: SessionHandle) -> None:
+        now = time.monotonic()
+        while self._ended and now - self._ended[0][0] > ENDED_KEPT_S:
+            _, old = self._ended.popleft()
+            if old not in self.calls:
+                self.sessions.pop(old, None)
+        self.sessions[journey_id] = handle
+
+    def _waker(self, channel: str) -> Callable[[], None]:
+        def wake() -> None:
+            if self.ami is None or not self.ami.connected:
+                return
+            task = asyncio.get_running_loop().create_task(self._wake(channel))
+            self._wakes.add(task)
+            task.add_done_callback(self._wakes.discard)
+
+        return wake
+
+    async def _wake(self, channel: str) -> None:
+        assert self.ami is not None
+        with contextlib.suppress(AmiError):
+            await self.ami.action(
+                {
+                    "Action": "PlayDTMF",
+                    "Channel": channel,
+                    "Digit": "D",
+                    "Duration": "40",
+                    "Receive": "true",
+                },
+                timeout=5.0,
+            )
 
 
 class _Observer:

@@ -85,6 +85,7 @@ async def start_stack(settings: Settings, watch: bool = True) -> Stack:
     host, port = runner.addresses[0][:2]
     web_url = f"http://{host}:{port}"
     engine.constants["engine_url"] = web_url
+    engine.ami = ami
     agi_address = await engine.start(settings.agi_host, settings.agi_port, watch=watch)
     ami.start()
     return Stack(engine, ami, runner, agi_address, web_url)

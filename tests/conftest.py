@@ -27,8 +27,12 @@ def caller_number() -> str:
 
 def local_settings(flows: str = FLOWS) -> Settings:
     return replace(
-        load_settings(environ={}), flows=flows, agi_host="127.0.0.1", agi_port=0,
-        web_host="127.0.0.1", web_port=0,
+        load_settings(environ={}),
+        flows=flows,
+        agi_host="127.0.0.1",
+        agi_port=0,
+        web_host="127.0.0.1",
+        web_port=0,
     )
 
 

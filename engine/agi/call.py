@@ -34,6 +34,11 @@ from engine.session.machine import Session
 log = logging.getLogger(__name__)
 
 ALL_KEYS = "0123456789*#"
+# The engine wakes its own AGI command (a prompt, a wait for a key) when the web page
+# moves the session: AMI PlayDTMF with Receive on the call's channel injects this key,
+# which no phone keypad has and which every command here treats as an escape digit.
+WAKE_KEY = "D"
+ESCAPE_KEYS = ALL_KEYS + WAKE_KEY
 IDLE_SLICE_S = 1.0  # longest WAIT FOR DIGIT while nothing is due
 BUSY_SLICE_S = 0.05  # while a backend request is out: how soon its answer is noticed
 
@@ -75,6 +80,26 @@ class AgiCall:
         self._http_done: list[ev.HttpDone] = []
         self._trail_seen = 0
         self._event_at: float | None = None  # when the last event came in, for latency
+        self._stop_requested = False
+        self._external: list[ev.Event] = []  # from the web page, fed between commands
+        self._wake_pending = False
+        self.waker: Callable[[], None] | None = None
+
+    @property
+    def voice(self) -> bool:
+        return True
+
+    @property
+    def channel_name(self) -> str:
+        return self._channel.request.channel
+
+    def submit(self, event: ev.Event) -> None:
+        """An event from outside the call (the web page): fed as soon as the command
+        in progress ends, which the waker makes happen now."""
+        self._external.append(event)
+        if not self._wake_pending and self.waker is not None:
+            self._wake_pending = True
+            self.waker()
 
     async def run(self) -> None:
         try:
@@ -103,24 +128,26 @@ class AgiCall:
         return False
 
     async def _play(self, play: ev.Play) -> None:
+        self._stop_requested = False
         for part in play.parts:
             path = await self._prompts.path_for(part)
             offset = 0
             while True:
                 self._mark_sent()
                 response = await self._channel.command(
-                    "STREAM FILE", path, ALL_KEYS, offset, timeout=None
+                    "STREAM FILE", path, ESCAPE_KEYS, offset, timeout=None
                 )
                 self._event_at = self._clock()
-                key = _key_of(response.result_int)
                 if response.result_int < 0:
                     raise ChannelGone("hung up during a prompt")
+                key = _key_of(response.result_int)
                 if key is None:
                     break
-                stopped = self._feed(ev.Digit(key))
+                if key != WAKE_KEY:
+                    self._feed(ev.Digit(key))
                 self._after_command()
-                if stopped:
-                    return
+                if self._stop_requested:
+                    return  # the session stopped this prompt (barge-in, a web move)
                 offset = int(response.extras.get("endpos", "0") or 0)
         self._feed(ev.PromptFinished(play.play_id))
         self._after_command()
@@ -140,12 +167,16 @@ class AgiCall:
             if response.result_int < 0:
                 raise ChannelGone("hung up while waiting for a key")
             key = _key_of(response.result_int)
-            if key is not None:
+            if key is not None and key != WAKE_KEY:
                 self._feed(ev.Digit(key))
         self._after_command()
 
     def _after_command(self) -> None:
-        """Feed what became due while the last command ran: backend answers, timers."""
+        """Feed what became due while the last command ran: web moves, backend
+        answers, timers."""
+        self._wake_pending = False
+        while self._external:
+            self._feed(self._external.pop(0))
         while self._http_done:
             self._feed(self._http_done.pop(0))
         now = self._clock()
@@ -177,7 +208,7 @@ class AgiCall:
         for action in actions:
             match action:
                 case ev.StopPlayback():
-                    stopped = True
+                    stopped = self._stop_requested = True
                     self._media = deque(a for a in self._media if not isinstance(a, ev.Play))
                 case ev.Play() | ev.Transfer() | ev.Hangup() | ev.Fail():
                     self._media.append(action)
@@ -217,4 +248,4 @@ def _key_of(result: int) -> str | None:
     if result <= 0:
         return None
     key = chr(result)
-    return key if key in ALL_KEYS else None
+    return key if key in ESCAPE_KEYS else None

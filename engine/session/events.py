@@ -52,7 +52,36 @@ class CallerHangup:
     """The caller (or the network) ended the call."""
 
 
-Event = Digit | PromptFinished | TimerFired | HttpDone | CallerHangup
+@dataclass(frozen=True, slots=True)
+class WebChoose:
+    """The caller tapped option ``key`` on the page showing node ``node``."""
+
+    node: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class WebSubmit:
+    """The caller submitted ``value`` in the form of input node ``node``."""
+
+    node: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class WebNavigate:
+    """Back to the previous menu, or home to the first one."""
+
+    where: Literal["back", "home"]
+
+
+@dataclass(frozen=True, slots=True)
+class WebLanguage:
+    lang: str
+
+
+WebEvent = WebChoose | WebSubmit | WebNavigate | WebLanguage
+Event = Digit | PromptFinished | TimerFired | HttpDone | CallerHangup | WebEvent
 
 # ---------------------------------------------------------------- actions
 
@@ -137,6 +166,7 @@ Action = Play | StopPlayback | StartTimer | CancelTimer | HttpRequest | Transfer
 
 TrailKind = Literal["start", "node", "prompt", "input", "retry", "http", "language", "error", "end"]
 InputSource = Literal["key", "speech", "web"]
+WEB_EVENTS = (WebChoose, WebSubmit, WebNavigate, WebLanguage)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from engine.flow import model as m
 from engine.flow.templates import evaluate, render
 from engine.session import events as ev
 from engine.session.texts import builtin_text
+from engine.session.web import handle_web
 
 MAX_TYPE_AHEAD = 32
 MAX_STEPS_WITHOUT_INPUT = 200
@@ -95,6 +96,11 @@ class Session:
         # How many times the caller has been given the turn: nothing playing and the
         # session waiting for a key. Drivers of test calls send keys on each turn.
         self.turns = 0
+        # For the visual IVR: texts shown as cards since the caller last acted, a
+        # notice for the page (a stale tap, an invalid entry), and where back leads.
+        self.cards: list[str] = []
+        self.notice: str | None = None
+        self._history: list[tuple[m.Flow, str, list[_Frame]]] = []
 
     # ------------------------------------------------------------ public
 
@@ -138,7 +144,13 @@ class Session:
     # ------------------------------------------------------------ dispatch
 
     def _dispatch(self, event: ev.Event) -> None:
+        if isinstance(event, (*ev.WEB_EVENTS, ev.Digit)):
+            self.notice = None
+            self.cards = []
         match event:
+            case ev.WebChoose() | ev.WebSubmit() | ev.WebNavigate() | ev.WebLanguage():
+                self._steps = 0
+                handle_web(self, event)
             case ev.Digit(key=key):
                 self._on_digit(key)
             case ev.PromptFinished(play_id=play_id) if play_id == self._play_id:
@@ -201,14 +213,14 @@ class Session:
             else:
                 self._ask_confirmation(node)
         elif isinstance(node, m.Input) and self._phase == "wait" and self._digits:
-            if self._acceptable(node, self._digits):
+            if self.acceptable(node, self._digits):
                 self._finish_input(node)
             elif not self._nudged:
                 self._nudged = True
                 terminator = node.terminator or ""
                 self._listen(self._text_parts("continue", key=terminator), keep_digits=True)
             else:
-                shown = self._shown(node, self._digits)
+                shown = self.shown(node, self._digits)
                 self._record("input", source="key", value=shown, valid=False)
                 self._retry("no_match", reason="incomplete")
         else:
@@ -237,10 +249,13 @@ class Session:
         self._record("node", type=node.type, flow=self.flow.name)
         match node:
             case m.Menu() | m.Input():  # LanguageMenu is a Menu
+                self._remember(node)
                 self._listen(node.prompt)
             case m.Say():
                 self._phase = "say"
-                if not self._play(node.prompt, barge_in=False):
+                parts = self._render(node.prompt)
+                self.cards.extend(p.text for p in parts if isinstance(p, ev.SpeechPart))
+                if not self._play_parts(parts, barge_in=False):
                     self._goto(node.next)
             case m.Http():
                 self._start_http(node)
@@ -343,14 +358,14 @@ class Session:
 
     def _finish_input(self, node: m.Input) -> None:
         digits = self._digits
-        if not self._acceptable(node, digits):
-            self._record("input", source="key", value=self._shown(node, digits), valid=False)
+        if not self.acceptable(node, digits):
+            self._record("input", source="key", value=self.shown(node, digits), valid=False)
             self._retry("no_match" if digits else "no_input", reason="invalid")
             return
         if node.confirm:
             self._ask_confirmation(node)
             return
-        self._accept(node, digits)
+        self.accept(node, digits)
 
     def _ask_confirmation(self, node: m.Input) -> None:
         self._phase = "confirm"
@@ -359,7 +374,7 @@ class Session:
 
     def _confirm_key(self, node: m.Input, key: str) -> None:
         if key == "1":
-            self._accept(node, self._digits)
+            self.accept(node, self._digits)
         elif key == "2":
             self._record("input", source="key", value=key, confirm="re-enter")
             self._listen(node.prompt)
@@ -372,12 +387,13 @@ class Session:
         seconds = node.first_digit_timeout_s if isinstance(node, m.Input) else 5.0
         self._out.append(ev.StartTimer(self._timer_id, seconds))
 
-    def _accept(self, node: m.Input, digits: str) -> None:
+    def accept(self, node: m.Input, digits: str, source: ev.InputSource = "key") -> None:
+        """Save a valid input and go on."""
         self.vars[node.var] = digits
         self._record(
             "input",
-            source="key",
-            value=self._shown(node, digits),
+            source=source,
+            value=self.shown(node, digits),
             var=node.var,
             valid=True,
             sensitive=node.sensitive,
@@ -385,13 +401,13 @@ class Session:
         self._goto(node.next)
 
     @staticmethod
-    def _acceptable(node: m.Input, digits: str) -> bool:
+    def acceptable(node: m.Input, digits: str) -> bool:
         if not node.min_length <= len(digits) <= node.max_length:
             return False
         return node.pattern is None or re.fullmatch(node.pattern, digits) is not None
 
     @staticmethod
-    def _shown(node: m.Input, digits: str) -> str:
+    def shown(node: m.Input, digits: str) -> str:
         return "*" * len(digits) if node.sensitive else digits
 
     # ------------------------------------------------------------ retries
@@ -505,6 +521,55 @@ class Session:
 
     def _text_parts(self, name: str, **values: str) -> tuple[ev.PlayPart, ...]:
         return (ev.SpeechPart(builtin_text(name, self.lang, **values), self.lang),)
+
+    # ------------------------------------------------------------ for the web side
+
+    def record(self, kind: ev.TrailKind, **data: Any) -> None:
+        self._record(kind, **data)
+
+    def goto(self, target: str | None) -> None:
+        self._goto(target)
+
+    def interrupt(self) -> None:
+        """Stop what the voice side is doing (a prompt, a timer) for a web move."""
+        if self._play_id is not None:
+            self._out.append(ev.StopPlayback())
+            self._play_id = None
+        self._cancel_timer()
+        self._buffer.clear()
+
+    def set_language(self, lang: str) -> None:
+        self.lang = self.vars["lang"] = lang
+        self._record("language", lang=lang)
+
+    def jump(self, flow: m.Flow, node_id: str, stack: list[_Frame] | None = None) -> None:
+        """Enter ``node_id`` of ``flow`` (back, home, a language switch)."""
+        if stack is not None:
+            self._stack = list(stack)
+        self.flow = flow
+        self._enter(node_id)
+
+    def history_target(self, where: str) -> tuple[m.Flow, str, list[_Frame]] | None:
+        if where == "back":
+            earlier = [h for h in self._history[:-1] if h[1] != self.node.id]
+            if earlier:
+                target = earlier[-1]
+                del self._history[self._history.index(target) :]
+                return target
+            return None
+        root = self._stack[0].flow if self._stack else self.flow
+        start = root.node(root.start)
+        home = start.id
+        if isinstance(start, m.LanguageMenu):
+            chosen = [o.goto for o in start.options if o.lang == self.lang]
+            home = chosen[0] if chosen else home
+        self._history.clear()
+        return root, home, []
+
+    def _remember(self, node: m.Node) -> None:
+        if not self._history or self._history[-1][1] != node.id:
+            self._history.append((self.flow, node.id, list(self._stack)))
+            del self._history[:-50]
 
     # ------------------------------------------------------------ bookkeeping
 

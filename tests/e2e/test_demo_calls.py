@@ -31,8 +31,16 @@ async def test_balance_in_english(demo_stack: Stack) -> None:
     assert said(r, "your balance is 1520.75 dollars")
     assert r["outcome"] == "hangup"
     pins = [i for i in r["inputs"] if i.get("var") == "pin"]
-    assert pins == [{"node": "pin", "source": "key", "value": "****", "var": "pin",
-                     "valid": True, "sensitive": True}]
+    assert pins == [
+        {
+            "node": "pin",
+            "source": "key",
+            "value": "****",
+            "var": "pin",
+            "valid": True,
+            "sensitive": True,
+        }
+    ]
     assert "1234" not in str(r["trail"])
 
 

@@ -50,11 +50,18 @@ class EngineProcess:
 @pytest.fixture
 async def engine_process() -> AsyncIterator[EngineProcess]:
     agi_port, web_port = free_port(), free_port()
-    env = dict(os.environ, IVR_AGI_PORT=str(agi_port), IVR_WEB_PORT=str(web_port),
-               IVR_FLOWS=FIXTURE_FLOWS)
+    env = dict(
+        os.environ, IVR_AGI_PORT=str(agi_port), IVR_WEB_PORT=str(web_port), IVR_FLOWS=FIXTURE_FLOWS
+    )
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "engine.cli", "serve", cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "engine.cli",
+        "serve",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     running = EngineProcess(process, agi_port, web_port)
     assert process.stdout is not None
@@ -98,18 +105,30 @@ class CallWatch:
             fields.get("Channel", "").startswith("PJSIP/loopback-ivr")
             and fields.get("CallerIDNum") == self.number
         )
-        if fields.get("Event") == "Newchannel" and ours and fields.get("Uniqueid") != self.caller_id:
+        if (
+            fields.get("Event") == "Newchannel"
+            and ours
+            and fields.get("Uniqueid") != self.caller_id
+        ):
             self.ivr_channel = fields["Channel"]
         if ours or (self.ivr_channel and fields.get("Channel") == self.ivr_channel):
             self.events.append(fields)
             self.changed.set()
 
     async def originate(self, flow: str, port: int) -> None:
-        await self.ami.action({
-            "Action": "Originate", "Channel": f"PJSIP/caller/sip:{flow}+{port}@127.0.0.1:5060",
-            "Context": "ivr-caller-leg", "Exten": "s", "Priority": "1", "Async": "true",
-            "CallerID": f"<{self.number}>", "ChannelId": self.caller_id, "Timeout": "10000",
-        })
+        await self.ami.action(
+            {
+                "Action": "Originate",
+                "Channel": f"PJSIP/caller/sip:{flow}+{port}@127.0.0.1:5060",
+                "Context": "ivr-caller-leg",
+                "Exten": "s",
+                "Priority": "1",
+                "Async": "true",
+                "CallerID": f"<{self.number}>",
+                "ChannelId": self.caller_id,
+                "Timeout": "10000",
+            }
+        )
 
     async def wait_for(self, event: str, timeout: float, **match: str) -> dict[str, str]:
         async with asyncio.timeout(timeout):
@@ -189,11 +208,19 @@ async def test_a_port_scan_during_calls_changes_nothing(fixture_stack: Stack) ->
     stop = asyncio.Event()
     scanner = asyncio.create_task(_hammer(fixture_stack.agi_address[1], stop))
     try:
-        reports = await asyncio.gather(*(
-            place_call(fixture_stack.ami, fixture_stack.engine, "quick",
-                       parse_steps(f"1 {code}"), caller_number(), timeout=60)
-            for code in ("1234", "9876", "5555")
-        ))
+        reports = await asyncio.gather(
+            *(
+                place_call(
+                    fixture_stack.ami,
+                    fixture_stack.engine,
+                    "quick",
+                    parse_steps(f"1 {code}"),
+                    caller_number(),
+                    timeout=60,
+                )
+                for code in ("1234", "9876", "5555")
+            )
+        )
     finally:
         stop.set()
         attempts = await scanner

@@ -115,8 +115,10 @@ class Driver:
     def __init__(self, text: str = BASE, lang: str | None = None) -> None:
         flows = {"main": compile_flow(text, "main"), "other": compile_flow(OTHER, "other")}
         self.session = Session(
-            flows["main"], CallInfo("call-1", caller_id="5550100", lang=lang),
-            flows=flows.get, clock=lambda: 0.0,
+            flows["main"],
+            CallInfo("call-1", caller_id="5550100", lang=lang),
+            flows=flows.get,
+            clock=lambda: 0.0,
         )
         self.actions: list[ev.Action] = list(self.session.start())
 
@@ -176,7 +178,9 @@ def test_keys_during_an_info_prompt_are_kept_for_the_next_menu() -> None:
     assert d.node == "account"
     # "1234" went on into the account input without a prompt; it waits for more.
     assert d.session._digits == "1234"
-    plays_after_info = [a for a in d.actions[d.actions.index(info_play) + 1 :] if isinstance(a, ev.Play)]
+    plays_after_info = [
+        a for a in d.actions[d.actions.index(info_play) + 1 :] if isinstance(a, ev.Play)
+    ]
     assert plays_after_info == []
     d.feed(ev.Digit("#"))
     assert d.session.vars["account"] == "1234"
@@ -198,7 +202,9 @@ def test_no_input_retries_taper_then_reach_a_person() -> None:
     assert d.session.outcome == "transfer:support"
     retries = [e for e in d.session.trail if e.kind == "retry"]
     assert [(e.data["retry"], e.data["count"]) for e in retries] == [
-        ("no_input", 1), ("no_input", 2), ("no_input", 3)
+        ("no_input", 1),
+        ("no_input", 2),
+        ("no_input", 3),
     ]
 
 

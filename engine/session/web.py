@@ -1,0 +1,87 @@
+"""What the caller does on the visual IVR page, as the session sees it.
+
+A tap on an option, a submitted form, back/home and a language switch arrive as
+events like a key press does, and move the one session; when a call is up, the
+voice side follows (the prompt that is playing stops, the new node is announced).
+A tap on a page that is out of date (the call moved on meanwhile) changes nothing
+and leaves a ``notice`` for the page, which then shows where the call is now.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from engine.flow import model as m
+from engine.session import events as ev
+
+if TYPE_CHECKING:
+    from engine.session.machine import Session
+
+
+def handle_web(session: Session, event: ev.WebEvent) -> None:
+    match event:
+        case ev.WebChoose(node=node_id, key=key):
+            _choose(session, node_id, key)
+        case ev.WebSubmit(node=node_id, value=value):
+            _submit(session, node_id, value)
+        case ev.WebNavigate(where=where):
+            _navigate(session, where)
+        case ev.WebLanguage(lang=lang):
+            _language(session, lang)
+
+
+def _current(session: Session, node_id: str, kind: Any) -> bool:
+    if session.node.id != node_id or not isinstance(session.node, kind):
+        session.notice = "moved"
+        return False
+    return True
+
+
+def _choose(session: Session, node_id: str, key: str) -> None:
+    node = session.node
+    if not _current(session, node_id, m.Menu | m.Input):
+        return
+    assert isinstance(node, m.Menu | m.Input)
+    option = node.option_for_key(key)
+    if option is None:
+        session.notice = "unknown option"
+        return
+    session.interrupt()
+    session.record("input", source="web", value=key, option=option.key, goto=option.goto)
+    if option.lang is not None:
+        session.set_language(option.lang)
+    session.goto(option.goto)
+
+
+def _submit(session: Session, node_id: str, value: str) -> None:
+    node = session.node
+    if not _current(session, node_id, m.Input):
+        return
+    assert isinstance(node, m.Input)
+    value = value.strip()
+    if not session.acceptable(node, value):
+        shown = session.shown(node, value)
+        session.record("input", source="web", value=shown, var=node.var, valid=False)
+        session.notice = "invalid"
+        return
+    session.interrupt()
+    session.accept(node, value, source="web")
+
+
+def _navigate(session: Session, where: str) -> None:
+    target = session.history_target(where)
+    if target is None:
+        session.notice = "nowhere"
+        return
+    session.interrupt()
+    session.record("input", source="web", value=where)
+    session.jump(*target)
+
+
+def _language(session: Session, lang: str) -> None:
+    if lang not in session.flow.languages or lang == session.lang:
+        return
+    session.set_language(lang)
+    if session.listening:
+        session.interrupt()
+        session.jump(session.flow, session.node.id)

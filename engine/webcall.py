@@ -1,0 +1,61 @@
+"""Runs a session that has no call: the visual IVR opened first, on the web.
+
+Prompts are shown, not spoken, so each play counts as heard at once; there are
+no no-input timers on a page (a person reading is not a caller gone silent);
+backend requests run as they do on a call. When the session reaches a transfer,
+the journey waits there for the "talk to a person" path (a call back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+import aiohttp
+
+from engine.agi.call import CallObserver
+from engine.httpnode import perform
+from engine.session import events as ev
+from engine.session.machine import Session
+
+
+class WebOnlyCall:
+    def __init__(
+        self, session: Session, http: aiohttp.ClientSession, observer: CallObserver
+    ) -> None:
+        self.session = session
+        self._http = http
+        self._observer = observer
+        self._trail_seen = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def voice(self) -> bool:
+        return False
+
+    def start(self) -> None:
+        self._run(self.session.start())
+
+    def submit(self, event: ev.Event) -> None:
+        self._run(self.session.feed(event))
+
+    def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+    def _run(self, actions: list[ev.Action]) -> None:
+        pending = deque(actions)
+        while pending:
+            action = pending.popleft()
+            if isinstance(action, ev.Play):
+                pending.extend(self.session.feed(ev.PromptFinished(action.play_id)))
+            elif isinstance(action, ev.HttpRequest):
+                task = asyncio.get_running_loop().create_task(self._http_request(action))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        fresh = self.session.trail[self._trail_seen :]
+        self._trail_seen = len(self.session.trail)
+        self._observer.on_update(self.session, fresh)
+
+    async def _http_request(self, request: ev.HttpRequest) -> None:
+        self._run(self.session.feed(await perform(self._http, request)))

@@ -1,0 +1,61 @@
+"""A move made on the page drives the live call: the prompt playing stops and the
+call goes on from the node chosen on the page (AMI wakes the AGI command)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from engine.caller import parse_steps, place_call
+from engine.serve import Stack
+from engine.session import events as ev
+from engine.session.machine import Session
+from tests.conftest import caller_number
+
+pytestmark = pytest.mark.asterisk
+
+
+async def test_a_tap_on_the_page_moves_the_call(fixture_stack: Stack) -> None:
+    engine = fixture_stack.engine
+    number = caller_number()
+    seen: list[Session] = []
+
+    def follow(session: Session, entries: list[ev.TrailEntry]) -> None:
+        if session.call.caller_id == number and not seen:
+            seen.append(session)
+
+    engine.listeners.append(follow)
+    # The caller presses nothing by phone until the page has moved the call to the
+    # four-digit input; then they type the code by phone.
+    call = asyncio.create_task(
+        place_call(fixture_stack.ami, engine, "quick", parse_steps("4321"), number, timeout=60)
+    )
+    async with asyncio.timeout(15):
+        while not seen or not seen[0].trail or seen[0].node.id != "menu":
+            await asyncio.sleep(0.02)
+    session = seen[0]
+    await asyncio.sleep(0.6)  # the menu prompt is playing
+    assert session.listening and session.turns == 0
+    handle = engine.sessions[session.call.call_id]
+    tapped = time.monotonic()
+    handle.submit(ev.WebChoose("menu", "1"))
+    async with asyncio.timeout(5):
+        while session.node.id != "digits":
+            await asyncio.sleep(0.005)
+    moved_after = time.monotonic() - tapped
+    report = (await call).as_dict()
+    assert report["nodes"] == ["menu", "digits", "readback", "bye"]
+    assert report["inputs"][0] == {
+        "node": "menu",
+        "source": "web",
+        "value": "1",
+        "option": "1",
+        "goto": "digits",
+    }
+    assert report["inputs"][1]["value"] == "4321"
+    assert report["outcome"] == "hangup"
+    # The menu prompt (about 3 s) was cut short by the tap, not played out.
+    assert moved_after < 1.0, moved_after
+    print(f"tap to call moved: {moved_after * 1000:.0f} ms")
