@@ -194,7 +194,7 @@ async def _hammer(port: int, stop: asyncio.Event) -> int:
     payloads = [b"", b"GET / HTTP/1.0\r\n\r\n", os.urandom(512), b"agi_network: yes\n"]
     while not stop.is_set():
         try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(payloads[attempts % len(payloads)])
             writer.close()
         except OSError:
