@@ -399,6 +399,8 @@ def _languages(r: Reader) -> tuple[str, ...]:
             r.ctx.error(item.where, f"languages: '{text}' is listed twice")
         else:
             languages.append(text)
+    if not found.items:
+        r.ctx.error(found.where, "languages: the list is empty; name at least one, e.g. [en]")
     return tuple(languages) or ("en",)
 
 

@@ -101,11 +101,14 @@ def describe(value: YValue) -> str:
 
 
 def to_plain(value: YValue) -> object:
-    """Plain Python data (dicts, lists, scalars), e.g. to check against the JSON Schema."""
+    """Plain Python data (dicts, lists, scalars), e.g. to check against the JSON Schema.
+    As in YAML 1.2 (and editors), only true and false are booleans: ``yes`` is text."""
     if isinstance(value, Map):
         return {e.key: to_plain(e.value) for e in value.entries}
     if isinstance(value, Seq):
         return [to_plain(item) for item in value.items]
+    if isinstance(value.value, bool) and value.raw.lower() not in ("true", "false"):
+        return value.raw
     return value.value
 
 

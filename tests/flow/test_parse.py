@@ -286,3 +286,13 @@ def test_truncated_and_mangled_flows_never_raise() -> None:
                 if chars:
                     chars[rng.randrange(len(chars))] = rng.choice(" :-[]{}#&*!|>'\"\t\n0a")
             _never_raises("".join(chars))
+
+
+def test_yes_and_no_are_words_where_text_is_expected() -> None:
+    flow, _ = load_flow_file(str(GOOD / "lost_card.yaml"))
+    assert flow is not None
+    options = flow.node("ask").options  # type: ignore[union-attr]
+    assert options[0].phrases["en"] == ("block it", "yes")
+    assert options[1].phrases["en"] == ("go back", "no")
+    value, _ = load_yaml("a: yes\nb: true\n", "f")
+    assert value is not None and to_plain(value) == {"a": "yes", "b": True}

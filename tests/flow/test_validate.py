@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.cli import main
 from engine.flow import load_flow_dir, load_flow_file
 from engine.flow.parse import parse_flow
 from engine.flow.validate import validate
@@ -103,3 +104,44 @@ def test_recordings_are_looked_for_in_base_dir() -> None:
         "transfer 'agent' prompt: recorded file 'audio/hold.wav' not found",
     ]
     assert str(FIXTURES / "good" / "audio" / "hold.wav") in problems[1].message
+
+
+def test_ivr_validate_prints_problems_and_fails_on_errors(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(REPO)
+    broken = "tests/flow/fixtures/broken/unknown_target.yaml"
+    assert main(["validate", broken]) == 1
+    out, err = capsys.readouterr()
+    assert out == (FIXTURES / "broken" / "unknown_target.expected").read_text(encoding="utf-8")
+    assert err == "2 error(s), 1 warning(s) in 1 flow\n"
+
+
+def test_ivr_validate_a_directory_of_good_flows(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(REPO)
+    assert main(["validate", "tests/flow/fixtures/good"]) == 0
+    assert capsys.readouterr() == ("", f"ok: {len(GOOD_NAMES)} flows\n")
+
+
+def test_variables_set_by_a_subflow_are_known_to_its_caller(tmp_path: Path) -> None:
+    (tmp_path / "main.yaml").write_text(
+        "start: who\nhuman: agent\nnodes:\n"
+        "  who: {type: subflow, flow: identify, next: hi}\n"
+        "  hi: {type: say, prompt: 'Hello {{ customer.name }}', next: agent}\n"
+        "  agent: {type: transfer, queue: q}\n",
+        "utf-8",
+    )
+    (tmp_path / "identify.yaml").write_text(
+        "start: look\nhuman: agent\nnodes:\n"
+        "  look: {type: http, url: 'http://x', save_as: customer, next: done}\n"
+        "  done: {type: return}\n"
+        "  agent: {type: transfer, queue: q}\n",
+        "utf-8",
+    )
+    flows, problems = load_flow_dir(str(tmp_path))
+    assert problems == [] and sorted(flows) == ["identify", "main"]
+    alone, problems = load_flow_file(str(tmp_path / "main.yaml"))
+    assert alone is None
+    assert [p.message for p in problems] == ["say 'hi' prompt: unknown variable 'customer'"]
