@@ -29,7 +29,9 @@ nodes:
       - {key: 0, label: {en: Person, zh: 人工}, goto: agent}
     no_input:
       max: 2
-      prompts: [{en: "I did not hear you.", zh: "没听到。"}, {en: "Still nothing.", zh: "还是没有。"}]
+      prompts:
+        - {en: "I did not hear you.", zh: "没听到。"}
+        - {en: "Still nothing.", zh: "还是没有。"}
       goto: agent
     no_match:
       max: 1
