@@ -186,6 +186,7 @@ async def place_call(
             with contextlib.suppress(AmiError):
                 await ami.action({"Action": "Hangup", "Channel": names["caller"]})
     session = watch.session
+    assert session is not None
     report.trail = list(session.trail)
     report.outcome = session.outcome or "unknown"
     report.duration_s = time.monotonic() - started

@@ -55,11 +55,21 @@ class Settings:
     web_port: int = 8080
     public_url: str = ""  # how callers' phones reach the web front end (links in SMS)
     log_format: str = "text"  # text | json
+    trail_db: str = "/var/lib/ivr/trail.sqlite3"  # the journeys' durable trail (SQLite, WAL)
+    trail_durability: str = "normal"  # normal: survives kill -9; full: also a power cut
 
 
 _SECTIONS = {
     "asterisk": {"ami_host", "ami_port", "ami_user", "ami_secret"},
-    "engine": {"agi_host", "agi_port", "flows", "prompt_dir", "log_format"},
+    "engine": {
+        "agi_host",
+        "agi_port",
+        "flows",
+        "prompt_dir",
+        "log_format",
+        "trail_db",
+        "trail_durability",
+    },
     "web": {"host": "web_host", "port": "web_port", "public_url": "public_url"},
 }
 

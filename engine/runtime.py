@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import aiohttp
@@ -27,6 +27,7 @@ from engine.metrics import Metrics
 from engine.prompts import PromptCache
 from engine.session.events import Event, SpeechPart, TrailEntry
 from engine.session.machine import CallInfo, Session
+from engine.trail.store import TrailStore
 from engine.webcall import WebOnlyCall
 
 log = logging.getLogger(__name__)
@@ -45,10 +46,19 @@ class SessionHandle(Protocol):
 
     def submit(self, event: Event) -> None: ...
 
+    async def saved(self) -> None: ...
+
 
 class Engine:
-    def __init__(self, flows: FlowStore, prompts: PromptCache, metrics: Metrics | None = None):
+    def __init__(
+        self,
+        flows: FlowStore,
+        prompts: PromptCache,
+        metrics: Metrics | None = None,
+        trail: TrailStore | None = None,
+    ):
         self.flows = flows
+        self.trail = trail
         self.prompts = prompts
         self.metrics = metrics or Metrics()
         self.calls: dict[str, AgiCall] = {}
@@ -126,6 +136,7 @@ class Engine:
         runner.waker = self._waker(request.channel)
         self.calls[call.call_id] = runner
         self._register(call.call_id, runner)
+        self._begin(session)
         self.metrics.calls_in_progress.inc()
         log.info(
             "call %s: %s from %r into flow %s",
@@ -139,6 +150,7 @@ class Engine:
         finally:
             del self.calls[call.call_id]
             self._ended.append((time.monotonic(), call.call_id))
+            await self._finish(session)
             self.metrics.calls_in_progress.dec()
             outcome = session.outcome or "dropped"
             self.metrics.calls.labels(outcome.split(":")[0]).inc()
@@ -156,9 +168,26 @@ class Engine:
         session = Session(flow, call, flows=snapshot.get, constants=self.constants)
         handle = WebOnlyCall(session, self._http, _Observer(self))
         self._register(call.call_id, handle)
+        self._begin(session)
         self._ended.append((time.monotonic(), call.call_id))
         handle.start()
         return handle
+
+    def _begin(self, session: Session) -> None:
+        if self.trail is not None:
+            call = session.call
+            self.trail.begin(
+                call.call_id, session.flow.name, call.caller_id, call.channel, time.time()
+            )
+
+    async def _finish(self, session: Session) -> None:
+        if self.trail is not None:
+            try:
+                await self.trail.finish(
+                    session.call.call_id, session.outcome or "dropped", time.time()
+                )
+            except Exception:
+                log.exception("trail: could not record the end of %s", session.call.call_id)
 
     def _register(self, journey_id: str, handle: SessionHandle) -> None:
         now = time.monotonic()
@@ -197,9 +226,12 @@ class _Observer:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def on_update(self, session: Session, entries: list[TrailEntry]) -> None:
+    def on_update(self, session: Session, entries: list[TrailEntry]) -> Awaitable[None] | None:
         for listener in self._engine.listeners:
             listener(session, entries)
+        if entries and self._engine.trail is not None:
+            return self._engine.trail.append(session.call.call_id, entries)
+        return None
 
     def on_step_latency(self, seconds: float) -> None:
         self._engine.metrics.observe_step(seconds)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from dataclasses import dataclass, replace
@@ -23,6 +24,7 @@ from engine.flowstore import FlowStore
 from engine.logs import setup_logging
 from engine.prompts import PromptCache
 from engine.runtime import Engine
+from engine.trail.store import SqliteTrailStore
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +74,15 @@ class Stack:
         await self.engine.stop()
         await self.runner.cleanup()
         await self.ami.stop()
+        if self.engine.trail is not None:
+            await self.engine.trail.close()
 
 
 async def start_stack(settings: Settings, watch: bool = True) -> Stack:
     """Start the engine (FastAGI), AMI and the web server; port 0 picks a free one."""
-    engine = Engine(FlowStore(settings.flows), PromptCache(settings.prompt_dir))
+    os.makedirs(os.path.dirname(os.path.abspath(settings.trail_db)), exist_ok=True)
+    trail = SqliteTrailStore(settings.trail_db, settings.trail_durability)
+    engine = Engine(FlowStore(settings.flows), PromptCache(settings.prompt_dir), trail=trail)
     ami = Ami(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret)
     runner = web.AppRunner(build_web_app(engine, ami), access_log=None)
     await runner.setup()

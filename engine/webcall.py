@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Awaitable
 
 import aiohttp
 
@@ -28,6 +29,7 @@ class WebOnlyCall:
         self._observer = observer
         self._trail_seen = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._unsaved: list[Awaitable[None]] = []
 
     @property
     def voice(self) -> bool:
@@ -55,7 +57,15 @@ class WebOnlyCall:
                 task.add_done_callback(self._tasks.discard)
         fresh = self.session.trail[self._trail_seen :]
         self._trail_seen = len(self.session.trail)
-        self._observer.on_update(self.session, fresh)
+        saving = self._observer.on_update(self.session, fresh)
+        if saving is not None:
+            self._unsaved.append(saving)
+
+    async def saved(self) -> None:
+        """Wait until the trail so far is stored (before telling the page it's done)."""
+        while self._unsaved:
+            pending, self._unsaved = self._unsaved, []
+            await asyncio.gather(*pending)
 
     async def _http_request(self, request: ev.HttpRequest) -> None:
         self._run(self.session.feed(await perform(self._http, request)))

@@ -20,11 +20,12 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import aiohttp
 
+from engine.agi.protocol import AgiResponse
 from engine.agi.server import AgiChannel, ChannelGone
 from engine.httpnode import perform
 from engine.prompts import PromptCache
@@ -44,14 +45,15 @@ BUSY_SLICE_S = 0.05  # while a backend request is out: how soon its answer is no
 
 
 class CallObserver(Protocol):
-    def on_update(self, session: Session, entries: list[ev.TrailEntry]) -> None:
-        """After every event fed: the trail entries it added (maybe none)."""
+    def on_update(self, session: Session, entries: list[ev.TrailEntry]) -> Awaitable[None] | None:
+        """After every event fed: the trail entries it added (maybe none). What it
+        returns (the entries being stored) is awaited before the next command."""
 
     def on_step_latency(self, seconds: float) -> None: ...
 
 
 class _NullObserver:
-    def on_update(self, session: Session, entries: list[ev.TrailEntry]) -> None:
+    def on_update(self, session: Session, entries: list[ev.TrailEntry]) -> Awaitable[None] | None:
         return None
 
     def on_step_latency(self, seconds: float) -> None:
@@ -84,6 +86,7 @@ class AgiCall:
         self._external: list[ev.Event] = []  # from the web page, fed between commands
         self._wake_pending = False
         self.waker: Callable[[], None] | None = None
+        self._unsaved: list[Awaitable[None]] = []
 
     @property
     def voice(self) -> bool:
@@ -103,8 +106,8 @@ class AgiCall:
 
     async def run(self) -> None:
         try:
-            await self._channel.command("ANSWER")
-            await self._channel.command("SET VARIABLE", "IVR_JOURNEY", self.session.call.call_id)
+            await self._command("ANSWER")
+            await self._command("SET VARIABLE", "IVR_JOURNEY", self.session.call.call_id)
             self._apply(self.session.start())
             while not await self._step():
                 pass
@@ -113,6 +116,7 @@ class AgiCall:
         finally:
             for task in self._http_tasks:
                 task.cancel()
+            await self.saved()
 
     # ------------------------------------------------------------ the loop
 
@@ -133,8 +137,7 @@ class AgiCall:
             path = await self._prompts.path_for(part)
             offset = 0
             while True:
-                self._mark_sent()
-                response = await self._channel.command(
+                response = await self._command(
                     "STREAM FILE", path, ESCAPE_KEYS, offset, timeout=None
                 )
                 self._event_at = self._clock()
@@ -159,8 +162,7 @@ class AgiCall:
         if self._http_tasks:
             wait = min(wait, BUSY_SLICE_S)
         if wait > 0:
-            self._mark_sent()
-            response = await self._channel.command(
+            response = await self._command(
                 "WAIT FOR DIGIT", max(1, round(wait * 1000)), timeout=wait + 10
             )
             self._event_at = self._clock()
@@ -186,14 +188,14 @@ class AgiCall:
                 self._feed(ev.TimerFired(timer_id))
 
     async def _finish(self, item: ev.Transfer | ev.Hangup | ev.Fail) -> bool:
-        self._mark_sent()
         if isinstance(item, ev.Transfer):
-            await self._channel.command("SET VARIABLE", "IVR_QUEUE", item.queue)
-            await self._channel.command("SET VARIABLE", "IVR_RESULT", "transfer")
+            await self._command("SET VARIABLE", "IVR_QUEUE", item.queue)
+            await self._command("SET VARIABLE", "IVR_RESULT", "transfer")
         elif isinstance(item, ev.Hangup):
-            await self._channel.command("SET VARIABLE", "IVR_RESULT", "hangup")
-            await self._channel.command("HANGUP")
+            await self._command("SET VARIABLE", "IVR_RESULT", "hangup")
+            await self._command("HANGUP")
         else:
+            await self._saved()
             log.error("call %s: session failed: %s", self.session.call.call_id, item.reason)
         return True
 
@@ -236,7 +238,26 @@ class AgiCall:
         trail = self.session.trail
         fresh = trail[self._trail_seen :]
         self._trail_seen = len(trail)
-        self._observer.on_update(self.session, fresh)
+        saving = self._observer.on_update(self.session, fresh)
+        if saving is not None:
+            self._unsaved.append(saving)
+
+    async def _command(
+        self, command: str, *args: str | int | float, timeout: float | None = 30.0
+    ) -> AgiResponse:
+        """Send a command once the trail of what led to it is stored."""
+        await self._saved()
+        self._mark_sent()
+        return await self._channel.command(command, *args, timeout=timeout)
+
+    async def saved(self) -> None:
+        """Wait until the trail so far is stored."""
+        await self._saved()
+
+    async def _saved(self) -> None:
+        while self._unsaved:
+            pending, self._unsaved = self._unsaved, []
+            await asyncio.gather(*pending)
 
     def _mark_sent(self) -> None:
         if self._event_at is not None:

@@ -8,10 +8,12 @@ import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -36,7 +38,16 @@ class EngineProcess:
     process: asyncio.subprocess.Process
     agi_port: int
     web_port: int
+    trail_db: str
     output: list[str] = field(default_factory=list)
+
+    def stored_trail(self, caller_id: str) -> list[tuple[int, str, str]]:
+        with contextlib.closing(sqlite3.connect(self.trail_db)) as db:
+            return db.execute(
+                "SELECT seq, kind, node FROM trail JOIN journeys ON journeys.id = trail.journey"
+                " WHERE journeys.caller_id = ? ORDER BY seq",
+                (caller_id,),
+            ).fetchall()
 
     async def calls_in_progress(self) -> float:
         async with aiohttp.ClientSession() as http:
@@ -48,10 +59,15 @@ class EngineProcess:
 
 
 @pytest.fixture
-async def engine_process() -> AsyncIterator[EngineProcess]:
+async def engine_process(tmp_path: Path) -> AsyncIterator[EngineProcess]:
     agi_port, web_port = free_port(), free_port()
+    trail_db = str(tmp_path / "trail.sqlite3")
     env = dict(
-        os.environ, IVR_AGI_PORT=str(agi_port), IVR_WEB_PORT=str(web_port), IVR_FLOWS=FIXTURE_FLOWS
+        os.environ,
+        IVR_AGI_PORT=str(agi_port),
+        IVR_WEB_PORT=str(web_port),
+        IVR_FLOWS=FIXTURE_FLOWS,
+        IVR_TRAIL_DB=trail_db,
     )
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -63,7 +79,7 @@ async def engine_process() -> AsyncIterator[EngineProcess]:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    running = EngineProcess(process, agi_port, web_port)
+    running = EngineProcess(process, agi_port, web_port, trail_db)
     assert process.stdout is not None
     async with asyncio.timeout(20):
         while True:
@@ -169,6 +185,9 @@ async def test_engine_killed_mid_call_leaves_the_caller_in_the_fallback(
         assert fallback["Channel"] == watch.ivr_channel
         joined = await watch.wait_for("QueueCallerJoin", 20, Channel=watch.ivr_channel)
         assert joined["Queue"] == "support"
+        # The journey up to the prompt the caller was hearing is on disk.
+        stored = engine_process.stored_trail(watch.number)
+        assert stored[:3] == [(1, "start", "menu"), (2, "node", "menu"), (3, "prompt", "menu")]
     finally:
         await watch.hang_up()
 

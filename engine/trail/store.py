@@ -1,0 +1,238 @@
+"""The durable trail: one ordered, append-only record per caller journey.
+
+Callers of the store see :class:`TrailStore` only (append, read, finish, wrap-up),
+so a server database can replace SQLite without touching them.
+
+:class:`SqliteTrailStore` keeps the database in WAL mode and writes from one
+thread of its own with *group commit*: appends queued while a transaction runs go
+into the next one, so many calls share each commit and the event loop never waits
+on the disk. ``append`` returns a future that resolves once the rows are committed;
+the call driver awaits it before it sends Asterisk the next command, so a step the
+caller was told about (a prompt that followed it) is on disk first. With
+``synchronous=NORMAL`` (the default) a commit survives a ``kill -9`` of the engine;
+``durability="full"`` also survives a power cut, at the price of an fsync per commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from engine.session.events import TrailEntry
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS journeys (
+    id TEXT PRIMARY KEY,
+    flow TEXT NOT NULL,
+    caller_id TEXT NOT NULL DEFAULT '',
+    channel TEXT NOT NULL DEFAULT '',
+    started REAL NOT NULL,
+    ended REAL,
+    outcome TEXT,
+    wrapup TEXT
+);
+CREATE TABLE IF NOT EXISTS trail (
+    journey TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    node TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (journey, seq)
+) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyInfo:
+    id: str
+    flow: str
+    caller_id: str
+    channel: str
+    started: float
+    ended: float | None
+    outcome: str | None
+    wrapup: dict[str, Any] | None
+
+
+class TrailStore(Protocol):
+    def begin(
+        self, journey: str, flow: str, caller_id: str, channel: str, started: float
+    ) -> asyncio.Future[None]: ...
+
+    def append(self, journey: str, entries: Sequence[TrailEntry]) -> asyncio.Future[None]: ...
+
+    def finish(self, journey: str, outcome: str, ended: float) -> asyncio.Future[None]: ...
+
+    def save_wrapup(self, journey: str, wrapup: dict[str, Any]) -> asyncio.Future[None]: ...
+
+    async def trail(self, journey: str) -> list[dict[str, Any]]: ...
+
+    async def journey(self, journey: str) -> JourneyInfo | None: ...
+
+    async def close(self) -> None: ...
+
+
+_Write = tuple[str, tuple[Any, ...]]
+
+
+class SqliteTrailStore:
+    def __init__(self, path: str, durability: str = "normal") -> None:
+        self.path = path
+        self._durability = "FULL" if durability == "full" else "NORMAL"
+        self._queue: queue.SimpleQueue[
+            tuple[list[_Write], asyncio.Future[None], asyncio.AbstractEventLoop] | None
+        ] = queue.SimpleQueue()
+        self._connect().executescript(SCHEMA)
+        self._thread = threading.Thread(target=self._writer, name="trail-writer", daemon=True)
+        self._thread.start()
+        self.commits = 0
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={self._durability}")
+        return db
+
+    # ------------------------------------------------------------ writes
+
+    def _submit(self, writes: list[_Write]) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._queue.put((writes, future, loop))
+        return future
+
+    def begin(
+        self, journey: str, flow: str, caller_id: str, channel: str, started: float
+    ) -> asyncio.Future[None]:
+        return self._submit(
+            [
+                (
+                    "INSERT OR IGNORE INTO journeys (id, flow, caller_id, channel, started)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (journey, flow, caller_id, channel, started),
+                )
+            ]
+        )
+
+    def append(self, journey: str, entries: Sequence[TrailEntry]) -> asyncio.Future[None]:
+        return self._submit(
+            [
+                (
+                    "INSERT OR IGNORE INTO trail (journey, seq, at, kind, node, data)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        journey,
+                        e.seq,
+                        e.at,
+                        e.kind,
+                        e.node,
+                        json.dumps(dict(e.data), ensure_ascii=False, default=str),
+                    ),
+                )
+                for e in entries
+            ]
+        )
+
+    def finish(self, journey: str, outcome: str, ended: float) -> asyncio.Future[None]:
+        return self._submit(
+            [("UPDATE journeys SET outcome = ?, ended = ? WHERE id = ?", (outcome, ended, journey))]
+        )
+
+    def save_wrapup(self, journey: str, wrapup: dict[str, Any]) -> asyncio.Future[None]:
+        return self._submit(
+            [
+                (
+                    "UPDATE journeys SET wrapup = ? WHERE id = ?",
+                    (json.dumps(wrapup, ensure_ascii=False), journey),
+                )
+            ]
+        )
+
+    def _writer(self) -> None:
+        db = self._connect()
+        while True:
+            item = self._queue.get()
+            batch = [item]
+            while not self._queue.empty():  # group commit: take whatever has queued
+                batch.append(self._queue.get_nowait())
+            stop = None in batch
+            work = [b for b in batch if b is not None]
+            error: Exception | None = None
+            try:
+                with db:
+                    for writes, _, _ in work:
+                        for sql, args in writes:
+                            db.execute(sql, args)
+                self.commits += 1
+            except sqlite3.Error as exc:
+                error = exc
+            for _, future, loop in work:
+                loop.call_soon_threadsafe(_settle, future, error)
+            if stop:
+                db.close()
+                return
+
+    # ------------------------------------------------------------ reads
+
+    async def trail(self, journey: str) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self._read_trail, journey)
+
+    def _read_trail(self, journey: str) -> list[dict[str, Any]]:
+        db = self._connect()
+        try:
+            rows = db.execute(
+                "SELECT seq, at, kind, node, data FROM trail WHERE journey = ? ORDER BY seq",
+                (journey,),
+            ).fetchall()
+        finally:
+            db.close()
+        return [
+            {"seq": s, "at": a, "kind": k, "node": n, **json.loads(d)} for s, a, k, n, d in rows
+        ]
+
+    async def journey(self, journey: str) -> JourneyInfo | None:
+        return await asyncio.to_thread(self._read_journey, journey)
+
+    def _read_journey(self, journey: str) -> JourneyInfo | None:
+        db = self._connect()
+        try:
+            row = db.execute(
+                "SELECT id, flow, caller_id, channel, started, ended, outcome, wrapup"
+                " FROM journeys WHERE id = ?",
+                (journey,),
+            ).fetchone()
+        finally:
+            db.close()
+        if row is None:
+            return None
+        wrapup = json.loads(row[7]) if row[7] else None
+        return JourneyInfo(
+            id=row[0],
+            flow=row[1],
+            caller_id=row[2],
+            channel=row[3],
+            started=row[4],
+            ended=row[5],
+            outcome=row[6],
+            wrapup=wrapup,
+        )
+
+    async def close(self) -> None:
+        self._queue.put(None)
+        await asyncio.to_thread(self._thread.join, 10)
+
+
+def _settle(future: asyncio.Future[None], error: Exception | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
