@@ -17,6 +17,16 @@ Example ``ivr.toml``::
     [web]
     host = "0.0.0.0"
     port = 8080
+    public_url = "https://ivr.example.com"   # how phones reach the visual IVR
+
+    [visual]
+    sms_gateway_url = "https://sms.example.com/send"   # empty: log the texts only
+    sms_gateway_token = "..."    # sent as a bearer token; or IVR_SMS_GATEWAY_TOKEN
+    sms_from = "DemoBank"
+    mobile_pattern = '^(\\+?86)?1[3-9][0-9]{9}$'   # caller IDs that may get a link
+    link_ttl_s = 600             # a link opens the page once, within this time
+    link_resend_s = 180          # one text per call (and per number) this often
+    human_phone = "+1 555 0100"  # shown on web-only pages: how to reach a person
 """
 
 from __future__ import annotations
@@ -55,6 +65,15 @@ class Settings:
     web_port: int = 8080
     public_url: str = ""  # how callers' phones reach the web front end (links in SMS)
     log_format: str = "text"  # text | json
+    # The visual IVR: texting a link to the caller, and the pages.
+    sms_gateway_url: str = ""  # empty: texts are logged (and kept in memory), not sent
+    sms_gateway_token: Secret = Secret("")
+    sms_from: str = ""
+    # Caller IDs that look like mobiles: North American numbers, Chinese mobiles.
+    mobile_pattern: str = r"^(\+?1[2-9][0-9]{9}|(\+?86)?1[3-9][0-9]{9})$"
+    link_ttl_s: int = 600
+    link_resend_s: int = 180
+    human_phone: str = ""
     trail_db: str = "/var/lib/ivr/trail.sqlite3"  # the journeys' durable trail (SQLite, WAL)
     trail_durability: str = "normal"  # normal: survives kill -9; full: also a power cut
 
@@ -71,6 +90,15 @@ _SECTIONS = {
         "trail_durability",
     },
     "web": {"host": "web_host", "port": "web_port", "public_url": "public_url"},
+    "visual": {
+        "sms_gateway_url",
+        "sms_gateway_token",
+        "sms_from",
+        "mobile_pattern",
+        "link_ttl_s",
+        "link_resend_s",
+        "human_phone",
+    },
 }
 
 
