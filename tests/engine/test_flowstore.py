@@ -1,0 +1,85 @@
+"""Safe reloads: good edits serve new calls, broken edits keep the last good version."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from engine.flowstore import FlowStore
+
+GOOD = """
+start: hello
+human: person
+nodes:
+  hello:
+    type: menu
+    prompt: "{greeting}"
+    options:
+      - {{key: 0, label: Person, goto: person}}
+  person: {{type: transfer, queue: support}}
+"""
+
+
+def write(path: Path, greeting: str) -> None:
+    path.write_text(GOOD.format(greeting=greeting))
+    stamp = path.stat().st_mtime + 1  # a distinct stamp even within one second
+    os.utime(path, (stamp, stamp))
+
+
+def greeting(store: FlowStore) -> str:
+    flow = store.snapshot.get("hello")
+    assert flow is not None
+    part = flow.node("hello").prompt.parts("en")[0]  # type: ignore[union-attr]
+    return str(part.text)
+
+
+def test_reload_good_then_broken_then_good(tmp_path: Path) -> None:
+    path = tmp_path / "hello.yaml"
+    write(path, "Version one")
+    store = FlowStore(str(tmp_path))
+    assert store.load().changed == ["hello"]
+    first = store.snapshot
+    assert greeting(store) == "Version one"
+
+    path.write_text("start: hello\nnodes:\n  hello: {type: menu, prompt: x, options: [}\n")
+    assert store.changed_on_disk()
+    result = store.load()
+    assert result.errors and str(result.errors[0]).startswith(f"{path}:")
+    assert greeting(store) == "Version one"  # the last good version keeps serving
+
+    write(path, "Version two")
+    assert store.load().changed == ["hello"]
+    assert greeting(store) == "Version two"
+    # A call that started on the first snapshot still has its flow, unchanged.
+    old = first.get("hello")
+    assert old is not None
+    assert old.node("hello").prompt.parts("en")[0].text == "Version one"  # type: ignore[union-attr]
+    assert store.reloads == 3 and store.failed_reloads == 1
+
+
+def test_a_removed_file_stops_serving(tmp_path: Path) -> None:
+    path = tmp_path / "hello.yaml"
+    write(path, "Hi")
+    store = FlowStore(str(tmp_path))
+    store.load()
+    path.unlink()
+    assert store.load().removed == ["hello"]
+    assert store.snapshot.get("hello") is None
+
+
+async def test_watch_picks_up_an_edit(tmp_path: Path) -> None:
+    path = tmp_path / "hello.yaml"
+    write(path, "Before")
+    store = FlowStore(str(tmp_path))
+    store.load()
+    reloaded = asyncio.Event()
+    store.listeners.append(lambda result: reloaded.set())
+    watcher = asyncio.create_task(store.watch(interval=0.05))
+    try:
+        write(path, "After")
+        await asyncio.wait_for(reloaded.wait(), 2)
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+    assert greeting(store) == "After"
