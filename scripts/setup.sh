@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-HOST_PACKAGES=(espeak-ng sox debootstrap chromium chromium-driver graphviz)
+# fonts-wqy-microhei: Chinese glyphs for screenshots of the zh pages and graphs.
+HOST_PACKAGES=(espeak-ng sox debootstrap chromium chromium-driver graphviz fonts-wqy-microhei)
 missing=()
 for pkg in "${HOST_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
