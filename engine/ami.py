@@ -53,11 +53,13 @@ class Ami:
         secret: Secret,
         ping_interval: float = 5.0,
         max_backoff: float = 30.0,
+        ping_timeout: float = 5.0,
     ) -> None:
         self._address = (host, port)
         self._user = user
         self._secret = secret
         self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
         self._max_backoff = max_backoff
         self._manager: _Manager | None = None
         self._ready = asyncio.Event()
@@ -162,7 +164,7 @@ class Ami:
             if manager.lost.is_set():
                 break
             try:
-                await asyncio.wait_for(manager.send_action({"Action": "Ping"}), 5.0)
+                await asyncio.wait_for(manager.send_action({"Action": "Ping"}), self._ping_timeout)
             except TimeoutError as exc:
                 raise AmiError("ping unanswered: connection is dead") from exc
         log.warning("ami: connection lost")

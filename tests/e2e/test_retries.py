@@ -1,0 +1,44 @@
+"""No-input and no-match by real calls: separate counters, tapered prompts, exits."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.caller import parse_steps, place_call
+from engine.serve import Stack
+from tests.conftest import caller_number
+
+pytestmark = pytest.mark.asterisk
+
+
+async def test_silence_retries_with_tapered_prompts_then_a_person(fixture_stack: Stack) -> None:
+    report = await place_call(
+        fixture_stack.ami,
+        fixture_stack.engine,
+        "quick",
+        parse_steps("_ _ _"),
+        caller_number(),
+        timeout=60,
+    )
+    r = report.as_dict()
+    retries = [(e["retry"], e["count"]) for e in r["trail"] if e["kind"] == "retry"]
+    assert retries == [("no_input", 1), ("no_input", 2), ("no_input", 3)]
+    assert "I did not hear anything." in r["prompts"]
+    assert "Please press a key now." in r["prompts"]
+    assert r["outcome"] == "transfer:support"
+
+
+async def test_no_match_and_no_input_count_apart(fixture_stack: Stack) -> None:
+    report = await place_call(
+        fixture_stack.ami,
+        fixture_stack.engine,
+        "quick",
+        parse_steps("_ 5 _ 1 4321"),
+        caller_number(),
+        timeout=60,
+    )
+    r = report.as_dict()
+    retries = [(e["retry"], e["count"]) for e in r["trail"] if e["kind"] == "retry"]
+    assert retries == [("no_input", 1), ("no_match", 1), ("no_input", 2)]
+    assert r["nodes"] == ["menu", "digits", "readback", "bye"]
+    assert "You entered 4 3 2 1." in r["prompts"]
