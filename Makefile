@@ -15,7 +15,7 @@ demo: sandbox
 	.venv/bin/ivr serve
 
 lint: setup
-	.venv/bin/ruff check engine visual_ivr tests benchmarks
+	.venv/bin/ruff check
 	.venv/bin/mypy
 
 unit: setup
