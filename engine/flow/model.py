@@ -111,6 +111,17 @@ class Option:
     lang: str | None = None  # for language menus: the language this option selects
 
 
+@dataclass(frozen=True, slots=True)
+class Listening:
+    """How a menu or input node listens for speech (keys are always accepted)."""
+
+    end_silence_s: float = 0.6  # silence that ends an utterance
+    max_speech_s: float = 10.0  # the longest utterance
+    barge_in: bool = True  # speaking stops the prompt
+    early_decision: bool = True  # decide once the words can only mean one option
+    confirm: bool = True  # below min_confidence: ask "Did you say ...?" (else no-match)
+
+
 NodeType = Literal[
     "menu",
     "language",
@@ -152,6 +163,7 @@ class Menu(Node):
     no_match: Retry
     timeout_s: float
     min_confidence: float = 0.5
+    listening: Listening = Listening()
 
     @property
     def type(self) -> NodeType:
@@ -195,6 +207,8 @@ class Input(Node):
     # Shortcut keys accepted as the *first* key instead of input (e.g. "*" back,
     # "0" a person). The validator refuses one that could begin a valid input.
     options: tuple[Option, ...] = ()
+    min_confidence: float = 0.5
+    listening: Listening = Listening()
 
     @property
     def type(self) -> NodeType:

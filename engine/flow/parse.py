@@ -34,6 +34,7 @@ from engine.flow.model import (
     Http,
     Input,
     LanguageMenu,
+    Listening,
     Menu,
     Option,
     Prompt,
@@ -210,6 +211,17 @@ def _menu(r: Reader, b: _Base) -> AnyNode:
         no_match=_retry(r, "no_match", "menu", b.where),
         timeout_s=r.seconds("timeout"),
         min_confidence=r.fraction("min_confidence"),
+        listening=_listening(r),
+    )
+
+
+def _listening(r: Reader) -> Listening:
+    return Listening(
+        end_silence_s=r.seconds("end_silence"),
+        max_speech_s=r.seconds("max_speech"),
+        barge_in=r.flag("barge_in"),
+        early_decision=r.flag("early_decision"),
+        confirm=r.flag("confirm_speech"),
     )
 
 
@@ -240,6 +252,8 @@ def _input(r: Reader, b: _Base) -> AnyNode:
         no_input=_retry(r, "no_input", "input", b.where),
         no_match=_retry(r, "no_match", "input", b.where),
         options=_options(r, OPTION_FIELDS),
+        min_confidence=r.fraction("min_confidence"),
+        listening=_listening(r),
     )
 
 

@@ -126,6 +126,29 @@ CASE_FIELDS: Table = (
     Field("goto", "target", "Where to go when it is true.", required=True),
 )
 
+SPEECH_FIELDS: Table = (
+    Field(
+        "end_silence",
+        "seconds",
+        "Seconds of silence that end what the caller says.",
+        default=0.6,
+    ),
+    Field("max_speech", "seconds", "The longest utterance, in seconds.", default=10),
+    Field("barge_in", "bool", "Speaking stops the prompt.", default=True),
+    Field(
+        "early_decision",
+        "bool",
+        "Act as soon as the words heard can only mean one option.",
+        default=True,
+    ),
+    Field(
+        "confirm_speech",
+        "bool",
+        "Below min_confidence ask 'Did you say ...?'; false: treat it as no match.",
+        default=True,
+    ),
+)
+
 _MENU: Table = (
     Field("prompt", "prompt", "What the caller hears.", required=True),
     Field("options", "options", "The choices.", required=True),
@@ -143,6 +166,7 @@ _MENU: Table = (
     ),
     Field("no_input", "retry", _NO_INPUT),
     Field("no_match", "retry", _NO_MATCH),
+    *SPEECH_FIELDS,
 )
 
 NODE_FIELDS: Mapping[str, Table] = {
@@ -175,6 +199,13 @@ NODE_FIELDS: Mapping[str, Table] = {
         Field("next", "target", "Where to go with the input.", required=True),
         Field("no_input", "retry", _NO_INPUT),
         Field("no_match", "retry", _NO_MATCH),
+        Field(
+            "min_confidence",
+            "confidence",
+            "Lowest speech recognition confidence accepted.",
+            default=0.5,
+        ),
+        *SPEECH_FIELDS,
     ),
     "say": (
         Field("prompt", "prompt", "What the caller hears.", required=True),

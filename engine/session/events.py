@@ -81,7 +81,28 @@ class WebLanguage:
 
 
 WebEvent = WebChoose | WebSubmit | WebNavigate | WebLanguage
-Event = Digit | PromptFinished | TimerFired | HttpDone | CallerHangup | WebEvent
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    """The caller began to speak while node ``node`` listened (barge-in)."""
+
+    node: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechHeard:
+    """The end of an utterance at node ``node``: the words heard (normalised; empty
+    when nothing in the node's grammar was recognised) and the recogniser's
+    confidence."""
+
+    node: str
+    text: str
+    confidence: float
+
+
+SpeechEvent = SpeechStarted | SpeechHeard
+Event = Digit | PromptFinished | TimerFired | HttpDone | CallerHangup | WebEvent | SpeechEvent
 
 # ---------------------------------------------------------------- actions
 

@@ -34,6 +34,7 @@ from typing import Any
 from engine.flow import model as m
 from engine.flow.templates import evaluate, render
 from engine.session import events as ev
+from engine.session.speech import SpeechState, handle_speech
 from engine.session.texts import builtin_text
 from engine.session.web import handle_web
 
@@ -101,6 +102,7 @@ class Session:
         self.cards: list[str] = []
         self.notice: str | None = None
         self._history: list[tuple[m.Flow, str, list[_Frame]]] = []
+        self.speech = SpeechState()  # a spoken choice being read back
 
     # ------------------------------------------------------------ public
 
@@ -144,6 +146,10 @@ class Session:
     # ------------------------------------------------------------ dispatch
 
     def _dispatch(self, event: ev.Event) -> None:
+        found = handle_speech(self, event)  # speech, and keys answering "Did you say ...?"
+        if found is None:
+            return
+        event = found
         if isinstance(event, (*ev.WEB_EVENTS, ev.Digit)):
             self.notice = None
             self.cards = []
@@ -570,6 +576,38 @@ class Session:
         if not self._history or self._history[-1][1] != node.id:
             self._history.append((self.flow, node.id, list(self._stack)))
             del self._history[:-50]
+
+    # ------------------------------------------------------------ for the speech side
+
+    @property
+    def phase(self) -> str:
+        return self._phase
+
+    def barge_in(self) -> None:
+        """The caller spoke: stop a prompt that allows it, and the no-input timer."""
+        if self._play_id is not None and self._play_barge:
+            self._out.append(ev.StopPlayback())
+            self._play_id = None
+            if self._phase == "prompt":
+                self._phase = "wait"
+        self._cancel_timer()
+
+    def retry(self, kind: str, reason: str = "") -> None:
+        self._retry(kind, reason)
+
+    def ask(self, parts: tuple[ev.PlayPart, ...]) -> None:
+        """Read something back and wait for yes (1) or no (2)."""
+        self._phase = "confirm"
+        self._play_parts(parts, barge_in=True)
+
+    def listen_again(self) -> None:
+        node = self.node
+        assert isinstance(node, m.Menu | m.Input)
+        self._listen(node.prompt)
+
+    def confirm_digits(self, node: m.Input, digits: str) -> None:
+        self._digits = digits
+        self._ask_confirmation(node)
 
     # ------------------------------------------------------------ bookkeeping
 

@@ -1,0 +1,111 @@
+"""pocketsphinx: the zero-download English default.
+
+The wheel ships a US-English acoustic model and dictionary; a JSGF grammar built
+from the node's phrases restricts the search. The model is wideband (16 kHz), so
+call audio is upsampled first. A decoder is not thread-safe and takes ~0.1 s to
+create, so each worker thread keeps one, and each decoder keeps the grammars it has
+compiled (by content) for the next utterance that needs them.
+
+Confidence is the mean posterior of the words heard (from the decoder's lattice);
+a grammar recogniser is never certain, so it stays below 1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from engine.media.resample import upsample_2x
+from engine.speech.grammar import Grammar, jsgf, normalise
+from engine.speech.recognizer import Hypothesis, SpeechError
+
+MAX_GRAMMARS = 64  # compiled grammars kept per decoder
+MAX_CONFIDENCE = 0.99
+_FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "<noise>"}
+
+
+class SphinxRecognizer:
+    name = "pocketsphinx"
+
+    def __init__(self, model_dir: str | None = None, dictionary: str | None = None) -> None:
+        self._model_dir = model_dir
+        self._dictionary = dictionary
+        self._local = threading.local()
+        self._words: set[str] | None = None
+        self._lock = threading.Lock()
+
+    def _paths(self) -> tuple[str, str]:
+        try:
+            import pocketsphinx
+        except ImportError as exc:
+            raise SpeechError("pocketsphinx is not installed (pip install '.[speech]')") from exc
+        base = os.path.join(pocketsphinx.get_model_path(), "en-us")
+        model = self._model_dir or os.path.join(base, "en-us")
+        dictionary = self._dictionary or os.path.join(base, "cmudict-en-us.dict")
+        return model, dictionary
+
+    def load(self) -> None:
+        self.vocabulary()
+        self._decoder()
+
+    def vocabulary(self) -> set[str]:
+        with self._lock:
+            if self._words is None:
+                _, dictionary = self._paths()
+                words: set[str] = set()
+                with open(dictionary, encoding="utf-8", errors="replace") as handle:
+                    for line in handle:
+                        word = line.split(" ", 1)[0]
+                        words.add(word.split("(", 1)[0])
+                self._words = words
+            return self._words
+
+    def unknown_words(self, phrase: str) -> list[str]:
+        words = self.vocabulary()
+        return [w for w in normalise(phrase).split() if w not in words]
+
+    def _decoder(self) -> Any:
+        decoder = getattr(self._local, "decoder", None)
+        if decoder is None:
+            from pocketsphinx import Decoder
+
+            model, dictionary = self._paths()
+            decoder = Decoder(hmm=model, dict=dictionary, lm=None, loglevel="FATAL")
+            self._local.decoder = decoder
+            self._local.searches = OrderedDict()
+        return decoder
+
+    def _activate(self, decoder: Any, grammar: Grammar) -> bool:
+        text = jsgf(grammar, self.vocabulary())
+        if not text:
+            return False
+        name = "g" + hashlib.sha1(text.encode()).hexdigest()[:16]
+        searches: OrderedDict[str, bool] = self._local.searches
+        if name in searches:
+            searches.move_to_end(name)
+        else:
+            decoder.add_jsgf_string(name, text.encode())
+            searches[name] = True
+            if len(searches) > MAX_GRAMMARS:
+                old, _ = searches.popitem(last=False)
+                if old != decoder.current_search():
+                    decoder.remove_search(old)
+        decoder.activate_search(name)
+        return True
+
+    def recognize(self, pcm: bytes, grammar: Grammar) -> Hypothesis | None:
+        decoder = self._decoder()
+        if not self._activate(decoder, grammar):
+            return None
+        decoder.start_utt()
+        decoder.process_raw(upsample_2x(pcm), full_utt=True)
+        decoder.end_utt()
+        hyp = decoder.hyp()
+        if hyp is None or not hyp.hypstr.strip():
+            return None
+        posteriors = [s.prob for s in decoder.seg() if s.word not in _FILLERS]
+        confidence = sum(posteriors) / len(posteriors) if posteriors else 0.0
+        return Hypothesis(normalise(hyp.hypstr), round(min(confidence, MAX_CONFIDENCE), 3))
