@@ -206,6 +206,7 @@ class Session:
         elif self._phase == "confirm":
             self.turns += 1
             self._start_confirm_timer()
+            self._drain()  # a yes or no typed ahead during the read-back
         elif self._phase == "say" and isinstance(node, m.Say):
             self._goto(node.next)
 
@@ -302,7 +303,7 @@ class Session:
 
     def _drain(self) -> None:
         node = self.node
-        while self._buffer and self.node is node and self._phase == "wait":
+        while self._buffer and self.node is node and self._phase in ("wait", "confirm"):
             self._cancel_timer()
             self._handle_key(self._buffer.popleft())
 

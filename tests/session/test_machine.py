@@ -294,6 +294,26 @@ def test_sensitive_input_is_confirmed_and_masked() -> None:
     assert "****" in values
 
 
+def test_a_confirmation_typed_ahead_is_used() -> None:
+    d = Driver()
+    d.keys("1")
+    d.keys("1234#")
+    d.feed(ev.Digit("2"))  # pin prompt playing: barge-in
+    d.keys("468")  # now "2468" is complete: the read-back starts
+    assert d.session._phase == "confirm"
+    d.feed(ev.Digit("1"))  # during the read-back: barge-in, yes
+    assert d.node == "thanks" and d.session.vars["pin"] == "2468"
+
+
+def test_a_whole_sign_in_typed_ahead_during_an_info_prompt() -> None:
+    d = Driver()
+    d.feed(ev.Digit("2"))  # -> info, a prompt that must be heard: keys wait
+    d.keys("11234#24681")  # menu 1, account 1234#, PIN 2468, confirm yes
+    d.end_prompt()
+    assert d.session.vars == d.session.vars | {"account": "1234", "pin": "2468"}
+    assert d.node == "thanks"
+
+
 def test_http_hold_prompt_success_and_stale_answers() -> None:
     d = Driver()
     d.keys("3")
