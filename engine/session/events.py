@@ -72,7 +72,15 @@ class WebSubmit:
 class WebNavigate:
     """Back to the previous menu, or home to the first one."""
 
-    where: Literal["back", "home"]
+    where: Literal["back", "home", "human"]
+
+
+@dataclass(frozen=True, slots=True)
+class WebHuman(WebNavigate):
+    """The page's "talk to a person": to the flow's ``human`` node (on a call, the
+    transfer to its queue). A navigation, so every session handles it as one."""
+
+    where: Literal["back", "home", "human"] = "human"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +88,7 @@ class WebLanguage:
     lang: str
 
 
-WebEvent = WebChoose | WebSubmit | WebNavigate | WebLanguage
+WebEvent = WebChoose | WebSubmit | WebNavigate | WebHuman | WebLanguage
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +195,7 @@ Action = Play | StopPlayback | StartTimer | CancelTimer | HttpRequest | Transfer
 
 TrailKind = Literal["start", "node", "prompt", "input", "retry", "http", "language", "error", "end"]
 InputSource = Literal["key", "speech", "web"]
-WEB_EVENTS = (WebChoose, WebSubmit, WebNavigate, WebLanguage)
+WEB_EVENTS = (WebChoose, WebSubmit, WebNavigate, WebHuman, WebLanguage)
 
 
 @dataclass(frozen=True, slots=True)

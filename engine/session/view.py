@@ -30,11 +30,18 @@ def _node_view(session: Session) -> dict[str, Any]:
             "pattern": node.pattern or f"[0-9]{{{node.min_length},{node.max_length}}}",
             "sensitive": node.sensitive,
         }
-        prompt = node.prompt.parts(lang, session.flow.default_language)
-        view["label"] = " ".join(p.text for p in prompt if p.text and "{" not in p.text)
+        view["label"] = _static_text(session, node.prompt)
     elif isinstance(node, m.Http):
         view["waiting"] = True
+        view["hold"] = _static_text(session, node.hold_prompt)
+    elif isinstance(node, m.Transfer):
+        view["queue"] = node.queue
     return view
+
+
+def _static_text(session: Session, prompt: m.Prompt) -> str:
+    parts = prompt.parts(session.lang, session.flow.default_language)
+    return " ".join(p.text for p in parts if p.text and "{" not in p.text)
 
 
 def describe(session: Session) -> dict[str, Any]:

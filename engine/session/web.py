@@ -5,6 +5,9 @@ events like a key press does, and move the one session; when a call is up, the
 voice side follows (the prompt that is playing stops, the new node is announced).
 A tap on a page that is out of date (the call moved on meanwhile) changes nothing
 and leaves a ``notice`` for the page, which then shows where the call is now.
+
+"Talk to a person" goes to the ``human`` node of the flow the caller is in (a
+subflow's own team first, else the root flow's): on a call, the transfer to a queue.
 """
 
 from __future__ import annotations
@@ -24,27 +27,35 @@ def handle_web(session: Session, event: ev.WebEvent) -> None:
             _choose(session, node_id, key)
         case ev.WebSubmit(node=node_id, value=value):
             _submit(session, node_id, value)
+        case ev.WebNavigate(where="human"):  # WebHuman
+            _human(session)
         case ev.WebNavigate(where=where):
             _navigate(session, where)
         case ev.WebLanguage(lang=lang):
             _language(session, lang)
 
 
-def _current(session: Session, node_id: str, kind: Any) -> bool:
+def _current(session: Session, node_id: str, kind: Any, value: str) -> bool:
     if session.node.id != node_id or not isinstance(session.node, kind):
-        session.notice = "moved"
+        _refused(session, "moved", value, page=node_id)
         return False
     return True
 
 
+def _refused(session: Session, notice: str, value: str, **data: Any) -> None:
+    """A step taken on the page that could not apply: recorded all the same."""
+    session.notice = notice
+    session.record("input", source="web", value=value, refused=notice, **data)
+
+
 def _choose(session: Session, node_id: str, key: str) -> None:
     node = session.node
-    if not _current(session, node_id, m.Menu | m.Input):
+    if not _current(session, node_id, m.Menu | m.Input, key):
         return
     assert isinstance(node, m.Menu | m.Input)
     option = node.option_for_key(key)
     if option is None:
-        session.notice = "unknown option"
+        _refused(session, "unknown option", key)
         return
     session.interrupt()
     session.record("input", source="web", value=key, option=option.key, goto=option.goto)
@@ -55,7 +66,7 @@ def _choose(session: Session, node_id: str, key: str) -> None:
 
 def _submit(session: Session, node_id: str, value: str) -> None:
     node = session.node
-    if not _current(session, node_id, m.Input):
+    if not _current(session, node_id, m.Input, "*" * len(value.strip())):
         return
     assert isinstance(node, m.Input)
     value = value.strip()
@@ -71,16 +82,31 @@ def _submit(session: Session, node_id: str, value: str) -> None:
 def _navigate(session: Session, where: str) -> None:
     target = session.history_target(where)
     if target is None:
-        session.notice = "nowhere"
+        _refused(session, "nowhere", where)
         return
     session.interrupt()
     session.record("input", source="web", value=where)
     session.jump(*target)
 
 
+def _human(session: Session) -> None:
+    flow, stack = session.flow, None
+    if flow.human is None:
+        root = session.history_target("home")
+        if root is not None:
+            flow, stack = root[0], root[2]
+    if flow.human is None:
+        _refused(session, "no human", "human")
+        return
+    session.interrupt()
+    session.record("input", source="web", value="human", goto=flow.human)
+    session.jump(flow, flow.human, stack)
+
+
 def _language(session: Session, lang: str) -> None:
     if lang not in session.flow.languages or lang == session.lang:
         return
+    session.record("input", source="web", value=lang, language=lang)
     session.set_language(lang)
     if session.listening:
         session.interrupt()
