@@ -25,6 +25,7 @@ from engine.logs import setup_logging
 from engine.prompts import PromptCache
 from engine.runtime import Engine
 from engine.trail.store import SqliteTrailStore
+from visual_ivr.app import VISUAL_KEY, VisualIvr
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +51,16 @@ async def _health(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if ami.connected else 503)
 
 
-def build_web_app(engine: Engine, ami: Ami) -> web.Application:
+def build_web_app(engine: Engine, ami: Ami, settings: Settings | None = None) -> web.Application:
     app = web.Application()
     app[ENGINE_KEY] = engine
     app[AMI_KEY] = ami
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/healthz", _health)
     app.add_subapp("/demo/api", demo_backend_app())
+    visual = VisualIvr(engine, settings or Settings())
+    app[VISUAL_KEY] = visual
+    app.add_subapp("/v", visual.app())
     return app
 
 
@@ -84,7 +88,7 @@ async def start_stack(settings: Settings, watch: bool = True) -> Stack:
     trail = SqliteTrailStore(settings.trail_db, settings.trail_durability)
     engine = Engine(FlowStore(settings.flows), PromptCache(settings.prompt_dir), trail=trail)
     ami = Ami(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret)
-    runner = web.AppRunner(build_web_app(engine, ami), access_log=None)
+    runner = web.AppRunner(build_web_app(engine, ami, settings), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.web_host, settings.web_port)
     await site.start()
@@ -103,6 +107,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     flows = ", ".join(sorted(stack.engine.flows.snapshot.flows)) or "none"
     print(f"ivr: FastAGI on agi://{agi_host}:{agi_port}/<flow>  (flows: {flows})", flush=True)
     print(f"ivr: web front end on {stack.web_url}", flush=True)
+    print(f"ivr: visual IVR on {stack.web_url}/v/<flow>", flush=True)
     print(f"ivr: metrics on {stack.web_url}/metrics", flush=True)
     print(f"ivr: AMI {settings.ami_user}@{settings.ami_host}:{settings.ami_port}", flush=True)
     stop = asyncio.Event()

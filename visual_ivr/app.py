@@ -1,0 +1,441 @@
+"""The visual IVR's routes, mounted by ``ivr serve`` at ``/v``.
+
+    GET  /v/<flow>            start a web-only journey, then the page
+    GET  /v/l/<token>         a link from a text: a page that opens it (one POST)
+    POST /v/l/<token>         trade the link for a page cookie, then the page
+    GET  /v/s                 the page: where the journey is now
+    GET  /v/s/events          server-sent events: the page's updates, as they happen
+    POST /v/s/choose|submit|nav|lang|human
+                              a step on the page; 303 back to the page, or the new
+                              state as JSON when the page's script asks for it
+    POST /v/api/send-link     the flow asks to text the caller a link (see links.py)
+
+A step on the page is an event for the journey's session (``handle.submit``). On a
+call the session takes it between two AGI commands, a few milliseconds later; the
+POST waits (bounded) until it has, so that the page it answers with, with or
+without JavaScript, already shows the step's effect.
+
+Opening a link takes two requests on purpose: a GET that uses nothing (message
+apps fetch links to draw previews) and a POST, sent by the page's one-line script
+or by the button on it, that uses the token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from engine.config import Settings
+from engine.runtime import Engine, SessionHandle
+from engine.session import events as ev
+from visual_ivr.links import LinkService
+from visual_ivr.pages import Pages, Where, digest, page_model
+from visual_ivr.push import Hub, Watcher
+from visual_ivr.sms import SmsSender, sender_from_settings
+from visual_ivr.texts import text
+from visual_ivr.tokens import LinkTokens, PageCookies, PageVisit
+
+COOKIE = "ivr_page"
+SUBMIT_WAIT_S = 3.0  # how long a step waits for the call to take it
+HEARTBEAT_S = 20.0  # an event stream says something this often (proxies, dead peers)
+WRITE_TIMEOUT_S = 10.0
+MAX_FORM_BYTES = 4096
+STARTS_PER_MINUTE = 30  # web-only journeys one address may start
+_FLOW_NAME = "{flow:[A-Za-z0-9_.-]+}"
+
+
+class VisualIvr:
+    """The visual IVR of one engine: its pages, links, cookies and open pages."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        sender: SmsSender | None = None,
+        base: str = "/v",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.base = base
+        self.pages = Pages(base)
+        self.hub = Hub()
+        self.tokens = LinkTokens(settings.link_ttl_s, clock)
+        self.cookies = PageCookies(clock=clock)
+        self.sender = sender if sender is not None else sender_from_settings(settings)
+        self.links = LinkService(
+            engine,
+            self.tokens,
+            self.sender,
+            settings.mobile_pattern,
+            settings.link_resend_s,
+            base,
+            clock,
+        )
+        self._starts = _RateLimit(STARTS_PER_MINUTE, 60.0, clock)
+        engine.listeners.append(self.hub.on_update)
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app[VISUAL_KEY] = self
+        app.cleanup_ctx.append(self._lifetime)
+        app.on_shutdown.append(self._on_shutdown)
+        r = app.router
+        r.add_get("/s", self.page)
+        r.add_get("/s/events", self.events)
+        r.add_post("/s/choose", self.choose)
+        r.add_post("/s/submit", self.submit)
+        r.add_post("/s/nav", self.navigate)
+        r.add_post("/s/lang", self.language)
+        r.add_post("/s/human", self.human)
+        r.add_get("/l/{token}", self.open_link)
+        r.add_post("/l/{token}", self.use_link)
+        r.add_post("/api/send-link", self.send_link)
+        r.add_get("/" + _FLOW_NAME, self.start)
+        return app
+
+    async def _lifetime(self, app: web.Application) -> AsyncIterator[None]:
+        yield
+        if self.hub.on_update in self.engine.listeners:
+            self.engine.listeners.remove(self.hub.on_update)
+        await self.sender.close()
+
+    async def _on_shutdown(self, app: web.Application) -> None:
+        self.hub.close()  # open event streams end, so the server can stop
+
+    # ------------------------------------------------------------ ways in
+
+    async def start(self, request: web.Request) -> web.StreamResponse:
+        """Web first: a new journey in ``flow`` (or the one this browser has open)."""
+        flow = request.match_info["flow"]
+        visit, handle = self._visit(request)
+        if visit is not None and visit.flow == flow and handle and not handle.session.done:
+            return self._see_page()
+        snapshot = self.engine.flows.snapshot.get(flow)
+        lang = _preferred(request, snapshot.languages if snapshot else ("en", "zh"))
+        if snapshot is None:
+            return self._message(request, 404, lang, "not_found", [])
+        if not self._starts.allow(request.remote or ""):
+            return self._message(request, 429, lang, "busy", [])
+        started = self.engine.start_web_session(flow, lang)
+        if started is None:
+            return self._message(request, 404, lang, "not_found", [])
+        response = self._see_page()
+        self._set_cookie(response, self.cookies.open(started.session.call.call_id, flow))
+        return response
+
+    async def open_link(self, request: web.Request) -> web.StreamResponse:
+        token = request.match_info["token"]
+        check = self.tokens.check(token)
+        lang = self._journey_lang(check.journey) or _preferred(request, ("en", "zh"))
+        if not check.ok:
+            return self._link_refused(request, lang, check.status)
+        body = self.pages.message(
+            lang,
+            text(lang, "open_heading"),
+            [text(lang, "open_line")],
+            form={"action": f"{self.base}/l/{token}", "label": text(lang, "open_button")},
+            script=True,
+        )
+        return self._html(body)
+
+    async def use_link(self, request: web.Request) -> web.StreamResponse:
+        result = self.tokens.redeem(request.match_info["token"])
+        lang = self._journey_lang(result.journey) or _preferred(request, ("en", "zh"))
+        handle = self.engine.sessions.get(result.journey) if result.ok else None
+        if handle is None:
+            return self._link_refused(request, lang, result.status if not result.ok else "expired")
+        flow = _root_flow_name(handle)
+        response = self._see_page()
+        self._set_cookie(response, self.cookies.open(result.journey, flow))
+        return response
+
+    async def send_link(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        journey = body.get("journey") if isinstance(body, dict) else None
+        if not isinstance(journey, str) or not journey:
+            return web.json_response({"ok": False, "reason": "no journey"}, status=400)
+        public = self.settings.public_url or str(request.url.origin())
+        result = await self.links.send(journey, public)
+        return web.json_response({"ok": result.ok, "reason": result.reason})
+
+    # ------------------------------------------------------------ the page
+
+    async def page(self, request: web.Request) -> web.StreamResponse:
+        visit, handle = self._visit(request)
+        if visit is None:
+            return self._no_session(request)
+        if handle is None:
+            return self._ended(request, visit)
+        update = self.update(handle, visit)
+        body = self.pages.page(update["model"], update["html"], update["h"])
+        return self._html(body)
+
+    def update(self, handle: SessionHandle, visit: PageVisit) -> dict[str, Any]:
+        """The journey as the page shows it, with the fragment that draws it."""
+        where = Where(
+            call=handle.voice,
+            human_phone=self.settings.human_phone,
+            restart=f"{self.base}/{visit.flow}",
+        )
+        model = page_model(handle.session, where)
+        html = self.pages.fragment(model)
+        return {
+            "v": model["version"],
+            "h": digest(html),
+            "node": model["node_id"],
+            "lang": model["lang_tag"],
+            "title": model["title"],
+            "done": model["done"],
+            "html": html,
+            "model": model,
+        }
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        visit, handle = self._visit(request)
+        if visit is None or handle is None:
+            return web.Response(status=204)  # an event source stops asking
+        if self.hub.full(visit.journey):
+            return web.Response(status=204)
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream; charset=utf-8",
+                "Cache-Control": "no-store",
+                "X-Accel-Buffering": "no",
+            }
+        )
+        with self.hub.watch(visit.journey) as watcher:
+            try:
+                await response.prepare(request)
+                await self._stream(response, watcher, visit, request.query.get("h", ""))
+            except (ConnectionError, TimeoutError):
+                pass  # the page went away
+        return response
+
+    async def _stream(
+        self, response: web.StreamResponse, watcher: Watcher, visit: PageVisit, last: str
+    ) -> None:
+        """Send the page's state each time it changes, until the journey is over."""
+        await self._write(response, b"retry: 1000\n\n")
+        while not watcher.closed:
+            current = self.engine.sessions.get(visit.journey)
+            if current is None:
+                break
+            update = self.update(current, visit)
+            if update["h"] != last:
+                last = update["h"]
+                del update["model"]
+                data = json.dumps(update, ensure_ascii=False, separators=(",", ":"))
+                await self._write(response, f"data: {data}\n\n".encode())
+            if update["done"]:
+                break
+            if not await watcher.wait(HEARTBEAT_S):
+                await self._write(response, b": still here\n\n")
+        await self._write(response, b"event: end\ndata: {}\n\n")
+
+    @staticmethod
+    async def _write(response: web.StreamResponse, data: bytes) -> None:
+        async with asyncio.timeout(WRITE_TIMEOUT_S):
+            await response.write(data)
+
+    # ------------------------------------------------------------ steps on the page
+
+    async def choose(self, request: web.Request) -> web.StreamResponse:
+        return await self._step(
+            request, lambda form, _: ev.WebChoose(_field(form, "node"), _field(form, "key", 4))
+        )
+
+    async def submit(self, request: web.Request) -> web.StreamResponse:
+        return await self._step(
+            request,
+            lambda form, _: ev.WebSubmit(_field(form, "node"), _field(form, "value", 64)),
+        )
+
+    async def navigate(self, request: web.Request) -> web.StreamResponse:
+        def event(form: MultiDictProxy[Any], handle: SessionHandle) -> ev.Event | None:
+            where = _field(form, "where")
+            return ev.WebNavigate("back" if where == "back" else "home")
+
+        return await self._step(request, event)
+
+    async def language(self, request: web.Request) -> web.StreamResponse:
+        def event(form: MultiDictProxy[Any], handle: SessionHandle) -> ev.Event | None:
+            lang = _field(form, "lang", 8)
+            session = handle.session
+            if lang not in session.flow.languages or lang == session.lang:
+                return None
+            return ev.WebLanguage(lang)
+
+        return await self._step(request, event)
+
+    async def human(self, request: web.Request) -> web.StreamResponse:
+        return await self._step(request, lambda form, _: ev.WebHuman())
+
+    async def _step(
+        self,
+        request: web.Request,
+        make: Callable[[MultiDictProxy[Any], SessionHandle], ev.Event | None],
+    ) -> web.StreamResponse:
+        visit, handle = self._visit(request)
+        if visit is None:
+            return self._no_session(request)
+        if handle is None:
+            return self._ended(request, visit)
+        if (request.content_length or 0) > MAX_FORM_BYTES:
+            return web.Response(status=413)
+        form = await request.post()
+        event = make(form, handle)
+        if event is not None and not handle.session.done:
+            await self._take(visit.journey, handle, event)
+        if "application/json" in request.headers.get("Accept", ""):
+            update = self.update(handle, visit)
+            del update["model"]
+            return web.json_response(update, headers={"Cache-Control": "no-store"})
+        return self._see_page()
+
+    async def _take(self, journey: str, handle: SessionHandle, event: ev.Event) -> None:
+        """Submit ``event`` and wait (bounded) until the session has taken it: every
+        web step leaves an ``input`` with source ``web`` in the trail."""
+        session = handle.session
+        before = len(session.trail)
+        handle.submit(event)
+
+        def taken() -> bool:
+            return session.done or any(
+                e.kind == "input" and e.data.get("source") == "web"
+                for e in session.trail[before:]
+            )
+
+        await self.hub.until(journey, taken, SUBMIT_WAIT_S)
+
+    # ------------------------------------------------------------ helpers
+
+    def _visit(self, request: web.Request) -> tuple[PageVisit | None, SessionHandle | None]:
+        visit = self.cookies.get(request.cookies.get(COOKIE))
+        if visit is None:
+            return None, None
+        return visit, self.engine.sessions.get(visit.journey)
+
+    def _journey_lang(self, journey: str) -> str | None:
+        handle = self.engine.sessions.get(journey) if journey else None
+        return handle.session.lang if handle is not None else None
+
+    def _see_page(self) -> web.Response:
+        return web.Response(
+            status=303, headers={"Location": f"{self.base}/s", "Cache-Control": "no-store"}
+        )
+
+    def _set_cookie(self, response: web.Response, value: str) -> None:
+        response.set_cookie(
+            COOKIE, value, path=self.base, secure=True, httponly=True, samesite="Lax"
+        )
+
+    def _html(self, body: str, status: int = 200) -> web.Response:
+        return web.Response(
+            text=body,
+            status=status,
+            content_type="text/html",
+            charset="utf-8",
+            headers={
+                "Cache-Control": "no-store",
+                "Content-Security-Policy": self.pages.csp,
+                "Referrer-Policy": "no-referrer",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+    def _message(
+        self,
+        request: web.Request,
+        status: int,
+        lang: str,
+        heading: str,
+        lines: list[str],
+        link: dict[str, str] | None = None,
+    ) -> web.Response:
+        body = self.pages.message(lang, text(lang, heading), lines, link=link)
+        return self._html(body, status)
+
+    def _link_refused(self, request: web.Request, lang: str, status: str) -> web.Response:
+        heading = {"used": "used", "expired": "expired"}.get(status, "invalid_link")
+        code = 404 if heading == "invalid_link" else 410
+        return self._message(request, code, lang, heading, [text(lang, "link_help")])
+
+    def _no_session(self, request: web.Request) -> web.Response:
+        lang = _preferred(request, ("en", "zh"))
+        return self._message(request, 401, lang, "no_session", [text(lang, "no_session_line")])
+
+    def _ended(self, request: web.Request, visit: PageVisit) -> web.Response:
+        lang = _preferred(request, ("en", "zh"))
+        link = {"href": f"{self.base}/{visit.flow}", "label": text(lang, "start_again")}
+        return self._message(request, 410, lang, "ended", [], link=link)
+
+
+VISUAL_KEY = web.AppKey("visual_ivr", VisualIvr)
+
+
+class _RateLimit:
+    """At most ``count`` per ``per_s`` seconds for each key (a fixed window)."""
+
+    def __init__(self, count: int, per_s: float, clock: Callable[[], float]) -> None:
+        self._count = count
+        self._per_s = per_s
+        self._clock = clock
+        self._windows: dict[str, tuple[float, int]] = {}
+
+    def allow(self, key: str) -> bool:
+        now = self._clock()
+        if len(self._windows) > 10_000:
+            self._windows = {k: w for k, w in self._windows.items() if now - w[0] < self._per_s}
+        start, used = self._windows.get(key, (now, 0))
+        if now - start >= self._per_s:
+            start, used = now, 0
+        if used >= self._count:
+            return False
+        self._windows[key] = (start, used + 1)
+        return True
+
+
+def _field(form: MultiDictProxy[Any], name: str, limit: int = 100) -> str:
+    value = form.get(name, "")
+    return value[:limit] if isinstance(value, str) else ""
+
+
+_LANG_RANGE = re.compile(r"\s*([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q=([0-9.]+))?")
+
+
+def _preferred(request: web.Request, available: tuple[str, ...]) -> str:
+    """The first of ``available`` the browser asks for (``?lang=`` wins)."""
+    asked = request.query.get("lang", "")
+    if asked in available:
+        return asked
+    ranked: list[tuple[float, int, str]] = []
+    for index, item in enumerate(request.headers.get("Accept-Language", "").split(",")[:20]):
+        match = _LANG_RANGE.fullmatch(item)
+        if match:
+            try:
+                q = float(match.group(2) or 1)
+            except ValueError:
+                continue
+            ranked.append((-q, index, match.group(1).lower()))
+    for _, _, lang in sorted(ranked):
+        if lang in available:
+            return lang
+    return available[0] if available else "en"
+
+
+def _root_flow_name(handle: SessionHandle) -> str:
+    start = handle.session.trail[0] if handle.session.trail else None
+    if start is not None and start.kind == "start":
+        return str(start.data.get("flow", handle.session.flow.name))
+    return handle.session.flow.name

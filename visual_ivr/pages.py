@@ -1,0 +1,217 @@
+"""The pages: what a session looks like on a phone, as HTML.
+
+:func:`page_model` turns :func:`engine.session.view.describe` (the node the
+journey is at, from the same compiled flow the call runs) into what the template
+needs, in the caller's language; :class:`Pages` renders it, either as a whole page
+or as the fragment pushed to a page that is open. Everything a page needs is in
+the one response (CSS and JS inline, no fonts, no images), which keeps the
+critical path of a menu page near 8 KB.
+
+The page leaves out one thing the call offers: a menu option that leads to
+texting this very page to the caller's phone (the page is already there).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.resources
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from engine.flow import model as m
+from engine.session.machine import Session
+from engine.session.view import describe
+from visual_ivr.texts import LANG_NAMES, LANG_TAGS, TEXTS
+
+SEND_LINK_PATH = "/v/api/send-link"
+def reference(journey: str) -> str:
+    """The journey's id as a person reads it out: ``3F2A-91BC``."""
+    short = journey[:8].upper()
+    return f"{short[:4]}-{short[4:]}"
+
+
+def _leads_to_send_link(flow: m.Flow, node_id: str, depth: int = 2) -> bool:
+    node = flow.nodes.get(node_id)
+    if isinstance(node, m.Http):
+        return SEND_LINK_PATH in node.url
+    if isinstance(node, m.Menu) and depth > 1:
+        return any(_leads_to_send_link(flow, o.goto, depth - 1) for o in node.options)
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """What a page needs to know beyond the session."""
+
+    call: bool  # the journey has a call (it may have ended since)
+    human_phone: str
+    restart: str  # where "start again" leads
+
+
+def page_model(session: Session, where: Where) -> dict[str, Any]:
+    view = describe(session)
+    lang = view["lang"]
+    node = view["node"]
+    t = TEXTS.get(lang, TEXTS["en"])
+    ref = reference(view["journey"])
+    p: dict[str, Any] = {
+        "lang": lang,
+        "lang_tag": LANG_TAGS.get(lang, lang),
+        "flow_title": view["flow_title"],
+        "node_id": node["id"],
+        "version": view["version"],
+        "done": view["done"],
+        "live": where.call and not view["done"],
+        "cards": view["cards"],
+        "notice": t.get(view["notice"] or "", ""),
+        "invalid": view["notice"] == "invalid",
+        "ref": ref,
+        "other_langs": [
+            {"code": code, "tag": LANG_TAGS.get(code, code), "name": LANG_NAMES.get(code, code)}
+            for code in view["languages"]
+            if code != lang
+        ],
+        "heading": node["title"] or view["flow_title"],
+        "lines": [],
+        "restart": "",
+    }
+    if view["done"]:
+        p.update(kind="done", other_langs=[], **_ending(view, where, t, ref))
+    elif node["type"] in ("menu", "language"):
+        hidden = {
+            o.key
+            for o in _options_of(session.node)
+            if _leads_to_send_link(session.flow, o.goto)
+        }
+        p.update(kind="menu", options=[o for o in node["options"] if o["key"] not in hidden])
+    elif node["type"] == "input":
+        spec = node["input"]
+        a, b = spec["min_length"], spec["max_length"]
+        hint = t["digits"].format(n=a) if a == b else t["digits_range"].format(a=a, b=b)
+        p.update(
+            kind="input",
+            label=node["title"] or node["label"],
+            hint=hint,
+            options=node["options"],
+            min_length=a,
+            max_length=b,
+            pattern=spec["pattern"],
+            sensitive=spec["sensitive"],
+        )
+    else:  # say, http, and the nodes a session passes through
+        p.update(kind="wait", wait=node.get("hold") or t["one_moment"])
+        if node["type"] == "say" and p["cards"]:
+            p["kind"] = "cards"
+    p["title"] = f"{p['heading']} · {p['flow_title']}"
+    return p
+
+
+def _options_of(node: m.AnyNode) -> tuple[m.Option, ...]:
+    return node.options if isinstance(node, m.Menu | m.Input) else ()
+
+
+def _ending(view: dict[str, Any], where: Where, t: dict[str, str], ref: str) -> dict[str, Any]:
+    outcome = view["outcome"] or ""
+    if outcome.startswith("transfer:"):
+        if where.call:
+            lines = [t["transfer_call"]]
+        elif where.human_phone:
+            lines = [t["transfer_web"].format(phone=where.human_phone, ref=ref)]
+        else:
+            lines = [t["transfer_web_no_phone"].format(ref=ref)]
+        return {"heading": t["person"], "lines": lines}
+    if outcome == "caller_hangup":
+        return {"heading": t["ended"], "lines": [t["call_ended"]], "restart": where.restart}
+    if outcome == "hangup":
+        return {"heading": t["ended"], "lines": [t["hangup"]], "restart": where.restart}
+    person = (
+        t["transfer_web"].format(phone=where.human_phone, ref=ref)
+        if where.human_phone
+        else t["transfer_web_no_phone"].format(ref=ref)
+    )
+    return {"heading": t["ended"], "lines": [t["error"], person], "restart": where.restart}
+
+
+def _asset(name: str) -> str:
+    return importlib.resources.files("visual_ivr").joinpath("static", name).read_text("utf-8")
+
+
+def csp_hash(source: str) -> str:
+    digest = hashlib.sha256(source.encode("utf-8")).digest()
+    return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
+
+
+OPEN_LINK_JS = (
+    'document.addEventListener("DOMContentLoaded",function(){document.forms[0].submit()})'
+)
+
+
+class Pages:
+    """Renders pages; knows the inline CSS and JS (and their CSP hashes)."""
+
+    def __init__(self, base: str = "/v") -> None:
+        self.base = base
+        self.css = _asset("page.css").strip()
+        self.js = _asset("page.js").strip()
+        self._env = jinja2.Environment(
+            loader=jinja2.PackageLoader("visual_ivr", "templates"),
+            autoescape=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,
+        )
+        self._page = self._env.get_template("page.html")
+        self._app = self._env.get_template("app.html")
+        self._message = self._env.get_template("message.html")
+        self.csp = "; ".join(
+            [
+                "default-src 'none'",
+                f"style-src {csp_hash(self.css)}",
+                f"script-src {csp_hash(self.js)} {csp_hash(OPEN_LINK_JS)}",
+                "connect-src 'self'",
+                "form-action 'self'",
+                "img-src 'self'",
+                "base-uri 'none'",
+                "frame-ancestors 'none'",
+            ]
+        )
+
+    def fragment(self, p: dict[str, Any]) -> str:
+        return self._app.render(p=p, t=TEXTS.get(p["lang"], TEXTS["en"]), base=self.base)
+
+    def page(self, p: dict[str, Any], fragment: str, digest: str) -> str:
+        return self._page.render(
+            p=p,
+            fragment=Markup(fragment),
+            hash=digest,
+            css=Markup(self.css),
+            js=Markup(self.js),
+            base=self.base,
+        )
+
+    def message(
+        self,
+        lang: str,
+        heading: str,
+        lines: list[str],
+        form: dict[str, str] | None = None,
+        link: dict[str, str] | None = None,
+        script: bool = False,
+    ) -> str:
+        return self._message.render(
+            lang_tag=LANG_TAGS.get(lang, lang),
+            heading=heading,
+            lines=lines,
+            form=form,
+            link=link,
+            css=Markup(self.css),
+            script=Markup(OPEN_LINK_JS) if script else None,
+        )
+
+
+def digest(fragment: str) -> str:
+    return hashlib.blake2s(fragment.encode("utf-8"), digest_size=8).hexdigest()

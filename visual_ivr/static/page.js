@@ -1,0 +1,45 @@
+(function () {
+  "use strict";
+  var d = document, es = null;
+  function root() { return d.getElementById("app"); }
+  // An update: {v, h, node, lang, title, html, done}. Older or identical ones are skipped.
+  function apply(u) {
+    var a = root();
+    if (!a || u.v < +a.dataset.v || u.h === a.dataset.h) return;
+    var moved = a.dataset.node !== u.node;
+    a.innerHTML = u.html;
+    a.dataset.v = u.v; a.dataset.h = u.h; a.dataset.node = u.node;
+    d.documentElement.lang = u.lang;
+    d.title = u.title;
+    var f = (!moved && a.querySelector(".notice")) || a.querySelector("h1");
+    if (f) f.focus();
+    if (u.done && es) { es.close(); es = null; }
+    d.dispatchEvent(new CustomEvent("ivr:update", { detail: u }));
+  }
+  d.addEventListener("submit", function (e) {
+    var f = e.target;
+    if (!window.fetch || f.dataset.plain !== undefined) return;
+    e.preventDefault();
+    var body = new URLSearchParams(new FormData(f));
+    var s = e.submitter;
+    if (s && s.name) body.set(s.name, s.value);
+    var buttons = f.querySelectorAll("button"), i;
+    for (i = 0; i < buttons.length; i++) buttons[i].disabled = true;
+    fetch(f.action, { method: "POST", body: body, headers: { Accept: "application/json" },
+                      credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) throw r; return r.json(); })
+      .then(function (u) {
+        for (i = 0; i < buttons.length; i++) buttons[i].disabled = false;
+        apply(u);
+      })
+      .catch(function () { location.reload(); });
+  });
+  function listen() {
+    var a = root();
+    if (!a || !a.dataset.events || !window.EventSource || a.dataset.done) return;
+    es = new EventSource(a.dataset.events + "?h=" + a.dataset.h);
+    es.onmessage = function (m) { apply(JSON.parse(m.data)); };
+    es.addEventListener("end", function () { if (es) { es.close(); es = null; } });
+  }
+  if (d.readyState === "loading") d.addEventListener("DOMContentLoaded", listen); else listen();
+})();
