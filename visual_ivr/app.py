@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Callable
@@ -41,6 +42,8 @@ from visual_ivr.push import Hub, Watcher
 from visual_ivr.sms import SmsSender, sender_from_settings
 from visual_ivr.texts import text
 from visual_ivr.tokens import LinkTokens, PageCookies, PageVisit
+
+log = logging.getLogger(__name__)
 
 COOKIE = "ivr_page"
 SUBMIT_WAIT_S = 3.0  # how long a step waits for the call to take it
@@ -304,19 +307,26 @@ class VisualIvr:
         return self._see_page()
 
     async def _take(self, journey: str, handle: SessionHandle, event: ev.Event) -> None:
-        """Submit ``event`` and wait (bounded) until the session has taken it: every
-        web step leaves an ``input`` with source ``web`` in the trail."""
+        """Submit ``event`` and wait (bounded) until the session has taken it (every
+        web step leaves an ``input`` with source ``web`` in the trail) and the trail
+        is stored."""
         session = handle.session
         before = len(session.trail)
         handle.submit(event)
 
         def taken() -> bool:
             return session.done or any(
-                e.kind == "input" and e.data.get("source") == "web"
-                for e in session.trail[before:]
+                e.kind == "input" and e.data.get("source") == "web" for e in session.trail[before:]
             )
 
-        await self.hub.until(journey, taken, SUBMIT_WAIT_S)
+        if not await self.hub.until(journey, taken, SUBMIT_WAIT_S):
+            log.warning("journey %s: the call did not take a web step in time", journey)
+            return
+        try:
+            async with asyncio.timeout(SUBMIT_WAIT_S):
+                await handle.saved()  # the trail holds the step before the page says so
+        except TimeoutError:
+            log.warning("journey %s: the trail was slow to store a web step", journey)
 
     # ------------------------------------------------------------ helpers
 

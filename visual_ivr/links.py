@@ -88,8 +88,6 @@ class LinkService:
 
     def _remember(self, now: float, *keys: str) -> None:
         if len(self._last_sent) > MAX_REMEMBERED:
-            self._last_sent = {
-                k: t for k, t in self._last_sent.items() if now - t < self._resend_s
-            }
+            self._last_sent = {k: t for k, t in self._last_sent.items() if now - t < self._resend_s}
         for key in keys:
             self._last_sent[key] = now

@@ -28,6 +28,8 @@ from engine.session.view import describe
 from visual_ivr.texts import LANG_NAMES, LANG_TAGS, TEXTS
 
 SEND_LINK_PATH = "/v/api/send-link"
+
+
 def reference(journey: str) -> str:
     """The journey's id as a person reads it out: ``3F2A-91BC``."""
     short = journey[:8].upper()
@@ -83,9 +85,7 @@ def page_model(session: Session, where: Where) -> dict[str, Any]:
         p.update(kind="done", other_langs=[], **_ending(view, where, t, ref))
     elif node["type"] in ("menu", "language"):
         hidden = {
-            o.key
-            for o in _options_of(session.node)
-            if _leads_to_send_link(session.flow, o.goto)
+            o.key for o in _options_of(session.node) if _leads_to_send_link(session.flow, o.goto)
         }
         p.update(kind="menu", options=[o for o in node["options"] if o["key"] not in hidden])
     elif node["type"] == "input":

@@ -1,0 +1,324 @@
+"""The pages without JavaScript: plain forms, 303 redirects, a page cookie."""
+
+from __future__ import annotations
+
+import re
+
+from engine.session.events import HttpDone, WebChoose
+from engine.session.machine import Session
+from tests.visual.conftest import fake_call
+from tests.visual.helpers import PageClient, Reply
+from visual_ivr.app import VisualIvr
+
+CRITICAL_PATH_LIMIT = 20 * 1024
+
+
+def h1(reply: Reply) -> str:
+    match = re.search(r"<h1[^>]*>(.*?)</h1>", reply.text)
+    assert match, reply.text[:500]
+    return match.group(1)
+
+
+def buttons(reply: Reply) -> list[str]:
+    return re.findall(r'<button name="key" value="[^"]*">.*?</span>(.*?)</button>', reply.text)
+
+
+def session_of(visual: VisualIvr, page: PageClient) -> Session:
+    visit = visual.cookies.get(page.cookie)
+    assert visit is not None
+    return visual.engine.sessions[visit.journey].session
+
+
+def web_inputs(session: Session) -> list[dict[str, object]]:
+    return [
+        {"node": e.node, **e.data}
+        for e in session.trail
+        if e.kind == "input" and e.data.get("source") == "web"
+    ]
+
+
+async def start(page: PageClient, flow: str = "service_line", **headers: str) -> Reply:
+    started = await page.get(f"/v/{flow}", headers=headers)
+    assert started.status == 303 and started.location == "/v/s"
+    return await page.follow(started)
+
+
+async def choose(page: PageClient, node: str, key: str) -> Reply:
+    return await page.follow(await page.post("/v/s/choose", {"node": node, "key": key}))
+
+
+async def test_web_first_gets_a_secure_cookie_and_the_first_menu(page: PageClient) -> None:
+    started = await page.get("/v/service_line")
+    cookie = started.cookies["ivr_page"]
+    assert cookie["secure"] and cookie["httponly"]
+    assert cookie["samesite"] == "Lax" and cookie["path"] == "/v"
+    shown = await page.follow(started)
+    assert shown.status == 200
+    assert '<html lang="en">' in shown.text
+    assert h1(shown) == "Language"
+    assert buttons(shown) == ["English", "中文", "Talk to a person"]
+    assert ">Talk to a person</button>" in shown.text  # on every page
+    assert "script-src 'sha256-" in shown.headers["Content-Security-Policy"]
+    assert shown.headers["Cache-Control"] == "no-store"
+    again = await page.get("/v/service_line")  # a reload keeps the journey
+    assert again.status == 303 and "ivr_page" not in again.cookies
+
+
+async def test_the_browser_language_is_the_starting_language(page: PageClient) -> None:
+    shown = await start(page, **{"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"})
+    assert '<html lang="zh-CN">' in shown.text and h1(shown) == "语言"
+
+
+async def test_taps_walk_the_flow_and_are_recorded_as_web(
+    page: PageClient, visual: VisualIvr
+) -> None:
+    await start(page)
+    main = await choose(page, "welcome", "1")
+    assert h1(main) == "Main menu"
+    assert buttons(main) == [
+        "Check my balance",
+        "Pay my bill",
+        "Report a lost card",
+        "Talk to a person",
+    ]  # not "Get this menu on my phone": the page is on the phone already
+    account = await choose(page, "main", "1")
+    assert h1(account) == "Account number"
+    assert 'inputmode="numeric"' in account.text and 'pattern="^[0-9]{6}$"' in account.text
+    assert '<label for="value">Account number</label>' in account.text
+    assert buttons(account) == ["Back"]  # the input's own shortcut ("*")
+    session = session_of(visual, page)
+    assert web_inputs(session) == [
+        {"node": "welcome", "source": "web", "value": "1", "option": "1", "goto": "main"},
+        {"node": "main", "source": "web", "value": "1", "option": "1", "goto": "balance_identify"},
+    ]
+
+
+async def test_a_form_is_validated_like_the_voice_input(
+    page: PageClient, visual: VisualIvr
+) -> None:
+    await start(page)
+    await choose(page, "welcome", "1")
+    await choose(page, "main", "1")
+    wrong = await page.follow(await page.post("/v/s/submit", {"node": "account", "value": "12"}))
+    assert h1(wrong) == "Account number"
+    assert 'role="alert"' in wrong.text and "doesn&#39;t look right" in wrong.text
+    assert 'aria-invalid="true"' in wrong.text
+    session = session_of(visual, page)
+    assert session.node.id == "account"
+    letters = await page.post("/v/s/submit", {"node": "account", "value": "12345a"})
+    assert letters.status == 303 and session.node.id == "account"
+    pin = await page.follow(await page.post("/v/s/submit", {"node": "account", "value": "123456"}))
+    assert h1(pin) == "PIN" and 'type="password"' in pin.text
+    await page.post("/v/s/submit", {"node": "pin", "value": "1234"})
+    journey = session.call.call_id
+    await visual.hub.until(journey, lambda: session.node.id == "anything_else", 5.0)
+    done = await page.get("/v/s")
+    assert h1(done) == "Anything else?"
+    assert '<p class="card">Alex, your balance is 1520.75 dollars.</p>' in done.text
+    inputs = web_inputs(session)
+    assert [(i["node"], i["value"], i.get("valid")) for i in inputs[2:]] == [
+        ("account", "12", False),
+        ("account", "12345a", False),
+        ("account", "123456", True),
+        ("pin", "****", True),
+    ]
+    assert "1234" not in str([e.data for e in session.trail if e.node == "pin"])
+
+
+async def test_a_tap_on_an_outdated_page_says_where_the_journey_is(
+    page: PageClient, visual: VisualIvr
+) -> None:
+    await start(page)
+    await choose(page, "welcome", "1")
+    stale = await choose(page, "welcome", "2")  # the language page, tapped again
+    assert h1(stale) == "Main menu" and "Your call has moved on" in stale.text
+    assert web_inputs(session_of(visual, page))[-1] == {
+        "node": "main",
+        "source": "web",
+        "value": "2",
+        "refused": "moved",
+        "page": "welcome",
+    }
+    assert session_of(visual, page).lang == "en"
+
+
+async def test_back_home_and_language(page: PageClient, visual: VisualIvr) -> None:
+    await start(page)
+    await choose(page, "welcome", "1")
+    await choose(page, "main", "1")
+    back = await page.follow(await page.post("/v/s/nav", {"where": "back"}))
+    assert h1(back) == "Main menu"
+    zh = await page.follow(await page.post("/v/s/lang", {"lang": "zh"}))
+    assert '<html lang="zh-CN">' in zh.text and h1(zh) == "主菜单"
+    assert "查询余额" in buttons(zh)
+    assert '<button name="lang" value="en" lang="en">English</button>' in zh.text
+    await choose(page, "main", "2")
+    home = await page.follow(await page.post("/v/s/nav", {"where": "home"}))
+    assert h1(home) == "主菜单"
+    session = session_of(visual, page)
+    assert [(i["value"], i.get("language")) for i in web_inputs(session)[2:]] == [
+        ("back", None),
+        ("zh", "zh"),
+        ("2", None),
+        ("home", None),
+    ]
+
+
+async def test_a_person_from_a_web_only_journey(page: PageClient, visual: VisualIvr) -> None:
+    await start(page)
+    await choose(page, "welcome", "1")
+    person = await page.follow(await page.post("/v/s/human"))
+    session = session_of(visual, page)
+    ref = session.call.call_id[:4].upper()
+    assert h1(person) == "Talk to a person"
+    assert "call +1 555 0100 and give this reference: " + ref in person.text
+    assert 'action="/v/s/human"' not in person.text  # the journey is over here
+    assert session.outcome == "transfer:support"
+    assert web_inputs(session)[-1] == {
+        "node": "main",
+        "source": "web",
+        "value": "human",
+        "goto": "agent",
+    }
+
+
+async def test_a_person_from_a_subflow_is_its_own_team(page: PageClient, visual: VisualIvr) -> None:
+    await start(page)
+    await choose(page, "welcome", "1")
+    await choose(page, "main", "3")  # lost card: sign in first
+    await page.post("/v/s/submit", {"node": "account", "value": "123456"})
+    await page.post("/v/s/submit", {"node": "pin", "value": "1234"})
+    session = session_of(visual, page)
+    await visual.hub.until(session.call.call_id, lambda: session.node.id == "confirm", 5.0)
+    assert session.flow.name == "lost_card"
+    await page.post("/v/s/human")
+    assert session.outcome == "transfer:cards"
+
+
+async def test_no_cookie_no_session(page: PageClient) -> None:
+    reply = await page.get("/v/s")
+    assert reply.status == 401 and "This page needs a link" in reply.text
+    page.cookie = "A" * 32
+    assert (await page.get("/v/s")).status == 401
+    assert (await page.post("/v/s/choose", {"node": "main", "key": "1"})).status == 401
+    assert (await page.get("/v/no_such_flow")).status == 404
+
+
+async def test_steps_answer_json_for_the_script(page: PageClient) -> None:
+    await start(page)
+    reply = await page.post("/v/s/choose", {"node": "welcome", "key": "2"}, json_reply=True)
+    update = reply.json()
+    assert update["node"] == "main" and update["lang"] == "zh-CN" and update["v"] > 0
+    assert '<h1 tabindex="-1">主菜单</h1>' in update["html"] and len(update["h"]) == 16
+
+
+async def test_every_page_fits_the_critical_path(page: PageClient, visual: VisualIvr) -> None:
+    pages = [await start(page)]
+    pages.append(await choose(page, "welcome", "1"))
+    pages.append(await choose(page, "main", "1"))
+    pages.append(
+        await page.follow(await page.post("/v/s/submit", {"node": "account", "value": "1"}))
+    )
+    pages.append(await page.follow(await page.post("/v/s/human")))
+    for reply in pages:
+        size = len(reply.text.encode())
+        assert size < CRITICAL_PATH_LIMIT, size
+        assert "<link" not in reply.text and " src=" not in reply.text  # nothing else to fetch
+    print("page weights:", [len(r.text.encode()) for r in pages])
+
+
+async def test_server_sent_events_push_each_change(page: PageClient, visual: VisualIvr) -> None:
+    shown = await start(page)
+    digest = re.search(r'data-h="([0-9a-f]+)"', shown.text)
+    assert digest
+    async with page.client.get(
+        f"/v/s/events?h={digest.group(1)}", headers={"Cookie": f"ivr_page={page.cookie}"}
+    ) as stream:
+        assert stream.headers["Content-Type"].startswith("text/event-stream")
+        assert await stream.content.readline() == b"retry: 1000\n"
+        assert await stream.content.readline() == b"\n"
+        session = session_of(visual, page)
+        visual.engine.sessions[session.call.call_id].submit(WebChoose("welcome", "1"))
+        line = await stream.content.readline()
+        assert line.startswith(b"data: ") and b'"node":"main"' in line
+
+
+async def test_the_link_opens_once_then_is_worthless(
+    page: PageClient, visual: VisualIvr, clock: object
+) -> None:
+    call = fake_call(visual.engine)
+    call.press("191")  # English, "on my phone", "yes"
+    assert call.session.node.id == "link_send"
+    request = call.requests[-1]
+    assert request.url.endswith("/v/api/send-link") and request.body is not None
+    sent = await page.client.post("/v/api/send-link", json=request.body)
+    assert await sent.json() == {"ok": True, "reason": "sent"}
+    sms = visual.sender.outbox[-1]  # type: ignore[attr-defined]
+    assert sms.to == "+15550001234" and "Demo Bank" in sms.text
+    link = re.search(r"https?://\S+/v/l/(\S+)", sms.text)
+    assert link
+    path = f"/v/l/{link.group(1)}"
+    opened = await page.get(path)
+    assert opened.status == 200 and "ivr_page" not in opened.cookies
+    assert f'action="{path}"' in opened.text and "Open the menu" in opened.text
+    assert opened.headers["Referrer-Policy"] == "no-referrer"
+    call.submit(HttpDone(request.request_id, True, 200, await sent.json()))
+    assert call.session.node.id == "main"  # "we sent the link", back to the menu
+    used = await page.post(path)
+    assert used.status == 303 and used.cookies["ivr_page"]["secure"]
+    joined = await page.follow(used)
+    assert h1(joined) == "Main menu"  # where the call is
+    assert '<p class="card">Done. Open the link in the text we just sent' in joined.text
+    assert '<span class="live">' in joined.text
+    thief = PageClient(page.client)
+    for again in (await thief.get(path), await thief.post(path)):
+        assert again.status == 410 and "already been used" in again.text
+        assert not thief.cookie
+
+
+async def test_expired_and_tampered_links(page: PageClient, visual: VisualIvr) -> None:
+    from tests.visual.helpers import Clock
+
+    call = fake_call(visual.engine)
+    token = visual.tokens.issue(call.session.call.call_id)
+    tampered = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
+    bad = await page.post(f"/v/l/{tampered}")
+    assert bad.status == 404 and "isn&#39;t valid" in bad.text and not page.cookie
+    assert isinstance(visual.tokens.clock, Clock)
+    visual.tokens.clock.now += visual.settings.link_ttl_s + 1
+    for reply in (await page.get(f"/v/l/{token}"), await page.post(f"/v/l/{token}")):
+        assert reply.status == 410 and "This link has expired" in reply.text
+    assert not page.cookie
+
+
+async def test_send_link_only_to_the_caller_of_a_live_call(
+    page: PageClient, visual: VisualIvr
+) -> None:
+    async def ask(journey: object) -> dict[str, object]:
+        reply = await page.client.post("/v/api/send-link", json={"journey": journey})
+        result: dict[str, object] = await reply.json()
+        return result
+
+    assert await ask("nope") == {"ok": False, "reason": "unknown journey"}
+    assert (await page.client.post("/v/api/send-link", json={"to": "+1555"})).status == 400
+    web_only = visual.engine.start_web_session("service_line")
+    assert web_only is not None
+    assert (await ask(web_only.session.call.call_id))["reason"] == "no call"
+    early = fake_call(visual.engine)
+    assert (await ask(early.session.call.call_id))["reason"] == "not now"  # no consent yet
+    landline = fake_call(visual.engine, caller_id="2001")
+    landline.press("191")
+    assert (await ask(landline.session.call.call_id))["reason"] == "not a mobile"
+    first = fake_call(visual.engine)
+    first.press("191")
+    assert (await ask(first.session.call.call_id))["ok"] is True
+    assert (await ask(first.session.call.call_id))["reason"] == "too soon"
+    same_number = fake_call(visual.engine)
+    same_number.press("191")
+    assert (await ask(same_number.session.call.call_id))["reason"] == "too soon"
+    from tests.visual.helpers import Clock
+
+    assert isinstance(visual.tokens.clock, Clock)
+    visual.tokens.clock.now += 181
+    assert (await ask(same_number.session.call.call_id))["ok"] is True
+    assert [sms.to for sms in visual.sender.outbox] == ["+15550001234"] * 2  # type: ignore[attr-defined]

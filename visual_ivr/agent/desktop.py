@@ -1,0 +1,168 @@
+"""The agent desktop: one page and one WebSocket, at ``/agent``.
+
+    GET /agent/        the desktop (sign in with an extension, then calls arrive)
+    GET /agent/ws      ?ext=<extension>[&queues=support,billing]: the desktop's socket
+
+Signing in is opening the socket: the hub adds the agent's device to the queues
+and removes it when the last desktop of that extension has been closed for a
+grace period. Messages (JSON):
+
+    to the desktop    signed_in, offer {journey, handoff}, connected {journey[, handoff]},
+                      withdrawn, trail {journey, entries}, ended, pushed, wrapup_saved, error
+    from the desktop  {"type": "wrapup", "journey", "disposition", "resolved": bool, "note"}
+                      {"type": "push", "journey", "push": {"kind": "card"|"form", ...}}
+                      {"type": "ping"}
+
+Who may open it: the desktop shows callers' data, so it answers only clients from
+``agent_networks`` (the contact centre's own; the sandbox: this machine), and a
+socket only from a page of the same origin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import WSMsgType, web
+
+from engine.handoff.desks import Desk, SignInError
+from engine.handoff.hub import HandoffError, HandoffHub
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+HUB = web.AppKey("agent_hub", HandoffHub)
+ENV = web.AppKey("agent_templates", jinja2.Environment)
+MAX_MESSAGE = 64 * 1024
+
+
+def _allowed(request: web.Request) -> bool:
+    hub = request.app[HUB]
+    try:
+        remote = ipaddress.ip_address(request.remote or "")
+    except ValueError:
+        return False
+    return any(remote in ipaddress.ip_network(n) for n in hub.settings.agent_networks)
+
+
+def _check(request: web.Request) -> None:
+    if not _allowed(request):
+        raise web.HTTPForbidden(text="the agent desktop is for the contact centre's network")
+
+
+async def page(request: web.Request) -> web.Response:
+    _check(request)
+    hub = request.app[HUB]
+    template = request.app[ENV].get_template("desktop.html")
+    html = template.render(
+        queues=hub.settings.agent_queues,
+        dispositions=DISPOSITION_LABELS,
+        base=request.app.router["page"].url_for().path.rstrip("/"),
+    )
+    return web.Response(text=html, content_type="text/html", charset="utf-8")
+
+
+DISPOSITION_LABELS = (
+    ("resolved", "Resolved"),
+    ("follow_up", "Needs follow-up"),
+    ("transferred", "Transferred"),
+    ("callback", "Call back later"),
+    ("no_answer", "Caller gone"),
+    ("other", "Other"),
+)
+
+
+def _same_origin(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True  # not a browser (a script of the contact centre's own)
+    return origin.split("://", 1)[-1] == request.host
+
+
+async def socket(request: web.Request) -> web.StreamResponse:
+    _check(request)
+    if not _same_origin(request):
+        raise web.HTTPForbidden(text="cross-origin socket")
+    hub = request.app[HUB]
+    ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE)
+    await ws.prepare(request)
+    ext = request.query.get("ext", "")
+    queues = tuple(q for q in request.query.get("queues", "").split(",") if q)
+    try:
+        desk = await hub.desks.sign_in(ext, queues)
+    except SignInError as exc:
+        await ws.send_json({"type": "error", "message": str(exc)})
+        await ws.close()
+        return ws
+    log.info("agent desktop: %s signed in from %s", ext, request.remote)
+    writer = asyncio.get_running_loop().create_task(_write(ws, desk))
+    try:
+        await ws.send_json(
+            {"type": "signed_in", "agent": desk.ext, "member": desk.member, "queues": desk.queues}
+        )
+        async for message in ws:
+            if message.type != WSMsgType.TEXT:
+                continue
+            reply = await _handle(hub, desk, message.data)
+            if reply is not None:
+                desk.put(reply)
+    finally:
+        hub.desk_closed(desk)
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+        log.info("agent desktop: %s closed", ext)
+    return ws
+
+
+async def _write(ws: web.WebSocketResponse, desk: Desk) -> None:
+    while (message := await desk.next()) is not None:
+        if ws.closed:
+            return
+        await ws.send_json(message)
+    await ws.close()
+
+
+async def _handle(hub: HandoffHub, desk: Desk, text: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {"type": "error", "message": "not JSON"}
+    if not isinstance(data, dict):
+        return {"type": "error", "message": "expected an object"}
+    kind = data.get("type")
+    journey = str(data.get("journey", ""))
+    try:
+        if kind == "ping":
+            return {"type": "pong"}
+        if kind == "wrapup":
+            saved = await hub.wrapup(desk, journey, data)
+            return {"type": "wrapup_saved", "journey": journey, "wrapup": saved}
+        if kind == "push":
+            spec = data.get("push")
+            if not isinstance(spec, dict):
+                return {"type": "error", "message": "push: an object"}
+            push = await hub.push(desk, journey, spec)
+            return {"type": "pushed", "journey": journey, "push": push.as_json()}
+    except HandoffError as exc:
+        return {"type": "error", "journey": journey, "message": str(exc), "about": kind}
+    return {"type": "error", "message": f"unknown message type {kind!r}"}
+
+
+def desktop_app(hub: HandoffHub) -> web.Application:
+    app = web.Application()
+    app[HUB] = hub
+    app[ENV] = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+    )
+    app.router.add_get("/", page, name="page")
+    app.router.add_get("/ws", socket)
+    app.router.add_static("/static", HERE / "static")
+    return app

@@ -1,0 +1,126 @@
+// The agent desktop: one WebSocket, messages in JSON (see visual_ivr/agent/desktop.py).
+// Everything from the server is put on the page with textContent, never as HTML.
+"use strict";
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const base = location.pathname.replace(/\/$/, "");
+  let ws = null, ext = "", queues = [], journey = null, entries = new Map(), retry = 1000, leaving = false;
+
+  function el(tag, text, cls) {
+    const e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (cls) e.className = cls;
+    return e;
+  }
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
+  function time(at) { return new Date(at * 1000).toLocaleTimeString(); }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const q = new URLSearchParams({ext: ext, queues: queues.join(",")});
+    ws = new WebSocket(`${scheme}//${location.host}${base}/ws?${q}`);
+    ws.onmessage = (m) => receive(JSON.parse(m.data));
+    ws.onopen = () => { retry = 1000; };
+    ws.onclose = () => {
+      $("presence").textContent = leaving ? "Signed out" : "Reconnecting…";
+      if (!leaving) setTimeout(connect, retry), retry = Math.min(retry * 2, 15000);
+    };
+  }
+  function send(message) { if (ws && ws.readyState === 1) ws.send(JSON.stringify(message)); }
+
+  function receive(m) {
+    switch (m.type) {
+      case "signed_in":
+        $("presence").textContent = `Signed in as ${m.agent} · ${m.queues.join(", ")}`;
+        $("signin").hidden = true; $("signout").hidden = false; break;
+      case "offer": if (m.journey) show(m.journey, m.handoff, "Ringing…"); break;
+      case "connected":
+        if (m.handoff) show(m.journey, m.handoff, "");
+        if (m.journey === journey) $("state").textContent = `Connected · waited ${m.hold_s ?? "?"} s`;
+        break;
+      case "withdrawn": if (m.journey === journey) idle(); break;
+      case "trail": if (m.journey === journey) m.entries.forEach(addEntry); break;
+      case "ended": if (m.journey === journey) $("state").textContent = "Call ended · please wrap up"; break;
+      case "pushed": $("pushstate").textContent = `Sent “${m.push.title}”`; break;
+      case "wrapup_saved": $("wrapstate").textContent = "Saved"; setTimeout(idle, 1500); break;
+      case "error":
+        if (m.about === "push") $("pushstate").textContent = m.message;
+        else if (m.about === "wrapup") $("wrapstate").textContent = m.message;
+        else $("presence").textContent = m.message;
+        break;
+    }
+  }
+
+  function idle() { journey = null; $("call").hidden = true; $("idle").hidden = false; }
+
+  function show(id, h, state) {
+    if (!h) return;
+    journey = id; entries = new Map();
+    $("idle").hidden = true; $("call").hidden = false;
+    $("state").textContent = state;
+    $("caller").textContent = h.caller || "Unknown number";
+    const v = $("verification");
+    v.textContent = h.verification.label; v.dataset.status = h.verification.status;
+    $("summary").textContent = h.summary;
+    $("why").textContent = `${h.why.title}: ${h.why.detail}`;
+    clear($("path")); h.why.path.forEach((s) => $("path").appendChild(el("li", s.title)));
+    $("note").textContent = h.agent_note || "—";
+    clear($("dontask"));
+    h.dont_ask.forEach((d) => { $("dontask").appendChild(el("dt", d.ask)); $("dontask").appendChild(el("dd", d.answer)); });
+    clear($("captured"));
+    h.captured.forEach((c) => {
+      const tr = el("tr"); [c.label, c.value, c.source].forEach((x) => tr.appendChild(el("td", x)));
+      $("captured").appendChild(tr);
+    });
+    clear($("trail")); h.trail.forEach(addEntry);
+    $("pushstate").textContent = ""; $("wrapstate").textContent = "";
+    $("wrapup").reset(); $("push").reset();
+  }
+
+  function detail(e) {
+    switch (e.kind) {
+      case "prompt": return e.text || e.file || "";
+      case "input": return [e.var ? `${e.var} =` : "", e.value, e.valid === false ? "(invalid)" : "", e.goto ? `→ ${e.goto}` : ""].join(" ").trim();
+      case "http": return `${e.ok ? "ok" : "failed"} ${e.status || ""} ${e.error || ""} ${e.elapsed_ms} ms`;
+      case "retry": return `${e.retry} ${e.count}/${e.max} ${e.reason || ""}`;
+      case "end": return e.outcome;
+      case "node": return e.type;
+      default: return e.lang || e.reason || "";
+    }
+  }
+  function addEntry(e) {
+    if (entries.has(e.seq)) return;
+    entries.set(e.seq, e);
+    const tr = el("tr", undefined, `k-${e.kind}`);
+    tr.dataset.seq = e.seq;
+    [e.seq, time(e.at), e.kind, e.node, e.source || "", detail(e)].forEach((x) => tr.appendChild(el("td", x)));
+    const rows = $("trail");
+    const after = [...rows.children].find((r) => Number(r.dataset.seq) > e.seq);
+    rows.insertBefore(tr, after || null);
+    $("count").textContent = `(${entries.size} steps)`;
+  }
+
+  $("signin").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const f = new FormData(ev.target);
+    ext = String(f.get("ext")); queues = f.getAll("queues").map(String); leaving = false;
+    connect();
+  });
+  $("signout").addEventListener("click", () => {
+    leaving = true; if (ws) ws.close();
+    $("signin").hidden = false; $("signout").hidden = true; idle();
+  });
+  $("wrapup").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const f = new FormData(ev.target);
+    send({type: "wrapup", journey, disposition: f.get("disposition"), resolved: f.get("resolved") === "yes", note: f.get("note") || ""});
+  });
+  $("push").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const f = new FormData(ev.target);
+    const fields = String(f.get("fields") || "").split(",").map((s) => s.trim()).filter(Boolean)
+      .map((s) => { const [name, label] = s.split(":"); return {name: name.trim(), label: (label || name).trim()}; });
+    send({type: "push", journey, push: {kind: f.get("kind"), title: f.get("title"), text: f.get("text") || "", fields}});
+  });
+  setInterval(() => send({type: "ping"}), 25000);
+})();
