@@ -1,0 +1,1 @@
+"""Benchmarks that place real calls through the sandbox Asterisk (see README.md)."""
