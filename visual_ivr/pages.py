@@ -80,6 +80,7 @@ def page_model(session: Session, where: Where) -> dict[str, Any]:
         "heading": node["title"] or view["flow_title"],
         "lines": [],
         "restart": "",
+        "human_option": False,
     }
     if view["done"]:
         p.update(kind="done", other_langs=[], **_ending(view, where, t, ref))
@@ -88,6 +89,11 @@ def page_model(session: Session, where: Where) -> dict[str, Any]:
             o.key for o in _options_of(session.node) if _leads_to_send_link(session.flow, o.goto)
         }
         p.update(kind="menu", options=[o for o in node["options"] if o["key"] not in hidden])
+        # A menu that offers a person itself needs no second button for it.
+        human = session.flow.human
+        p["human_option"] = any(
+            o.goto == human for o in _options_of(session.node) if o.key not in hidden
+        )
     elif node["type"] == "input":
         spec = node["input"]
         a, b = spec["min_length"], spec["max_length"]

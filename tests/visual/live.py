@@ -1,0 +1,140 @@
+"""A real call through the sandbox Asterisk that a test presses keys on when it
+likes (``engine.caller.place_call`` plays a script of steps instead), and headless
+Chromium (Debian's, driven by Playwright) as the phone's browser."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from playwright.async_api import Browser, BrowserContext, ViewportSize, async_playwright
+
+from engine.ami import AmiError
+from engine.serve import Stack
+from engine.session.events import TrailEntry
+from engine.session.machine import Session
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PHONE: ViewportSize = {"width": 360, "height": 740}
+ARTIFACTS = os.path.join(os.path.dirname(__file__), "..", "..", "test-artifacts")
+KEY_MS = 100  # how long each key is held, like a person's press
+
+
+class LiveCall:
+    """One call into ``flow`` from ``caller_id``: the caller's leg is a real SIP
+    channel sending RTP; keys are RFC 4733 DTMF on it (AMI PlayDTMF)."""
+
+    def __init__(self, stack: Stack, flow: str, caller_id: str) -> None:
+        self.stack = stack
+        self.flow = flow
+        self.caller_id = caller_id
+        self.session: Session | None = None
+        self.leg = ""  # the caller's channel
+        self.gone = asyncio.Event()
+        self._changed = asyncio.Event()
+        self._id = uuid.uuid4().hex
+
+    def _listen(self, session: Session, entries: list[TrailEntry]) -> None:
+        if self.session is None and session.call.caller_id == self.caller_id:
+            self.session = session
+        if session is self.session:
+            self._changed.set()
+
+    def _channel(self, fields: dict[str, str]) -> None:
+        if fields.get("Uniqueid") == self._id:
+            self.leg = fields.get("Channel", self.leg)
+            if fields.get("Event") == "Hangup":
+                self.gone.set()
+
+    async def __aenter__(self) -> LiveCall:
+        engine, ami = self.stack.engine, self.stack.ami
+        engine.listeners.append(self._listen)
+        ami.on("Newchannel", self._channel)
+        ami.on("Hangup", self._channel)
+        await ami.action(
+            {
+                "Action": "Originate",
+                "Channel": f"PJSIP/caller/sip:{self.flow}+{engine.address[1]}@127.0.0.1:5060",
+                "Context": "ivr-caller-leg",
+                "Exten": "s",
+                "Priority": "1",
+                "CallerID": f'"Test caller" <{self.caller_id}>',
+                "Async": "true",
+                "ChannelId": self._id,
+                "Timeout": "15000",
+            }
+        )
+        await self.until(lambda: self.session is not None and bool(self.leg), 20.0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.hangup()
+        self.stack.engine.listeners.remove(self._listen)
+
+    @property
+    def s(self) -> Session:
+        assert self.session is not None
+        return self.session
+
+    async def until(self, predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not predicate():
+                self._changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.5):  # AMI events too (the leg's name)
+                        await self._changed.wait()
+
+    async def at(self, node: str, timeout: float = 20.0) -> None:
+        await self.until(lambda: self.s.node.id == node, timeout)
+
+    async def press(self, keys: str, gap: float = 0.25) -> None:
+        for index, key in enumerate(keys):
+            if index:
+                await asyncio.sleep(gap)
+            await self.stack.ami.action(
+                {"Action": "PlayDTMF", "Channel": self.leg, "Digit": key, "Duration": str(KEY_MS)}
+            )
+
+    async def hangup(self) -> None:
+        if self.leg and not self.gone.is_set():
+            with contextlib.suppress(AmiError):
+                await self.stack.ami.action({"Action": "Hangup", "Channel": self.leg})
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(10):
+                    await self.gone.wait()
+
+
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def phone(browser: Browser, **options: Any) -> BrowserContext:
+    """A fresh phone: its own cookies, a 360 px wide screen, touch."""
+    return await browser.new_context(
+        viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, **options
+    )
+
+
+def artifact(name: str) -> str:
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    return os.path.abspath(os.path.join(ARTIFACTS, name))

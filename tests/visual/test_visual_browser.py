@@ -1,0 +1,159 @@
+"""The visual IVR in a real headless Chromium, beside a real call in the sandbox
+Asterisk: one journey, two channels, each following the other live."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.async_api import Page, expect
+
+from engine.serve import Stack
+from tests.conftest import caller_number
+from tests.visual.live import LiveCall, artifact, chromium, phone
+from visual_ivr.app import VISUAL_KEY, VisualIvr
+
+pytestmark = pytest.mark.asterisk
+
+
+def visual_of(stack: Stack) -> VisualIvr:
+    return stack.runner.app[VISUAL_KEY]
+
+
+async def texted_link(stack: Stack, call: LiveCall) -> str:
+    """Walk the call to "get this menu on your phone", agree, and read the text."""
+    outbox = visual_of(stack).sender.outbox  # type: ignore[attr-defined]
+    already = len(outbox)
+    await call.at("welcome")
+    await call.press("1")  # English (during the prompt: barge-in)
+    await call.at("main")
+    await call.press("9")
+    await call.at("link_offer")
+    await call.press("1")  # "yes, text me the link"
+    await call.until(lambda: len(outbox) > already, 15)
+    sms = outbox[-1]
+    assert sms.to == call.caller_id
+    found = re.search(r"https?://\S+/v/l/\S+", sms.text)
+    assert found, sms.text
+    return found.group(0)
+
+
+async def heading(page: Page) -> str:
+    return (await page.locator("h1").inner_text()).strip()
+
+
+async def test_the_page_and_the_call_are_one_journey(demo_stack: Stack) -> None:
+    async with LiveCall(demo_stack, "service_line", caller_number()) as call, chromium() as b:
+        link = await texted_link(demo_stack, call)
+        context = await phone(b)
+        page = await context.new_page()
+        await page.goto(link)  # opens the link: its page posts it at once
+        await expect(page.locator("h1")).to_have_text("Main menu", timeout=15_000)
+        assert page.url.endswith("/v/s")
+        cookie = next(c for c in await context.cookies() if c["name"] == "ivr_page")
+        assert cookie["secure"] and cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+        await expect(page.locator(".live")).to_have_text("Following your call")
+        await page.screenshot(path=artifact("visual-main-menu-360.png"))
+
+        # A tap moves the call: the prompt stops, the call enters the node.
+        await page.get_by_role("button", name="Check my balance").click()
+        await call.at("account", 5)
+        await expect(page.locator("h1")).to_have_text("Account number")
+        assert await page.evaluate("document.activeElement.tagName") == "H1"
+        trail = call.s.trail
+        tap = next(i for i, e in enumerate(trail) if e.data.get("source") == "web")
+        assert trail[tap].node == "main" and trail[tap].data["goto"] == "balance_identify"
+        spoken = [e.data["text"] for e in trail[tap:] if e.kind == "prompt"]
+        assert spoken[0].startswith("Please enter your six digit account number")
+
+        # Keys on the call move the page.
+        await call.press("123456#")
+        await expect(page.locator("h1")).to_have_text("PIN", timeout=10_000)
+        assert await page.locator("#value").get_attribute("type") == "password"
+
+        # The form is checked like the voice input: in the browser (a help only)...
+        await page.fill("#value", "12")
+        assert await page.locator("#value:invalid").count() == 1
+        # ...and by the session, for a browser that checks nothing.
+        await page.evaluate("document.querySelector('form.entry').noValidate = true")
+        await page.get_by_role("button", name="Continue").click()
+        await expect(page.locator(".notice")).to_contain_text("doesn't look right")
+        assert call.s.node.id == "pin"
+        assert await page.evaluate("document.activeElement.className") == "notice"
+        await page.fill("#value", "1234")
+        await page.get_by_role("button", name="Continue").click()
+        await expect(page.locator("h1")).to_have_text("Anything else?", timeout=15_000)
+        await expect(page.locator(".card")).to_have_text("Alex, your balance is 1520.75 dollars.")
+        await page.screenshot(path=artifact("visual-balance-360.png"))
+
+        # "Talk to a person", from any page, moves the call into the queue.
+        await page.get_by_role("button", name="Main menu").click()
+        await expect(page.locator("h1")).to_have_text("Main menu")
+        await page.get_by_role("button", name="Check my balance").click()
+        await expect(page.locator("h1")).to_have_text("Account number")
+        await page.get_by_role("button", name="Talk to a person").click()
+        await call.until(lambda: call.s.done, 10)
+        assert call.s.outcome == "transfer:support"
+        await expect(page.locator("h1")).to_have_text("Talk to a person")
+        await expect(page.locator("main")).to_contain_text("connected to a person on your call")
+
+        inputs = [e for e in call.s.trail if e.kind == "input"]
+        sources = [e.data.get("source") for e in inputs[-7:]]
+        assert sources == ["web", "key", "web", "web", "web", "web", "web"]
+        assert [(e.node, e.data.get("value"), e.data.get("valid")) for e in inputs[-7:]] == [
+            ("main", "1", None),  # the tap
+            ("account", "123456", True),  # keys on the call
+            ("pin", "**", False),  # the page's invalid entry, refused by the session
+            ("pin", "****", True),
+            ("anything_else", "1", None),
+            ("main", "1", None),
+            ("account", "human", None),  # "talk to a person"
+        ]
+        await context.close()
+
+
+async def test_a_link_works_once_and_either_channel_can_end(demo_stack: Stack) -> None:
+    visual = visual_of(demo_stack)
+    async with LiveCall(demo_stack, "service_line", caller_number()) as call, chromium() as b:
+        link = await texted_link(demo_stack, call)
+        mine = await phone(b)
+        page = await mine.new_page()
+        await page.goto(link)
+        await expect(page.locator("h1")).to_have_text("Main menu", timeout=15_000)
+
+        # Anyone else who gets hold of the link later gets nothing.
+        other = await phone(b)
+        theirs = await other.new_page()
+        await theirs.goto(link)
+        await expect(theirs.locator("h1")).to_have_text("This link has already been used")
+        assert await other.cookies() == []
+        await theirs.goto(link[:-3] + ("xyz" if not link.endswith("xyz") else "abc"))
+        await expect(theirs.locator("h1")).to_have_text("This link isn't valid")
+        expiring = visual.tokens.issue(call.s.call.call_id)
+        visual.tokens.clock = lambda: time.monotonic() + visual.settings.link_ttl_s + 1
+        try:
+            await theirs.goto(link.rsplit("/", 1)[0] + "/" + expiring)
+        finally:
+            visual.tokens.clock = time.monotonic
+        await expect(theirs.locator("h1")).to_have_text("This link has expired")
+        assert await other.cookies() == []
+        await theirs.goto(link.split("/v/")[0] + "/v/s")
+        await expect(theirs.locator("h1")).to_have_text("This page needs a link")
+
+        # The page goes away: the call goes on; the page comes back where the call is.
+        await page.close()
+        await call.press("3")
+        await call.at("account", 15)
+        page = await mine.new_page()
+        await page.goto(link.split("/v/")[0] + "/v/s")
+        await expect(page.locator("h1")).to_have_text("Account number")
+
+        # The call ends: the page says so, and offers to go on here.
+        await call.hangup()
+        await expect(page.locator("h1")).to_have_text("This session has ended", timeout=10_000)
+        await expect(page.locator("main")).to_contain_text("Your call has ended.")
+        await page.get_by_role("link", name="Start again on this page").click()
+        await expect(page.locator("h1")).to_have_text("Language")
+        await mine.close()
+        await other.close()
