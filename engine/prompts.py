@@ -8,8 +8,8 @@ in production share it, see asterisk_conf/README.md) and plays ``<dir>/<hash>``.
 
 Rendering runs in subprocesses (espeak-ng piped into sox) off the event loop; a
 lock per file makes concurrent calls wait for one rendering instead of racing.
-A short lead-in of silence keeps the first syllable from being clipped while the
-media path settles.
+A short lead-in of silence keeps the first synthesised syllable from being
+clipped while the media path settles; recordings are left as they were made.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from engine.session.events import FilePart, PlayPart, SpeechPart
 log = logging.getLogger(__name__)
 
 DEFAULT_PROMPT_DIR = "/var/cache/ivr/prompts"
-LEAD_IN_S = 0.08
+LEAD_IN_S = 0.08  # synthesised prompts only: recordings play as the designer made them
+MAX_REMEMBERED = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ class PromptCache:
         self.directory = directory
         os.makedirs(directory, exist_ok=True)
         self._locks: dict[str, asyncio.Lock] = {}
+        self._known: dict[tuple[object, ...], str] = {}  # what was already rendered
 
     def key_for(self, part: PlayPart) -> str:
         digest = hashlib.sha256()
@@ -58,25 +60,39 @@ class PromptCache:
             digest.update(f"tts\0{voice.name}\0{voice.words_per_minute}\0{part.text}".encode())
         else:
             with open(part.path, "rb") as source:
-                digest.update(b"file\0" + source.read())
+                digest.update(b"file-v2\0" + source.read())  # v2: no lead-in
         return digest.hexdigest()[:32]
 
     async def path_for(self, part: PlayPart) -> str:
         """The file to hand to Asterisk, without its extension."""
-        key = (
-            await asyncio.to_thread(self.key_for, part)
-            if isinstance(part, FilePart)
-            else (self.key_for(part))
-        )
+        known = self._known.get(self._memo_key(part))
+        if known is not None:
+            return known  # the hot path: no hashing, no thread, no file system
+        if isinstance(part, FilePart):
+            key = await asyncio.to_thread(self.key_for, part)
+        else:
+            key = self.key_for(part)
         base = os.path.join(self.directory, key)
-        if os.path.exists(base + ".wav"):
-            return base
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            if not os.path.exists(base + ".wav"):
-                await self._render(part, base + ".wav")
-        self._locks.pop(key, None)
+        if not os.path.exists(base + ".wav"):
+            lock = self._locks.setdefault(key, asyncio.Lock())
+            async with lock:
+                if not os.path.exists(base + ".wav"):
+                    await self._render(part, base + ".wav")
+            self._locks.pop(key, None)
+        if len(self._known) > MAX_REMEMBERED:
+            self._known.clear()
+        self._known[self._memo_key(part)] = base
         return base
+
+    @staticmethod
+    def _memo_key(part: PlayPart) -> tuple[object, ...]:
+        if isinstance(part, SpeechPart):
+            return ("tts", part.lang, part.text)
+        try:
+            info = os.stat(part.path)
+        except OSError:
+            return ("file", part.path)  # missing: path_for will raise a clear error
+        return ("file", part.path, info.st_mtime_ns, info.st_size)
 
     async def _render(self, part: PlayPart, target: str) -> None:
         temporary = f"{target}.{os.getpid()}.tmp.wav"
@@ -96,7 +112,7 @@ class PromptCache:
             convert = ["sox", "-q", "-t", "wav", "-", *sox_out, *pad]
             await _pipe(speak, convert)
         else:
-            await _run(["sox", "-q", part.path, *sox_out, *pad])
+            await _run(["sox", "-q", part.path, *sox_out])
         os.replace(temporary, target)
         log.debug("prompt rendered: %s", os.path.basename(target))
 

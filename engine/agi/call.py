@@ -192,8 +192,7 @@ class AgiCall:
             await self._command("SET VARIABLE", "IVR_QUEUE", item.queue)
             await self._command("SET VARIABLE", "IVR_RESULT", "transfer")
         elif isinstance(item, ev.Hangup):
-            await self._command("SET VARIABLE", "IVR_RESULT", "hangup")
-            await self._command("HANGUP")
+            await self._command("HANGUP")  # a hung-up channel runs no more dialplan
         else:
             await self._saved()
             log.error("call %s: session failed: %s", self.session.call.call_id, item.reason)
