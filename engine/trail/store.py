@@ -3,19 +3,25 @@
 Callers of the store see :class:`TrailStore` only (append, read, finish, wrap-up),
 so a server database can replace SQLite without touching them.
 
-:class:`SqliteTrailStore` keeps the database in WAL mode and writes from one
-thread of its own with *group commit*: appends queued while a transaction runs go
-into the next one, so many calls share each commit and the event loop never waits
-on the disk. ``append`` returns a future that resolves once the rows are committed;
-the call driver awaits it before it sends Asterisk the next command, so a step the
-caller was told about (a prompt that followed it) is on disk first. With
-``synchronous=NORMAL`` (the default) a commit survives a ``kill -9`` of the engine;
-``durability="full"`` also survives a power cut, at the price of an fsync per commit.
+:class:`SqliteTrailStore` keeps the database in WAL mode and commits with *group
+commit*: every append made while the event loop runs one round of callbacks goes
+into one transaction at the end of that round. ``append`` returns a future that
+resolves once the rows are committed; the call driver awaits it before it sends
+Asterisk the next command, so a step the caller was told about (a prompt that
+followed it) is on disk first.
+
+With ``durability="normal"`` (the default, ``synchronous=NORMAL``) a commit only
+writes to the WAL file, about 20 us, so it runs on the event loop itself (no
+thread hop, which under load costs a GIL switch interval); it survives a
+``kill -9`` of the engine. Checkpoints, which do sync the disk, run in a thread of
+their own. ``durability="full"`` also survives a power cut: each commit syncs the
+disk, so commits run in a writer thread and the loop never waits on the disk.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import queue
 import sqlite3
@@ -90,9 +96,20 @@ class SqliteTrailStore:
             tuple[list[_Write], asyncio.Future[None], asyncio.AbstractEventLoop] | None
         ] = queue.SimpleQueue()
         self._connect().executescript(SCHEMA)
-        self._thread = threading.Thread(target=self._writer, name="trail-writer", daemon=True)
-        self._thread.start()
+        self._pending: list[tuple[list[_Write], asyncio.Future[None]]] = []
+        self._flush_scheduled = False
+        self._stop = threading.Event()
         self.commits = 0
+        if self._durability == "FULL":
+            self._loop_db: sqlite3.Connection | None = None
+            self._thread = threading.Thread(target=self._writer, name="trail-writer", daemon=True)
+        else:
+            self._loop_db = self._connect()
+            self._loop_db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's job
+            self._thread = threading.Thread(
+                target=self._checkpointer, name="trail-checkpoint", daemon=True
+            )
+        self._thread.start()
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
@@ -105,8 +122,43 @@ class SqliteTrailStore:
     def _submit(self, writes: list[_Write]) -> asyncio.Future[None]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._queue.put((writes, future, loop))
+        if self._loop_db is None:
+            self._queue.put((writes, future, loop))
+        else:
+            self._pending.append((writes, future))
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                loop.call_soon(self._flush)
         return future
+
+    def _flush(self) -> None:
+        """Commit everything appended in this round of the loop, in one transaction."""
+        self._flush_scheduled = False
+        work, self._pending = self._pending, []
+        assert self._loop_db is not None
+        error = self._commit(self._loop_db, [writes for writes, _ in work])
+        for _, future in work:
+            _settle(future, error)
+
+    def _commit(self, db: sqlite3.Connection, batches: list[list[_Write]]) -> Exception | None:
+        try:
+            with db:
+                for writes in batches:
+                    for sql, args in writes:
+                        db.execute(sql, args)
+        except sqlite3.Error as exc:
+            return exc
+        self.commits += 1
+        return None
+
+    def _checkpointer(self) -> None:
+        db = self._connect()
+        while not self._stop.wait(1.0):
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.close()
 
     def begin(
         self, journey: str, flow: str, caller_id: str, channel: str, started: float
@@ -162,20 +214,11 @@ class SqliteTrailStore:
             batch = [item]
             while not self._queue.empty():  # group commit: take whatever has queued
                 batch.append(self._queue.get_nowait())
-            stop = None in batch
             work = [b for b in batch if b is not None]
-            error: Exception | None = None
-            try:
-                with db:
-                    for writes, _, _ in work:
-                        for sql, args in writes:
-                            db.execute(sql, args)
-                self.commits += 1
-            except sqlite3.Error as exc:
-                error = exc
+            error = self._commit(db, [writes for writes, _, _ in work])
             for _, future, loop in work:
                 loop.call_soon_threadsafe(_settle, future, error)
-            if stop:
+            if None in batch:
                 db.close()
                 return
 
@@ -225,7 +268,13 @@ class SqliteTrailStore:
         )
 
     async def close(self) -> None:
-        self._queue.put(None)
+        if self._loop_db is not None:
+            if self._pending:
+                self._flush()
+            self._loop_db.close()
+            self._stop.set()
+        else:
+            self._queue.put(None)
         await asyncio.to_thread(self._thread.join, 10)
 
 

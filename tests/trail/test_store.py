@@ -10,6 +10,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from engine.session.events import TrailEntry
 from engine.trail.store import SqliteTrailStore
 
@@ -18,8 +20,9 @@ def entry(seq: int, kind: str = "node", node: str = "main", **data: object) -> T
     return TrailEntry(seq, 1000.0 + seq, kind, node, data)  # type: ignore[arg-type]
 
 
-async def test_append_and_read_in_order(tmp_path: Path) -> None:
-    store = SqliteTrailStore(str(tmp_path / "t.db"))
+@pytest.mark.parametrize("durability", ["normal", "full"])
+async def test_append_and_read_in_order(tmp_path: Path, durability: str) -> None:
+    store = SqliteTrailStore(str(tmp_path / "t.db"), durability)
     await store.begin("j1", "service_line", "+15550001", "PJSIP/x", 999.0)
     await store.append("j1", [entry(1, "start"), entry(2, value="中文")])
     await store.append("j1", [entry(3, "input", source="web", value="1")])
@@ -48,7 +51,9 @@ async def test_concurrent_appends_share_commits(tmp_path: Path) -> None:
 
 WRITER = textwrap.dedent("""
     import asyncio, sys
-    from engine.session.events import TrailEntry
+    import pytest
+
+from engine.session.events import TrailEntry
     from engine.trail.store import SqliteTrailStore
 
     async def main() -> None:
