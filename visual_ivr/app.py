@@ -23,7 +23,6 @@ or by the button on it, that uses the token.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import time
@@ -37,8 +36,9 @@ from engine.config import Settings
 from engine.runtime import Engine, SessionHandle
 from engine.session import events as ev
 from visual_ivr.links import LinkService
-from visual_ivr.pages import Pages, Where, digest, page_model
+from visual_ivr.pages import Pages
 from visual_ivr.push import Hub, Watcher
+from visual_ivr.screens import Screens
 from visual_ivr.sms import SmsSender, sender_from_settings
 from visual_ivr.texts import text
 from visual_ivr.tokens import LinkTokens, PageCookies, PageVisit
@@ -69,6 +69,7 @@ class VisualIvr:
         self.settings = settings
         self.base = base
         self.pages = Pages(base)
+        self.screens = Screens(self.pages, settings.human_phone, base)
         self.hub = Hub()
         self.tokens = LinkTokens(settings.link_ttl_s, clock)
         self.cookies = PageCookies(clock=clock)
@@ -180,29 +181,7 @@ class VisualIvr:
             return self._no_session(request)
         if handle is None:
             return self._ended(request, visit)
-        update = self.update(handle, visit)
-        body = self.pages.page(update["model"], update["html"], update["h"])
-        return self._html(body)
-
-    def update(self, handle: SessionHandle, visit: PageVisit) -> dict[str, Any]:
-        """The journey as the page shows it, with the fragment that draws it."""
-        where = Where(
-            call=handle.voice,
-            human_phone=self.settings.human_phone,
-            restart=f"{self.base}/{visit.flow}",
-        )
-        model = page_model(handle.session, where)
-        html = self.pages.fragment(model)
-        return {
-            "v": model["version"],
-            "h": digest(html),
-            "node": model["node_id"],
-            "lang": model["lang_tag"],
-            "title": model["title"],
-            "done": model["done"],
-            "html": html,
-            "model": model,
-        }
+        return self._html(self.screens.of(handle, visit).page)
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         visit, handle = self._visit(request)
@@ -234,13 +213,11 @@ class VisualIvr:
             current = self.engine.sessions.get(visit.journey)
             if current is None:
                 break
-            update = self.update(current, visit)
-            if update["h"] != last:
-                last = update["h"]
-                del update["model"]
-                data = json.dumps(update, ensure_ascii=False, separators=(",", ":"))
-                await self._write(response, f"data: {data}\n\n".encode())
-            if update["done"]:
+            screen = self.screens.of(current, visit)
+            if screen.digest != last:
+                last = screen.digest
+                await self._write(response, b"data: " + screen.update + b"\n\n")
+            if screen.done:
                 break
             if not await watcher.wait(HEARTBEAT_S):
                 await self._write(response, b": still here\n\n")
@@ -301,9 +278,11 @@ class VisualIvr:
         if event is not None and not handle.session.done:
             await self._take(visit.journey, handle, event)
         if "application/json" in request.headers.get("Accept", ""):
-            update = self.update(handle, visit)
-            del update["model"]
-            return web.json_response(update, headers={"Cache-Control": "no-store"})
+            return web.Response(
+                body=self.screens.of(handle, visit).update,
+                content_type="application/json",
+                headers={"Cache-Control": "no-store"},
+            )
         return self._see_page()
 
     async def _take(self, journey: str, handle: SessionHandle, event: ev.Event) -> None:
@@ -350,13 +329,12 @@ class VisualIvr:
             COOKIE, value, path=self.base, secure=True, httponly=True, samesite="Lax"
         )
 
-    def _html(self, body: str, status: int = 200) -> web.Response:
+    def _html(self, body: str | bytes, status: int = 200) -> web.Response:
         return web.Response(
-            text=body,
+            body=body.encode("utf-8") if isinstance(body, str) else body,
             status=status,
-            content_type="text/html",
-            charset="utf-8",
             headers={
+                "Content-Type": "text/html; charset=utf-8",
                 "Cache-Control": "no-store",
                 "Content-Security-Policy": self.pages.csp,
                 "Referrer-Policy": "no-referrer",

@@ -112,6 +112,8 @@ def page_model(session: Session, where: Where) -> dict[str, Any]:
         p.update(kind="wait", wait=node.get("hold") or t["one_moment"])
         if node["type"] == "say" and p["cards"]:
             p["kind"] = "cards"
+    # A "Back" the flow itself offers here replaces the page's own.
+    p["own_back"] = not any(o["label"] == t["back"] for o in p.get("options", ()))
     p["title"] = f"{p['heading']} · {p['flow_title']}"
     return p
 

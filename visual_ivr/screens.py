@@ -1,0 +1,88 @@
+"""A journey's screen, rendered once per state and shared.
+
+Every open page of a journey, every reload and every pushed update shows the same
+thing until the session moves, so the rendering (the page, and the update pushed
+to open pages) is kept per journey with the state it was drawn from: the trail's
+length, the node, the language, the notice, the cards and the outcome. Anything
+that changes what the page shows changes one of these.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from engine.runtime import SessionHandle
+from visual_ivr.pages import Pages, Where, digest, page_model
+from visual_ivr.tokens import PageVisit
+
+StateKey = tuple[int, str, str, str | None, int, str | None, bool, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Screen:
+    digest: str  # of the fragment: what a page compares to skip an update it has
+    node: str
+    done: bool
+    page: bytes  # the whole page (HTML, CSS, JS)
+    update: bytes  # the JSON pushed to an open page, or answered to its script
+
+
+class Screens:
+    def __init__(self, pages: Pages, human_phone: str, base: str, keep: int = 10_000) -> None:
+        self._pages = pages
+        self._human_phone = human_phone
+        self._base = base
+        self._keep = keep
+        self._drawn: OrderedDict[str, tuple[StateKey, Screen]] = OrderedDict()
+
+    def of(self, handle: SessionHandle, visit: PageVisit) -> Screen:
+        session = handle.session
+        key: StateKey = (
+            len(session.trail),
+            session.node.id,
+            session.lang,
+            session.notice,
+            len(session.cards),
+            session.outcome,
+            handle.voice,
+            visit.flow,
+        )
+        journey = visit.journey
+        drawn = self._drawn.get(journey)
+        if drawn is not None and drawn[0] == key:
+            return drawn[1]
+        screen = self.draw(handle, visit)
+        self._drawn[journey] = (key, screen)
+        self._drawn.move_to_end(journey)
+        while len(self._drawn) > self._keep:
+            self._drawn.popitem(last=False)
+        return screen
+
+    def draw(self, handle: SessionHandle, visit: PageVisit) -> Screen:
+        """Render the journey as it is now (no cache)."""
+        where = Where(
+            call=handle.voice,
+            human_phone=self._human_phone,
+            restart=f"{self._base}/{visit.flow}",
+        )
+        model = page_model(handle.session, where)
+        html = self._pages.fragment(model)
+        h = digest(html)
+        update = {
+            "v": model["version"],
+            "h": h,
+            "node": model["node_id"],
+            "lang": model["lang_tag"],
+            "title": model["title"],
+            "done": model["done"],
+            "html": html,
+        }
+        return Screen(
+            digest=h,
+            node=model["node_id"],
+            done=model["done"],
+            page=self._pages.page(model, html, h).encode("utf-8"),
+            update=json.dumps(update, ensure_ascii=False, separators=(",", ":")).encode(),
+        )
