@@ -286,7 +286,7 @@ async def channels(stack: Stack, presses: int, taps: int) -> None:
         page = await context.new_page()
         await page.goto(link.group(0))
         await call.at("main", 15)
-        await page.wait_for_function("document.querySelector('h1').textContent === 'Main menu'")
+        await page.locator("h1", has_text="Main menu").wait_for()
 
         # Keys on the call move the page: 9 (to the consent menu) and 2 (back), in turn.
         key_ms: list[float] = []

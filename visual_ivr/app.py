@@ -50,7 +50,7 @@ SUBMIT_WAIT_S = 3.0  # how long a step waits for the call to take it
 HEARTBEAT_S = 20.0  # an event stream says something this often (proxies, dead peers)
 WRITE_TIMEOUT_S = 10.0
 MAX_FORM_BYTES = 4096
-STARTS_PER_MINUTE = 30  # web-only journeys one address may start
+STARTS_PER_MINUTE = 120  # web-only journeys one address (or one proxy) may start
 _FLOW_NAME = "{flow:[A-Za-z0-9_.-]+}"
 
 
@@ -69,7 +69,9 @@ class VisualIvr:
         self.settings = settings
         self.base = base
         self.pages = Pages(base)
-        self.screens = Screens(self.pages, settings.human_phone, base)
+        self.screens = Screens(
+            self.pages, lambda name: engine.flows.snapshot.get(name), settings.human_phone, base
+        )
         self.hub = Hub()
         self.tokens = LinkTokens(settings.link_ttl_s, clock)
         self.cookies = PageCookies(clock=clock)

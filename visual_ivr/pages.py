@@ -50,6 +50,7 @@ class Where:
     """What a page needs to know beyond the session."""
 
     call: bool  # the journey has a call (it may have ended since)
+    brand: str  # the service's name: the title of the flow the journey started in
     human_phone: str
     restart: str  # where "start again" leads
 
@@ -63,7 +64,7 @@ def page_model(session: Session, where: Where) -> dict[str, Any]:
     p: dict[str, Any] = {
         "lang": lang,
         "lang_tag": LANG_TAGS.get(lang, lang),
-        "flow_title": view["flow_title"],
+        "flow_title": where.brand or view["flow_title"],
         "node_id": node["id"],
         "version": view["version"],
         "done": view["done"],
@@ -77,7 +78,7 @@ def page_model(session: Session, where: Where) -> dict[str, Any]:
             for code in view["languages"]
             if code != lang
         ],
-        "heading": node["title"] or view["flow_title"],
+        "heading": node["title"] or view["flow_title"],  # a subflow's name, if it has one
         "lines": [],
         "restart": "",
         "human_option": False,
@@ -88,7 +89,8 @@ def page_model(session: Session, where: Where) -> dict[str, Any]:
         hidden = {
             o.key for o in _options_of(session.node) if _leads_to_send_link(session.flow, o.goto)
         }
-        p.update(kind="menu", options=[o for o in node["options"] if o["key"] not in hidden])
+        options = [dict(o, tag=LANG_TAGS.get(o.get("lang") or "", "")) for o in node["options"]]
+        p.update(kind="menu", options=[o for o in options if o["key"] not in hidden])
         # A menu that offers a person itself needs no second button for it.
         human = session.flow.human
         p["human_option"] = any(

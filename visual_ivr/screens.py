@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from engine.flow.model import Flow
 from engine.runtime import SessionHandle
 from visual_ivr.pages import Pages, Where, digest, page_model
 from visual_ivr.tokens import PageVisit
@@ -30,8 +32,16 @@ class Screen:
 
 
 class Screens:
-    def __init__(self, pages: Pages, human_phone: str, base: str, keep: int = 10_000) -> None:
+    def __init__(
+        self,
+        pages: Pages,
+        flows: Callable[[str], Flow | None],
+        human_phone: str,
+        base: str,
+        keep: int = 10_000,
+    ) -> None:
         self._pages = pages
+        self._flows = flows
         self._human_phone = human_phone
         self._base = base
         self._keep = keep
@@ -62,8 +72,10 @@ class Screens:
 
     def draw(self, handle: SessionHandle, visit: PageVisit) -> Screen:
         """Render the journey as it is now (no cache)."""
+        root = self._flows(visit.flow)
         where = Where(
             call=handle.voice,
+            brand=root.title.get(handle.session.lang) if root is not None else "",
             human_phone=self._human_phone,
             restart=f"{self._base}/{visit.flow}",
         )

@@ -12,8 +12,8 @@ from engine.flow import model as m
 from engine.session.machine import Session
 
 
-def _options(session: Session, options: tuple[m.Option, ...]) -> list[dict[str, str]]:
-    return [{"key": o.key, "label": o.label.get(session.lang)} for o in options]
+def _options(session: Session, options: tuple[m.Option, ...]) -> list[dict[str, Any]]:
+    return [{"key": o.key, "label": o.label.get(session.lang), "lang": o.lang} for o in options]
 
 
 def _node_view(session: Session) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from engine.session.events import HttpDone, WebChoose
@@ -20,7 +21,7 @@ def h1(reply: Reply) -> str:
 
 
 def buttons(reply: Reply) -> list[str]:
-    return re.findall(r'<button name="key" value="[^"]*">.*?</span>(.*?)</button>', reply.text)
+    return re.findall(r'<button name="key" value="[^"]*"[^>]*>.*?</span>(.*?)</button>', reply.text)
 
 
 def session_of(visual: VisualIvr, page: PageClient) -> Session:
@@ -57,6 +58,7 @@ async def test_web_first_gets_a_secure_cookie_and_the_first_menu(page: PageClien
     assert '<html lang="en">' in shown.text
     assert h1(shown) == "Language"
     assert buttons(shown) == ["English", "中文", "Talk to a person"]
+    assert '<button name="key" value="2" lang="zh-CN">' in shown.text
     assert ">Talk to a person</button>" in shown.text  # on every page
     assert "script-src 'sha256-" in shown.headers["Content-Security-Policy"]
     assert shown.headers["Cache-Control"] == "no-store"
@@ -85,7 +87,9 @@ async def test_taps_walk_the_flow_and_are_recorded_as_web(
     assert h1(account) == "Account number"
     assert 'inputmode="numeric"' in account.text and 'pattern="^[0-9]{6}$"' in account.text
     assert '<label for="value">Account number</label>' in account.text
-    assert buttons(account) == ["Back"]  # the input's own shortcut ("*")
+    assert buttons(account) == ["Back"]  # the input's own shortcut ("*")...
+    assert 'value="back"' not in account.text  # ...which replaces the page's own
+    assert '<p class="brand">Demo Bank' in account.text  # not the subflow's "Sign in"
     session = session_of(visual, page)
     assert web_inputs(session) == [
         {"node": "welcome", "source": "web", "value": "1", "option": "1", "goto": "main"},
@@ -241,6 +245,11 @@ async def test_server_sent_events_push_each_change(page: PageClient, visual: Vis
         visual.engine.sessions[session.call.call_id].submit(WebChoose("welcome", "1"))
         line = await stream.content.readline()
         assert line.startswith(b"data: ") and b'"node":"main"' in line
+        assert await stream.content.readline() == b"\n"
+        visual.hub.close()  # the server shuts down: open streams end
+        async with asyncio.timeout(5):
+            rest = await stream.content.read()
+        assert rest == b"event: end\ndata: {}\n\n"
 
 
 async def test_the_link_opens_once_then_is_worthless(
