@@ -11,6 +11,13 @@ Steps (``--dtmf "1 2 3 4 #"``), one per word:
   ``!123``  press them at once, during whatever is playing (barge-in, type-ahead)
   ``_``     let one turn pass without pressing anything (a no-input)
   ``w2.5``  wait 2.5 seconds
+
+Speech (``--say "check my balance"``, one step per option, mixed with ``--dtmf``
+in the order given): on the caller's turn the text is synthesised (espeak-ng, in
+the language the IVR speaks at that moment, 8 kHz) into the prompt directory, which
+Asterisk sees at the same path, and the caller leg is redirected to speak it
+(AMI ``Setvar CALLER_AUDIO`` then ``Redirect`` to ``ivr-caller-leg,play``). A text
+starting with ``!`` is spoken at once, over the prompt (barge-in).
 """
 
 from __future__ import annotations
@@ -28,8 +35,9 @@ from typing import Any
 
 from engine.ami import Ami, AmiError
 from engine.config import ConfigError, Settings, load_settings
+from engine.prompts import PromptCache, PromptError
 from engine.runtime import Engine
-from engine.session.events import TrailEntry
+from engine.session.events import SpeechPart, TrailEntry
 from engine.session.machine import Session, trail_as_dicts
 
 KEY_GAP_S = 0.25  # between keys of one step, like a person typing
@@ -42,9 +50,27 @@ class CallError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    kind: str  # "keys" | "now" | "pass" | "wait"
+    kind: str  # "keys" | "now" | "pass" | "wait" | "say" | "say_now"
     keys: str = ""
     seconds: float = 0.0
+    text: str = ""
+
+
+def say_step(text: str) -> Step:
+    """``--say TEXT``: speak it on the caller's turn; ``!TEXT`` at once."""
+    now = text.startswith("!")
+    text = text[1:].strip() if now else text.strip()
+    if not text:
+        raise CallError("--say needs some words to speak")
+    return Step("say_now" if now else "say", text=text)
+
+
+def parse_script(items: list[tuple[str, str]]) -> list[Step]:
+    """``--dtmf``/``--say`` options in the order given."""
+    steps: list[Step] = []
+    for kind, value in items:
+        steps.extend(parse_steps(value) if kind == "dtmf" else [say_step(value)])
+    return steps
 
 
 def parse_steps(text: str) -> list[Step]:
@@ -173,7 +199,7 @@ async def place_call(
             session = watch.session
             assert session is not None
             report.journey_id = session.call.call_id
-            await _play_steps(ami, watch, session, steps, names)
+            await _play_steps(ami, engine.prompts, watch, session, steps, names)
             await watch.until(lambda: session.done, timeout)
             if session.outcome == "hangup":
                 with contextlib.suppress(TimeoutError):
@@ -194,7 +220,8 @@ async def place_call(
 
 
 async def _play_steps(
-    ami: Ami, watch: _Watch, session: Session, steps: list[Step], names: dict[str, str]
+    ami: Ami,
+    prompts: PromptCache, watch: _Watch, session: Session, steps: list[Step], names: dict[str, str]
 ) -> None:
     used_turns = 0
     for step in steps:
@@ -203,13 +230,17 @@ async def _play_steps(
         if step.kind == "wait":
             await asyncio.sleep(step.seconds)
             continue
-        if step.kind in ("keys", "pass"):
+        if step.kind in ("keys", "pass", "say"):
             await _next_turn(watch, session, used_turns)
             used_turns = session.turns
             if step.kind == "pass":
                 # Let this turn time out: wait until the session moves on.
                 await _next_turn(watch, session, used_turns)
                 continue
+        if step.kind in ("say", "say_now"):
+            await speak(ami, prompts, names["caller"], step.text, session.lang)
+            used_turns = session.turns
+            continue
         for index, key in enumerate(step.keys):
             if index:
                 await asyncio.sleep(KEY_GAP_S)
@@ -222,6 +253,35 @@ async def _play_steps(
                 }
             )
         used_turns = session.turns
+
+
+async def speak(ami: Ami, prompts: PromptCache, channel: str, text: str, lang: str) -> str:
+    """Make the caller leg ``channel`` say ``text``; the audio file's path."""
+    try:
+        path = await prompts.path_for(SpeechPart(text, lang))
+    except PromptError as exc:
+        raise CallError(f"cannot synthesise {text!r}: {exc}") from exc
+    await ami.action(
+        {"Action": "Setvar", "Channel": channel, "Variable": "CALLER_AUDIO", "Value": path}
+    )
+    await ami.action(
+        {
+            "Action": "Redirect",
+            "Channel": channel,
+            "Context": "ivr-caller-leg",
+            "Exten": "play",
+            "Priority": "1",
+        }
+    )
+    await asyncio.sleep(_duration_s(path + ".wav"))  # a caller takes this long to say it
+    return path
+
+
+def _duration_s(path: str) -> float:
+    import soundfile
+
+    info = soundfile.info(path)
+    return float(info.frames) / float(info.samplerate)
 
 
 async def _next_turn(watch: _Watch, session: Session, used: int) -> None:
@@ -258,7 +318,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> CallReport:
         if stack.engine.flows.snapshot.get(flow) is None:
             raise CallError(f"no valid flow named '{flow}' in {directory} (try: ivr validate)")
         await stack.ami.wait_ready(10.0)
-        return await place_call(stack.ami, stack.engine, flow, parse_steps(args.dtmf),
+        return await place_call(stack.ami, stack.engine, flow, parse_script(args.script),
                                 args.caller_id, args.timeout)
     finally:
         await stack.stop()

@@ -17,14 +17,39 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--config", default=None, help="configuration file (TOML)")
 
 
+class _Script(argparse.Action):
+    """--dtmf and --say go into one list, in the order they were given."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        script = list(getattr(namespace, self.dest, None) or [])
+        script.append((self.option_strings[0].lstrip("-"), str(values)))
+        setattr(namespace, self.dest, script)
+
+
 def _add_call(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("call", help="place a real call into a flow through the sandbox Asterisk")
     p.add_argument("flow", help="a flow's name (its file name without .yaml) or a path")
     p.add_argument(
         "--dtmf",
-        default="",
+        action=_Script,
+        dest="script",
+        default=[],
         help='key presses, one step per word, each sent when the IVR next listens: "1 2 3 4 #"; '
         '"_" lets one prompt time out, "wN" waits N seconds, "!123" sends during the prompt',
+    )
+    p.add_argument(
+        "--say",
+        action=_Script,
+        dest="script",
+        default=[],
+        help='words the caller speaks when the IVR next listens: "check my balance"; "!agent" '
+        "speaks during the prompt; repeat it, and mix it with --dtmf, in call order",
     )
     p.add_argument("--caller-id", default="+15551230000", help="the calling number")
     p.add_argument("--json", action="store_true", help="print one JSON object")

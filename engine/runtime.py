@@ -22,11 +22,15 @@ import aiohttp
 from engine.agi.call import AgiCall
 from engine.agi.server import AgiChannel, AgiServer
 from engine.ami import Ami, AmiError
+from engine.flow.model import Flow, Input, Menu, Subflow
 from engine.flowstore import FlowStore
+from engine.media.call import MediaCall
+from engine.media.server import MediaServer
 from engine.metrics import Metrics
 from engine.prompts import PromptCache
 from engine.session.events import Event, SpeechPart, TrailEntry
 from engine.session.machine import CallInfo, Session
+from engine.speech.service import SpeechService
 from engine.trail.store import TrailStore
 from engine.webcall import WebOnlyCall
 
@@ -56,12 +60,18 @@ class Engine:
         prompts: PromptCache,
         metrics: Metrics | None = None,
         trail: TrailStore | None = None,
+        speech: SpeechService | None = None,
     ):
         self.flows = flows
         self.trail = trail
         self.prompts = prompts
         self.metrics = metrics or Metrics()
-        self.calls: dict[str, AgiCall] = {}
+        # Calls whose flow offers spoken phrases run over AudioSocket (MediaCall);
+        # the others keep the plain FastAGI driver, the cheapest path for keys.
+        self.speech = speech or SpeechService()
+        self.media = MediaServer()
+        self.media_address: str | None = None  # how Asterisk reaches MediaServer
+        self.calls: dict[str, AgiCall | MediaCall] = {}
         self.listeners: list[SessionListener] = []
         self.constants: dict[str, str] = {}  # builtin variables every call sees
         self.sessions: dict[str, SessionHandle] = {}  # by journey id, calls and web-only
@@ -85,11 +95,16 @@ class Engine:
         self._tasks.append(loop.create_task(self.warm_prompts(), name="warm-prompts"))
         self.flows.listeners.append(self._on_reload)
         self.address = await self._agi.start(host, port)
+        if self.speech.config.enabled:
+            await self.media.start(host, 0)
+            self._tasks.append(loop.create_task(self.warm_speech(), name="warm-speech"))
         return self.address
 
     async def stop(self) -> None:
         """Stop taking calls; calls in progress go to the dialplan fallback."""
         await self._agi.stop()
+        await self.media.stop()
+        self.speech.close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -105,6 +120,30 @@ class Engine:
                 except Exception as exc:
                     log.warning("prompt %r: %s", part.text[:40], exc)
                     return
+
+    async def warm_speech(self) -> None:
+        """Load the speech models the loaded flows need, before the first caller."""
+        languages: set[str] = set()
+        for flow in self.flows.snapshot.flows.values():
+            languages.update(_spoken_languages(flow))
+        await self.speech.warm(languages)
+
+    def speaks(self, flow: Flow) -> bool:
+        """Does a call into ``flow`` (or a subflow it runs) listen for speech?"""
+        seen: set[str] = set()
+        todo = [flow]
+        while todo:
+            current = todo.pop()
+            if current.name in seen:
+                continue
+            seen.add(current.name)
+            if any(self.speech.available(lang) for lang in _spoken_languages(current)):
+                return True
+            for node in current.nodes.values():
+                sub = self.flows.snapshot.get(node.flow) if isinstance(node, Subflow) else None
+                if sub is not None:
+                    todo.append(sub)
+        return False
 
     def _on_reload(self, result: object) -> None:
         self.metrics.reloads.labels("error" if getattr(result, "errors", []) else "ok").inc()
@@ -132,7 +171,20 @@ class Engine:
         )
         session = Session(flow, call, flows=snapshot.get, constants=self.constants)
         assert self._http is not None
-        runner = AgiCall(channel, session, self.prompts, self._http, observer=_Observer(self))
+        runner: AgiCall | MediaCall
+        if self.speech.config.enabled and self.media.address[1] and self.speaks(flow):
+            runner = MediaCall(
+                channel,
+                session,
+                self.prompts,
+                self._http,
+                self.media,
+                self.speech,
+                observer=_Observer(self),
+                advertise=self.media_address,
+            )
+        else:
+            runner = AgiCall(channel, session, self.prompts, self._http, observer=_Observer(self))
         runner.waker = self._waker(request.channel)
         self.calls[call.call_id] = runner
         self._register(call.call_id, runner)
@@ -235,6 +287,16 @@ class _Observer:
 
     def on_step_latency(self, seconds: float) -> None:
         self._engine.metrics.observe_step(seconds)
+
+
+def _spoken_languages(flow: Flow) -> set[str]:
+    """Languages in which some menu or input of ``flow`` offers phrases."""
+    out: set[str] = set()
+    for node in flow.nodes.values():
+        if isinstance(node, Menu | Input):
+            for option in node.options:
+                out.update(lang for lang, phrases in option.phrases.items() if phrases)
+    return out
 
 
 def _static_speech(flow: object) -> list[SpeechPart]:

