@@ -1,0 +1,176 @@
+"""How the session takes speech: events in memory, no Asterisk, no recogniser."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+from engine.flow.parse import parse_flow
+from engine.session import events as ev
+from engine.session.machine import CallInfo, Session
+from engine.session.speech import listen_spec
+
+FLOW = """
+languages: [en, zh]
+start: main
+human: agent
+nodes:
+  main:
+    type: menu
+    prompt: {en: "Main menu.", zh: "主菜单。"}
+    min_confidence: 0.6
+    end_silence: 0.8
+    options:
+      - key: 1
+        label: {en: your balance, zh: 余额}
+        phrases: {en: [balance, check my balance], zh: [余额]}
+        goto: code
+      - {key: 0, label: {en: a person, zh: 人工}, phrases: {en: [agent]}, goto: agent}
+    no_match: {max: 1, prompts: ["Sorry."], goto: agent}
+  code:
+    type: input
+    prompt: "Your code."
+    var: code
+    min_length: 4
+    max_length: 4
+    options: [{key: "*", label: Back, phrases: {en: [go back]}, goto: main}]
+    next: bye
+  strict:
+    type: menu
+    prompt: "Strict."
+    confirm_speech: false
+    options:
+      - {key: 1, label: One, phrases: {en: [one thing]}, goto: bye}
+  bye: {type: hangup, prompt: "Bye."}
+  agent: {type: transfer, queue: support}
+"""
+
+
+class Driver:
+    def __init__(self, lang: str | None = None) -> None:
+        flow, problems = parse_flow(textwrap.dedent(FLOW), "s.yaml", "s")
+        assert flow is not None, problems
+        self.session = Session(flow, CallInfo("c1", lang=lang), clock=lambda: 0.0)
+        self.actions: list[ev.Action] = list(self.session.start())
+
+    def feed(self, event: ev.Event) -> list[ev.Action]:
+        out = self.session.feed(event)
+        self.actions.extend(out)
+        return out
+
+    def hear(self, text: str, confidence: float = 0.9) -> list[ev.Action]:
+        return self.feed(ev.SpeechHeard(self.session.node.id, text, confidence))
+
+    def last(self, kind: type[Any]) -> Any:
+        return next(a for a in reversed(self.actions) if isinstance(a, kind))
+
+    def inputs(self) -> list[dict[str, Any]]:
+        return [dict(e.data) for e in self.session.trail if e.kind == "input"]
+
+
+def test_listen_spec_follows_the_node_and_language() -> None:
+    d = Driver()
+    spec = listen_spec(d.session)
+    assert spec is not None
+    assert spec.grammar.phrases == ("agent", "balance", "check my balance")
+    assert spec.listening.end_silence_s == 0.8 and spec.grammar.digits is None
+    d.hear("balance")
+    spec = listen_spec(d.session)
+    assert spec is not None and spec.node == "code"
+    assert spec.grammar.digits == (4, 4) and spec.grammar.phrases == ("go back",)
+    zh = listen_spec(Driver(lang="zh").session)
+    assert zh is not None and zh.grammar.phrases == ("余额",) and zh.lang == "zh"
+
+
+def test_speech_onset_stops_the_prompt_and_the_words_choose() -> None:
+    d = Driver()
+    assert d.feed(ev.SpeechStarted("main")) == [ev.StopPlayback()]
+    d.hear("check my balance", 0.93)
+    assert d.session.node.id == "code"
+    assert d.inputs()[0] == {
+        "source": "speech", "value": "check my balance", "confidence": 0.93, "option": "1",
+        "goto": "code",
+    }
+
+
+def test_an_utterance_for_a_node_already_left_is_ignored() -> None:
+    d = Driver()
+    d.feed(ev.Digit("1"))
+    assert d.feed(ev.SpeechHeard("main", "agent", 0.9)) == []
+    assert d.session.node.id == "code"
+
+
+def test_unrecognised_speech_is_a_no_match() -> None:
+    d = Driver()
+    d.hear("", 0.0)
+    retry = [e for e in d.session.trail if e.kind == "retry"]
+    assert retry[0].data["retry"] == "no_match" and retry[0].data["reason"] == "no speech"
+    assert d.last(ev.Play).parts[0].text == "Sorry."
+
+
+def test_low_confidence_is_read_back_and_yes_accepts() -> None:
+    d = Driver()
+    d.hear("balance", 0.4)
+    assert d.session.phase == "confirm" and d.session.node.id == "main"
+    assert d.last(ev.Play).parts[0].text.startswith("Did you say your balance?")
+    spec = listen_spec(d.session)
+    assert spec is not None and "yes" in spec.grammar.phrases
+    d.hear("yes", 0.8)
+    assert d.session.node.id == "code"
+    assert d.inputs()[-1]["option"] == "1"
+
+
+def test_a_read_back_answered_no_by_key_asks_again() -> None:
+    d = Driver()
+    d.hear("agent", 0.3)
+    d.feed(ev.Digit("2"))  # not option 2 of the menu: "no"
+    assert d.session.node.id == "main" and d.session.phase == "prompt"
+    assert d.last(ev.Play).parts[0].text == "Main menu."
+    d.feed(ev.Digit("1"))  # now a menu key again
+    assert d.session.node.id == "code"
+
+
+def test_silence_during_a_read_back_is_no_input() -> None:
+    d = Driver()
+    d.hear("agent", 0.3)
+    d.feed(ev.PromptFinished(d.last(ev.Play).play_id))
+    d.feed(ev.TimerFired(d.last(ev.StartTimer).timer_id))
+    assert [e.data["retry"] for e in d.session.trail if e.kind == "retry"] == ["no_input"]
+    d.feed(ev.Digit("1"))  # a menu key again, not "yes" to the old question
+    assert d.session.node.id == "code" and d.session.speech.pending is None
+
+
+def test_without_read_back_low_confidence_is_no_match() -> None:
+    d = Driver()
+    d.session.jump(d.session.flow, "strict")
+    d.hear("one thing", 0.2)
+    retry = [e for e in d.session.trail if e.kind == "retry"]
+    assert retry[-1].data["reason"] == "low confidence"
+
+
+def test_spoken_digits_fill_an_input() -> None:
+    d = Driver()
+    d.hear("balance")
+    d.hear("one two three four", 0.9)
+    assert d.session.vars["code"] == "1234" and d.session.node.id == "bye"
+    assert d.inputs()[-1]["source"] == "speech"
+
+
+def test_spoken_digits_of_the_wrong_length_are_a_no_match() -> None:
+    d = Driver()
+    d.hear("balance")
+    d.hear("one two", 0.9)
+    assert d.inputs()[-1] == {"source": "speech", "value": "12", "confidence": 0.9, "valid": False}
+
+
+def test_a_spoken_shortcut_on_an_input() -> None:
+    d = Driver()
+    d.hear("balance")
+    d.hear("go back")
+    assert d.session.node.id == "main"
+
+
+def test_zh_phrases() -> None:
+    d = Driver(lang="zh")
+    d.hear("余额")
+    assert d.session.node.id == "code"
