@@ -17,7 +17,7 @@ from engine.flow.graph import GraphError, render_svg
 from engine.flow.model import Flow
 from engine.flow.problems import Problem, sorted_problems
 from engine.flow.schema import json_schema
-from engine.flow.validate import validate
+from engine.flow.validate import Vocabulary, check_phrases, validate
 
 
 def _expand(files: list[str]) -> list[str]:
@@ -33,11 +33,29 @@ def _known_flows(path: str) -> dict[str, Flow | None]:
     return parse_flow_dir(os.path.dirname(path) or ".")
 
 
+def _speech_vocabulary() -> Vocabulary:
+    """Phrases checked against the speech models the engine would use."""
+    from engine.speech.service import SpeechService
+
+    service = SpeechService()
+    cache: dict[tuple[str, str], list[str] | None] = {}
+
+    def unknown(lang: str, phrase: str) -> list[str] | None:
+        if (lang, phrase) not in cache:
+            cache[lang, phrase] = service.unknown_words(lang, phrase)
+        return cache[lang, phrase]
+
+    return unknown
+
+
 def run_validate(files: list[str]) -> int:
     paths = _expand(files)
     errors = warnings = 0
+    vocabulary = _speech_vocabulary()
     for path in paths:
-        _, problems = load_flow_file(path, _known_flows(path))
+        flow, problems = load_flow_file(path, _known_flows(path))
+        if flow is not None:
+            problems = sorted_problems([*problems, *check_phrases(flow, vocabulary)])
         for problem in problems:
             print(problem)
             errors += problem.is_error

@@ -354,15 +354,46 @@ def check_subflows(flow: Flow, known_flows: Collection[str]) -> Iterator[Problem
             )
 
 
+# (language, phrase) -> the phrase's words the speech model for that language cannot
+# recognise, or None when no model serves the language.
+Vocabulary = Callable[[str, str], list[str] | None]
+
+
+def check_phrases(flow: Flow, vocabulary: Vocabulary) -> Iterator[Problem]:
+    """Spoken phrases with words the configured speech model does not know: the
+    recogniser could never hear them (pocketsphinx leaves them out of the grammar)."""
+    for node in flow.nodes.values():
+        if not isinstance(node, _INPUT_TYPES):
+            continue
+        for i, option in enumerate(node.options):
+            for lang, phrases in option.phrases.items():
+                for phrase in phrases:
+                    unknown = vocabulary(lang, phrase)
+                    if not unknown:
+                        continue
+                    path = node_path(node, "options", i, "phrases", lang)
+                    words = ", ".join(f"'{w}'" for w in unknown)
+                    yield warning(
+                        at(flow, path, option.where),
+                        f"{label(node)} option '{option.key}': the {lang} speech model cannot "
+                        f"recognise {words} in '{phrase}' (callers saying it will not be "
+                        "understood; use other words)",
+                    )
+
+
 def validate(
-    flow: Flow, known_flows: Collection[str] | None = None, base_dir: str | None = None
+    flow: Flow,
+    known_flows: Collection[str] | None = None,
+    base_dir: str | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> list[Problem]:
     """Every problem found in the flow, in file order.
 
     ``known_flows``: the names a subflow may call (unchecked when None); a mapping
     name -> parsed flow (or None for one that could not be read) also makes the
     variables those flows set known here. ``base_dir``: where recordings are looked
-    for (default: the flow file's directory)."""
+    for (default: the flow file's directory). ``vocabulary``: checks spoken phrases
+    against the speech models (skipped when None)."""
     from_subflows: set[str] = set()
     if isinstance(known_flows, Mapping):
         from_subflows = textchecks.subflow_variables(flow, known_flows)
@@ -384,4 +415,6 @@ def validate(
     ]
     if known_flows is not None:
         problems.extend(check_subflows(flow, known_flows))
+    if vocabulary is not None:
+        problems.extend(check_phrases(flow, vocabulary))
     return sorted_problems(problems)

@@ -98,6 +98,19 @@ class SpeechService:
     def available(self, lang: str) -> bool:
         return self.recognizer(lang) is not None
 
+    def unknown_words(self, lang: str, phrase: str) -> list[str] | None:
+        """Words of ``phrase`` the model for ``lang`` cannot recognise; None when no
+        model serves ``lang`` (or it cannot be loaded). Loads the model: blocking."""
+        recognizer = self.recognizer(lang)
+        if recognizer is None:
+            return None
+        try:
+            return recognizer.unknown_words(phrase)
+        except SpeechError as exc:
+            log.warning("speech: %s: %s", lang, exc)
+            self._recognizers[lang] = None
+            return None
+
     async def warm(self, languages: set[str]) -> None:
         """Load the models these languages need, off the event loop."""
         loop = asyncio.get_running_loop()
