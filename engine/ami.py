@@ -100,8 +100,13 @@ class Ami:
         # panoramisk reads 'async' of any response ending in "successfully queued"
         # (PlayDTMF's does) and fails on a KeyError unless the action has one.
         action.setdefault("Async", "false")
+        # It also takes QueueAdd's "Added interface to queue" for the start of an event
+        # list that never comes: that one response is the whole answer.
+        single = False if action.get("Action", "").lower() == "queueadd" else None
         try:
-            response = await asyncio.wait_for(manager.send_action(action), timeout)
+            response = await asyncio.wait_for(
+                manager.send_action(action, as_list=single), timeout
+            )
         except TimeoutError as exc:
             raise AmiError(f"{fields.get('Action')}: no answer in {timeout} s") from exc
         if isinstance(response, list):

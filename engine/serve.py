@@ -25,6 +25,7 @@ from engine.logs import setup_logging
 from engine.prompts import PromptCache
 from engine.runtime import Engine
 from engine.trail.store import SqliteTrailStore
+from visual_ivr.agent import install_handoff
 from visual_ivr.app import VISUAL_KEY, VisualIvr
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ def build_web_app(engine: Engine, ami: Ami, settings: Settings | None = None) ->
     visual = VisualIvr(engine, settings or Settings())
     app[VISUAL_KEY] = visual
     app.add_subapp("/v", visual.app())
+    install_handoff(app, engine, ami)  # /agent: the agent desktop; /handoff: the page's JSON
     return app
 
 

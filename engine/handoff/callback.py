@@ -1,0 +1,116 @@
+""" "Call me back": from a web-only journey to a person, by phone.
+
+:class:`CallbackPolicy` decides (no I/O, clock injected): the number must match
+the configured pattern, a journey may ask ``per_journey`` times and not more
+often than every ``journey_gap_s``, and one number is called at most once every
+``number_gap_s`` whichever journey asks (so a page cannot be used to ring a
+stranger's phone again and again). A refusal says why and when to retry.
+
+:func:`originate_callback` places the call: AMI ``Originate`` of the configured
+channel (``PJSIP/{number}@carrier`` in production; in the sandbox a Local channel
+whose far end answers as the caller) into the ``ivr-callback`` context, with the
+journey's id, the queue and the number as channel variables. The dialplan greets
+the caller and queues them; the agent's desktop finds the trail by the journey id.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from engine.ami import Ami, AmiError
+from engine.handoff.settings import HandoffSettings
+
+# Whatever pattern is configured, a number is digits with an optional "+": it goes
+# into a channel name and a channel variable.
+SAFE_NUMBER = re.compile(r"\+?[0-9]{3,20}")
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    reason: str  # "invalid_number" | "too_many" | "too_soon" | "number_busy"
+    message: str
+    retry_after_s: int = 0
+
+
+def normalise(number: str) -> str:
+    """Spaces, dashes, dots and brackets people type are dropped."""
+    return re.sub(r"[\s\-().]", "", number.strip())
+
+
+class CallbackPolicy:
+    def __init__(self, settings: HandoffSettings, clock: Callable[[], float] = time.monotonic):
+        self._pattern = re.compile(settings.callback_pattern)
+        self._per_journey = settings.callback_per_journey
+        self._journey_gap = settings.callback_journey_gap_s
+        self._number_gap = settings.callback_number_gap_s
+        self._clock = clock
+        self._by_journey: dict[str, list[float]] = {}
+        self._by_number: dict[str, float] = {}
+
+    def check(self, journey: str, number: str) -> Refusal | None:
+        """None if ``number`` may be called for ``journey`` now (and counts it)."""
+        if not (SAFE_NUMBER.fullmatch(number) and self._pattern.fullmatch(number)):
+            return Refusal("invalid_number", "That does not look like a phone number we can call.")
+        now = self._clock()
+        self._forget(now)
+        asked = self._by_journey.get(journey, [])
+        if len(asked) >= self._per_journey:
+            return Refusal("too_many", "We have already called you back for this visit.")
+        if asked and now - asked[-1] < self._journey_gap:
+            wait = self._journey_gap - (now - asked[-1])
+            return Refusal("too_soon", "We are calling you already.", round(wait + 0.5))
+        last = self._by_number.get(number)
+        if last is not None and now - last < self._number_gap:
+            wait = self._number_gap - (now - last)
+            return Refusal("number_busy", "That number was called a moment ago.", round(wait + 0.5))
+        self._by_journey.setdefault(journey, []).append(now)
+        self._by_number[number] = now
+        return None
+
+    def _forget(self, now: float) -> None:
+        """Keep the books small: numbers past their gap are free again."""
+        if len(self._by_number) > 10_000:
+            self._by_number = {
+                n: t for n, t in self._by_number.items() if now - t < self._number_gap
+            }
+
+
+async def originate_callback(
+    ami: Ami, settings: HandoffSettings, journey: str, number: str, queue: str, uniqueid: str
+) -> None:
+    """Place the call as channel ``uniqueid`` (the queue events carry it). Returns once
+    the call is answered or has failed: panoramisk waits for the OriginateResponse."""
+    variables = {
+        "IVR_JOURNEY": journey,
+        "IVR_QUEUE": queue,
+        "IVR_CALLBACK": number,
+    }
+    await ami.action(
+        {
+            "Action": "Originate",
+            "Channel": settings.callback_channel.format(number=number),
+            "Context": settings.callback_context,
+            "Exten": "s",
+            "Priority": "1",
+            "CallerID": settings.callback_caller_id or number,
+            "Timeout": str(settings.callback_ring_s * 1000),
+            "Async": "true",
+            "ChannelId": uniqueid,
+            "Variable": ",".join(f"{k}={v}" for k, v in variables.items()),
+        },
+        timeout=settings.callback_ring_s + 10.0,
+    )
+
+
+async def channel_alive(ami: Ami, uniqueid: str) -> bool:
+    """Is the channel up (AMI finds a channel by its unique id as well as its name)?"""
+    try:
+        await ami.action(
+            {"Action": "Getvar", "Channel": uniqueid, "Variable": "IVR_JOURNEY"}, timeout=5.0
+        )
+    except AmiError:
+        return False
+    return True

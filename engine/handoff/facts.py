@@ -1,0 +1,205 @@
+"""Facts the trail does not hold, taken from the running session as they happen.
+
+The trail says a verification request went out and came back (``http`` entry,
+``ok``); only the session's variables say whether the backend answered *yes*,
+and what it told us about the caller (a name, a balance). :class:`FactCollector`
+is an engine listener: after each step it looks at the new trail entries, and for
+an ``http`` entry it records the saved result, masked, and, when the request was a
+verification (see :mod:`engine.handoff.summary`), its answer. The facts are kept
+in memory and written to a small table next to the trail, so an engine started
+after a crash still knows what its predecessor verified.
+
+Masking: keys that name secrets (pin, password, cvv...) and any value equal to
+something the caller entered as sensitive become ``***``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import logging
+import re
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from engine.flow import model as m
+from engine.handoff.summary import Facts, FlowLookup, Verification, verifying_vars
+from engine.session.events import TrailEntry
+from engine.session.machine import Session
+
+log = logging.getLogger(__name__)
+
+SECRET_KEY = re.compile(r"pin|pass|secret|token|cvv|cvc|ssn|otp", re.IGNORECASE)
+MASK = "***"
+KEEP_JOURNEYS = 5000  # facts kept in memory (the table keeps them all)
+
+
+class FactStore(Protocol):
+    def save(self, journey: str, facts: Facts) -> asyncio.Future[None]: ...
+
+    async def load(self, journey: str) -> Facts | None: ...
+
+    async def close(self) -> None: ...
+
+
+class SqliteFactStore:
+    """One row per journey in the trail's database file; writes in order, off the loop."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="handoff-facts")
+        self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS handoff_facts"
+            " (journey TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID"
+        )
+        self._db.commit()
+
+    def save(self, journey: str, facts: Facts) -> asyncio.Future[None]:
+        data = json.dumps(facts.as_json(), ensure_ascii=False, default=str)
+        return asyncio.wrap_future(self._pool.submit(self._write, journey, data))
+
+    def _write(self, journey: str, data: str) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO handoff_facts (journey, data) VALUES (?, ?)",
+                (journey, data),
+            )
+
+    async def load(self, journey: str) -> Facts | None:
+        return await asyncio.wrap_future(self._pool.submit(self._read, journey))
+
+    def _read(self, journey: str) -> Facts | None:
+        row = self._db.execute(
+            "SELECT data FROM handoff_facts WHERE journey = ?", (journey,)
+        ).fetchone()
+        return None if row is None else Facts.from_json(json.loads(row[0]))
+
+    async def close(self) -> None:
+        await asyncio.wrap_future(self._pool.submit(self._db.close))
+        self._pool.shutdown(wait=True)
+
+
+@dataclass(slots=True)
+class _Reading:
+    """Where one journey's trail is, as the collector follows it."""
+
+    flow: str
+    entered: list[str] = field(default_factory=list)
+    secret: set[str] = field(default_factory=set)
+
+
+class FactCollector:
+    """An engine listener (``engine.listeners``): facts per journey as they happen."""
+
+    def __init__(self, flows: FlowLookup, store: FactStore | None = None) -> None:
+        self._flows = flows
+        self._store = store
+        self._facts: OrderedDict[str, Facts] = OrderedDict()
+        self._reading: dict[str, _Reading] = {}
+        self._writes: set[asyncio.Future[None]] = set()
+
+    def __call__(self, session: Session, entries: list[TrailEntry]) -> None:
+        journey = session.call.call_id
+        reading = self._reading.get(journey)
+        if reading is None:
+            reading = self._reading[journey] = _Reading(session.flow.name)
+        changed = False
+        for entry in entries:
+            changed |= self._read(session, reading, entry)
+            if entry.kind == "end":
+                self._reading.pop(journey, None)
+        if changed:
+            self._save(journey)
+
+    def _read(self, session: Session, reading: _Reading, entry: TrailEntry) -> bool:
+        data = entry.data
+        if entry.kind == "node" and data.get("flow"):
+            reading.flow = str(data["flow"])
+        elif entry.kind == "input" and data.get("var") and data.get("valid"):
+            var = str(data["var"])
+            if var not in reading.entered:
+                reading.entered.append(var)
+            if data.get("sensitive"):
+                reading.secret.add(var)
+        elif entry.kind == "http":
+            return self._http(session, reading, entry)
+        return False
+
+    def _http(self, session: Session, reading: _Reading, entry: TrailEntry) -> bool:
+        flow = self._flows(reading.flow)
+        node = flow.nodes.get(entry.node) if flow is not None else None
+        if not isinstance(node, m.Http):
+            return False
+        secrets = {str(session.vars.get(v, "")) for v in reading.secret} - {""}
+        result = session.vars.get(node.save_as)
+        facts = self.get(session.call.call_id) or Facts()
+        results = dict(facts.results)
+        if isinstance(result, Mapping):
+            results[node.save_as] = mask(result, secrets)
+        verifications = facts.verifications
+        by = verifying_vars(node, reading.secret, reading.entered)
+        if by:
+            ok = bool(entry.data.get("ok"))
+            answer = bool(result.get("ok")) if ok and isinstance(result, Mapping) else False
+            check = Verification(entry.seq, node.id, reading.flow, by, ok, answer, entry.at)
+            verifications = (*verifications, check)
+        self._put(
+            session.call.call_id, replace(facts, results=results, verifications=verifications)
+        )
+        return True
+
+    def set_callback_number(self, journey: str, number: str) -> None:
+        facts = self.get(journey) or Facts()
+        self._put(journey, replace(facts, callback_number=number))
+        self._save(journey)
+
+    def get(self, journey: str) -> Facts | None:
+        return self._facts.get(journey)
+
+    async def load(self, journey: str) -> Facts | None:
+        """From memory, else from the store (a journey an earlier engine ran)."""
+        facts = self._facts.get(journey)
+        if facts is None and self._store is not None:
+            facts = await self._store.load(journey)
+        return facts
+
+    async def flush(self) -> None:
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+
+    def _put(self, journey: str, facts: Facts) -> None:
+        self._facts[journey] = facts
+        self._facts.move_to_end(journey)
+        while len(self._facts) > KEEP_JOURNEYS:
+            self._facts.popitem(last=False)
+
+    def _save(self, journey: str) -> None:
+        if self._store is None:
+            return
+        future = self._store.save(journey, self._facts[journey])
+        self._writes.add(future)
+        future.add_done_callback(self._saved)
+
+    def _saved(self, future: asyncio.Future[None]) -> None:
+        self._writes.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            log.error("handoff: could not store facts: %s", future.exception())
+
+
+def mask(value: Any, secrets: set[str], key: str = "") -> Any:
+    """``value`` with secret-looking keys and entered secrets replaced by ``***``."""
+    if key and SECRET_KEY.search(key):
+        return MASK
+    if isinstance(value, Mapping):
+        return {str(k): mask(v, secrets, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask(v, secrets) for v in value]
+    if isinstance(value, str) and value in secrets:
+        return MASK
+    return value

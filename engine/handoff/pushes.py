@@ -1,0 +1,136 @@
+"""What an agent pushes to the caller's page: an info card or a short form.
+
+The agent's desktop sends a spec (JSON); :func:`parse_push` checks it and gives a
+:class:`Push` (or says what is wrong). The caller's page shows the journey's
+pushes and posts a form's values back; :func:`check_answer` validates them
+against the form (required fields, each field's pattern). Both the push and the
+answer go into the journey's trail, like every other step the caller sees or
+takes (the answer as ``input`` entries with source ``web``, sensitive fields
+masked), so the agent — and whoever reads the journey later — sees them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+MAX_FIELDS = 8
+NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+_ids = itertools.count(1)
+
+
+class PushError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class FormField:
+    name: str
+    label: str
+    pattern: str = ""  # the whole value must match; empty: anything up to 200 characters
+    required: bool = True
+    sensitive: bool = False  # masked in the trail (and on the agent's desktop)
+
+
+@dataclass(slots=True)
+class Push:
+    id: str
+    kind: Literal["card", "form"]
+    title: str
+    text: str
+    fields: tuple[FormField, ...]
+    agent: str
+    at: float = field(default_factory=time.time)
+    answered: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "title": self.title,
+            "text": self.text,
+            "fields": [asdict(f) for f in self.fields],
+            "agent": self.agent,
+            "at": self.at,
+            "answered": self.answered,
+        }
+
+
+def _text(spec: Mapping[str, Any], key: str, limit: int, required: bool = False) -> str:
+    value = spec.get(key, "")
+    if not isinstance(value, str):
+        raise PushError(f"'{key}' must be text")
+    value = value.strip()
+    if required and not value:
+        raise PushError(f"'{key}' is missing")
+    if len(value) > limit:
+        raise PushError(f"'{key}' is longer than {limit} characters")
+    return value
+
+
+def parse_push(spec: Mapping[str, Any], agent: str) -> Push:
+    kind = spec.get("kind")
+    if kind not in ("card", "form"):
+        raise PushError("'kind' must be 'card' or 'form'")
+    title = _text(spec, "title", 120, required=True)
+    text = _text(spec, "text", 2000)
+    form_fields: list[FormField] = []
+    if kind == "form":
+        raw = spec.get("fields")
+        if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_FIELDS:
+            raise PushError(f"a form has 1 to {MAX_FIELDS} 'fields'")
+        for item in raw:
+            if not isinstance(item, Mapping):
+                raise PushError("each field is an object with 'name' and 'label'")
+            form_fields.append(_field(item))
+        names = [f.name for f in form_fields]
+        if len(set(names)) != len(names):
+            raise PushError("field names must differ")
+    return Push(f"p{next(_ids)}", kind, title, text, tuple(form_fields), agent)
+
+
+def _field(item: Mapping[str, Any]) -> FormField:
+    name = _text(item, "name", 32, required=True)
+    if not NAME.fullmatch(name):
+        raise PushError(f"field name '{name}': lower-case letters, digits and _")
+    pattern = _text(item, "pattern", 200)
+    if pattern:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise PushError(f"field '{name}': pattern: {exc}") from exc
+    return FormField(
+        name=name,
+        label=_text(item, "label", 120) or name,
+        pattern=pattern,
+        required=bool(item.get("required", True)),
+        sensitive=bool(item.get("sensitive", False)),
+    )
+
+
+def check_answer(push: Push, values: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """(clean values, problems by field name); a card takes no values."""
+    clean: dict[str, str] = {}
+    problems: dict[str, str] = {}
+    for f in push.fields:
+        raw = values.get(f.name, "")
+        value = raw.strip() if isinstance(raw, str) else ""
+        if not value:
+            if f.required:
+                problems[f.name] = "required"
+            continue
+        if len(value) > 200:
+            problems[f.name] = "too long"
+        elif f.pattern and re.fullmatch(f.pattern, value) is None:
+            problems[f.name] = "not in the expected form"
+        else:
+            clean[f.name] = value
+    return clean, problems
+
+
+def shown(f: FormField, value: str) -> str:
+    return "*" * len(value) if f.sensitive else value
