@@ -62,6 +62,7 @@ from engine.speech.service import SpeechService
 log = logging.getLogger(__name__)
 
 TICK_S = p.FRAME_MS / 1000
+PHONE_KEYS = frozenset("0123456789*#")  # A-D (and the AGI driver's wake key) are not input
 CONNECT_TIMEOUT_S = 5.0
 LATE_RESYNC_S = 0.1  # a tick this late restarts the pace instead of bursting frames
 
@@ -250,7 +251,7 @@ class MediaCall:
                 match event:
                     case p.Audio(pcm=pcm):
                         self._hear(pcm, now)
-                    case p.Dtmf(key=key):
+                    case p.Dtmf(key=key) if key in PHONE_KEYS:
                         self._turn_from = None
                         self._feed(ev.Digit(key))
                     case p.Hangup() | p.PeerError():
