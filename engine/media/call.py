@@ -39,6 +39,7 @@ import aiohttp
 from engine.agi.call import CallObserver
 from engine.agi.protocol import AgiResponse
 from engine.agi.server import AgiChannel, ChannelGone
+from engine.flow.model import Input
 from engine.httpnode import perform
 from engine.media import protocol as p
 from engine.media.resample import read_audio_8k
@@ -373,11 +374,14 @@ class MediaCall:
         else:
             pcm = utterance.endpointer.utterance
             hypothesis = await self._speech.recognize(spec.lang, pcm, spec.grammar)
+        node = self.session.node
+        secret = isinstance(node, Input) and node.sensitive
         log.debug(
-            "call %s: %s %r (%.2f s of audio)",
+            "call %s: %s %r (%.2f) from %.2f s of audio",
             self.session.call.call_id,
             "early" if early else "heard",
-            hypothesis,
+            "***" if secret and hypothesis else hypothesis and hypothesis.text,
+            hypothesis.confidence if hypothesis else 0.0,
             utterance.endpointer.speech_s,
         )
         if utterance is not self._utterance or utterance.decided:
