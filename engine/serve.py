@@ -24,6 +24,7 @@ from engine.flowstore import FlowStore
 from engine.logs import setup_logging
 from engine.prompts import PromptCache
 from engine.runtime import Engine
+from engine.speech.service import speech_service
 from engine.trail.store import SqliteTrailStore
 from visual_ivr.agent import install_handoff
 from visual_ivr.app import VISUAL_KEY, VisualIvr
@@ -88,7 +89,13 @@ async def start_stack(settings: Settings, watch: bool = True) -> Stack:
     """Start the engine (FastAGI), AMI and the web server; port 0 picks a free one."""
     os.makedirs(os.path.dirname(os.path.abspath(settings.trail_db)), exist_ok=True)
     trail = SqliteTrailStore(settings.trail_db, settings.trail_durability)
-    engine = Engine(FlowStore(settings.flows), PromptCache(settings.prompt_dir), trail=trail)
+    engine = Engine(
+        FlowStore(settings.flows),
+        PromptCache(settings.prompt_dir),
+        trail=trail,
+        speech=speech_service(settings.speech, settings.speech_models, settings.speech_workers),
+    )
+    engine.media_address = settings.media_address or None
     ami = Ami(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret)
     runner = web.AppRunner(build_web_app(engine, ami, settings), access_log=None)
     await runner.setup()
