@@ -162,6 +162,10 @@ class FactCollector:
     def get(self, journey: str) -> Facts | None:
         return self._facts.get(journey)
 
+    def forget(self, journey: str) -> None:
+        """Drop the journey from memory (the store keeps it)."""
+        self._facts.pop(journey, None)
+
     async def load(self, journey: str) -> Facts | None:
         """From memory, else from the store (a journey an earlier engine ran)."""
         facts = self._facts.get(journey)
