@@ -108,7 +108,7 @@ async def walk_on_the_web(stack: Stack) -> str:
     handle = stack.engine.start_web_session("service_line")
     assert handle is not None
     session = handle.session
-    steps = [
+    steps: list[tuple[str, ev.Event]] = [
         ("welcome", ev.WebChoose("welcome", "1")),
         ("main", ev.WebChoose("main", "1")),
         ("account", ev.WebSubmit("account", "654321")),

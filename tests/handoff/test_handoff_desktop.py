@@ -1,0 +1,287 @@
+"""The desktop and the page's JSON on the aiohttp test server, with AMI played by the
+test: sign-in joins the queues, a ringing phone brings the offer, the page follows."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from engine.ami import AmiError
+from engine.demo_backend import demo_backend_app
+from engine.flowstore import FlowStore
+from engine.handoff.hub import HandoffHub
+from engine.handoff.settings import HandoffSettings
+from engine.prompts import PromptCache
+from engine.runtime import Engine
+from engine.session import events as ev
+from engine.trail.store import SqliteTrailStore
+from tests.conftest import FLOWS, local_settings
+from visual_ivr.agent import install_handoff
+
+ClientMaker = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
+
+
+class FakeAmi:
+    """What the hub asks of AMI, recorded; events are emitted by the test."""
+
+    connected = True
+
+    def __init__(self) -> None:
+        self.handlers: list[tuple[str, Callable[[dict[str, str]], None]]] = []
+        self.actions: list[dict[str, str]] = []
+        self.variables: dict[str, str] = {}
+
+    def on(self, event: str, handler: Callable[[dict[str, str]], None]) -> None:
+        self.handlers.append((event, handler))
+
+    async def action(self, fields: dict[str, str], timeout: float = 10.0) -> dict[str, str]:
+        self.actions.append(fields)
+        if fields["Action"] == "Getvar":
+            if fields["Channel"] not in self.variables:
+                raise AmiError("Getvar: No such channel")
+            return {"Response": "Success", "Value": self.variables[fields["Channel"]]}
+        return {"Response": "Success"}
+
+    def emit(self, **fields: str) -> None:
+        for event, handler in self.handlers:
+            if event in ("*", fields["Event"]):
+                handler(fields)
+
+    def done(self, action: str) -> list[dict[str, str]]:
+        return [a for a in self.actions if a["Action"] == action]
+
+
+class Rig:
+    def __init__(self, engine: Engine, ami: FakeAmi, hub: HandoffHub, client: TestClient[Any, Any]):
+        self.engine, self.ami, self.hub, self.client = engine, ami, hub, client
+
+    async def journey_at_transfer(self) -> str:
+        handle = self.engine.start_web_session("service_line")
+        assert handle is not None
+        for node, event in (
+            ("welcome", ev.WebChoose("welcome", "1")),
+            ("main", ev.WebChoose("main", "1")),
+            ("account", ev.WebSubmit("account", "123456")),
+            ("pin", ev.WebSubmit("pin", "1234")),
+            ("anything_else", ev.WebChoose("anything_else", "0")),
+        ):
+            async with asyncio.timeout(10):
+                while handle.session.node.id != node:
+                    await asyncio.sleep(0.01)
+            handle.submit(event)
+        await handle.saved()
+        assert handle.session.outcome == "transfer:support"
+        return handle.session.call.call_id
+
+    def queue(self, journey: str, channel: str = "Local/cb-1;1", position: int = 1) -> str:
+        self.ami.variables[channel] = journey
+        self.ami.emit(
+            Event="QueueCallerJoin",
+            Channel=channel,
+            Uniqueid=f"u{channel}",
+            Queue="support",
+            Position=str(position),
+            CallerIDNum="+15550100199",
+        )
+        return channel
+
+    def ring(self, channel: str, member: str) -> None:
+        self.ami.emit(Event="AgentCalled", Channel=channel, MemberName=member, Queue="support")
+
+    def connect(self, channel: str, member: str) -> None:
+        self.ami.emit(Event="QueueCallerLeave", Channel=channel, Queue="support", Position="1")
+        self.ami.emit(
+            Event="AgentConnect",
+            Channel=channel,
+            MemberName=member,
+            Queue="support",
+            HoldTime="12",
+        )
+
+
+@pytest.fixture
+async def rig(tmp_path: Path, aiohttp_client: ClientMaker) -> AsyncIterator[Rig]:
+    settings = local_settings(FLOWS)
+    store = SqliteTrailStore(str(tmp_path / "trail.sqlite3"))
+    engine = Engine(FlowStore(settings.flows), PromptCache(settings.prompt_dir), trail=store)
+    await engine.start("127.0.0.1", 0, watch=False)
+    ami = FakeAmi()
+    root = web.Application()
+    root.add_subapp("/demo/api", demo_backend_app())
+    hub = install_handoff(
+        root,
+        engine,
+        ami,  # type: ignore[arg-type]
+        HandoffSettings(agent_queues=("support", "billing"), agent_grace_s=0.0),
+    )
+    client = await aiohttp_client(root)
+    engine.constants["engine_url"] = str(client.make_url("")).rstrip("/")
+    yield Rig(engine, ami, hub, client)
+    await client.close()
+    await engine.stop()
+    await store.close()
+
+
+async def receive(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:
+    async with asyncio.timeout(10):
+        while True:
+            message: dict[str, Any] = await ws.receive_json()
+            if message["type"] == kind:
+                return message
+
+
+async def test_sign_in_offer_connect_push_and_wrap_up(rig: Rig) -> None:
+    ws = await rig.client.ws_connect("/agent/ws?ext=agent7&queues=support")
+    signed = await receive(ws, "signed_in")
+    assert signed["member"] == "PJSIP/agent7" and signed["queues"] == ["support"]
+    assert [(a["Queue"], a["Interface"], a["MemberName"]) for a in rig.ami.done("QueueAdd")] == [
+        ("support", "PJSIP/agent7", "agent7")
+    ]
+
+    journey = await rig.journey_at_transfer()
+    channel = rig.queue(journey)
+    page = await (await rig.client.get(f"/handoff/{journey}")).json()
+    assert (page["state"], page["position"], page["queue"]) == ("queued", 1, "support")
+
+    rig.ring(channel, "agent7")
+    offer = await receive(ws, "offer")
+    assert offer["journey"] == journey
+    handoff = offer["handoff"]
+    assert handoff["verification"]["status"] == "verified"
+    assert handoff["why"]["source"] == "web"
+    assert len(handoff["trail"]) == len(rig.engine.sessions[journey].session.trail)
+    rig.connect(channel, "agent7")
+    connected = await receive(ws, "connected")
+    assert connected["hold_s"] == 12 and "handoff" not in connected  # offered already
+    page = await (await rig.client.get(f"/handoff/{journey}")).json()
+    assert (page["state"], page["agent"], page["position"]) == ("connected", "agent7", None)
+
+    await ws.send_json(
+        {
+            "type": "push",
+            "journey": journey,
+            "push": {"kind": "card", "title": "Card blocked", "text": "A new one is on its way."},
+        }
+    )
+    trail = await receive(ws, "trail")  # the trail has it before the agent's reply
+    pushed = await receive(ws, "pushed")
+    assert trail["entries"][0]["text"] == "Card blocked: A new one is on its way."
+    seen = await rig.client.post(f"/handoff/{journey}/pushes/{pushed['push']['id']}", json={})
+    assert seen.status == 200
+    trail = await receive(ws, "trail")
+    assert trail["entries"][0]["source"] == "web" and trail["entries"][0]["value"] == "seen"
+    again = await rig.client.post(f"/handoff/{journey}/pushes/{pushed['push']['id']}", json={})
+    assert again.status == 409
+
+    await ws.send_json({"type": "wrapup", "journey": journey, "disposition": "resolved"})
+    assert "resolved on first contact" in (await receive(ws, "error"))["message"]
+    await ws.send_json(
+        {
+            "type": "wrapup",
+            "journey": journey,
+            "disposition": "resolved",
+            "resolved": True,
+            "note": "Balance explained",
+        }
+    )
+    await receive(ws, "wrapup_saved")
+    assert rig.engine.trail is not None
+    stored = await rig.engine.trail.journey(journey)
+    assert stored is not None and stored.wrapup is not None
+    assert stored.wrapup["note"] == "Balance explained" and stored.wrapup["hold_s"] == 12
+
+    await ws.close()
+    async with asyncio.timeout(5):
+        while not rig.ami.done("QueueRemove"):
+            await asyncio.sleep(0.01)
+    assert rig.ami.done("QueueRemove")[0]["Interface"] == "PJSIP/agent7"
+
+
+async def test_a_call_for_someone_else_is_not_yours(rig: Rig) -> None:
+    ws = await rig.client.ws_connect("/agent/ws?ext=agent8")
+    await receive(ws, "signed_in")
+    journey = await rig.journey_at_transfer()
+    channel = rig.queue(journey)
+    rig.ring(channel, "agent9")  # another agent's phone rings
+    await ws.send_json(
+        {"type": "wrapup", "journey": journey, "disposition": "other", "resolved": False}
+    )
+    assert (await receive(ws, "error"))["message"] == "that call is not yours"
+    await ws.send_json({"type": "push", "journey": journey, "push": {"kind": "card"}})
+    assert (await receive(ws, "error"))["message"] == "that call is not yours"
+    await ws.close()
+
+
+async def test_a_queued_call_of_unknown_origin_is_offered_bare(rig: Rig) -> None:
+    ws = await rig.client.ws_connect("/agent/ws?ext=agent5")
+    await receive(ws, "signed_in")
+    rig.ami.emit(
+        Event="QueueCallerJoin",
+        Channel="PJSIP/x-1",
+        Uniqueid="ux",
+        Queue="support",
+        Position="1",
+        CallerIDNum="+15550000009",
+    )
+    rig.ring("PJSIP/x-1", "agent5")
+    offer = await receive(ws, "offer")
+    assert offer["journey"] is None and offer["handoff"] is None
+    assert offer["caller"] == "+15550000009"
+    await ws.close()
+
+
+async def test_the_page_waits_for_a_change(rig: Rig) -> None:
+    journey = await rig.journey_at_transfer()
+    status = await (await rig.client.get(f"/handoff/{journey}")).json()
+    assert status["state"] == "self_service"
+    waiting = asyncio.ensure_future(
+        rig.client.get(f"/handoff/{journey}?version={status['version']}&wait=10")
+    )
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    rig.queue(journey, position=3)
+    changed = await (await waiting).json()
+    assert changed["state"] == "queued" and changed["position"] == 3
+    assert (await rig.client.get(f"/handoff/{'0' * 32}")).status == 404
+    assert (await rig.client.get("/handoff/not-a-journey")).status == 404
+
+
+async def test_call_back_requests_are_checked(rig: Rig) -> None:
+    journey = await rig.journey_at_transfer()
+    url = f"/handoff/{journey}/callback"
+    bad = await rig.client.post(url, json={"number": "call me"})
+    assert bad.status == 400 and (await bad.json())["reason"] == "invalid_number"
+    assert (await rig.client.post(url, data=b"[1]")).status == 400
+    ok = await rig.client.post(url, json={"number": "+1 555 010 0199"})
+    assert ok.status == 202 and (await ok.json())["callback"]["number"] == "+15550100199"
+    again = await rig.client.post(url, json={"number": "+15550100199"})
+    assert again.status == 429 and (await again.json())["retry_after_s"] > 0
+    async with asyncio.timeout(5):
+        while not rig.ami.done("Originate"):
+            await asyncio.sleep(0.01)
+    originate = rig.ami.done("Originate")[0]
+    assert originate["Channel"] == "Local/+15550100199@ivr-handoff-callee/n"
+    assert originate["Context"] == "ivr-callback"
+    assert f"IVR_JOURNEY={journey}" in originate["Variable"]
+    assert "IVR_QUEUE=support" in originate["Variable"]
+    trail = rig.engine.sessions[journey].session.trail
+    assert trail[-1].data["var"] == "callback_number" and trail[-1].data["source"] == "web"
+
+
+async def test_the_desktop_is_for_the_contact_centre_only(rig: Rig) -> None:
+    page = await rig.client.get("/agent/")
+    assert page.status == 200 and "Agent desktop" in await page.text()
+    assert (await rig.client.get("/agent/static/desktop.js")).status == 200
+    with pytest.raises(aiohttp.WSServerHandshakeError):
+        await rig.client.ws_connect("/agent/ws?ext=a1", headers={"Origin": "http://evil.test"})
+    ws = await rig.client.ws_connect("/agent/ws?ext=no%20spaces")
+    assert (await receive(ws, "error"))["message"].startswith("an extension is")
+    object.__setattr__(rig.hub.settings, "agent_networks", ("10.0.0.0/8",))
+    assert (await rig.client.get("/agent/")).status == 403

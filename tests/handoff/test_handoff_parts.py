@@ -1,0 +1,165 @@
+"""The handoff's small parts, in memory: the queue book, the call-back policy, pushed
+pages, settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.handoff.callback import CallbackPolicy, normalise
+from engine.handoff.pushes import PushError, check_answer, parse_push
+from engine.handoff.queue import Connected, Gone, Joined, Moved, QueueBook, RangOut, Ringing
+from engine.handoff.settings import HandoffConfigError, HandoffSettings
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def join(book: QueueBook, channel: str, position: int, queue: str = "support") -> None:
+    book.feed(
+        {
+            "Event": "QueueCallerJoin",
+            "Channel": channel,
+            "Uniqueid": f"u-{channel}",
+            "Queue": queue,
+            "Position": str(position),
+            "CallerIDNum": "+15550001",
+        }
+    )
+
+
+def test_positions_move_up_as_callers_ahead_leave() -> None:
+    book = QueueBook(Clock())
+    for position, channel in enumerate(("a", "b", "c"), start=1):
+        join(book, channel, position)
+    join(book, "x", 1, queue="billing")
+    happened = book.feed({"Event": "QueueCallerLeave", "Channel": "a", "Position": "1"})
+    assert [type(h) for h in happened] == [Moved]
+    assert (book.calls["b"].position, book.calls["c"].position, book.calls["x"].position) == (
+        1,
+        2,
+        1,
+    )
+    # Someone this book never saw leaves from position 1: everyone moves up all the same.
+    assert book.feed({"Event": "QueueCallerLeave", "Channel": "ghost", "Position": "1"}) == []
+    assert book.waiting("support") == 2
+
+
+def test_ringing_answering_and_hanging_up() -> None:
+    clock = Clock()
+    book = QueueBook(clock)
+    join(book, "a", 1)
+    ring = {"Channel": "a", "MemberName": "agent1", "DestChannel": "Local/agent1;1"}
+    assert isinstance(book.feed({"Event": "AgentCalled", **ring})[0], Ringing)
+    call = book.calls["a"]
+    assert (call.state, call.member) == ("ringing", "agent1")
+    assert isinstance(book.feed({"Event": "AgentRingNoAnswer", **ring})[0], RangOut)
+    assert (call.state, call.member) == ("waiting", "")
+    book.feed({"Event": "AgentCalled", **ring})
+    book.feed({"Event": "QueueCallerLeave", "Channel": "a", "Position": "1"})
+    connected = book.feed({"Event": "AgentConnect", "HoldTime": "40", **ring})
+    assert isinstance(connected[0], Connected) and book.calls["a"].hold_s == 40
+    assert isinstance(book.feed({"Event": "Hangup", "Channel": "a"})[0], Gone)
+    assert "a" not in book.calls
+
+
+def test_the_wait_estimate_is_app_queues_own() -> None:
+    clock = Clock()
+    book = QueueBook(clock)
+    join(book, "a", 1)
+    assert book.estimated_wait(book.calls["a"]) is None  # nothing learnt yet
+    book.feed({"Event": "AgentConnect", "Channel": "a", "MemberName": "m", "HoldTime": "80"})
+    join(book, "b", 1)
+    book.feed({"Event": "AgentConnect", "Channel": "b", "MemberName": "m", "HoldTime": "40"})
+    assert book.holdtime["support"] == 70  # (3 * 80 + 40) / 4
+    join(book, "c", 1)
+    clock.now += 30
+    assert book.estimated_wait(book.calls["c"]) == 40  # the average less what was waited
+    clock.now += 100
+    assert book.estimated_wait(book.calls["c"]) == 0
+
+
+def test_events_of_calls_the_book_does_not_know_change_nothing() -> None:
+    book = QueueBook(Clock())
+    assert book.feed({"Event": "AgentConnect", "Channel": "stranger"}) == []
+    assert book.feed({"Event": "Hangup", "Channel": "stranger"}) == []
+    assert isinstance(
+        book.feed({"Event": "QueueCallerJoin", "Channel": "n", "Queue": "q"})[0], Joined
+    )
+
+
+def test_callback_numbers_and_how_often() -> None:
+    clock = Clock()
+    policy = CallbackPolicy(HandoffSettings(callback_number_gap_s=600), clock)
+    assert normalise(" +1 (555) 010-0199 ") == "+15550100199"
+    for bad in ("12", "+0123456789", "5550100199,IVR_X=1", "+1555010019912345678"):
+        refusal = policy.check("j1", bad)
+        assert refusal is not None and refusal.reason == "invalid_number", bad
+    assert policy.check("j1", "+15550100199") is None
+    refused = policy.check("j1", "+15550100198")
+    assert refused is not None and refused.reason == "too_soon" and refused.retry_after_s == 120
+    refused = policy.check("j2", "+15550100199")  # another journey, the same phone
+    assert refused is not None and refused.reason == "number_busy"
+    clock.now += 121
+    assert policy.check("j1", "+15550100198") is None
+    clock.now += 121
+    refused = policy.check("j1", "+15550100197")
+    assert refused is not None and refused.reason == "too_many"
+    clock.now += 600
+    assert policy.check("j2", "+15550100199") is None
+
+
+def test_the_configured_pattern_narrows_the_numbers() -> None:
+    policy = CallbackPolicy(HandoffSettings(callback_pattern=r"(\+?86)?1[3-9][0-9]{9}"))
+    assert policy.check("j", "+15550100199") is not None
+    assert policy.check("j", "13812345678") is None
+
+
+def test_pushed_pages_are_checked() -> None:
+    card = parse_push({"kind": "card", "title": "Your new card", "text": "Arrives Monday"}, "a1")
+    assert card.kind == "card" and card.fields == ()
+    form = parse_push(
+        {
+            "kind": "form",
+            "title": "Confirm",
+            "fields": [
+                {"name": "postcode", "label": "Postcode", "pattern": "[0-9]{5}"},
+                {"name": "dob", "label": "Date of birth", "sensitive": True},
+                {"name": "note", "label": "Anything else", "required": False},
+            ],
+        },
+        "a1",
+    )
+    clean, problems = check_answer(form, {"postcode": "1011", "dob": " 1990-01-01 "})
+    assert problems == {"postcode": "not in the expected form"}
+    assert clean == {"dob": "1990-01-01"}
+    for spec in (
+        {"kind": "page", "title": "x"},
+        {"kind": "card", "title": ""},
+        {"kind": "form", "title": "x", "fields": []},
+        {"kind": "form", "title": "x", "fields": [{"name": "Bad Name"}]},
+        {"kind": "form", "title": "x", "fields": [{"name": "a", "pattern": "("}]},
+        {"kind": "form", "title": "x", "fields": [{"name": "a"}, {"name": "a"}]},
+    ):
+        with pytest.raises(PushError):
+            parse_push(spec, "a1")
+
+
+def test_settings_from_the_environment() -> None:
+    settings = HandoffSettings.from_env(
+        {
+            "IVR_HANDOFF_AGENT_QUEUES": "support, billing",
+            "IVR_HANDOFF_OFFER_ON_RING": "no",
+            "IVR_HANDOFF_CALLBACK_PER_JOURNEY": "3",
+            "IVR_HANDOFF_AGENT_GRACE_S": "2.5",
+        }
+    )
+    assert settings.agent_queues == ("support", "billing")
+    assert settings.offer_on_ring is False
+    assert settings.callback_per_journey == 3 and settings.agent_grace_s == 2.5
+    with pytest.raises(HandoffConfigError):
+        HandoffSettings.from_env({"IVR_HANDOFF_OFFER_ON_RING": "maybe"})

@@ -1,0 +1,142 @@
+"""What the agent reads, from trails the real session writes on the demo flows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.handoff.facts import FactCollector, mask
+from engine.handoff.summary import Facts, Handoff, JourneyMeta, build_handoff
+from tests.handoff.journeys import Journey, lookup
+
+BALANCE_THEN_PERSON = "11" + "123456#" + "1234" + "0"
+
+
+def handoff_of(journey: Journey, facts: Facts | None = None) -> Handoff:
+    session = journey.session
+    meta = JourneyMeta(
+        session.call.call_id,
+        "service_line",
+        session.call.caller_id,
+        session.call.channel,
+        1000.0,
+        session.outcome,
+    )
+    return build_handoff(meta, journey.trail, lookup, facts)
+
+
+def collected(keys: str) -> tuple[Journey, Facts]:
+    collector = FactCollector(lookup)
+    journey = Journey(keys, listeners=(collector,))
+    return journey, collector.get(journey.session.call.call_id) or Facts()
+
+
+def asked(handoff: Handoff) -> dict[str, Any]:
+    return {item["ask"]: item["answer"] for item in handoff.dont_ask}
+
+
+def test_a_verified_caller_who_asked_for_a_person() -> None:
+    journey, facts = collected(BALANCE_THEN_PERSON)
+    assert journey.session.outcome == "transfer:support"
+    h = handoff_of(journey, facts)
+    assert h.verification["status"] == "verified"
+    assert h.verification["label"] == "Verified: Account number + PIN checked"
+    assert h.why["node"] == "agent" and h.why["reason"] == "chosen"
+    assert h.why["source"] == "key" and h.why["queue"] == "support"
+    assert [s["node"] for s in h.why["path"]] == [
+        "welcome",
+        "main",
+        "balance_identify",
+        "account",
+        "pin",
+        "verify",
+        "say_balance",
+        "anything_else",
+        "agent",
+    ]
+    assert h.summary == (
+        "Verified caller (account number 123456), chose Check my balance, asked for a"
+        " person at “Anything else?” by key; on the phone."
+    )
+    assert h.agent_note.startswith("Check the trail: the caller may already be verified.")
+    assert asked(h) == {
+        "Language": "English",
+        "What they want": "Check my balance",
+        "Identity / security questions": "Verified: Account number + PIN checked",
+        "Account number": "123456",
+        "PIN": "given (****)",
+        "customer name": "Alex",
+        "customer balance": "1520.75",
+        "customer bill_due": "89.9",
+    }
+    pin = next(c for c in h.captured if c["name"] == "pin")
+    assert pin["value"] == "****" and pin["masked"]
+    assert h.trail == tuple(journey.trail) and h.channels == ("voice",)
+
+
+def test_without_the_facts_the_check_is_known_but_not_its_answer() -> None:
+    h = handoff_of(Journey(BALANCE_THEN_PERSON))
+    assert h.verification["status"] == "unknown"
+    assert h.verification["by"] == ["account", "pin"]
+    assert h.summary.startswith("Caller (verification answer unknown) (account number 123456)")
+
+
+def test_a_wrong_pin_is_a_failed_verification() -> None:
+    journey, facts = collected("11" + "123456#" + "0000")
+    h = handoff_of(journey, facts)
+    assert h.verification["status"] == "failed"
+    assert h.why["reason"] == "not_verified"
+    assert "failing verification" in h.summary
+    assert "Identity / security questions" not in asked(h)
+
+
+def test_a_backend_that_fails_is_why() -> None:
+    journey, facts = collected("11" + "000000#" + "1111")
+    h = handoff_of(journey, facts)
+    assert h.why["reason"] == "backend_error"
+    assert "status 503" in h.why["detail"]
+    assert h.verification["status"] == "failed"
+    assert h.verification["label"].endswith("the backend did not answer")
+
+
+def test_retries_running_out_is_why_and_the_subflow_note_is_shown() -> None:
+    journey, facts = collected("11" + "12#" * 3)
+    assert journey.session.outcome == "transfer:support"
+    h = handoff_of(journey, facts)
+    assert h.why["node"] == "agent" and h.why["flow"] == "identify"
+    assert h.why["reason"] == "no_match_exhausted"
+    assert h.why["detail"] == "no valid input at Account number after 2 retries"
+    assert h.agent_note == "The caller could not enter a valid account number or PIN."
+    assert h.verification["status"] == "not_verified"
+    assert "Account number" not in asked(h)  # nothing valid was entered
+
+
+def test_a_call_the_fallback_queued_says_so() -> None:
+    journey = Journey("11" + "123456#")  # the engine died while the PIN was asked for
+    trail = journey.trail
+    meta = JourneyMeta("j" * 32, "service_line", "+15550001111", "", 1000.0, None)
+    h = build_handoff(meta, trail, lookup)
+    assert h.why["reason"] == "fallback"
+    assert h.why["node"] == "pin"
+    assert asked(h)["Account number"] == "123456"
+
+
+def test_a_journey_on_the_page_reads_as_such() -> None:
+    journey = Journey(BALANCE_THEN_PERSON)
+    trail = [{**e, "source": "web"} if e["kind"] == "input" else e for e in journey.trail]
+    meta = JourneyMeta("j" * 32, "service_line", "", "", 1000.0, "transfer:support")
+    facts = Facts(callback_number="+15550002222")
+    h = build_handoff(meta, trail, lookup, facts)
+    assert h.channels == ("web",)
+    assert h.caller == "+15550002222"
+    assert h.summary.endswith("“Anything else?” on the page; on the page.")
+
+
+def test_masking_the_backends_answers() -> None:
+    answer = {"ok": True, "name": "Alex", "pin": "1234", "echo": "1234", "cards": [{"cvv": 1}]}
+    assert mask(answer, {"1234"}) == {
+        "ok": True,
+        "name": "Alex",
+        "pin": "***",
+        "echo": "***",
+        "cards": [{"cvv": "***"}],
+    }
