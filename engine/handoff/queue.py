@@ -98,57 +98,68 @@ class QueueBook:
         name = fields.get("Event", "")
         channel = fields.get("Channel", "")
         if name == "QueueCallerJoin":
-            return self._join(fields)
+            return [Joined(self._add(fields, _int(fields.get("Position")) or 1))]
+        if name == "QueueCallerLeave":
+            return self._leave(fields)
+        out: list[Happening] = []
         call = self.calls.get(channel)
         if call is None:
-            return []
+            if name not in ("AgentCalled", "AgentConnect"):
+                return out
+            # A caller who joined before this book was watching (the engine restarted
+            # while they waited): known from now on, their place in line unknown.
+            call = self._add(fields, 0)
+            out.append(Joined(call))
         member = fields.get("MemberName", "")
         if name == "AgentCalled":
             call.state, call.member = "ringing", member
             call.agent_channel = fields.get("DestChannel", "")
-            return [Ringing(call, member)]
-        if name == "AgentRingNoAnswer":
+            out.append(Ringing(call, member))
+        elif name == "AgentRingNoAnswer":
             if call.state == "ringing" and call.member == member:
                 call.state, call.member = "waiting", ""
-            return [RangOut(call, member)]
-        if name == "QueueCallerLeave":
-            return self._leave(call, fields)
-        if name == "AgentConnect":
-            call.state, call.member = "connected", member
+            out.append(RangOut(call, member))
+        elif name == "AgentConnect":
+            call.state, call.member, call.position = "connected", member, 0
             call.agent_channel = fields.get("DestChannel", call.agent_channel)
             call.hold_s = _int(fields.get("HoldTime"))
             self._learn(call.queue, call.hold_s)
-            return [Connected(call, member)]
-        if name == "AgentComplete":
+            out.append(Connected(call, member))
+        elif name == "AgentComplete":
             call.state = "ended"
-            return [Completed(call, member, fields.get("Reason", ""))]
-        if name == "Hangup":
+            out.append(Completed(call, member, fields.get("Reason", "")))
+        elif name == "Hangup":
             del self.calls[channel]
             call.state = "ended"
-            return [Gone(call)]
-        return []
+            out.append(Gone(call))
+        return out
 
-    def _join(self, fields: Mapping[str, str]) -> list[Happening]:
+    def _add(self, fields: Mapping[str, str], position: int) -> QueuedCall:
         call = QueuedCall(
             channel=fields.get("Channel", ""),
             uniqueid=fields.get("Uniqueid", ""),
             queue=fields.get("Queue", ""),
             caller_id=fields.get("CallerIDNum", ""),
-            position=_int(fields.get("Position")) or 1,
+            position=position,
             joined=self._clock(),
         )
         self.calls[call.channel] = call
-        return [Joined(call)]
+        return call
 
-    def _leave(self, call: QueuedCall, fields: Mapping[str, str]) -> list[Happening]:
-        left_at = _int(fields.get("Position")) or call.position
+    def _leave(self, fields: Mapping[str, str]) -> list[Happening]:
+        """Whoever left (known or not), those behind them in that queue move up."""
+        call = self.calls.get(fields.get("Channel", ""))
+        queue = fields.get("Queue", call.queue if call is not None else "")
+        left_at = _int(fields.get("Position")) or (call.position if call is not None else 0)
         moved = []
-        for other in self.calls.values():
-            same_line = other is not call and other.queue == call.queue
-            if same_line and other.state != "connected" and other.position > left_at:
-                other.position -= 1
-                moved.append(other)
-        call.position = 0
+        if left_at > 0:
+            for other in self.calls.values():
+                waiting = other is not call and other.queue == queue and other.position > left_at
+                if waiting and other.state != "connected":
+                    other.position -= 1
+                    moved.append(other)
+        if call is not None:
+            call.position = 0
         return [Moved(tuple(moved))] if moved else []
 
     def _learn(self, queue: str, hold_s: int | None) -> None:

@@ -19,6 +19,7 @@ import aiohttp
 import pytest
 
 from engine.ami import AmiError
+from engine.config import Settings
 from engine.handoff.hub import HandoffHub
 from engine.serve import Stack, start_stack
 from engine.session.events import TrailEntry
@@ -43,22 +44,35 @@ def handoff_flows(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def stack(
+def handoff_settings(
     handoff_flows: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Stack]:
+) -> Settings:
     monkeypatch.setenv("IVR_HANDOFF_AGENT_INTERFACE", "Local/{ext}@ivr-handoff-agent/n")
     monkeypatch.setenv("IVR_HANDOFF_AGENT_QUEUES", QUEUE)
     monkeypatch.setenv("IVR_HANDOFF_AGENT_GRACE_S", "0")
-    settings = replace(local_settings(handoff_flows), trail_db=str(tmp_path / "trail.sqlite3"))
+    return replace(local_settings(handoff_flows), trail_db=str(tmp_path / "trail.sqlite3"))
+
+
+async def started(settings: Settings) -> Stack:
     running = await start_stack(settings, watch=False)
     await running.ami.wait_ready(10.0)
     await running.engine.warm_prompts()
-    yield running
-    hub = hub_of(running)
-    for call in list(hub.book.calls.values()):  # nobody is left waiting in the queue
+    return running
+
+
+async def stopped(running: Stack) -> None:
+    """Stop the stack; nobody it queued is left waiting in the queue."""
+    for call in list(hub_of(running).book.calls.values()):
         with contextlib.suppress(AmiError):
             await running.ami.action({"Action": "Hangup", "Channel": call.channel})
     await running.stop()
+
+
+@pytest.fixture
+async def stack(handoff_settings: Settings) -> AsyncIterator[Stack]:
+    running = await started(handoff_settings)
+    yield running
+    await stopped(running)
 
 
 def hub_of(stack: Stack) -> HandoffHub:

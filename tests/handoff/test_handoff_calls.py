@@ -5,6 +5,7 @@ every step of the trail, in order, with its source, by the time the call connect
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from typing import Any
@@ -12,11 +13,22 @@ from typing import Any
 import aiohttp
 import pytest
 
+from engine.ami import AmiError
+from engine.config import Settings
 from engine.serve import Stack
 from engine.session import events as ev
 from engine.session.machine import trail_as_dicts
 from tests.conftest import caller_number
-from tests.handoff.conftest import QUEUE, AgentConnects, Caller, desktop, hub_of, unique_ext
+from tests.handoff.conftest import (
+    QUEUE,
+    AgentConnects,
+    Caller,
+    desktop,
+    hub_of,
+    started,
+    stopped,
+    unique_ext,
+)
 
 pytestmark = pytest.mark.asterisk
 
@@ -228,3 +240,49 @@ async def test_the_page_sees_its_place_in_the_queue(stack: Stack) -> None:
         async with desktop(stack, unique_ext()) as desk:
             await desk.wait_for("connected", 30, journey=second)
         assert hub.book.holdtime[QUEUE] >= 0
+
+
+async def test_an_engine_started_while_the_caller_waits_hands_over_everything(
+    handoff_settings: Settings,
+) -> None:
+    """The engine that ran the call is gone; the next one finds the journey by the
+    channel's IVR_JOURNEY and reads trail and facts from the store."""
+    first = await started(handoff_settings)
+    call = Caller(first, "service_line", caller_number())
+    try:
+        await call.__aenter__()
+        await call.at("welcome")
+        await call.press("1")
+        await call.at("main")
+        await call.press("1")
+        await call.at("account")
+        await call.press("123456#")
+        await call.at("pin")
+        await call.press("1234")
+        await call.at("anything_else", timeout=40)
+        await call.press("0")
+        await call.until(lambda: call.s.done)
+        journey = call.s.call.call_id
+        expected = public([dict(e) for e in trail_as_dicts(call.s.trail)])
+        hub = hub_of(first)
+        status = hub.status(journey)
+        while status["state"] != "queued":
+            status = await hub.wait_status(journey, status["version"], 15)
+    finally:
+        await first.stop()  # the caller stays in the queue
+
+    second = await started(handoff_settings)
+    try:
+        assert journey not in second.engine.sessions
+        async with desktop(second, unique_ext()) as desk:
+            _, offer = await desk.wait_for("offer", 30, journey=journey)
+            handoff = offer["handoff"]
+            assert public(handoff["trail"]) == expected
+            assert handoff["caller"] == call.number
+            assert handoff["verification"]["status"] == "verified"  # the stored facts
+            assert handoff["why"]["reason"] == "chosen"
+            await desk.wait_for("connected", 30, journey=journey)
+    finally:
+        with contextlib.suppress(AmiError):
+            await second.ami.action({"Action": "Hangup", "Channel": call.leg})
+        await stopped(second)

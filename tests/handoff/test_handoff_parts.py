@@ -44,9 +44,16 @@ def test_positions_move_up_as_callers_ahead_leave() -> None:
         2,
         1,
     )
-    # Someone this book never saw leaves from position 1: everyone moves up all the same.
-    assert book.feed({"Event": "QueueCallerLeave", "Channel": "ghost", "Position": "1"}) == []
     assert book.waiting("support") == 2
+
+
+def test_callers_ahead_the_book_never_saw_still_move_the_line() -> None:
+    book = QueueBook(Clock())
+    join(book, "b", 2)  # someone joined before the book was watching, at position 1
+    join(book, "c", 3)
+    left = {"Event": "QueueCallerLeave", "Channel": "early", "Queue": "support", "Position": "1"}
+    assert [type(h) for h in book.feed(left)] == [Moved]
+    assert (book.calls["b"].position, book.calls["c"].position) == (1, 2)
 
 
 def test_ringing_answering_and_hanging_up() -> None:
@@ -83,10 +90,12 @@ def test_the_wait_estimate_is_app_queues_own() -> None:
     assert book.estimated_wait(book.calls["c"]) == 0
 
 
-def test_events_of_calls_the_book_does_not_know_change_nothing() -> None:
+def test_a_caller_who_joined_before_the_book_watched_is_adopted_when_rung() -> None:
     book = QueueBook(Clock())
-    assert book.feed({"Event": "AgentConnect", "Channel": "stranger"}) == []
     assert book.feed({"Event": "Hangup", "Channel": "stranger"}) == []
+    rung = book.feed({"Event": "AgentCalled", "Channel": "early", "Queue": "q", "MemberName": "m"})
+    assert [type(h) for h in rung] == [Joined, Ringing]
+    assert book.calls["early"].position == 0 and book.calls["early"].state == "ringing"
     assert isinstance(
         book.feed({"Event": "QueueCallerJoin", "Channel": "n", "Queue": "q"})[0], Joined
     )

@@ -1,0 +1,87 @@
+"""One journey over both channels, then a person: a real call walks the demo by DTMF,
+the caller follows the texted link in a real headless Chromium and goes on there,
+taps "Talk to a person"; the agent's desktop gets the one trail — keys and taps, in
+order — when the call rings."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.async_api import expect
+
+from engine.serve import Stack
+from engine.session.machine import trail_as_dicts
+from tests.conftest import caller_number
+from tests.handoff.conftest import QUEUE, Caller, desktop, unique_ext
+from tests.visual.live import chromium, phone
+from visual_ivr.app import VISUAL_KEY
+
+pytestmark = pytest.mark.asterisk
+
+
+async def texted_link(stack: Stack, call: Caller) -> str:
+    """On the call: English, "get this menu on your phone", yes; the text's link."""
+    outbox = stack.runner.app[VISUAL_KEY].sender.outbox  # type: ignore[attr-defined]
+    already = len(outbox)
+    await call.at("welcome")
+    await call.press("1")
+    await call.at("main")
+    await call.press("9")
+    await call.at("link_offer")
+    await call.press("1")
+    await call.until(lambda: len(outbox) > already, 15)
+    found = re.search(r"https?://\S+/v/l/\S+", outbox[-1].text)
+    assert found, outbox[-1].text
+    return found.group(0)
+
+
+async def test_keys_then_taps_then_a_person_who_sees_both(stack: Stack) -> None:
+    ext = unique_ext()
+    async with (
+        desktop(stack, ext) as desk,
+        Caller(stack, "service_line", caller_number()) as call,
+        chromium() as browser,
+    ):
+        link = await texted_link(stack, call)
+        context = await phone(browser)
+        page = await context.new_page()
+        await page.goto(link)
+        await expect(page.locator("h1")).to_have_text("Main menu", timeout=15_000)
+        await page.get_by_role("button", name="Check my balance").click()  # a tap
+        await call.at("account")
+        await call.press("123456#")  # keys on the call
+        await expect(page.locator("h1")).to_have_text("PIN", timeout=10_000)
+        await page.fill("#value", "1234")  # typed on the page
+        await page.get_by_role("button", name="Continue").click()
+        await expect(page.locator("h1")).to_have_text("Anything else?", timeout=15_000)
+        await page.get_by_role("button", name="Talk to a person").click()
+        await call.until(lambda: call.s.done, 15)
+        assert call.s.outcome == f"transfer:{QUEUE}"
+        journey = call.s.call.call_id
+
+        _, offer = await desk.wait_for("offer", 30, journey=journey)
+        await desk.wait_for("connected", 30, journey=journey)
+        handoff = offer["handoff"]
+        assert [e["seq"] for e in handoff["trail"]] == [
+            e["seq"] for e in trail_as_dicts(call.s.trail)
+        ]
+        inputs = [
+            (e["node"], e["source"], e["value"]) for e in handoff["trail"] if e["kind"] == "input"
+        ]
+        assert inputs[:3] == [
+            ("welcome", "key", "1"),
+            ("main", "key", "9"),
+            ("link_offer", "key", "1"),
+        ]
+        assert inputs[-4:] == [
+            ("main", "web", "1"),
+            ("account", "key", "123456"),
+            ("pin", "web", "****"),
+            ("anything_else", "web", "0"),
+        ]
+        assert handoff["channels"] == ["voice", "web"]
+        assert handoff["verification"]["status"] == "verified"
+        assert (handoff["why"]["reason"], handoff["why"]["source"]) == ("chosen", "web")
+        assert handoff["summary"].endswith("on the phone and the page.")
+        await context.close()
