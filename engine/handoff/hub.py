@@ -486,6 +486,7 @@ class HandoffHub:
             "input",
             source="web",
             var="callback_number",
+            label="Call-back number",
             value=number,
             valid=True,
             callback=True,

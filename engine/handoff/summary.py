@@ -265,10 +265,16 @@ def _verification(walk: _Walk, facts: Facts) -> dict[str, Any]:
 
 
 def _label(walk: _Walk, var: str) -> str:
+    """An input's own label (a pushed form's field), else its node's title."""
     entry = walk.inputs.get(var)
-    if entry is not None:
-        return walk.title(walk.flow_of.get(int(entry.get("seq", 0)), ""), str(entry["node"]))
-    return var
+    if entry is None:
+        return var
+    if entry.get("label"):
+        return str(entry["label"])
+    flow = walk.flow_of.get(int(entry.get("seq", 0)), "")
+    if isinstance(walk.node(flow, str(entry["node"])), m.Input):
+        return walk.title(flow, str(entry["node"]))
+    return var.replace("_", " ").capitalize()
 
 
 def _escalation(walk: _Walk, meta: JourneyMeta) -> tuple[int, str, str]:
@@ -366,7 +372,7 @@ def _captured(walk: _Walk, facts: Facts) -> list[dict[str, Any]]:
                             "seq": None,
                         }
                     )
-    if facts.callback_number:
+    if facts.callback_number and "callback_number" not in walk.inputs:
         out.append(
             {
                 "name": "callback_number",

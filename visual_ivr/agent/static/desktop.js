@@ -80,7 +80,10 @@
   function detail(e) {
     switch (e.kind) {
       case "prompt": return e.text || e.file || "";
-      case "input": return [e.var ? `${e.var} =` : "", e.value, e.valid === false ? "(invalid)" : "", e.goto ? `→ ${e.goto}` : ""].join(" ").trim();
+      case "input": return [e.var ? `${e.var} =` : "", e.value,
+        e.confidence != null ? `(${Math.round(e.confidence * 100)}% sure)` : "",
+        e.valid === false ? "(invalid)" : "", e.refused ? `(refused: ${e.refused})` : "",
+        e.goto ? `→ ${e.goto}` : ""].join(" ").replace(/\s+/g, " ").trim();
       case "http": return `${e.ok ? "ok" : "failed"} ${e.status || ""} ${e.error || ""} ${e.elapsed_ms} ms`;
       case "retry": return `${e.retry} ${e.count}/${e.max} ${e.reason || ""}`;
       case "end": return e.outcome;
