@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import html
 import logging
 import os
 import signal
@@ -53,10 +54,33 @@ async def _health(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if ami.connected else 503)
 
 
+async def _index(request: web.Request) -> web.Response:
+    """The front page: where each part of the web front end is."""
+    engine = request.app[ENGINE_KEY]
+    flows = sorted(engine.flows.snapshot.flows.items())
+    items = "".join(
+        f'<li><a href="/v/{html.escape(name)}">{html.escape(flow.title.get("en") or name)}</a>'
+        f" <small>({html.escape(name)})</small></li>"
+        for name, flow in flows
+    )
+    body = (
+        '<!doctype html><html lang="en"><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>IVR engine</title><style>body{font:16px/1.5 system-ui,sans-serif;"
+        "max-width:40rem;margin:2rem auto;padding:0 1rem}</style>"
+        f"<h1>IVR engine</h1><h2>Start a journey on the web</h2><ul>{items}</ul>"
+        '<h2>People</h2><ul><li><a href="/agent/">Agent desktop</a></li></ul>'
+        '<h2>Operations</h2><ul><li><a href="/metrics">Metrics</a></li>'
+        '<li><a href="/healthz">Health</a></li></ul></html>'
+    )
+    return web.Response(text=body, content_type="text/html")
+
+
 def build_web_app(engine: Engine, ami: Ami, settings: Settings | None = None) -> web.Application:
     app = web.Application()
     app[ENGINE_KEY] = engine
     app[AMI_KEY] = ami
+    app.router.add_get("/", _index)
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/healthz", _health)
     app.add_subapp("/demo/api", demo_backend_app())

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp.test_utils import TestClient
+
+from engine.ami import Ami
+from engine.config import Secret
+from engine.flowstore import FlowStore
+from engine.prompts import PromptCache
+from engine.runtime import Engine
+from engine.serve import build_web_app
+from tests.conftest import FLOWS
+
+
+async def test_front_page_lists_the_flows_and_the_desktop(
+    aiohttp_client: object, tmp_path: Path
+) -> None:
+    engine = Engine(FlowStore(FLOWS), PromptCache(str(tmp_path)))
+    engine.flows.load()
+    ami = Ami("127.0.0.1", 9, "ivr", Secret("x"))
+    client: TestClient = await aiohttp_client(build_web_app(engine, ami))  # type: ignore[operator]
+    response = await client.get("/")
+    assert response.status == 200
+    text = await response.text()
+    assert '<a href="/v/service_line">Demo Bank</a>' in text
+    assert 'href="/agent/"' in text
+    health = await client.get("/healthz")
+    assert health.status == 503  # no AMI: the health check says so
+    assert (await health.json())["flows"] == ["identify", "lost_card", "service_line"]
