@@ -8,6 +8,8 @@
     POST /v/s/choose|submit|nav|lang|human
                               a step on the page; 303 back to the page, or the new
                               state as JSON when the page's script asks for it
+    POST /v/s/callback|push   after "Talk to a person": call me back; a form (or
+                              card) an agent pushed, answered (see handoff_page.py)
     POST /v/api/send-link     the flow asks to text the caller a link (see links.py)
 
 A step on the page is an event for the journey's session (``handle.submit``). On a
@@ -23,24 +25,28 @@ or by the button on it, that uses the token.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 from multidict import MultiDictProxy
 
 from engine.config import Settings
+from engine.handoff.hub import HandoffHub
 from engine.runtime import Engine, SessionHandle
 from engine.session import events as ev
+from visual_ivr.agent import HANDOFF_HUB
+from visual_ivr.handoff_page import HandoffForms, follow, following, handoff_part
 from visual_ivr.links import LinkService
 from visual_ivr.pages import Pages
 from visual_ivr.push import Hub, Watcher
-from visual_ivr.screens import Screens
+from visual_ivr.screens import Handoff, Screen, Screens
 from visual_ivr.sms import SmsSender, sender_from_settings
-from visual_ivr.texts import text
+from visual_ivr.texts import TEXTS, text
 from visual_ivr.tokens import LinkTokens, PageCookies, PageVisit
 
 log = logging.getLogger(__name__)
@@ -73,6 +79,7 @@ class VisualIvr:
             self.pages, lambda name: engine.flows.snapshot.get(name), settings.human_phone, base
         )
         self.hub = Hub()
+        self.forms = HandoffForms()
         self.tokens = LinkTokens(settings.link_ttl_s, clock)
         self.cookies = PageCookies(clock=clock)
         self.sender = sender if sender is not None else sender_from_settings(settings)
@@ -101,6 +108,8 @@ class VisualIvr:
         r.add_post("/s/nav", self.navigate)
         r.add_post("/s/lang", self.language)
         r.add_post("/s/human", self.human)
+        r.add_post("/s/callback", self.call_back)
+        r.add_post("/s/push", self.answer_push)
         r.add_get("/l/{token}", self.open_link)
         r.add_post("/l/{token}", self.use_link)
         r.add_post("/api/send-link", self.send_link)
@@ -183,7 +192,7 @@ class VisualIvr:
             return self._no_session(request)
         if handle is None:
             return self._ended(request, visit)
-        return self._html(self.screens.of(handle, visit).page)
+        return self._html(self._screen(request, handle, visit).page)
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         visit, handle = self._visit(request)
@@ -198,24 +207,41 @@ class VisualIvr:
                 "X-Accel-Buffering": "no",
             }
         )
+        handoff = _handoff_hub(request)
         with self.hub.watch(visit.journey) as watcher:
+            # The handoff's changes (the queue moving) come from the hub, not the session.
+            following_task = (
+                asyncio.get_running_loop().create_task(follow(handoff, visit.journey, watcher))
+                if handoff is not None
+                else None
+            )
             try:
                 await response.prepare(request)
-                await self._stream(response, watcher, visit, request.query.get("h", ""))
+                await self._stream(response, watcher, visit, request.query.get("h", ""), handoff)
             except (ConnectionError, TimeoutError):
                 pass  # the page went away
+            finally:
+                if following_task is not None:
+                    following_task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await following_task
         return response
 
     async def _stream(
-        self, response: web.StreamResponse, watcher: Watcher, visit: PageVisit, last: str
+        self,
+        response: web.StreamResponse,
+        watcher: Watcher,
+        visit: PageVisit,
+        last: str,
+        handoff: HandoffHub | None,
     ) -> None:
-        """Send the page's state each time it changes, until the journey is over."""
+        """Send the page's state each time it changes, until nothing more can."""
         await self._write(response, b"retry: 1000\n\n")
         while not watcher.closed:
             current = self.engine.sessions.get(visit.journey)
             if current is None:
                 break
-            screen = self.screens.of(current, visit)
+            screen = self.screens.of(current, visit, self._handoff(handoff, current, visit))
             if screen.digest != last:
                 last = screen.digest
                 await self._write(response, b"data: " + screen.update + b"\n\n")
@@ -279,13 +305,56 @@ class VisualIvr:
         event = make(form, handle)
         if event is not None and not handle.session.done:
             await self._take(visit.journey, handle, event)
+        return self._answer(request, handle, visit)
+
+    def _answer(
+        self, request: web.Request, handle: SessionHandle, visit: PageVisit
+    ) -> web.Response:
+        """After a step: the new state as JSON for the page's script, else 303."""
         if "application/json" in request.headers.get("Accept", ""):
             return web.Response(
-                body=self.screens.of(handle, visit).update,
+                body=self._screen(request, handle, visit).update,
                 content_type="application/json",
                 headers={"Cache-Control": "no-store"},
             )
         return self._see_page()
+
+    # ------------------------------------------------------------ after "Talk to a person"
+
+    async def call_back(self, request: web.Request) -> web.StreamResponse:
+        async def act(hub: HandoffHub, journey: str, form: MultiDictProxy[Any]) -> None:
+            await self.forms.call_back(hub, journey, _field(form, "number", 40))
+
+        return await self._handoff_step(request, act)
+
+    async def answer_push(self, request: web.Request) -> web.StreamResponse:
+        async def act(hub: HandoffHub, journey: str, form: MultiDictProxy[Any]) -> None:
+            values = {
+                key[2:]: _field(form, key, 400)
+                for key in form
+                if key.startswith("f_") and len(key) <= 40
+            }
+            await self.forms.answer(hub, journey, _field(form, "push", 16), values)
+
+        return await self._handoff_step(request, act)
+
+    async def _handoff_step(
+        self,
+        request: web.Request,
+        act: Callable[[HandoffHub, str, MultiDictProxy[Any]], Awaitable[None]],
+    ) -> web.StreamResponse:
+        visit, handle = self._visit(request)
+        if visit is None:
+            return self._no_session(request)
+        if handle is None:
+            return self._ended(request, visit)
+        hub = _handoff_hub(request)
+        if hub is None:
+            raise web.HTTPNotFound()
+        if (request.content_length or 0) > MAX_FORM_BYTES:
+            return web.Response(status=413)
+        await act(hub, visit.journey, await request.post())
+        return self._answer(request, handle, visit)
 
     async def _take(self, journey: str, handle: SessionHandle, event: ev.Event) -> None:
         """Submit ``event`` and wait (bounded) until the session has taken it (every
@@ -310,6 +379,22 @@ class VisualIvr:
             log.warning("journey %s: the trail was slow to store a web step", journey)
 
     # ------------------------------------------------------------ helpers
+
+    def _screen(self, request: web.Request, handle: SessionHandle, visit: PageVisit) -> Screen:
+        return self.screens.of(handle, visit, self._handoff(_handoff_hub(request), handle, visit))
+
+    def _handoff(
+        self, hub: HandoffHub | None, handle: SessionHandle, visit: PageVisit
+    ) -> Handoff | None:
+        """The handoff's part of the page, once the journey asked for a person."""
+        session = handle.session
+        if hub is None or not following(session):
+            return None
+        status = hub.status(visit.journey)
+        asked = self.forms.of(visit.journey)
+        t = TEXTS.get(session.lang, TEXTS["en"])
+        part = handoff_part(status, asked, handle.voice, t)
+        return Handoff((status["version"], asked.revision), part)
 
     def _visit(self, request: web.Request) -> tuple[PageVisit | None, SessionHandle | None]:
         visit = self.cookies.get(request.cookies.get(COOKIE))
@@ -372,6 +457,11 @@ class VisualIvr:
 
 
 VISUAL_KEY = web.AppKey("visual_ivr", VisualIvr)
+
+
+def _handoff_hub(request: web.Request) -> HandoffHub | None:
+    """The handoff's hub, when ``install_handoff`` mounted it (on the parent app)."""
+    return request.config_dict.get(HANDOFF_HUB)
 
 
 class _RateLimit:

@@ -55,7 +55,10 @@ class Where:
     restart: str  # where "start again" leads
 
 
-def page_model(session: Session, where: Where) -> dict[str, Any]:
+def page_model(
+    session: Session, where: Where, handoff: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The page's model; ``handoff`` is the handoff's part (see :mod:`handoff_page`)."""
     view = describe(session)
     lang = view["lang"]
     node = view["node"]
@@ -117,6 +120,9 @@ def page_model(session: Session, where: Where) -> dict[str, Any]:
     # A "Back" the flow itself offers here replaces the page's own.
     p["own_back"] = not any(o["label"] == t["back"] for o in p.get("options", ()))
     p["title"] = f"{p['heading']} · {p['flow_title']}"
+    p["handoff"] = handoff
+    # A page stops listening once nothing on it can change: a handoff still can.
+    p["final"] = p["done"] and (handoff is None or handoff["settled"])
     return p
 
 

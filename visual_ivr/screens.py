@@ -11,15 +11,24 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import Any
 
 from engine.flow.model import Flow
 from engine.runtime import SessionHandle
 from visual_ivr.pages import Pages, Where, digest, page_model
 from visual_ivr.tokens import PageVisit
 
-StateKey = tuple[int, str, str, str | None, int, str | None, bool, str]
+StateKey = tuple[int, str, str, str | None, int, str | None, bool, str, Hashable]
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """The handoff's part of a page, and what it was drawn from."""
+
+    key: Hashable
+    part: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +56,7 @@ class Screens:
         self._keep = keep
         self._drawn: OrderedDict[str, tuple[StateKey, Screen]] = OrderedDict()
 
-    def of(self, handle: SessionHandle, visit: PageVisit) -> Screen:
+    def of(self, handle: SessionHandle, visit: PageVisit, handoff: Handoff | None = None) -> Screen:
         session = handle.session
         key: StateKey = (
             len(session.trail),
@@ -58,19 +67,22 @@ class Screens:
             session.outcome,
             handle.voice,
             visit.flow,
+            handoff.key if handoff is not None else None,
         )
         journey = visit.journey
         drawn = self._drawn.get(journey)
         if drawn is not None and drawn[0] == key:
             return drawn[1]
-        screen = self.draw(handle, visit)
+        screen = self.draw(handle, visit, handoff)
         self._drawn[journey] = (key, screen)
         self._drawn.move_to_end(journey)
         while len(self._drawn) > self._keep:
             self._drawn.popitem(last=False)
         return screen
 
-    def draw(self, handle: SessionHandle, visit: PageVisit) -> Screen:
+    def draw(
+        self, handle: SessionHandle, visit: PageVisit, handoff: Handoff | None = None
+    ) -> Screen:
         """Render the journey as it is now (no cache)."""
         root = self._flows(visit.flow)
         where = Where(
@@ -79,7 +91,7 @@ class Screens:
             human_phone=self._human_phone,
             restart=f"{self._base}/{visit.flow}",
         )
-        model = page_model(handle.session, where)
+        model = page_model(handle.session, where, handoff.part if handoff is not None else None)
         html = self._pages.fragment(model)
         h = digest(html)
         update = {
@@ -88,13 +100,13 @@ class Screens:
             "node": model["node_id"],
             "lang": model["lang_tag"],
             "title": model["title"],
-            "done": model["done"],
+            "done": model["final"],
             "html": html,
         }
         return Screen(
             digest=h,
             node=model["node_id"],
-            done=model["done"],
+            done=model["final"],
             page=self._pages.page(model, html, h).encode("utf-8"),
             update=json.dumps(update, ensure_ascii=False, separators=(",", ":")).encode(),
         )

@@ -61,7 +61,7 @@ def fake_call(
     snapshot = engine.flows.snapshot
     found = snapshot.get(flow)
     assert found is not None
-    info = CallInfo(call_id=f"call{len(engine.sessions):04d}" + "0" * 24, caller_id=caller_id)
+    info = CallInfo(call_id=f"ca11{len(engine.sessions):04d}" + "0" * 24, caller_id=caller_id)
     call = FakeCall(Session(found, info, flows=snapshot.get, constants=engine.constants))
     engine.sessions[info.call_id] = call
     call.start()

@@ -11,7 +11,8 @@
     a.dataset.v = u.v; a.dataset.h = u.h; a.dataset.node = u.node;
     d.documentElement.lang = u.lang;
     d.title = u.title;
-    var f = (!moved && a.querySelector(".notice")) || a.querySelector("h1");
+    var f = (!moved && (a.querySelector(".notice") || a.querySelector("[aria-invalid=true]"))) ||
+      a.querySelector("h1");
     if (f) f.focus();
     if (u.done && es) { es.close(); es = null; }
     d.dispatchEvent(new CustomEvent("ivr:update", { detail: u }));
