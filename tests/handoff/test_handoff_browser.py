@@ -14,7 +14,7 @@ from engine.serve import Stack
 from engine.session.machine import trail_as_dicts
 from tests.conftest import caller_number
 from tests.handoff.conftest import QUEUE, Caller, desktop, unique_ext
-from tests.visual.live import chromium, phone
+from tests.visual.live import artifact, chromium, phone
 from visual_ivr.app import VISUAL_KEY
 
 pytestmark = pytest.mark.asterisk
@@ -39,7 +39,6 @@ async def texted_link(stack: Stack, call: Caller) -> str:
 async def test_keys_then_taps_then_a_person_who_sees_both(stack: Stack) -> None:
     ext = unique_ext()
     async with (
-        desktop(stack, ext) as desk,
         Caller(stack, "service_line", caller_number()) as call,
         chromium() as browser,
     ):
@@ -59,9 +58,15 @@ async def test_keys_then_taps_then_a_person_who_sees_both(stack: Stack) -> None:
         await call.until(lambda: call.s.done, 15)
         assert call.s.outcome == f"transfer:{QUEUE}"
         journey = call.s.call.call_id
+        # No agent is signed in yet: the page shows the call's place in the queue.
+        place = page.get_by_role("status")
+        await expect(place).to_have_text(re.compile(r"You are number \d+ in line"), timeout=15_000)
+        await page.screenshot(path=artifact("handoff-queue-360.png"))
 
-        _, offer = await desk.wait_for("offer", 30, journey=journey)
-        await desk.wait_for("connected", 30, journey=journey)
+        async with desktop(stack, ext) as desk:
+            _, offer = await desk.wait_for("offer", 30, journey=journey)
+            await desk.wait_for("connected", 30, journey=journey)
+            await expect(place).to_have_text("You are through to a person now.", timeout=10_000)
         handoff = offer["handoff"]
         assert [e["seq"] for e in handoff["trail"]] == [
             e["seq"] for e in trail_as_dicts(call.s.trail)
