@@ -106,6 +106,8 @@ def handoff_part(
         lines.append(t["hf_calling"].format(number=callback.get("number", "")))
     elif state == "callback_failed":
         lines.append(t["hf_failed"].format(number=callback.get("number", "")))
+    elif state == "ended":
+        lines.append(t["call_ended"])
     # A journey with no call may ask to be called (again, if the last one failed).
     offer = not call and state in ("self_service", "callback_failed")
     problem = asked.number_problem

@@ -3,7 +3,10 @@
   var d = document, es = null;
   function root() { return d.getElementById("app"); }
   // An update: {v, h, node, lang, title, html, done}. Older or identical ones are skipped.
-  function apply(u) {
+  // Focus goes to what needs the caller (a notice, a field to correct), else to the
+  // heading when the page moved on or answers their own step; not when the same page
+  // changed by itself (the queue moving), which its status line announces.
+  function apply(u, mine) {
     var a = root();
     if (!a || u.v < +a.dataset.v || u.h === a.dataset.h) return;
     var moved = a.dataset.node !== u.node;
@@ -12,7 +15,7 @@
     d.documentElement.lang = u.lang;
     d.title = u.title;
     var f = (!moved && (a.querySelector(".notice") || a.querySelector("[aria-invalid=true]"))) ||
-      a.querySelector("h1");
+      ((moved || mine) && a.querySelector("h1"));
     if (f) f.focus();
     if (u.done && es) { es.close(); es = null; }
     d.dispatchEvent(new CustomEvent("ivr:update", { detail: u }));
@@ -31,7 +34,7 @@
       .then(function (r) { if (!r.ok) throw r; return r.json(); })
       .then(function (u) {
         for (i = 0; i < buttons.length; i++) buttons[i].disabled = false;
-        apply(u);
+        apply(u, true);
       })
       .catch(function () { location.reload(); });
   });
