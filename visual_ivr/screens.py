@@ -3,8 +3,9 @@
 Every open page of a journey, every reload and every pushed update shows the same
 thing until the session moves, so the rendering (the page, and the update pushed
 to open pages) is kept per journey with the state it was drawn from: the trail's
-length, the node, the language, the notice, the cards and the outcome. Anything
-that changes what the page shows changes one of these.
+length, the node, the language, the notice, the cards, the outcome and, after
+"Talk to a person", the handoff's status version and the page's own handoff forms
+(:class:`Handoff`). Anything that changes what the page shows changes one of these.
 """
 
 from __future__ import annotations

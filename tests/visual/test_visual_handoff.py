@@ -126,6 +126,7 @@ async def test_call_me_back_from_a_web_only_journey(rig: Rig) -> None:
     assert "give this reference" in person.text  # the phone is still there
     assert '<label for="number">Your phone number</label>' in person.text
     assert 'action="/v/s/callback"' in person.text and 'type="tel"' in person.text
+    assert len(person.text.encode()) < CRITICAL_PATH_LIMIT
 
     refused = await page.post("/v/s/callback", {"number": "12"})
     assert refused.status == 303
