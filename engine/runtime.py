@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 import uuid
@@ -37,7 +38,8 @@ from engine.webcall import WebOnlyCall
 log = logging.getLogger(__name__)
 
 SessionListener = Callable[[Session, list[TrailEntry]], None]
-ENDED_KEPT_S = 30 * 60  # how long a finished journey stays reachable (the page shows it)
+ENDED_KEPT_S = 10 * 60  # how long a finished journey stays reachable (the page shows it)
+MAX_ENDED = 5_000  # and at most this many: a busy engine must not hoard old sessions
 
 
 class SessionHandle(Protocol):
@@ -95,6 +97,10 @@ class Engine:
         self._tasks.append(loop.create_task(self.warm_prompts(), name="warm-prompts"))
         self.flows.listeners.append(self._on_reload)
         self.address = await self._agi.start(host, port)
+        # What exists now (flows, modules, models) lives as long as the engine: keep it
+        # out of the cyclic collector's full passes, which otherwise stall the loop
+        # for longer the more it holds.
+        gc.freeze()
         if self.speech.config.enabled:
             await self.media.start(host, 0)
             self._tasks.append(loop.create_task(self.warm_speech(), name="warm-speech"))
@@ -243,7 +249,9 @@ class Engine:
 
     def _register(self, journey_id: str, handle: SessionHandle) -> None:
         now = time.monotonic()
-        while self._ended and now - self._ended[0][0] > ENDED_KEPT_S:
+        while self._ended and (
+            now - self._ended[0][0] > ENDED_KEPT_S or len(self._ended) > MAX_ENDED
+        ):
             _, old = self._ended.popleft()
             if old not in self.calls:
                 self.sessions.pop(old, None)
