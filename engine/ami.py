@@ -75,6 +75,10 @@ class Ami:
         """Call ``handler(fields)`` for each event named ``event`` ("*" for all)."""
         self._handlers.append((event, handler))
 
+    def off(self, handler: EventHandler) -> None:
+        """Stop calling ``handler`` (for every event it was registered for)."""
+        self._handlers = [(e, h) for e, h in self._handlers if h is not handler]
+
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._supervise(), name="ami")
 

@@ -208,6 +208,7 @@ async def place_call(
         raise CallError(f"the call did not finish within {timeout:.0f} s") from exc
     finally:
         engine.listeners.remove(watch)
+        ami.off(on_channel)
         if not gone.is_set() and names.get("caller"):
             with contextlib.suppress(AmiError):
                 await ami.action({"Action": "Hangup", "Channel": names["caller"]})

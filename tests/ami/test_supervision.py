@@ -109,3 +109,18 @@ async def test_unreachable_ami_is_a_clear_error() -> None:
             await ami.action({"Action": "Ping"}, timeout=0.5)
     finally:
         await ami.stop()
+
+
+def test_handlers_can_be_removed() -> None:
+    ami = Ami("127.0.0.1", 9, "ivr", Secret("x"))
+    seen: list[str] = []
+
+    def handler(fields: dict[str, str]) -> None:
+        seen.append(fields["Event"])
+
+    ami.on("Hangup", handler)
+    ami.on("*", handler)
+    ami._dispatch(None, {"Event": "Hangup"})
+    ami.off(handler)
+    ami._dispatch(None, {"Event": "Hangup"})
+    assert seen == ["Hangup", "Hangup"]
