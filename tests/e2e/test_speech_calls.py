@@ -158,6 +158,7 @@ async def test_engine_stopping_mid_speech_call_hands_it_to_the_fallback(
         found = await asyncio.wait_for(fallback, 15)
         assert found["Flow"] == "speech_menu"
     finally:
-        for channel in channels:
+        ami.off(on_event)
+        for channel in list(channels):  # events may still add to it while we hang up
             with contextlib.suppress(Exception):
                 await ami.action({"Action": "Hangup", "Channel": channel})
