@@ -33,7 +33,8 @@ from benchmarks.measure import LagProbe, machine_cpu, percentile, process_cpu_s
 from benchmarks.report import print_report, summary
 from engine.ami import Ami, AmiError
 from engine.config import load_settings
-from engine.sandbox import Layout, running_pid
+from engine.sandbox import running_pid
+from engine.sandbox_layout import Layout
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FLOWS = os.path.join(HERE, "flows")

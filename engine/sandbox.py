@@ -35,9 +35,19 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import BinaryIO
+
+from engine.sandbox_layout import (
+    Layout,
+    SandboxError,
+    check_run,
+    mount_all,
+    mount_points,
+    mount_proc,
+    same_dir,
+    unmount_all,
+)
 
 MIRROR = "http://deb.debian.org/debian"
 SUITE = "sid"
@@ -68,58 +78,6 @@ CHROOT_ENV = {
 EXIT_NOT_RUNNING = 3
 
 
-class SandboxError(Exception):
-    """An expected failure: shown to the user as one line, without a traceback."""
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where everything of one sandbox lives, on the host."""
-
-    base: Path
-    conf: Path
-    prompts: Path
-
-    @classmethod
-    def from_env(cls) -> Layout:
-        base = os.environ.get("IVR_SANDBOX_DIR", "/var/cache/ivr-sandbox")
-        prompts = os.environ.get("IVR_PROMPT_DIR", "/var/cache/ivr/prompts")
-        conf = Path(__file__).resolve().parent.parent / "asterisk_conf"
-        return cls(Path(base).resolve(), conf, Path(prompts).resolve())
-
-    @property
-    def root(self) -> Path:
-        return self.base / "root"
-
-    @property
-    def marker(self) -> Path:
-        return self.base / "root.built"
-
-    @property
-    def build_log(self) -> Path:
-        return self.base / "build.log"
-
-    @property
-    def asterisk_log(self) -> Path:
-        return self.base / "asterisk.log"
-
-    @property
-    def pid_file(self) -> Path:
-        return self.base / "asterisk.pid"
-
-    def inside(self, path: str | Path) -> Path:
-        """The host path of ``path`` as the chroot sees it (symlinks resolved in the chroot)."""
-        return resolve_in_root(self.root, str(path))
-
-    def mounts(self) -> list[tuple[str, Path, Path]]:
-        """(kind, source, target) of every mount ``up`` makes, in mounting order."""
-        return [
-            ("proc", Path("proc"), self.inside("/proc")),
-            ("config", self.conf, self.inside("/etc/asterisk")),
-            ("prompts", self.prompts, self.inside(self.prompts)),
-        ]
-
-
 def run_sandbox(action: str) -> int:
     """``ivr sandbox up|down|status``: the exit status of the command."""
     layout = Layout.from_env()
@@ -148,7 +106,7 @@ def _up(layout: Layout) -> None:
         raise SandboxError(f"no Asterisk configuration at {layout.conf}: run from a checkout")
     if _installed_packages(layout) != " ".join(PACKAGES):
         _build(layout)
-    _mount_all(layout)
+    mount_all(layout)
     _install_sounds(layout)
     pid = running_pid(layout)
     if pid is not None:
@@ -194,7 +152,7 @@ def _build(layout: Layout) -> None:
             policy = layout.inside("/usr/sbin/policy-rc.d")
             policy.write_text("#!/bin/sh\n# ivr sandbox: never start services\nexit 101\n")
             policy.chmod(0o755)
-        _mount_proc(layout)
+        mount_proc(layout)
         _logged(log, layout, "apt-get update", _in_chroot(layout, *APT, "update"))
         _phase(started, "apt-get update")
         install = (*APT, "install", "--no-install-recommends", *PACKAGES)
@@ -215,12 +173,12 @@ def _clear_partial_root(layout: Layout) -> None:
     """Remove what a failed build left, after making sure nothing is mounted inside it."""
     if not layout.root.exists():
         return
-    _unmount_all(layout)
+    unmount_all(layout)
     inside = [m for m in mount_points() if Path(m).is_relative_to(layout.root)]
     if inside:
         raise SandboxError(f"cannot rebuild {layout.root}: still mounted: {', '.join(inside)}")
     print(f"sandbox: removing the unfinished build in {layout.root}", flush=True)
-    _check_run(["rm", "-rf", "--one-file-system", str(layout.root)], "removing the old root")
+    check_run(["rm", "-rf", "--one-file-system", str(layout.root)], "removing the old root")
 
 
 def _install_sounds(layout: Layout) -> None:
@@ -320,7 +278,7 @@ def _down(layout: Layout) -> None:
         print("sandbox: Asterisk is not running")
     else:
         _stop(layout, pid)
-    _unmount_all(layout)
+    unmount_all(layout)
     layout.pid_file.unlink(missing_ok=True)
 
 
@@ -370,7 +328,7 @@ def _status(layout: Layout) -> int:
 
 def _config_source(layout: Layout) -> str:
     target = layout.inside("/etc/asterisk")
-    if not _same_dir(layout.conf, target):
+    if not same_dir(layout.conf, target):
         return f"NOT from {layout.conf} (run `ivr sandbox up`)"
     return f"from {layout.conf}"
 
@@ -470,98 +428,6 @@ def _version(layout: Layout) -> str:
     return found.group(1) if found else "?"
 
 
-# --- mounts -----------------------------------------------------------------------------
-
-
-def _mount_all(layout: Layout) -> None:
-    _mount_proc(layout)
-    config = layout.inside("/etc/asterisk")
-    if not _same_dir(layout.conf, config):
-        if _is_mounted(config):
-            print(f"sandbox: configuration re-pointed to {layout.conf}")
-            _unmount(config)
-        config.mkdir(parents=True, exist_ok=True)
-        _check_run(["mount", "--bind", str(layout.conf), str(config)], "mounting the config")
-        _check_run(["mount", "-o", "remount,bind,ro", str(config)], "making the config read-only")
-    layout.prompts.mkdir(parents=True, exist_ok=True)
-    prompts = layout.inside(layout.prompts)
-    if not _same_dir(layout.prompts, prompts):
-        prompts.mkdir(parents=True, exist_ok=True)
-        _check_run(["mount", "--bind", str(layout.prompts), str(prompts)], "mounting the prompts")
-
-
-def _mount_proc(layout: Layout) -> None:
-    target = layout.inside("/proc")
-    if not _is_mounted(target):
-        target.mkdir(parents=True, exist_ok=True)
-        _check_run(["mount", "-t", "proc", "proc", str(target)], "mounting proc")
-
-
-def _unmount_all(layout: Layout) -> None:
-    if not layout.root.exists():
-        return
-    for _kind, _source, target in reversed(layout.mounts()):
-        while _is_mounted(target):
-            _unmount(target)
-
-
-def _unmount(target: Path) -> None:
-    _check_run(["umount", str(target)], f"unmounting {target}")
-
-
-def _same_dir(a: Path, b: Path) -> bool:
-    try:
-        sa, sb = a.stat(), b.stat()
-    except OSError:
-        return False
-    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
-
-
-def _is_mounted(path: Path) -> bool:
-    return str(path) in mount_points()
-
-
-def mount_points() -> list[str]:
-    """Every mount point of this process's namespace, from /proc/self/mountinfo."""
-    points = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        fields = line.split(" ")
-        if len(fields) > 4:
-            points.append(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4]))
-    return points
-
-
-def resolve_in_root(root: Path, path: str) -> Path:
-    """Resolve ``path`` as a process chrooted at ``root`` would, without leaving ``root``.
-
-    An absolute symlink inside the chroot (Debian's /var/run -> /run) must not be followed
-    on the host.
-    """
-    parts = list(PurePosixPath(path).parts[1:])
-    current = root
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part in ("", "."):
-            continue
-        if part == "..":
-            current = current.parent if current != root else root
-            continue
-        candidate = current / part
-        if candidate.is_symlink():
-            hops += 1
-            if hops > 40:
-                raise SandboxError(f"symlink loop at {candidate}")
-            target = PurePosixPath(os.readlink(candidate))
-            if target.is_absolute():
-                current, parts = root, [*target.parts[1:], *parts]
-            else:
-                parts = [*target.parts, *parts]
-            continue
-        current = candidate
-    return current
-
-
 # --- small helpers ----------------------------------------------------------------------
 
 
@@ -585,12 +451,6 @@ def _logged(log: BinaryIO, layout: Layout, what: str, argv: Sequence[str]) -> No
         raise SandboxError(f"{what} failed to start: {exc}") from None
     if done.returncode != 0:
         raise SandboxError(f"{what} failed (exit {done.returncode}): see {layout.build_log}")
-
-
-def _check_run(argv: Sequence[str], what: str) -> None:
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SandboxError(f"{what} failed: {done.stderr.strip() or done.stdout.strip()}")
 
 
 def _phase(started: float, text: str) -> None:
