@@ -37,8 +37,8 @@ from engine.ami import Ami, AmiError
 from engine.config import ConfigError, Settings, load_settings
 from engine.prompts import PromptCache, PromptError
 from engine.runtime import Engine
-from engine.session.events import SpeechPart, TrailEntry
-from engine.session.machine import Session, trail_as_dicts
+from engine.session.events import SpeechPart, TrailEntry, trail_as_dicts
+from engine.session.machine import Session
 
 KEY_GAP_S = 0.25  # between keys of one step, like a person typing
 KEY_DURATION_MS = 120

@@ -57,8 +57,8 @@ from engine.handoff.queue import (
 )
 from engine.handoff.settings import HandoffSettings
 from engine.handoff.summary import JourneyMeta, build_handoff
-from engine.session.events import TrailEntry, TrailKind
-from engine.session.machine import Session, trail_as_dicts
+from engine.session.events import TrailEntry, TrailKind, trail_as_dicts
+from engine.session.machine import Session
 
 if TYPE_CHECKING:
     from engine.runtime import Engine

@@ -11,7 +11,7 @@ cancellation races.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -207,3 +207,10 @@ class TrailEntry:
     kind: TrailKind
     node: str
     data: Mapping[str, Any] = field(default_factory=dict)
+
+
+def trail_as_dicts(trail: Sequence[TrailEntry]) -> list[Mapping[str, Any]]:
+    """Trail entries as flat JSON-ready dicts (for ``ivr call --json``, agents, pages)."""
+    return [
+        {"seq": e.seq, "at": e.at, "kind": e.kind, "node": e.node, **dict(e.data)} for e in trail
+    ]

@@ -34,6 +34,7 @@ from typing import Any
 from engine.flow import model as m
 from engine.flow.templates import evaluate, render
 from engine.session import events as ev
+from engine.session.history import Frame, History, Place
 from engine.session.speech import SpeechState, handle_speech
 from engine.session.texts import builtin_text
 from engine.session.web import handle_web
@@ -49,12 +50,6 @@ class CallInfo:
     called: str = ""
     channel: str = ""
     lang: str | None = None
-
-
-@dataclass(slots=True)
-class _Frame:
-    flow: m.Flow
-    return_to: str
 
 
 FlowLookup = Callable[[str], m.Flow | None]
@@ -73,7 +68,7 @@ class Session:
         self.flow = flow
         self._flows = flows
         self._clock = clock
-        self._stack: list[_Frame] = []
+        self._stack: list[Frame] = []
         self.lang = call.lang if call.lang in flow.languages else flow.default_language
         self.vars: dict[str, Any] = {"engine_url": ""}
         self.vars.update(constants or {})
@@ -101,7 +96,7 @@ class Session:
         # notice for the page (a stale tap, an invalid entry), and where back leads.
         self.cards: list[str] = []
         self.notice: str | None = None
-        self._history: list[tuple[m.Flow, str, list[_Frame]]] = []
+        self._history = History()
         self.speech = SpeechState()  # a spoken choice being read back
 
     # ------------------------------------------------------------ public
@@ -256,7 +251,7 @@ class Session:
         self._record("node", type=node.type, flow=self.flow.name)
         match node:
             case m.Menu() | m.Input():  # LanguageMenu is a Menu
-                self._remember(node)
+                self._history.remember(self.flow, node.id, self._stack)
                 self._listen(node.prompt)
             case m.Say():
                 self._phase = "say"
@@ -483,7 +478,7 @@ class Session:
         flow = self._flows(node.flow)
         if flow is None:
             raise LookupError(f"subflow '{node.flow}' is not loaded")
-        self._stack.append(_Frame(self.flow, node.next))
+        self._stack.append(Frame(self.flow, node.next))
         self.flow = flow
         self._enter(flow.start)
 
@@ -549,34 +544,18 @@ class Session:
         self.lang = self.vars["lang"] = lang
         self._record("language", lang=lang)
 
-    def jump(self, flow: m.Flow, node_id: str, stack: list[_Frame] | None = None) -> None:
+    def jump(self, flow: m.Flow, node_id: str, stack: list[Frame] | None = None) -> None:
         """Enter ``node_id`` of ``flow`` (back, home, a language switch)."""
         if stack is not None:
             self._stack = list(stack)
         self.flow = flow
         self._enter(node_id)
 
-    def history_target(self, where: str) -> tuple[m.Flow, str, list[_Frame]] | None:
+    def history_target(self, where: str) -> Place | None:
         if where == "back":
-            earlier = [h for h in self._history[:-1] if h[1] != self.node.id]
-            if earlier:
-                target = earlier[-1]
-                del self._history[self._history.index(target) :]
-                return target
-            return None
+            return self._history.back(self.node.id)
         root = self._stack[0].flow if self._stack else self.flow
-        start = root.node(root.start)
-        home = start.id
-        if isinstance(start, m.LanguageMenu):
-            chosen = [o.goto for o in start.options if o.lang == self.lang]
-            home = chosen[0] if chosen else home
-        self._history.clear()
-        return root, home, []
-
-    def _remember(self, node: m.Node) -> None:
-        if not self._history or self._history[-1][1] != node.id:
-            self._history.append((self.flow, node.id, list(self._stack)))
-            del self._history[:-50]
+        return self._history.home(root, self.lang)
 
     # ------------------------------------------------------------ for the speech side
 
@@ -627,9 +606,3 @@ class Session:
         if not self.done:
             self._end("error")
         self._out.append(ev.Fail(reason))
-
-
-def trail_as_dicts(trail: list[ev.TrailEntry]) -> list[Mapping[str, Any]]:
-    return [
-        {"seq": e.seq, "at": e.at, "kind": e.kind, "node": e.node, **dict(e.data)} for e in trail
-    ]

@@ -10,7 +10,8 @@ from typing import Any
 from engine.flow import load_flow_dir
 from engine.flow.model import Flow
 from engine.session import events as ev
-from engine.session.machine import CallInfo, Session, trail_as_dicts
+from engine.session.events import trail_as_dicts
+from engine.session.machine import CallInfo, Session
 from tests.conftest import FLOWS
 
 FLOWS_BY_NAME, _ = load_flow_dir(FLOWS)

@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import expect
 
 from engine.serve import Stack
-from engine.session.machine import trail_as_dicts
+from engine.session.events import trail_as_dicts
 from tests.conftest import caller_number
 from tests.handoff.conftest import QUEUE, Caller, desktop, unique_ext
 from tests.visual.live import artifact, chromium, phone

@@ -17,7 +17,7 @@ from engine.ami import AmiError
 from engine.config import Settings
 from engine.serve import Stack
 from engine.session import events as ev
-from engine.session.machine import trail_as_dicts
+from engine.session.events import trail_as_dicts
 from tests.conftest import caller_number
 from tests.handoff.conftest import (
     QUEUE,

@@ -1,0 +1,50 @@
+"""Where a journey has been: the subflow call stack, and the menus and inputs it
+went through, so the page's "back" and "home" lead somewhere sensible."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.flow import model as m
+
+MAX_PLACES = 50
+
+
+@dataclass(slots=True)
+class Frame:
+    """A subflow call: the flow that called it, and where that flow goes on."""
+
+    flow: m.Flow
+    return_to: str
+
+
+Place = tuple[m.Flow, str, list[Frame]]  # a flow, a node of it, the call stack there
+
+
+class History:
+    def __init__(self) -> None:
+        self._places: list[Place] = []
+
+    def remember(self, flow: m.Flow, node_id: str, stack: list[Frame]) -> None:
+        if not self._places or self._places[-1][1] != node_id:
+            self._places.append((flow, node_id, list(stack)))
+            del self._places[:-MAX_PLACES]
+
+    def back(self, current: str) -> Place | None:
+        """The last place before ``current``; it and what followed it are forgotten."""
+        earlier = [p for p in self._places[:-1] if p[1] != current]
+        if not earlier:
+            return None
+        target = earlier[-1]
+        del self._places[self._places.index(target) :]
+        return target
+
+    def home(self, root: m.Flow, lang: str) -> Place:
+        """The root flow's start; past a language menu, the menu of the chosen language."""
+        self._places.clear()
+        start = root.node(root.start)
+        if isinstance(start, m.LanguageMenu):
+            chosen = [o.goto for o in start.options if o.lang == lang]
+            if chosen:
+                return root, chosen[0], []
+        return root, start.id, []
