@@ -10,8 +10,10 @@ heard to the end is kept and the prompt resumes where it stopped (``endpos``).
 So no key press is lost between steps, during prompts, or during a slow backend.
 
 The call ends in the dialplan: ``IVR_RESULT`` says ``transfer`` (with ``IVR_QUEUE``)
-or ``hangup``; a call left without it (engine stopped, crashed, or the session
-failed) goes to the dialplan's fallback, an apology and a person.
+or ``hangup``, and the prompts the session ends with go along in ``IVR_FINAL`` for the
+dialplan to play (``ending.py``); a call left without a result (engine stopped,
+crashed, or the session failed) goes to the dialplan's fallback, an apology and a
+person.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Protocol
 
 import aiohttp
 
+from engine.agi.ending import ending
 from engine.agi.protocol import AgiResponse
 from engine.agi.server import AgiChannel, ChannelGone
 from engine.httpnode import perform
@@ -122,6 +125,8 @@ class AgiCall:
 
     async def _step(self) -> bool:
         """Carry out one command; True when the call has left the engine."""
+        if self._media and await self._hand_over():
+            return True
         if self._media:
             item = self._media.popleft()
             if isinstance(item, ev.Play):
@@ -187,15 +192,32 @@ class AgiCall:
                 del self._timers[timer_id]
                 self._feed(ev.TimerFired(timer_id))
 
+    async def _hand_over(self) -> bool:
+        """When all that is left is prompts and then a transfer or hang-up, let the
+        dialplan do it all (``ending.py``): one command, and no round trip after the
+        last prompt. False (nothing sent) when that cannot be done."""
+        *plays, last = self._media
+        if not isinstance(last, (ev.Transfer, ev.Hangup)):
+            return False
+        if not all(isinstance(play, ev.Play) for play in plays):
+            return False
+        parts = [part for play in plays if isinstance(play, ev.Play) for part in play.parts]
+        commands = ending(last, [await self._prompts.path_for(part) for part in parts])
+        if commands is None:
+            return False
+        self._media.clear()
+        for command in commands:
+            await self._command(*command)
+        return True
+
     async def _finish(self, item: ev.Transfer | ev.Hangup | ev.Fail) -> bool:
-        if isinstance(item, ev.Transfer):
-            await self._command("SET VARIABLE", "IVR_QUEUE", item.queue)
-            await self._command("SET VARIABLE", "IVR_RESULT", "transfer")
-        elif isinstance(item, ev.Hangup):
-            await self._command("HANGUP")  # a hung-up channel runs no more dialplan
-        else:
+        """A transfer or hang-up whose prompts the engine played itself, or a failure."""
+        if isinstance(item, ev.Fail):
             await self._saved()
             log.error("call %s: session failed: %s", self.session.call.call_id, item.reason)
+            return True
+        for command in ending(item) or ():
+            await self._command(*command)
         return True
 
     # ------------------------------------------------------------ session I/O

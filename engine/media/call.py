@@ -37,6 +37,7 @@ from typing import Any
 import aiohttp
 
 from engine.agi.call import CallObserver
+from engine.agi.ending import ending
 from engine.agi.protocol import AgiResponse
 from engine.agi.server import AgiChannel, ChannelGone
 from engine.flow.model import Input
@@ -263,14 +264,11 @@ class MediaCall:
 
     async def _finish(self, item: ev.Transfer | ev.Hangup | ev.Fail) -> None:
         await self.saved()  # the trail is stored before the call leaves the engine
-        if isinstance(item, ev.Transfer):
-            await self._channel.command("SET VARIABLE", "IVR_QUEUE", item.queue)
-            await self._channel.command("SET VARIABLE", "IVR_RESULT", "transfer")
-        elif isinstance(item, ev.Hangup):
-            await self._channel.command("SET VARIABLE", "IVR_RESULT", "hangup")
-            await self._channel.command("HANGUP")
-        else:
+        if isinstance(item, ev.Fail):
             log.error("call %s: session failed: %s", self.session.call.call_id, item.reason)
+            return
+        for command in ending(item) or ():  # the engine played the prompts itself
+            await self._channel.command(*command)
 
     # ------------------------------------------------------------ prompts out
 
