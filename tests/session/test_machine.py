@@ -168,6 +168,54 @@ def test_barge_in_stops_the_menu_prompt() -> None:
     assert d.node == "info"
 
 
+LAST_WORDS = """
+languages: [en]
+start: main
+human: agent
+nodes:
+  main:
+    type: menu
+    prompt: "Press 1 for your balance, 2 for news."
+    options:
+      - {key: 1, label: Balance, goto: balance}
+      - {key: 2, label: News, goto: news}
+      - {key: 0, label: Person, goto: agent}
+  balance:
+    type: say
+    prompt: "Your balance is 12 dollars."
+    next: thanks
+  thanks:
+    type: say
+    prompt: "Thank you for calling."
+    next: bye
+  bye: {type: hangup, prompt: "Goodbye."}
+  news:
+    type: say
+    prompt: "No news today."
+    next: main
+  agent: {type: transfer, queue: support, prompt: "Connecting you."}
+"""
+
+
+def test_last_words_come_with_the_end_of_the_call_at_once() -> None:
+    d = Driver(LAST_WORDS)
+    out = d.feed(ev.Digit("1"))
+    plays = [d.texts(a) for a in out if isinstance(a, ev.Play)]
+    assert plays == [["Your balance is 12 dollars."], ["Thank you for calling."], ["Goodbye."]]
+    assert isinstance(out[-1], ev.Hangup)
+    assert d.session.outcome == "hangup"
+    nodes = [e.node for e in d.session.trail if e.kind == "node"]
+    assert nodes == ["main", "balance", "thanks", "bye"]
+
+
+def test_a_say_before_a_menu_still_waits_for_its_prompt() -> None:
+    d = Driver(LAST_WORDS)
+    d.feed(ev.Digit("2"))
+    assert d.node == "news" and not d.session.done
+    d.end_prompt()
+    assert d.node == "main"
+
+
 def test_keys_during_an_info_prompt_are_kept_for_the_next_menu() -> None:
     d = Driver()
     d.feed(ev.Digit("2"))  # -> info (say, no barge-in)
