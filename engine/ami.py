@@ -54,8 +54,10 @@ class Ami:
         ping_interval: float = 5.0,
         max_backoff: float = 30.0,
         ping_timeout: float = 5.0,
+        events: str = "on",
     ) -> None:
         self._address = (host, port)
+        self._events = events  # the login's event mask: "on", "off" or classes
         self._user = user
         self._secret = secret
         self._ping_interval = ping_interval
@@ -72,7 +74,8 @@ class Ami:
         return self._ready.is_set()
 
     def on(self, event: str, handler: EventHandler) -> None:
-        """Call ``handler(fields)`` for each event named ``event`` ("*" for all)."""
+        """Call ``handler(fields)`` for each event named ``event`` ("*" for all) that
+        the login's event mask lets through."""
         self._handlers.append((event, handler))
 
     def off(self, handler: EventHandler) -> None:
@@ -147,7 +150,7 @@ class Ami:
             secret=self._secret.value,
             ping_delay=3600,
             reconnect_timeout=3600,
-            events="on",
+            events=self._events,
         )
         manager.lost = asyncio.Event()
         manager.register_event("*", self._dispatch)

@@ -32,6 +32,11 @@ from visual_ivr.app import VISUAL_KEY, VisualIvr
 
 log = logging.getLogger(__name__)
 
+# The AMI event classes the engine reads (queues and agents, hang-ups, the fallback's
+# UserEvent, FullyBooted). Not "dtmf": the engine hears keys over AGI, and each call's
+# keys would otherwise cost it two events to parse and drop.
+ENGINE_EVENTS = "call,agent,user,system"
+
 ENGINE_KEY = web.AppKey("engine", Engine)
 AMI_KEY = web.AppKey("ami", Ami)
 
@@ -120,7 +125,10 @@ async def start_stack(settings: Settings, watch: bool = True) -> Stack:
         speech=speech_service(settings.speech, settings.speech_models, settings.speech_workers),
     )
     engine.media_address = settings.media_address or None
-    ami = Ami(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret)
+    ami = Ami(
+        settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret,
+        events=ENGINE_EVENTS,
+    )
     runner = web.AppRunner(build_web_app(engine, ami, settings), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.web_host, settings.web_port)

@@ -109,7 +109,8 @@ class AgiCall:
 
     async def run(self) -> None:
         try:
-            await self._command("ANSWER")
+            if not self._channel.request.answered:
+                await self._command("ANSWER")
             await self._command("SET VARIABLE", "IVR_JOURNEY", self.session.call.call_id)
             self._apply(self.session.start())
             while not await self._step():

@@ -53,6 +53,11 @@ class AgiRequest:
         return dict(parse_qsl(urlsplit(self.env.get("agi_network_script", "")).query))
 
     @property
+    def answered(self) -> bool:
+        """The dialplan answered the call before it ran the AGI (``?answered=1``)."""
+        return self.query.get("answered") == "1"
+
+    @property
     def channel(self) -> str:
         return self.env.get("agi_channel", "")
 

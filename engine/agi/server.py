@@ -62,7 +62,8 @@ class AgiChannel:
             self._writer.write(format_command(command, *args))
             try:
                 await self._writer.drain()
-                response = await asyncio.wait_for(self._next_response(), timeout)
+                async with asyncio.timeout(timeout):  # no task per command, as wait_for makes
+                    response = await self._next_response()
             except (ConnectionError, TimeoutError) as exc:
                 self.close()
                 raise ChannelGone(f"{command}: {exc or type(exc).__name__}") from exc
@@ -107,7 +108,8 @@ async def read_environment(
         if remaining <= 0:
             return None
         try:
-            data = await asyncio.wait_for(reader.read(READ_CHUNK), remaining)
+            async with asyncio.timeout(remaining):
+                data = await reader.read(READ_CHUNK)
         except (TimeoutError, ConnectionError):
             return None
         if not data:
@@ -165,7 +167,8 @@ class AgiServer:
             else:
                 writer.close()
             with contextlib.suppress(ConnectionError, TimeoutError):
-                await asyncio.wait_for(writer.wait_closed(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await writer.wait_closed()
 
     async def stop(self) -> None:
         """Stop accepting, then cancel the sessions in progress: their connections

@@ -168,7 +168,8 @@ class MediaCall:
 
     async def run(self) -> None:
         try:
-            await self._channel.command("ANSWER")
+            if not self._channel.request.answered:
+                await self._channel.command("ANSWER")
             await self._channel.command("SET VARIABLE", "IVR_JOURNEY", self.session.call.call_id)
             stream, command = await self._connect()
             if stream is None:
