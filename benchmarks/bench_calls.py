@@ -65,6 +65,13 @@ class EngineProcess:
         def lower_nice() -> None:  # runs in the child before exec
             if nice:
                 os.nice(nice)
+                # With autogroup scheduling (most desktop and VM kernels) a process's
+                # nice counts only against its own session: the engine gets a session
+                # of its own and the same nice for it, as a systemd unit's Nice= or
+                # CPUWeight= would give it against the Asterisk unit.
+                os.setsid()
+                with contextlib.suppress(OSError), open("/proc/self/autogroup", "w") as group:
+                    group.write(str(nice))
 
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "benchmarks.engine_child", FLOWS,
