@@ -159,6 +159,29 @@ class RunResult:
         return None if cpu_s is None or not self.calls else 1000 * cpu_s / self.calls
 
 
+def pooled(runs: list[RunResult]) -> RunResult:
+    """Runs of one mode at one level as one: their calls, CPU and samples together."""
+    first = runs[0]
+    total_s = sum(run.duration_s for run in runs)
+    engine_cpu = [run.engine_cpu_s for run in runs if run.engine_cpu_s is not None]
+    return RunResult(
+        level=first.level,
+        mode=first.mode,
+        duration_s=total_s,
+        records=[record for run in runs for record in run.records],
+        passed=[record for run in runs for record in run.passed],
+        failures=sum((run.failures for run in runs), Counter()),
+        asterisk_cpu_s=sum(run.asterisk_cpu_s for run in runs),
+        engine_cpu_s=sum(engine_cpu) if engine_cpu else None,
+        generator_cpu_s=sum(run.generator_cpu_s for run in runs),
+        machine_busy=sum(run.machine_busy * run.duration_s for run in runs) / total_s,
+        leftovers=sum(run.leftovers for run in runs),
+        steps=[s for run in runs for s in run.steps],
+        lag=[s for run in runs for s in run.lag],
+        generator_lag=[s for run in runs for s in run.generator_lag],
+    )
+
+
 def classify(record: CallRecord, outcomes: dict[str, str] | None) -> str:
     """Why the call failed, or "" if it took the menu's path: key 1, beep, hang-up."""
     if record.error:
@@ -241,6 +264,7 @@ class Plan:
     deadline_s: float
     engine_nice: int
     budget_s: float
+    rounds: int  # runs of each mode per level, in A B B A order
     saturation_rise: float  # native p99 above its first level's by this fraction: saturated
 
 
@@ -275,25 +299,26 @@ async def bench(plan: Plan, log: BinaryIO) -> list[RunResult]:
                                  " (is the dialplan current? sudo .venv/bin/ivr sandbox up)")
         baseline: float | None = None
         for index, level in enumerate(plan.levels):
-            needed = 2 * (plan.duration_s + plan.settle_s + plan.deadline_s)
+            needed = 2 * plan.rounds * (plan.duration_s + plan.settle_s + plan.deadline_s)
             if time.monotonic() - started + needed > plan.budget_s:
                 _progress(f"level {level} skipped: the time budget would run out")
                 break
-            order = ("native", "engine") if index % 2 == 0 else ("engine", "native")
-            native: RunResult | None = None
-            for mode in order:
+            pair = ("native", "engine") if index % 2 == 0 else ("engine", "native")
+            order = [m for r in range(plan.rounds) for m in (pair if r % 2 == 0 else pair[::-1])]
+            runs: dict[str, list[RunResult]] = {"native": [], "engine": []}
+            for mode in order:  # A B B A: a drift during the level weighs on both alike
                 result = await run_mode(
                     generator, targets[mode], level, plan.duration_s, asterisk_pid, engine
                 )
-                results.append(result)
-                if mode == "native":
-                    native = result
-                    result.saturated = is_saturated(result, baseline, plan.saturation_rise)
-                    if baseline is None:
-                        baseline = result.p("answer_to_hangup", 0.99)
+                runs[mode].append(result)
                 _progress(_line(result))
                 await asyncio.sleep(plan.settle_s)
-            if native is not None and native.saturated:
+            native = pooled(runs["native"])
+            native.saturated = is_saturated(native, baseline, plan.saturation_rise)
+            if baseline is None:
+                baseline = native.p("answer_to_hangup", 0.99)
+            results.extend(pooled(runs[mode]) for mode in pair)
+            if native.saturated:
                 _progress(f"native dialplan saturated at {level} concurrent calls: stopping")
                 break
     finally:
@@ -337,8 +362,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="one level of 10 calls for 10 s per mode: does it work?")
     parser.add_argument("--levels", type=_levels, default=_levels("25,50,100,125,150,175,200"),
                         help="concurrency levels, comma-separated (default: %(default)s)")
-    parser.add_argument("--duration", type=float, default=30.0,
-                        help="seconds of load per level and mode (at most 60; default 30)")
+    parser.add_argument("--duration", type=float, default=20.0,
+                        help="seconds of load per run (at most 60; default 20)")
+    parser.add_argument("--rounds", type=int, default=2, choices=(1, 2, 3, 4),
+                        help="runs of each mode per level, pooled; the modes alternate"
+                             " A B B A so a drift weighs on both alike (default 2)")
     parser.add_argument("--settle", type=float, default=3.0,
                         help="pause after each run, seconds (default 3)")
     parser.add_argument("--deadline", type=float, default=15.0,
@@ -346,9 +374,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--engine-nice", type=int, default=-10,
                         help="nice increment of the engine process (default -10; 0 = as"
                              " the benchmark; below 0 needs root)")
-    parser.add_argument("--budget", type=float, default=14.0,
+    parser.add_argument("--budget", type=float, default=16.0,
                         help="minutes the whole run may take; later levels are skipped"
-                             " (default 14)")
+                             " (default 16)")
     parser.add_argument("--saturation-rise", type=float, default=0.10,
                         help="native p99 this much above its first level's counts as"
                              " saturated (default 0.10)")
@@ -357,7 +385,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not 1 <= args.duration <= 60:
         parser.error("--duration is between 1 and 60 seconds")
     if args.quick:
-        args.levels, args.duration = [10], 10.0
+        args.levels, args.duration, args.rounds = [10], 10.0, 1
     return args
 
 
@@ -366,10 +394,11 @@ def main(argv: list[str] | None = None) -> int:
     plan = Plan(
         levels=args.levels, duration_s=args.duration, settle_s=args.settle,
         deadline_s=args.deadline, engine_nice=args.engine_nice, budget_s=60 * args.budget,
-        saturation_rise=args.saturation_rise,
+        saturation_rise=args.saturation_rise, rounds=args.rounds,
     )
     log_path = os.path.join(tempfile.gettempdir(), "ivr-bench-engine.log")
-    _progress(f"engine log: {log_path}; levels {plan.levels}, {plan.duration_s:.0f} s each")
+    _progress(f"engine log: {log_path}; levels {plan.levels},"
+              f" {plan.rounds} x {plan.duration_s:.0f} s per mode")
     try:
         with open(log_path, "wb") as log:  # a fresh log per run
             results = asyncio.run(bench(plan, log))

@@ -11,9 +11,9 @@ the AGI session ends:
 
 All three go in one ``EXEC MSet``, so the dialplan never sees a result without its queue
 or its prompts, and the call pays one round trip, not three. ``MSet`` splits on commas
-and strips quotes, so it takes plain values only; anything else :func:`ending`
-sets them one ``SET VARIABLE`` at a time (which quotes), and the driver plays the prompts
-itself.
+and strips quotes, so it takes plain values only. For other values :func:`ending` falls
+back to one ``SET VARIABLE`` per variable (which quotes), and the driver plays the
+prompts itself.
 """
 
 from __future__ import annotations
