@@ -313,11 +313,12 @@ async def bench(plan: Plan, log: BinaryIO) -> list[RunResult]:
                 runs[mode].append(result)
                 _progress(_line(result))
                 await asyncio.sleep(plan.settle_s)
-            native = pooled(runs["native"])
+            level_results = {mode: pooled(runs[mode]) for mode in pair}
+            native = level_results["native"]
             native.saturated = is_saturated(native, baseline, plan.saturation_rise)
             if baseline is None:
                 baseline = native.p("answer_to_hangup", 0.99)
-            results.extend(pooled(runs[mode]) for mode in pair)
+            results.extend(level_results.values())
             if native.saturated:
                 _progress(f"native dialplan saturated at {level} concurrent calls: stopping")
                 break
