@@ -368,6 +368,21 @@ class Flow:
     def node(self, node_id: str) -> AnyNode:
         return self.nodes[node_id]
 
+    def only_ending(self, target: str | None) -> bool:
+        """Whether the flow from ``target`` just plays prompts and ends the call (only
+        say nodes, then a hang-up or transfer; None is the end too): nothing the
+        caller could answer, nothing to wait for."""
+        seen: set[str] = set()
+        while target is not None and target not in seen:
+            seen.add(target)
+            node = self.node(target)
+            if isinstance(node, (Hangup, Transfer)):
+                return True
+            if not isinstance(node, Say):
+                return False
+            target = node.next
+        return target is None
+
 
 # Names every template may use without declaring them.
 BUILTIN_VARIABLES = frozenset(

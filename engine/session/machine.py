@@ -257,8 +257,10 @@ class Session:
                 self._phase = "say"
                 parts = self._render(node.prompt)
                 self.cards.extend(p.text for p in parts if isinstance(p, ev.SpeechPart))
-                if not self._play_parts(parts, barge_in=False) or self._only_ending(node.next):
-                    self._goto(node.next)  # a last word: the end is queued behind it now
+                # A last word (only the end of the call follows) does not wait for its
+                # prompt: the driver gets prompts and end together, to hand them over.
+                if not self._play_parts(parts, barge_in=False) or self.flow.only_ending(node.next):
+                    self._goto(node.next)
             case m.Http():
                 self._start_http(node)
             case m.Branch():
@@ -279,22 +281,6 @@ class Session:
                 self._play(node.prompt, barge_in=False)
                 self._end("hangup")
                 self._out.append(ev.Hangup())
-
-    def _only_ending(self, target: str | None) -> bool:
-        """Whether the flow from ``target`` just plays prompts and ends the call (a
-        hang-up or transfer): nothing the caller could answer, nothing to wait for. The
-        session then goes there without waiting for the prompt before it, so the call
-        driver gets the prompts and the end at once and can hand them over together."""
-        seen: set[str] = set()
-        while target is not None and target not in seen:
-            seen.add(target)
-            node = self.flow.node(target)
-            if isinstance(node, (m.Hangup, m.Transfer)):
-                return True
-            if not isinstance(node, m.Say):
-                return False
-            target = node.next
-        return target is None
 
     def _listen(
         self, prompt: m.Prompt | tuple[ev.PlayPart, ...], keep_digits: bool = False

@@ -208,6 +208,13 @@ def test_last_words_come_with_the_end_of_the_call_at_once() -> None:
     assert nodes == ["main", "balance", "thanks", "bye"]
 
 
+def test_which_paths_only_end_the_call() -> None:
+    flow = compile_flow(LAST_WORDS, "main")
+    assert flow.only_ending("balance") and flow.only_ending("bye") and flow.only_ending("agent")
+    assert flow.only_ending(None)
+    assert not flow.only_ending("news") and not flow.only_ending("main")
+
+
 def test_a_say_before_a_menu_still_waits_for_its_prompt() -> None:
     d = Driver(LAST_WORDS)
     d.feed(ev.Digit("2"))
