@@ -26,6 +26,7 @@ import sys
 from dataclasses import replace
 from typing import Any
 
+from engine import eventloop
 from engine.config import load_settings
 from engine.logs import setup_logging
 from engine.serve import start_stack
@@ -92,7 +93,7 @@ async def run(flows: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("flows", help="directory of flow files to serve")
-    asyncio.run(run(parser.parse_args().flows))
+    eventloop.run(run(parser.parse_args().flows), load_settings().event_loop)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from engine import eventloop
 from engine.ami import Ami, AmiError
 from engine.config import ConfigError, Settings, load_settings
 from engine.prompts import PromptCache, PromptError
@@ -328,7 +329,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> CallReport:
 def run_call(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
-        report = asyncio.run(_main(args, settings))
+        report = eventloop.run(_main(args, settings), settings.event_loop)
     except (CallError, AmiError, ConfigError) as exc:
         print(f"ivr call: {exc}", file=sys.stderr)
         return 1

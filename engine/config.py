@@ -40,6 +40,8 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from engine.eventloop import LOOPS
+
 
 class ConfigError(Exception):
     pass
@@ -69,6 +71,7 @@ class Settings:
     web_port: int = 8080
     public_url: str = ""  # how callers' phones reach the web front end (links in SMS)
     log_format: str = "text"  # text | json
+    event_loop: str = "uvloop"  # uvloop | asyncio (engine/eventloop.py)
     # The visual IVR: texting a link to the caller, and the pages.
     sms_gateway_url: str = ""  # empty: texts are logged (and kept in memory), not sent
     sms_gateway_token: Secret = Secret("")
@@ -98,6 +101,7 @@ _SECTIONS = {
         "flows",
         "prompt_dir",
         "log_format",
+        "event_loop",
         "trail_db",
         "trail_durability",
     },
@@ -152,4 +156,8 @@ def load_settings(path: str | None = None, environ: dict[str, str] | None = None
         name = f"IVR_{f.name.upper()}"
         if name in env:
             values[f.name] = _coerce(f.name, env[name])
-    return replace(Settings(), **values)
+    settings = replace(Settings(), **values)
+    if settings.event_loop not in LOOPS:
+        expected = ", ".join(LOOPS)
+        raise ConfigError(f"event_loop: expected one of {expected}, got {settings.event_loop!r}")
+    return settings

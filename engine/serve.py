@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 from aiohttp import web
 
+from engine import eventloop
 from engine.ami import Ami
 from engine.config import ConfigError, Settings, load_settings
 from engine.demo_backend import demo_backend_app
@@ -176,7 +177,7 @@ def run_serve(args: argparse.Namespace) -> int:
         settings = replace(settings, flows=args.flows)
     setup_logging(settings.log_format)
     try:
-        asyncio.run(serve(settings))
+        eventloop.run(serve(settings), settings.event_loop)
     except OSError as exc:
         print(f"ivr serve: {exc}", file=sys.stderr)
         return 1

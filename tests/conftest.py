@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 import pytest
+import uvloop
 
 from engine.config import Settings, load_settings
 from engine.serve import Stack, start_stack
@@ -18,6 +20,13 @@ FLOWS = os.path.join(ROOT, "flows")
 FIXTURE_FLOWS = os.path.join(ROOT, "tests", "e2e", "flows")
 
 _numbers = itertools.count(int.from_bytes(os.urandom(2), "big") * 1000)
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Tests run on the loop the engine runs on (engine/eventloop.py)."""
+    return {"uvloop": uvloop.new_event_loop}
 
 
 def caller_number() -> str:
