@@ -94,7 +94,8 @@ class Ami:
 
     async def wait_ready(self, timeout: float) -> None:
         try:
-            await asyncio.wait_for(self._ready.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._ready.wait()
         except TimeoutError as exc:
             raise AmiError(f"AMI at {self._address[0]}:{self._address[1]} not reachable") from exc
 
@@ -111,9 +112,8 @@ class Ami:
         # list that never comes: that one response is the whole answer.
         single = False if action.get("Action", "").lower() == "queueadd" else None
         try:
-            response = await asyncio.wait_for(
-                manager.send_action(action, as_list=single), timeout
-            )
+            async with asyncio.timeout(timeout):
+                response = await manager.send_action(action, as_list=single)
         except TimeoutError as exc:
             raise AmiError(f"{fields.get('Action')}: no answer in {timeout} s") from exc
         if isinstance(response, list):
@@ -156,9 +156,13 @@ class Ami:
         manager.register_event("*", self._dispatch)
         connection = loop.create_connection(manager.config["protocol_factory"], *self._address)
         done: asyncio.Future[Any] = loop.create_future()
-        done.set_result(await asyncio.wait_for(connection, 5.0))
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation
+        # that arrives as the awaited thing completes, and stop() would wait forever.
+        async with asyncio.timeout(5.0):
+            done.set_result(await connection)
         manager.connection_made(done)
-        response = await asyncio.wait_for(manager.authenticated_future, 5.0)
+        async with asyncio.timeout(5.0):
+            response = await manager.authenticated_future
         if not response.success:
             manager.close()
             raise AmiError(f"login as '{self._user}' refused")
@@ -172,11 +176,13 @@ class Ami:
         assert manager is not None
         while not manager.lost.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(manager.lost.wait(), self._ping_interval)
+                async with asyncio.timeout(self._ping_interval):
+                    await manager.lost.wait()
             if manager.lost.is_set():
                 break
             try:
-                await asyncio.wait_for(manager.send_action({"Action": "Ping"}), self._ping_timeout)
+                async with asyncio.timeout(self._ping_timeout):
+                    await manager.send_action({"Action": "Ping"})
             except TimeoutError as exc:
                 raise AmiError("ping unanswered: connection is dead") from exc
         log.warning("ami: connection lost")

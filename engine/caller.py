@@ -204,7 +204,8 @@ async def place_call(
             await watch.until(lambda: session.done, timeout)
             if session.outcome == "hangup":
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(gone.wait(), 10.0)
+                    async with asyncio.timeout(10.0):
+                        await gone.wait()
     except TimeoutError as exc:
         raise CallError(f"the call did not finish within {timeout:.0f} s") from exc
     finally:

@@ -13,6 +13,7 @@ Example ``ivr.toml``::
     agi_port = 4573
     flows = "/srv/ivr/flows"
     prompt_dir = "/var/cache/ivr/prompts"
+    event_loop = "uvloop"       # or "asyncio": the standard loop (engine/eventloop.py)
 
     [speech]
     mode = "auto"               # or "off": keys only, every call on plain FastAGI

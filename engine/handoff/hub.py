@@ -415,7 +415,8 @@ class HandoffHub:
         if self._versions.get(journey, 0) == version:
             event = self._changed.setdefault(journey, asyncio.Event())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await event.wait()
         return self.status(journey)
 
     def _bump(self, journey: str | None) -> None:

@@ -178,7 +178,8 @@ class MediaCall:
             final = await self._converse()
             await stream.close()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(command), 5.0)
+                async with asyncio.timeout(5.0):
+                    await asyncio.shield(command)
             if final is not None and not self._hung_up and command.done():
                 command.result()  # raises ChannelGone if the call went meanwhile
                 await self._finish(final)

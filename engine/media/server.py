@@ -76,10 +76,12 @@ class MediaStream:
         self.write(hangup_frame())
         self.closed = True
         with contextlib.suppress(ConnectionError, TimeoutError):
-            await asyncio.wait_for(self._writer.drain(), 1.0)
+            async with asyncio.timeout(1.0):
+                await self._writer.drain()
         self._writer.close()
         with contextlib.suppress(ConnectionError, TimeoutError):
-            await asyncio.wait_for(self._writer.wait_closed(), 1.0)
+            async with asyncio.timeout(1.0):
+                await self._writer.wait_closed()
 
 
 class MediaServer:
