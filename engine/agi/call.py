@@ -109,10 +109,12 @@ class AgiCall:
 
     async def run(self) -> None:
         try:
+            # The flow starts first: its first trail entries and the journey's row are
+            # then stored in one commit, before the first command.
+            self._apply(self.session.start())
             if not self._channel.request.answered:
                 await self._command("ANSWER")
             await self._command("SET VARIABLE", "IVR_JOURNEY", self.session.call.call_id)
-            self._apply(self.session.start())
             while not await self._step():
                 pass
         except ChannelGone:

@@ -88,6 +88,10 @@ class TrailStore(Protocol):
 _Write = tuple[str, tuple[Any, ...]]
 
 
+def _finish_write(journey: str, outcome: str, ended: float) -> _Write:
+    return "UPDATE journeys SET outcome = ?, ended = ? WHERE id = ?", (outcome, ended, journey)
+
+
 class SqliteTrailStore:
     def __init__(self, path: str, durability: str = "normal") -> None:
         self.path = path
@@ -174,28 +178,30 @@ class SqliteTrailStore:
         )
 
     def append(self, journey: str, entries: Sequence[TrailEntry]) -> asyncio.Future[None]:
-        return self._submit(
-            [
+        """Store ``entries``; an ``end`` entry also records the journey's outcome, in
+        the same commit (``finish`` is then only needed for a journey that never ended)."""
+        writes: list[_Write] = [
+            (
+                "INSERT OR IGNORE INTO trail (journey, seq, at, kind, node, data)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 (
-                    "INSERT OR IGNORE INTO trail (journey, seq, at, kind, node, data)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        journey,
-                        e.seq,
-                        e.at,
-                        e.kind,
-                        e.node,
-                        json.dumps(dict(e.data), ensure_ascii=False, default=str),
-                    ),
-                )
-                for e in entries
-            ]
-        )
+                    journey,
+                    e.seq,
+                    e.at,
+                    e.kind,
+                    e.node,
+                    json.dumps(dict(e.data), ensure_ascii=False, default=str),
+                ),
+            )
+            for e in entries
+        ]
+        for e in entries:
+            if e.kind == "end":
+                writes.append(_finish_write(journey, str(e.data.get("outcome")), e.at))
+        return self._submit(writes)
 
     def finish(self, journey: str, outcome: str, ended: float) -> asyncio.Future[None]:
-        return self._submit(
-            [("UPDATE journeys SET outcome = ?, ended = ? WHERE id = ?", (outcome, ended, journey))]
-        )
+        return self._submit([_finish_write(journey, outcome, ended)])
 
     def save_wrapup(self, journey: str, wrapup: dict[str, Any]) -> asyncio.Future[None]:
         return self._submit(

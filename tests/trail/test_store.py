@@ -39,6 +39,16 @@ async def test_append_and_read_in_order(tmp_path: Path, durability: str) -> None
     await store.close()
 
 
+async def test_the_end_entry_records_the_outcome_in_the_same_commit(tmp_path: Path) -> None:
+    store = SqliteTrailStore(str(tmp_path / "t.db"))
+    store.begin("j1", "service_line", "+15550001", "PJSIP/x", 999.0)
+    await store.append("j1", [entry(1, "start"), entry(2, "end", outcome="hangup")])
+    info = await store.journey("j1")
+    assert info is not None and (info.outcome, info.ended) == ("hangup", 1002.0)
+    assert store.commits == 1  # the journey's row, its entries and its end together
+    await store.close()
+
+
 async def test_concurrent_appends_share_commits(tmp_path: Path) -> None:
     store = SqliteTrailStore(str(tmp_path / "t.db"))
     await asyncio.gather(
