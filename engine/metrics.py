@@ -31,11 +31,25 @@ class Metrics:
         self.reloads = Counter(
             "ivr_flow_reloads_total", "Flow reloads, by result", ["result"], registry=r
         )
+        self.gc_pause = Histogram(
+            "ivr_gc_pause_seconds",
+            "How long each pass of Python's cyclic garbage collector held the event loop",
+            buckets=STEP_BUCKETS,
+            registry=r,
+        )
+        self._gc_started = 0.0
         self.loop_lag = Gauge("ivr_event_loop_lag_seconds", "Latest event-loop lag", registry=r)
         self.loop_lag_max = Gauge("ivr_event_loop_lag_max_seconds", "Worst lag", registry=r)
         # Raw samples for benchmarks (bounded).
         self.step_samples: deque[float] = deque(maxlen=200_000)
         self.lag_samples: deque[float] = deque(maxlen=100_000)
+
+    def on_gc(self, phase: str, info: dict[str, int]) -> None:
+        """A ``gc.callbacks`` hook: times each collection."""
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.gc_pause.observe(time.perf_counter() - self._gc_started)
 
     def observe_step(self, seconds: float) -> None:
         self.step_latency.observe(seconds)

@@ -26,6 +26,8 @@ def test_config_errors_are_clear(tmp_path: Path) -> None:
         load_settings(str(config), environ={})
     with pytest.raises(ConfigError, match="agi_port"):
         load_settings(None, environ={"IVR_AGI_PORT": "many"})
+    with pytest.raises(ConfigError, match="event_loop: expected one of uvloop, asyncio"):
+        load_settings(None, environ={"IVR_EVENT_LOOP": "trio"})
 
 
 def test_call_steps() -> None:
