@@ -209,8 +209,7 @@ class AgiCall:
         if commands is None:
             return False
         self._media.clear()
-        for command in commands:
-            await self._command(*command)
+        await self._end_with(commands)
         return True
 
     async def _finish(self, item: ev.Transfer | ev.Hangup | ev.Fail) -> bool:
@@ -219,9 +218,17 @@ class AgiCall:
             await self._saved()
             log.error("call %s: session failed: %s", self.session.call.call_id, item.reason)
             return True
-        for command in ending(item) or ():
-            await self._command(*command)
+        await self._end_with(ending(item) or [])
         return True
+
+    async def _end_with(self, commands: list[tuple[str, ...]]) -> None:
+        """The commands that end the call; the last one lets go of the channel."""
+        *before, last = commands or [("NOOP",)]
+        for command in before:
+            await self._command(*command)
+        await self._saved()
+        self._mark_sent()
+        await self._channel.let_go(*last)
 
     # ------------------------------------------------------------ session I/O
 

@@ -26,6 +26,7 @@ from engine.agi.protocol import (
 log = logging.getLogger(__name__)
 
 READ_CHUNK = 4096
+LET_GO_S = 5.0  # after the last command: how long Asterisk may take to close its side
 
 
 class ChannelGone(Exception):
@@ -71,6 +72,29 @@ class AgiChannel:
             self.hung_up = True
             raise ChannelGone(f"{command}: channel is dead")
         return response
+
+    async def let_go(self, command: str, *args: str | int | float) -> None:
+        """Send the session's last command and close the writing side behind it.
+
+        Asterisk runs the command, then reads the end of the session and goes on in the
+        dialplan at once: it does not wait for the engine to read the response and close
+        the connection, a round trip through a busy machine's run queue. The response and
+        Asterisk's own close are then read (bounded), so the socket closes cleanly."""
+        if self.closed:
+            raise ChannelGone("connection closed")
+        async with self._lock:
+            self._writer.write(format_command(command, *args))
+            try:
+                if self._writer.can_write_eof():
+                    self._writer.write_eof()
+                await self._writer.drain()
+                async with asyncio.timeout(LET_GO_S):
+                    while await self._reader.read(READ_CHUNK):
+                        pass
+            except (ConnectionError, TimeoutError) as exc:
+                log.debug("agi: after %s: %s", command, exc or type(exc).__name__)
+            finally:
+                self.close()
 
     async def _next_response(self) -> AgiResponse:
         while True:
