@@ -218,12 +218,14 @@ class AgiCall:
             await self._saved()
             log.error("call %s: session failed: %s", self.session.call.call_id, item.reason)
             return True
-        await self._end_with(ending(item) or [])
+        commands = ending(item)
+        assert commands is not None  # None only when there are last prompts to hand over
+        await self._end_with(commands)
         return True
 
     async def _end_with(self, commands: list[tuple[str, ...]]) -> None:
         """The commands that end the call; the last one lets go of the channel."""
-        *before, last = commands or [("NOOP",)]
+        *before, last = commands
         for command in before:
             await self._command(*command)
         await self._saved()
