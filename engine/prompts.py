@@ -15,6 +15,7 @@ clipped while the media path settles; recordings are left as they were made.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -127,7 +128,15 @@ async def _run(command: list[str], stdin: bytes | None = None) -> bytes:
         )
     except FileNotFoundError as exc:
         raise PromptError(f"{command[0]} is not installed (run scripts/setup.sh)") from exc
-    out, err = await process.communicate(stdin)
+    try:
+        out, err = await process.communicate(stdin)
+    except asyncio.CancelledError:
+        # The engine is stopping: end the renderer rather than leave it blocked on a
+        # pipe nobody reads (uvloop's loop.close() waits for every child to exit).
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+        raise
     if process.returncode != 0:
         raise PromptError(f"{command[0]} failed: {err.decode(errors='replace').strip()[:200]}")
     return out
