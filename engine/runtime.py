@@ -123,7 +123,8 @@ class Engine:
         self.address = await self._agi.start(host, port)
         # What exists now (flows, modules, models) lives as long as the engine: keep it
         # out of the cyclic collector's full passes, which otherwise stall the loop
-        # for longer the more it holds.
+        # for longer the more it holds. Garbage is collected first, not frozen with it.
+        gc.collect()
         gc.freeze()
         gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
         gc.callbacks.append(self.metrics.on_gc)
