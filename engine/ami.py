@@ -7,11 +7,16 @@ goes unanswered is dead, even if TCP says otherwise), and on any loss reconnects
 with exponential backoff and jitter. Callers use :meth:`Ami.action`, which waits
 (bounded) for a live connection, and :meth:`Ami.on`, which survives reconnects.
 The secret is never logged.
+
+Events take a short road (:class:`_Protocol`): an engine beside a busy Asterisk
+reads an event for every channel that starts or ends, and panoramisk's general
+message handling cost several times the parsing itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import logging
 import random
@@ -19,6 +24,8 @@ from collections.abc import Callable
 from typing import Any
 
 from panoramisk import Manager
+from panoramisk.ami_protocol import AMIProtocol
+from panoramisk.message import Message
 
 from engine.config import Secret
 
@@ -31,10 +38,73 @@ class AmiError(Exception):
     """AMI is unreachable, refused the login, or answered an action with an error."""
 
 
+# Events panoramisk acts on itself (it closes on Shutdown, resends on FullyBooted).
+_PANORAMISK_EVENTS = ("Event: Shutdown\r\n", "Event: FullyBooted\r\n")
+
+
+def plain_event(block: str) -> dict[str, str] | None:
+    """The fields of an event block that answers no action, or None when the block
+    needs panoramisk: a response, an event with an ActionID (part of an action's
+    answer), one panoramisk acts on, or one with a repeated header or a line that is
+    not ``Key: value`` (panoramisk makes lists of those)."""
+    if (
+        not block.startswith("Event: ")
+        or block.startswith(_PANORAMISK_EVENTS)
+        or "\r\nActionID: " in block
+    ):
+        return None
+    lines = block.split("\r\n")
+    fields: dict[str, str] = {}
+    for line in lines:
+        key, sep, value = line.partition(": ")
+        if not sep:
+            return None
+        fields[key] = value
+    return fields if len(fields) == len(lines) else None
+
+
+class _Protocol(AMIProtocol):  # type: ignore[misc]
+    """panoramisk's AMI protocol, with a short road for events.
+
+    panoramisk makes every block a case-insensitive ``Message`` (every key lowered
+    on each access), then matches the event's name against every registered
+    pattern; that is most of what an event cost the engine. A plain event
+    (:func:`plain_event`) goes from here straight to the Ami's handlers as a dict,
+    about three times cheaper; responses and everything else take panoramisk's road.
+
+    Text is decoded as UTF-8, incrementally (a character split between two reads
+    arrives whole); panoramisk decodes ASCII and drops every other character, a
+    caller's name in Chinese included."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+
+    def data_received(self, data: bytes) -> None:
+        if self.version is None:  # the greeting: panoramisk reads the version from it
+            super().data_received(data)
+            return
+        text = self._decoder.decode(data)
+        if self.queue:
+            text = self.queue.popleft() + text
+        blocks = text.split("\r\n\r\n")
+        self.queue.append(blocks.pop())  # the start of a block still coming
+        for block in blocks:
+            block = block.strip()
+            fields = plain_event(block)
+            if fields is not None:
+                self.factory.on_event(fields)
+                continue
+            message = Message.from_line(block)
+            if message is not None:
+                self.handle_message(message)
+
+
 class _Manager(Manager):  # type: ignore[misc]
     """panoramisk's Manager without its own reconnecting and pinging."""
 
     lost: asyncio.Event
+    on_event: Callable[[dict[str, str]], None]  # plain events, from _Protocol
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._connected = False
@@ -151,8 +221,10 @@ class Ami:
             ping_delay=3600,
             reconnect_timeout=3600,
             events=self._events,
+            protocol_factory=_Protocol,
         )
         manager.lost = asyncio.Event()
+        manager.on_event = self._deliver
         manager.register_event("*", self._dispatch)
         connection = loop.create_connection(manager.config["protocol_factory"], *self._address)
         done: asyncio.Future[Any] = loop.create_future()
@@ -194,8 +266,11 @@ class Ami:
             self._manager = None
 
     def _dispatch(self, manager: Manager, message: Any) -> None:
-        name = str(message.get("Event", ""))
-        fields = {str(k): str(v) for k, v in dict(message).items()}
+        """An event that took panoramisk's road."""
+        self._deliver({str(k): str(v) for k, v in dict(message).items()})
+
+    def _deliver(self, fields: dict[str, str]) -> None:
+        name = fields.get("Event", "")
         for wanted, handler in self._handlers:
             if wanted in ("*", name):
                 try:
