@@ -13,7 +13,6 @@ import contextlib
 import gc
 import logging
 import time
-import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -32,7 +31,7 @@ from engine.prompts import PromptCache
 from engine.session.events import Event, SpeechPart, TrailEntry
 from engine.session.machine import CallInfo, Session
 from engine.speech.service import SpeechService
-from engine.trail.store import TrailStore
+from engine.trail.store import TrailStore, new_journey_id
 from engine.webcall import WebOnlyCall
 
 log = logging.getLogger(__name__)
@@ -198,7 +197,7 @@ class Engine:
             self.metrics.errors.labels("unknown_flow").inc()
             return
         call = CallInfo(
-            call_id=uuid.uuid4().hex,
+            call_id=new_journey_id(),
             caller_id=request.caller_id,
             called=request.called,
             channel=request.channel,
@@ -249,7 +248,7 @@ class Engine:
         flow = snapshot.get(flow_name)
         if flow is None or self._http is None:
             return None
-        call = CallInfo(call_id=uuid.uuid4().hex, lang=lang)
+        call = CallInfo(call_id=new_journey_id(), lang=lang)
         session = Session(flow, call, flows=snapshot.get, constants=self.constants)
         handle = WebOnlyCall(session, self._http, _Observer(self))
         self._register(call.call_id, handle)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from engine.session.events import TrailEntry
-from engine.trail.store import SqliteTrailStore
+from engine.trail.store import SqliteTrailStore, new_journey_id
 
 
 def entry(seq: int, kind: str = "node", node: str = "main", **data: object) -> TrailEntry:
@@ -104,3 +105,9 @@ def test_kill_9_loses_no_acknowledged_step(tmp_path: Path) -> None:
 
     stored = asyncio.run(read())
     assert stored[:acknowledged] == list(range(1, acknowledged + 1))
+
+
+def test_journey_ids_are_hex_unique_and_grow_with_time() -> None:
+    ids = [new_journey_id(1_764_600_000.0 + i / 1000) for i in range(3)]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)  # what the handoff accepts
+    assert ids == sorted(ids) and len({new_journey_id(1.0) for _ in range(1000)}) == 1000
