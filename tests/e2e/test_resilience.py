@@ -1,5 +1,6 @@
 """The caller never hears dead air: an engine killed or stopped during a call hands
-the call to the dialplan fallback, and a port scan changes nothing for calls."""
+the call to the dialplan fallback, and a port scan changes nothing for calls. Asterisk
+restarting under the engine loses no journey, and the engine serves the next call."""
 
 from __future__ import annotations
 
@@ -249,3 +250,46 @@ async def test_a_port_scan_during_calls_changes_nothing(fixture_stack: Stack) ->
         assert result["nodes"] == ["menu", "digits", "readback", "bye"]
         assert result["inputs"][-1]["value"] == code
         assert result["outcome"] == "hangup"
+
+
+async def _sandbox(action: str, log: Path) -> None:
+    """``ivr sandbox ACTION``, its output to ``log`` (a pipe would stay open: the
+    Asterisk that ``up`` starts outlives it)."""
+    with log.open("a") as output:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "engine.cli", "sandbox", action,
+            cwd=ROOT, stdout=output, stderr=output,
+        )
+        returncode = await asyncio.wait_for(process.wait(), 120)
+    assert returncode == 0, f"ivr sandbox {action}: {log.read_text()}"
+
+
+async def test_asterisk_restarting_under_the_engine(fixture_stack: Stack, tmp_path: Path) -> None:
+    engine, ami = fixture_stack.engine, fixture_stack.ami
+    # A caller in the menu (no key: it retries for ~10 s) when Asterisk goes.
+    during = asyncio.create_task(
+        place_call(ami, engine, "quick", parse_steps(""), caller_number(), timeout=60)
+    )
+    try:
+        async with asyncio.timeout(20):
+            while not engine.calls:
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # in the menu's prompt
+        await _sandbox("down", tmp_path / "sandbox.log")
+        await _sandbox("up", tmp_path / "sandbox.log")
+    finally:
+        report = await asyncio.wait_for(during, 60)
+    # The call went with Asterisk; its journey is closed and on disk, to its end.
+    assert report.outcome == "caller_hangup"
+    info = await engine.trail.journey(report.journey_id)
+    assert info is not None and info.outcome == "caller_hangup"
+    stored = await engine.trail.trail(report.journey_id)
+    assert [e["kind"] for e in stored][:3] == ["start", "node", "prompt"]
+    assert stored[-1]["kind"] == "end" and stored[-1]["outcome"] == "caller_hangup"
+    # The engine is still serving: AMI reconnects, and the next call runs the whole flow.
+    await ami.wait_ready(45)
+    after = await place_call(ami, engine, "quick", parse_steps("1 4321"), caller_number(), 60)
+    result = after.as_dict()
+    assert result["nodes"] == ["menu", "digits", "readback", "bye"]
+    assert result["inputs"][-1]["value"] == "4321" and result["outcome"] == "hangup"
+    assert ami.connects >= 2
