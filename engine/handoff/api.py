@@ -9,8 +9,9 @@
     POST /handoff/<journey>/pushes/<id>       {"values": {"field": "..."}}: a pushed form
                                                answered (a card: {} marks it seen)
 
-The journey id (128 random bits) is the key to a journey here; a page that holds
-its own session cookie can instead call :class:`HandoffHub` methods directly.
+The journey id (96 random bits after the second it began) is the key to a journey
+here; a page that holds its own session cookie can instead call :class:`HandoffHub`
+methods directly.
 Errors are ``{"error": "..."}`` with a status: 404 unknown journey or page, 400
 invalid (with ``problems`` per field for a form, ``reason`` for a number), 409
 not now, 429 too often (with ``retry_after_s``), 503 Asterisk unreachable.
