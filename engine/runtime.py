@@ -105,7 +105,6 @@ class Engine:
         self._agi = AgiServer(self._handle)
         self._http: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._gc_threshold: tuple[int, int, int] | None = None  # the process's, while we run
         self._wakes: set[asyncio.Task[None]] = set()
         self.address: tuple[str, int] = ("", 0)
 
@@ -126,8 +125,7 @@ class Engine:
         # for longer the more it holds. Garbage is collected first, not frozen with it.
         gc.collect()
         gc.freeze()
-        self._gc_threshold = gc.get_threshold()
-        gc.set_threshold(GC_THRESHOLD, *self._gc_threshold[1:])
+        gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
         gc.callbacks.append(self.metrics.on_gc)
         if self.speech.config.enabled:
             await self.media.start(host, 0)
@@ -138,12 +136,6 @@ class Engine:
         """Stop taking calls; calls in progress go to the dialplan fallback."""
         with contextlib.suppress(ValueError):
             gc.callbacks.remove(self.metrics.on_gc)
-        if self._gc_threshold is not None:
-            # What start froze is the collector's again: in a process that goes on (the
-            # tests start hundreds of engines) it would otherwise never be freed.
-            gc.unfreeze()
-            gc.set_threshold(*self._gc_threshold)
-            self._gc_threshold = None
         await self._agi.stop()
         await self.media.stop()
         self.speech.close()

@@ -1,7 +1,6 @@
 """What the engine keeps of a call once it has ended, driven by a scripted FastAGI peer
 (the real calls are in tests/e2e): the journey stays reachable, the call's connection,
-streams and parsers do not, and the journey's outcome is stored with its last entry.
-A stopped engine hands the garbage collector back as it found it."""
+streams and parsers do not, and the journey's outcome is stored with its last entry."""
 
 from __future__ import annotations
 
@@ -24,10 +23,9 @@ async def test_an_ended_call_keeps_its_journey_not_its_connection(tmp_path: Path
     engine = Engine(
         FlowStore(f"{ROOT}/benchmarks/flows"), PromptCache(str(tmp_path / "prompts")), trail=store
     )
-    threshold = gc.get_threshold()
     _, port = await engine.start("127.0.0.1", 0, watch=False)
     try:
-        assert gc.get_threshold()[0] == GC_THRESHOLD and gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] == GC_THRESHOLD
         commands = await one_call(port, 1)
         assert commands.split() == ["SET", "STREAM", "EXEC"]  # journey, menu, the end
         async with asyncio.timeout(5):
@@ -43,5 +41,3 @@ async def test_an_ended_call_keeps_its_journey_not_its_connection(tmp_path: Path
     finally:
         await engine.stop()
         await store.close()
-    # the collector is the process's own again: a test run starts hundreds of engines
-    assert gc.get_threshold() == threshold and gc.get_freeze_count() == 0
