@@ -228,8 +228,7 @@ class AgiCall:
         *before, last = commands
         for command in before:
             await self._command(*command)
-        await self._saved()
-        self._mark_sent()
+        await self._before_send()
         await self._channel.let_go(*last)
 
     # ------------------------------------------------------------ session I/O
@@ -279,8 +278,7 @@ class AgiCall:
         self, command: str, *args: str | int | float, timeout: float | None = 30.0
     ) -> AgiResponse:
         """Send a command once the trail of what led to it is stored."""
-        await self._saved()
-        self._mark_sent()
+        await self._before_send()
         return await self._channel.command(command, *args, timeout=timeout)
 
     async def saved(self) -> None:
@@ -292,7 +290,10 @@ class AgiCall:
             pending, self._unsaved = self._unsaved, []
             await asyncio.gather(*pending)
 
-    def _mark_sent(self) -> None:
+    async def _before_send(self) -> None:
+        """Before any command goes out: the trail that led to it is stored, and the
+        step's latency (the event in, to this command out) is recorded."""
+        await self._saved()
         if self._event_at is not None:
             self._observer.on_step_latency(self._clock() - self._event_at)
             self._event_at = None
