@@ -40,19 +40,30 @@ class AmiError(Exception):
 
 # Events panoramisk acts on itself (it closes on Shutdown, resends on FullyBooted).
 _PANORAMISK_EVENTS = ("Event: Shutdown\r\n", "Event: FullyBooted\r\n")
+_ACTION_ID = "\r\nActionID: "
+
+
+def event_name(block: str) -> str | None:
+    """The name of an event block for every listener, or None for a block that is
+    panoramisk's: a response, or an event panoramisk acts on itself."""
+    if not block.startswith("Event: ") or block.startswith(_PANORAMISK_EVENTS):
+        return None
+    end = block.find("\r\n")
+    return block[7:] if end < 0 else block[7:end]
+
+
+def action_id(block: str) -> str | None:
+    start = block.find(_ACTION_ID)
+    if start < 0:
+        return None
+    start += len(_ACTION_ID)
+    end = block.find("\r\n", start)
+    return block[start:] if end < 0 else block[start:end]
 
 
 def plain_event(block: str) -> dict[str, str] | None:
-    """The fields of an event block that answers no action, or None when the block
-    needs panoramisk: a response, an event with an ActionID (part of an action's
-    answer), one panoramisk acts on, or one with a repeated header or a line that is
-    not ``Key: value`` (panoramisk makes lists of those)."""
-    if (
-        not block.startswith("Event: ")
-        or block.startswith(_PANORAMISK_EVENTS)
-        or "\r\nActionID: " in block
-    ):
-        return None
+    """The fields of an event block, or None when panoramisk must read it: one line
+    is not ``Key: value``, or a header repeats (panoramisk makes lists of those)."""
     lines = block.split("\r\n")
     fields: dict[str, str] = {}
     for line in lines:
@@ -68,9 +79,13 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
 
     panoramisk makes every block a case-insensitive ``Message`` (every key lowered
     on each access), then matches the event's name against every registered
-    pattern; that is most of what an event cost the engine. A plain event
-    (:func:`plain_event`) goes from here straight to the Ami's handlers as a dict,
-    about three times cheaper; responses and everything else take panoramisk's road.
+    pattern; that is most of what an event cost the engine. Here an event that
+    answers none of this connection's actions is dropped unread when no handler
+    wants its name (Asterisk sends every session the events of its login's filter,
+    tools' calls' included), and otherwise goes straight to the Ami's handlers as a
+    dict (:func:`plain_event`), about three times cheaper. Responses, events that
+    belong to an action in progress, and Shutdown and FullyBooted take panoramisk's
+    road.
 
     Text is decoded as UTF-8, incrementally (a character split between two reads
     arrives whole); panoramisk decodes ASCII and drops every other character, a
@@ -91,10 +106,14 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
         self.queue.append(blocks.pop())  # the start of a block still coming
         for block in blocks:
             block = block.strip()
-            fields = plain_event(block)
-            if fields is not None:
-                self.factory.on_event(fields)
-                continue
+            name = event_name(block)
+            if name is not None and action_id(block) not in self.responses:
+                if not self.factory.wants(name):
+                    continue
+                fields = plain_event(block)
+                if fields is not None:
+                    self.factory.on_event(fields)
+                    continue
             message = Message.from_line(block)
             if message is not None:
                 self.handle_message(message)
@@ -105,6 +124,7 @@ class _Manager(Manager):  # type: ignore[misc]
 
     lost: asyncio.Event
     on_event: Callable[[dict[str, str]], None]  # plain events, from _Protocol
+    wants: Callable[[str], bool]  # whether a handler reads events of this name
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._connected = False
@@ -136,6 +156,7 @@ class Ami:
         self._manager: _Manager | None = None
         self._ready = asyncio.Event()
         self._handlers: list[tuple[str, EventHandler]] = []
+        self._wanted: set[str] = set()  # names with a handler; "*" for every name
         self._task: asyncio.Task[None] | None = None
         self.connects = 0
 
@@ -147,10 +168,15 @@ class Ami:
         """Call ``handler(fields)`` for each event named ``event`` ("*" for all) that
         the login's event mask lets through."""
         self._handlers.append((event, handler))
+        self._wanted.add(event)
 
     def off(self, handler: EventHandler) -> None:
         """Stop calling ``handler`` (for every event it was registered for)."""
         self._handlers = [(e, h) for e, h in self._handlers if h is not handler]
+        self._wanted = {e for e, _ in self._handlers}
+
+    def _wants(self, name: str) -> bool:
+        return name in self._wanted or "*" in self._wanted
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._supervise(), name="ami")
@@ -225,6 +251,7 @@ class Ami:
         )
         manager.lost = asyncio.Event()
         manager.on_event = self._deliver
+        manager.wants = self._wants
         manager.register_event("*", self._dispatch)
         connection = loop.create_connection(manager.config["protocol_factory"], *self._address)
         done: asyncio.Future[Any] = loop.create_future()

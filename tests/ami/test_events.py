@@ -1,5 +1,6 @@
 """Events reach the handlers whole, however the stream is cut, and in UTF-8;
-what belongs to an action, or to panoramisk, still goes there."""
+what belongs to an action, or to panoramisk, still goes there; events no handler
+wants are dropped unread."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from engine.ami import Ami, plain_event
+from engine import ami as ami_module
+from engine.ami import Ami, action_id, event_name, plain_event
 from engine.config import Secret
 from tests.ami.conftest import FakeAmi
 
@@ -85,14 +87,51 @@ async def test_shutdown_still_closes_the_connection(connected: tuple[FakeAmi, Am
     await _until(lambda: ami.connects == 2)  # panoramisk saw it, and the Ami reconnected
 
 
-def test_plain_events_and_the_rest() -> None:
+async def test_another_sessions_action_event_reaches_the_handlers(
+    connected: tuple[FakeAmi, Ami],
+) -> None:
+    state, ami = connected
+    seen: list[dict[str, str]] = []
+    ami.on("OriginateResponse", seen.append)
+    # a tool on another AMI session originated: its answer comes to every session
+    await state.push(
+        b"Event: OriginateResponse\r\nActionID: someone-else/7\r\nResponse: Failure\r\n\r\n"
+    )
+    await _until(lambda: len(seen) == 1)
+    assert seen[0]["ActionID"] == "someone-else/7" and seen[0]["Response"] == "Failure"
+
+
+async def test_events_no_handler_wants_are_not_read(
+    connected: tuple[FakeAmi, Ami], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state, ami = connected
+    parsed: list[str] = []
+
+    def counting(block: str) -> dict[str, str] | None:
+        parsed.append(block.partition("\r\n")[0])
+        return plain_event(block)
+
+    monkeypatch.setattr(ami_module, "plain_event", counting)
+    seen: list[str] = []
+    ami.on("Hangup", lambda fields: seen.append(fields["Uniqueid"]))
+    await state.push((NEWCHANNEL + NEWCHANNEL + HANGUP).encode())
+    await _until(lambda: seen == ["1700000000.1"])
+    assert parsed == ["Event: Hangup"]
+
+
+def test_event_names_action_ids_and_fields() -> None:
+    assert event_name("Event: Hangup\r\nUniqueid: 1.2") == "Hangup"
+    assert event_name("Event: Hangup") == "Hangup"
+    assert event_name("Response: Success\r\nActionID: 1") is None  # an action's answer
+    assert event_name("Event: FullyBooted\r\nStatus: Fully Booted") is None  # panoramisk's
+    assert event_name("Event: Shutdown\r\nShutdown: Cleanly") is None
+    assert action_id("Event: OriginateResponse\r\nActionID: a/1/2\r\nResponse: Failure") == "a/1/2"
+    assert action_id("Event: OriginateResponse\r\nActionID: a/1/2") == "a/1/2"
+    assert action_id("Event: Hangup\r\nUniqueid: 1.2") is None
     assert plain_event("Event: Hangup\r\nUniqueid: 1.2\r\nCause:") is None  # not Key: value
     assert plain_event("Event: Hangup\r\nUniqueid: 1.2\r\nCause: 16") == {
         "Event": "Hangup",
         "Uniqueid": "1.2",
         "Cause": "16",
     }
-    assert plain_event("Response: Success\r\nActionID: 1") is None
-    assert plain_event("Event: OriginateResponse\r\nActionID: 7\r\nResponse: Failure") is None
-    assert plain_event("Event: FullyBooted\r\nStatus: Fully Booted") is None
     assert plain_event("Event: VarSet\r\nVariable: A\r\nVariable: B") is None  # a repeat
