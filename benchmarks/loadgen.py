@@ -54,6 +54,8 @@ class CallRecord:
     caller_channel: str = ""
     ivr_channel: str = ""
     ivr_uid: str = ""
+    caller_answered_at: float | None = None  # the caller leg's own clock (Asterisk's)
+    caller_gone_at: float | None = None
     error: str = ""  # the generator gave up: originate refused, deadline passed
     done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
@@ -62,6 +64,13 @@ class CallRecord:
         if self.answered is None or self.gone is None:
             return None
         return self.gone - self.answered
+
+    @property
+    def caller_answer_to_hangup(self) -> float | None:
+        """Answer to hang-up on the caller leg's clock (see the module's doc)."""
+        if self.caller_answered_at is None or self.caller_gone_at is None:
+            return None
+        return self.caller_gone_at - self.caller_answered_at
 
     @property
     def setup(self) -> float | None:
@@ -94,6 +103,7 @@ class CallGenerator:
         ami.on("Newchannel", self._on_newchannel)
         ami.on("DTMFEnd", self._on_dtmf)
         ami.on("Hangup", self._on_hangup)
+        ami.on("UserEvent", self._on_user_event)
 
     @property
     def live_channels(self) -> int:
@@ -198,6 +208,17 @@ class CallGenerator:
             and record.key_heard is None
         ):
             record.key_heard = asyncio.get_running_loop().time()
+
+    def _on_user_event(self, fields: dict[str, str]) -> None:
+        if fields.get("UserEvent") != "BenchCall":
+            return
+        uid = fields.get("Uniqueid", "")
+        record = self._by_uid.get(uid)  # the caller leg's Hangup comes after it
+        if record is None or uid != record.channel_id:
+            return
+        with contextlib.suppress(ValueError):
+            record.caller_answered_at = float(fields.get("Answered", ""))
+            record.caller_gone_at = float(fields.get("Gone", ""))
 
     def _on_hangup(self, fields: dict[str, str]) -> None:
         uid = fields.get("Uniqueid", "")

@@ -9,6 +9,9 @@ from benchmarks.measure import percentile
 if TYPE_CHECKING:
     from benchmarks.bench_calls import RunResult
 
+# The answer-to-hangup the targets are judged on: the caller leg's own clock.
+# ("answer_to_hangup" is the same span as AMI told it; loadgen.py says why they differ.)
+A2H = "caller_answer_to_hangup"
 P99_MARGIN = 0.05  # the engine's p99 answer-to-hangup may be this much above native's
 STEP_LEVEL = 100  # concurrency where the step latency target applies
 STEP_P99_S = 0.005
@@ -28,8 +31,9 @@ def summary(result: RunResult) -> dict[str, Any]:
         "failures": dict(result.failures),
         "calls_per_s": round(result.calls / result.duration_s, 1),
         "setup_p99_ms": ms(result.p("setup", 0.99)),
-        "answer_to_hangup_p50_ms": ms(result.p("answer_to_hangup", 0.5)),
-        "answer_to_hangup_p99_ms": ms(result.p("answer_to_hangup", 0.99)),
+        "answer_to_hangup_p50_ms": ms(result.p(A2H, 0.5)),
+        "answer_to_hangup_p99_ms": ms(result.p(A2H, 0.99)),
+        "ami_answer_to_hangup_p99_ms": ms(result.p("answer_to_hangup", 0.99)),
         "key_to_hangup_p50_ms": ms(result.p("key_to_hangup", 0.5)),
         "key_to_hangup_p99_ms": ms(result.p("key_to_hangup", 0.99)),
         "asterisk_cpu_ms_per_call": _round(result.per_call_ms(result.asterisk_cpu_s)),
@@ -73,16 +77,18 @@ def print_report(results: list[RunResult], engine_nice: int) -> bool:
         print("no results")
         return False
     rows = [summary(r) for r in results]
-    print("\nCalls (times in ms; CPU per call = CPU time during the run / calls placed;"
+    print("\nCalls (times in ms; a2h = answer to hang-up on the caller leg's clock, AMI a2h ="
+          " as AMI told it; CPU per call = CPU time during the run / calls placed;"
           " Asterisk CPU covers both legs of each call)")
     _table(
         ["N", "mode", "calls", "failed", "calls/s", "setup p99", "a2h p50", "a2h p99",
-         "key2hup p50", "Ast ms/call", "eng ms/call", "gen ms/call", "busy %"],
+         "AMI a2h p99", "key2hup p50", "Ast ms/call", "eng ms/call", "gen ms/call", "busy %"],
         [
             [str(s["level"]), s["mode"], str(s["calls"]), str(s["failed"]),
              _cell(s["calls_per_s"]), _cell(s["setup_p99_ms"], 0),
              _cell(s["answer_to_hangup_p50_ms"], 0), _cell(s["answer_to_hangup_p99_ms"], 0),
-             _cell(s["key_to_hangup_p50_ms"], 0), _cell(s["asterisk_cpu_ms_per_call"]),
+             _cell(s["ami_answer_to_hangup_p99_ms"], 0), _cell(s["key_to_hangup_p50_ms"], 0),
+             _cell(s["asterisk_cpu_ms_per_call"]),
              _cell(s["engine_cpu_ms_per_call"], 2), _cell(s["generator_cpu_ms_per_call"], 2),
              _cell(s["machine_busy_pct"], 0)]
             for s in rows
@@ -133,7 +139,7 @@ def _summary(results: list[RunResult]) -> bool:
         native, engine = by_level[level].get("native"), by_level[level].get("engine")
         if native is None or engine is None:
             continue
-        n99, e99 = native.p("answer_to_hangup", 0.99), engine.p("answer_to_hangup", 0.99)
+        n99, e99 = native.p(A2H, 0.99), engine.p(A2H, 0.99)
         fails_ok = engine.failed <= native.failed
         p99_ok = n99 is not None and e99 is not None and e99 <= n99 * (1 + P99_MARGIN)
         ratio = f"{100 * (e99 / n99 - 1):+.1f}%" if n99 and e99 else "-"
