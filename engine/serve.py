@@ -33,10 +33,12 @@ from visual_ivr.app import VISUAL_KEY, VisualIvr
 
 log = logging.getLogger(__name__)
 
-# The AMI event classes the engine reads (queues and agents, hang-ups, the fallback's
-# UserEvent, FullyBooted). Not "dtmf": the engine hears keys over AGI, and each call's
-# keys would otherwise cost it two events to parse and drop.
-ENGINE_EVENTS = "call,agent,user,system"
+# The AMI event classes the engine reads (queues and agents, hang-ups, FullyBooted).
+# Not "dtmf": the engine hears keys over AGI, and each call's keys would otherwise
+# cost it two events. Not "user": no UserEvent is for the engine (IvrFallback is for
+# people and tools), and each one woke it: on a busy machine a wake-up, not the
+# parsing, is most of what an event costs.
+ENGINE_EVENTS = "call,agent,system"
 
 ENGINE_KEY = web.AppKey("engine", Engine)
 AMI_KEY = web.AppKey("ami", Ami)

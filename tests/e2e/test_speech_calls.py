@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from engine.ami import Ami
 from engine.caller import parse_script, place_call
 from engine.media.call import MediaCall
 from engine.serve import Stack, start_stack
@@ -124,7 +125,12 @@ async def test_engine_stopping_mid_speech_call_hands_it_to_the_fallback(
 ) -> None:
     """The media path never strands a caller: AudioSocket returns, the dialplan's
     fallback (apology and a person) takes the call."""
-    ami, engine = speech_stack.ami, speech_stack.engine
+    engine = speech_stack.engine
+    settings = local_settings(FIXTURE_FLOWS)
+    # a connection of its own: the engine's asks for no UserEvent, and stops with it
+    ami = Ami(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret)
+    ami.start()
+    await ami.wait_ready(10.0)
     number = caller_number()
     fallback: asyncio.Future[dict[str, str]] = asyncio.get_running_loop().create_future()
     channels: set[str] = set()
@@ -162,3 +168,4 @@ async def test_engine_stopping_mid_speech_call_hands_it_to_the_fallback(
         for channel in list(channels):  # events may still add to it while we hang up
             with contextlib.suppress(Exception):
                 await ami.action({"Action": "Hangup", "Channel": channel})
+        await ami.stop()
