@@ -211,6 +211,7 @@ def _start(layout: Layout) -> int:
                 (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
                 (os.POSIX_SPAWN_DUP2, log_fd, 1),
                 (os.POSIX_SPAWN_DUP2, log_fd, 2),
+                *((os.POSIX_SPAWN_CLOSE, fd) for fd in _inherited_fds()),
             ],
             setsid=True,
         )
@@ -218,6 +219,21 @@ def _start(layout: Layout) -> int:
         os.close(log_fd)
     layout.pid_file.write_text(f"{pid}\n")
     return pid
+
+
+def _inherited_fds() -> list[int]:
+    """The descriptors above 2 a child would get: Python opens its own
+    non-inheritable, so these came from whoever started ``ivr`` (a pipe reading
+    its output, make's job server). Asterisk outlives this process, and a pipe it
+    held would never reach end-of-file for the reader."""
+    found = []
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2:
+            with suppress(OSError):  # the listing's own descriptor, now closed
+                if os.get_inheritable(fd):
+                    found.append(fd)
+    return found
 
 
 def _require_free_ports() -> None:
