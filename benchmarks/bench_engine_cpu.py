@@ -4,7 +4,7 @@
 other work makes the engine's share noisy. This script runs the same engine process
 (``engine_child.py``: the stack of ``ivr serve``, AMI included) and opens FastAGI
 sessions to it the way Asterisk does for ``[ivr-run]``, answering each command at
-once as Asterisk would for the benchmark caller: ``ANSWER``, ``SET VARIABLE``, the
+once as Asterisk would for the benchmark caller: ``ANSWER``, the
 menu prompt interrupted by key 1, then whatever ends the call. It reports the
 engine's CPU time per call (user + system, all threads, from /proc) and how many
 calls per second one core of engine would carry. Nothing else is measured; run it to

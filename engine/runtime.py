@@ -201,6 +201,7 @@ class Engine:
             caller_id=request.caller_id,
             called=request.called,
             channel=request.channel,
+            uniqueid=request.unique_id,
             lang=request.query.get("lang"),
         )
         session = Session(flow, call, flows=snapshot.get, constants=self.constants)
@@ -261,7 +262,12 @@ class Engine:
         if self.trail is not None:
             call = session.call
             self.trail.begin(
-                call.call_id, session.flow.name, call.caller_id, call.channel, time.time()
+                call.call_id,
+                session.flow.name,
+                call.caller_id,
+                call.channel,
+                time.time(),
+                uniqueid=call.uniqueid,
             )
 
     async def _finish(self, session: Session) -> None:

@@ -114,7 +114,6 @@ class AgiCall:
             self._apply(self.session.start())
             if not self._channel.request.answered:
                 await self._command("ANSWER")
-            await self._command("SET VARIABLE", "IVR_JOURNEY", self.session.call.call_id)
             while not await self._step():
                 pass
         except ChannelGone:

@@ -7,8 +7,10 @@
   :mod:`engine.handoff.facts`), and new trail entries of journeys an agent has;
 * **Asterisk** — app_queue's AMI events, read by :class:`QueueBook`; a queued
   channel is mapped to its journey by this engine's own calls, the call-backs it
-  placed, or else the channel's ``IVR_JOURNEY`` variable (AMI ``Getvar``: a call
-  queued by the dialplan's fallback after an engine crash still finds its trail);
+  placed, the journey store (which keeps each call's channel unique id: a call
+  queued by the dialplan's fallback after an engine crash still finds its trail),
+  or else the channel's ``IVR_JOURNEY`` variable (AMI ``Getvar``: a call-back
+  another engine placed);
 * **people** — agents' desktops (:mod:`engine.handoff.desks`) and the caller's page
   (queue position and wait, call-backs, what an agent pushed).
 
@@ -212,6 +214,12 @@ class HandoffHub:
 
     async def _resolve(self, call: QueuedCall) -> str | None:
         journey = self._by_channel.get(call.channel) or self._by_uniqueid.get(call.uniqueid)
+        store = self.engine.trail
+        if journey is None and store is not None:
+            try:
+                journey = await store.journey_of_channel(call.uniqueid)
+            except Exception:
+                log.exception("handoff: the store could not look up %s", call.channel)
         if journey is None:
             try:
                 answer = await self.ami.action(

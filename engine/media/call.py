@@ -170,7 +170,6 @@ class MediaCall:
         try:
             if not self._channel.request.answered:
                 await self._channel.command("ANSWER")
-            await self._channel.command("SET VARIABLE", "IVR_JOURNEY", self.session.call.call_id)
             stream, command = await self._connect()
             if stream is None:
                 return  # no media path: the dialplan's fallback takes the call

@@ -49,6 +49,7 @@ class CallInfo:
     caller_id: str = ""
     called: str = ""
     channel: str = ""
+    uniqueid: str = ""  # the Asterisk channel's, which its queue events carry
     lang: str | None = None
 
 

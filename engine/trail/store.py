@@ -3,6 +3,10 @@
 Callers of the store see :class:`TrailStore` only (append, read, finish, wrap-up),
 so a server database can replace SQLite without touching them.
 
+A call's journey also records the Asterisk channel's unique id, so that an engine
+which never saw the call (the one that ran it was stopped or crashed, and the
+dialplan queued the caller) finds its journey from the queue's events alone.
+
 :class:`SqliteTrailStore` keeps the database in WAL mode and commits with *group
 commit*: every append made while the event loop runs one round of callbacks goes
 into one transaction at the end of that round. ``append`` returns a future that
@@ -40,6 +44,7 @@ CREATE TABLE IF NOT EXISTS journeys (
     flow TEXT NOT NULL,
     caller_id TEXT NOT NULL DEFAULT '',
     channel TEXT NOT NULL DEFAULT '',
+    uniqueid TEXT NOT NULL DEFAULT '',
     started REAL NOT NULL,
     ended REAL,
     outcome TEXT,
@@ -54,6 +59,10 @@ CREATE TABLE IF NOT EXISTS trail (
     data TEXT NOT NULL,
     PRIMARY KEY (journey, seq)
 ) WITHOUT ROWID;
+"""
+# After SCHEMA, and after a store from before the column existed has been given it.
+INDEXES = """
+CREATE INDEX IF NOT EXISTS journeys_by_uniqueid ON journeys (uniqueid) WHERE uniqueid != '';
 """
 
 
@@ -71,7 +80,13 @@ class JourneyInfo:
 
 class TrailStore(Protocol):
     def begin(
-        self, journey: str, flow: str, caller_id: str, channel: str, started: float
+        self,
+        journey: str,
+        flow: str,
+        caller_id: str,
+        channel: str,
+        started: float,
+        uniqueid: str = "",
     ) -> asyncio.Future[None]: ...
 
     def append(self, journey: str, entries: Sequence[TrailEntry]) -> asyncio.Future[None]: ...
@@ -83,6 +98,10 @@ class TrailStore(Protocol):
     async def trail(self, journey: str) -> list[dict[str, Any]]: ...
 
     async def journey(self, journey: str) -> JourneyInfo | None: ...
+
+    async def journey_of_channel(self, uniqueid: str) -> str | None:
+        """The journey of the call on the channel with this Asterisk unique id."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -118,7 +137,7 @@ class SqliteTrailStore:
         self._queue: queue.SimpleQueue[
             tuple[list[_Write], asyncio.Future[None], asyncio.AbstractEventLoop] | None
         ] = queue.SimpleQueue()
-        self._connect().executescript(SCHEMA)
+        _create(self._connect())
         self._pending: list[tuple[list[_Write], asyncio.Future[None]]] = []
         self._flush_scheduled = False
         self._stop = threading.Event()
@@ -184,14 +203,20 @@ class SqliteTrailStore:
         db.close()
 
     def begin(
-        self, journey: str, flow: str, caller_id: str, channel: str, started: float
+        self,
+        journey: str,
+        flow: str,
+        caller_id: str,
+        channel: str,
+        started: float,
+        uniqueid: str = "",
     ) -> asyncio.Future[None]:
         return self._submit(
             [
                 (
-                    "INSERT OR IGNORE INTO journeys (id, flow, caller_id, channel, started)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (journey, flow, caller_id, channel, started),
+                    "INSERT OR IGNORE INTO journeys"
+                    " (id, flow, caller_id, channel, uniqueid, started) VALUES (?, ?, ?, ?, ?, ?)",
+                    (journey, flow, caller_id, channel, uniqueid, started),
                 )
             ]
         )
@@ -292,6 +317,23 @@ class SqliteTrailStore:
             wrapup=wrapup,
         )
 
+    async def journey_of_channel(self, uniqueid: str) -> str | None:
+        if not uniqueid:
+            return None
+        return await asyncio.to_thread(self._read_journey_of_channel, uniqueid)
+
+    def _read_journey_of_channel(self, uniqueid: str) -> str | None:
+        db = self._connect()
+        try:
+            row = db.execute(
+                "SELECT id FROM journeys WHERE uniqueid = ? AND uniqueid != ''"
+                " ORDER BY started DESC LIMIT 1",
+                (uniqueid,),
+            ).fetchone()
+        finally:
+            db.close()
+        return None if row is None else str(row[0])
+
     async def close(self) -> None:
         if self._loop_db is not None:
             if self._pending:
@@ -301,6 +343,18 @@ class SqliteTrailStore:
         else:
             self._queue.put(None)
         await asyncio.to_thread(self._thread.join, 10)
+
+
+def _create(db: sqlite3.Connection) -> None:
+    """Create the tables, or bring a store written by an older engine up to date."""
+    try:
+        db.executescript(SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(journeys)")}
+        if "uniqueid" not in columns:
+            db.execute("ALTER TABLE journeys ADD COLUMN uniqueid TEXT NOT NULL DEFAULT ''")
+        db.executescript(INDEXES)
+    finally:
+        db.close()
 
 
 def _settle(future: asyncio.Future[None], error: Exception | None) -> None:

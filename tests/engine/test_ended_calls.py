@@ -27,7 +27,7 @@ async def test_an_ended_call_keeps_its_journey_not_its_connection(tmp_path: Path
     try:
         assert gc.get_threshold()[0] == GC_THRESHOLD
         commands = await one_call(port, 1)
-        assert commands.split() == ["SET", "STREAM", "EXEC"]  # journey, menu, the end
+        assert commands.split() == ["STREAM", "EXEC"]  # the menu, the end
         async with asyncio.timeout(5):
             while engine.calls:
                 await asyncio.sleep(0.01)
@@ -38,6 +38,7 @@ async def test_an_ended_call_keeps_its_journey_not_its_connection(tmp_path: Path
         handle.submit(ev.Digit("1"))  # the call is over: ignored, no error
         info = await store.journey(journey)
         assert info is not None and info.outcome == "hangup" and info.ended is not None
+        assert await store.journey_of_channel("1700000000.1") == journey  # one_call's channel
     finally:
         await engine.stop()
         await store.close()

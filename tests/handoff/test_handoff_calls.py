@@ -245,8 +245,8 @@ async def test_the_page_sees_its_place_in_the_queue(stack: Stack) -> None:
 async def test_an_engine_started_while_the_caller_waits_hands_over_everything(
     handoff_settings: Settings,
 ) -> None:
-    """The engine that ran the call is gone; the next one finds the journey by the
-    channel's IVR_JOURNEY and reads trail and facts from the store."""
+    """The engine that ran the call is gone; the next one finds the journey in the
+    store by the queued channel's unique id, and reads trail and facts from there."""
     first = await started(handoff_settings)
     call = Caller(first, "service_line", caller_number())
     try:

@@ -80,8 +80,11 @@ class Rig:
         assert handle.session.outcome == "transfer:support"
         return handle.session.call.call_id
 
-    def queue(self, journey: str, channel: str = "Local/cb-1;1", position: int = 1) -> str:
+    async def queue(self, journey: str, channel: str = "Local/cb-1;1", position: int = 1) -> str:
+        """The journey's caller joins the queue; returns once the hub has found the journey
+        (the channel's IVR_JOURNEY, after a look in the store)."""
         self.ami.variables[channel] = journey
+        status = self.hub.status(journey)
         self.ami.emit(
             Event="QueueCallerJoin",
             Channel=channel,
@@ -90,6 +93,9 @@ class Rig:
             Position=str(position),
             CallerIDNum="+15550100199",
         )
+        async with asyncio.timeout(10):
+            while status["state"] != "queued":
+                status = await self.hub.wait_status(journey, status["version"], 10)
         return channel
 
     def ring(self, channel: str, member: str) -> None:
@@ -146,7 +152,7 @@ async def test_sign_in_offer_connect_push_and_wrap_up(rig: Rig) -> None:
     ]
 
     journey = await rig.journey_at_transfer()
-    channel = rig.queue(journey)
+    channel = await rig.queue(journey)
     page = await (await rig.client.get(f"/handoff/{journey}")).json()
     assert (page["state"], page["position"], page["queue"]) == ("queued", 1, "support")
 
@@ -208,7 +214,7 @@ async def test_a_call_for_someone_else_is_not_yours(rig: Rig) -> None:
     ws = await rig.client.ws_connect("/agent/ws?ext=agent8")
     await receive(ws, "signed_in")
     journey = await rig.journey_at_transfer()
-    channel = rig.queue(journey)
+    channel = await rig.queue(journey)
     rig.ring(channel, "agent9")  # another agent's phone rings
     await ws.send_json(
         {"type": "wrapup", "journey": journey, "disposition": "other", "resolved": False}
@@ -246,7 +252,7 @@ async def test_the_page_waits_for_a_change(rig: Rig) -> None:
     )
     await asyncio.sleep(0.05)
     assert not waiting.done()
-    rig.queue(journey, position=3)
+    await rig.queue(journey, position=3)
     changed = await (await waiting).json()
     assert changed["state"] == "queued" and changed["position"] == 3
     assert (await rig.client.get(f"/handoff/{'0' * 32}")).status == 404

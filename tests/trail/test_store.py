@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -57,6 +58,35 @@ async def test_concurrent_appends_share_commits(tmp_path: Path) -> None:
     )
     assert len(await store.trail("j7")) == 20
     assert store.commits < 1000  # group commit: far fewer commits than appends
+    await store.close()
+
+
+async def test_a_call_s_journey_is_found_by_its_channel_unique_id(tmp_path: Path) -> None:
+    store = SqliteTrailStore(str(tmp_path / "t.db"))
+    store.begin("j1", "service_line", "+15550001", "PJSIP/a-01", 999.0, uniqueid="1764600000.7")
+    store.begin("j2", "service_line", "+15550002", "PJSIP/a-02", 999.5, uniqueid="1764600000.8")
+    await store.begin("web", "service_line", "", "", 1000.0)  # a web journey: no channel
+    assert await store.journey_of_channel("1764600000.8") == "j2"
+    assert await store.journey_of_channel("1764600000.9") is None
+    assert await store.journey_of_channel("") is None  # never the web journeys
+    await store.close()
+
+
+async def test_a_store_from_before_unique_ids_is_brought_up_to_date(tmp_path: Path) -> None:
+    path = str(tmp_path / "t.db")
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE journeys (id TEXT PRIMARY KEY, flow TEXT NOT NULL,
+            caller_id TEXT NOT NULL DEFAULT '', channel TEXT NOT NULL DEFAULT '',
+            started REAL NOT NULL, ended REAL, outcome TEXT, wrapup TEXT);
+        INSERT INTO journeys (id, flow, started) VALUES ('old', 'service_line', 1.0);
+    """)
+    old.close()
+    store = SqliteTrailStore(path)
+    await store.begin("new", "service_line", "", "PJSIP/a-03", 2.0, uniqueid="1764600001.1")
+    assert await store.journey_of_channel("1764600001.1") == "new"
+    info = await store.journey("old")
+    assert info is not None and info.flow == "service_line"  # nothing lost
     await store.close()
 
 
