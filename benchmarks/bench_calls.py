@@ -201,7 +201,7 @@ def classify(record: CallRecord, outcomes: dict[str, str] | None) -> str:
     outcome = outcomes.get(record.caller_id, "no session")
     if outcome != "hangup":
         return f"engine outcome: {outcome}"
-    if not record.ivr_place.startswith("ivr-run,"):
+    if record.ivr_place != "ivr-result,hangup":
         return f"IVR leg hung up in {record.ivr_place or '?'}"
     return ""
 

@@ -1,7 +1,7 @@
 """How a call leaves the engine: the AGI command that tells the dialplan what comes next.
 
-``[ivr-run]`` (``asterisk_conf/extensions_ivr.conf``) reads three channel variables once
-the AGI session ends:
+``[ivr-run]`` and ``[ivr-result]`` (``asterisk_conf/extensions_ivr.conf``) read three
+channel variables once the AGI session ends:
 
 - ``IVR_RESULT``: ``transfer`` or ``hangup`` (anything else is the fallback);
 - ``IVR_QUEUE``: the queue of a transfer;
