@@ -277,15 +277,19 @@ class SqliteTrailStore:
     async def trail(self, journey: str) -> list[dict[str, Any]]:
         return await asyncio.to_thread(self._read_trail, journey)
 
-    def _read_trail(self, journey: str) -> list[dict[str, Any]]:
+    def _read(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
+        """The rows of one query, on a connection of the calling (worker) thread's own."""
         db = self._connect()
         try:
-            rows = db.execute(
-                "SELECT seq, at, kind, node, data FROM trail WHERE journey = ? ORDER BY seq",
-                (journey,),
-            ).fetchall()
+            return db.execute(sql, args).fetchall()
         finally:
             db.close()
+
+    def _read_trail(self, journey: str) -> list[dict[str, Any]]:
+        rows = self._read(
+            "SELECT seq, at, kind, node, data FROM trail WHERE journey = ? ORDER BY seq",
+            (journey,),
+        )
         return [
             {"seq": s, "at": a, "kind": k, "node": n, **json.loads(d)} for s, a, k, n, d in rows
         ]
@@ -294,17 +298,14 @@ class SqliteTrailStore:
         return await asyncio.to_thread(self._read_journey, journey)
 
     def _read_journey(self, journey: str) -> JourneyInfo | None:
-        db = self._connect()
-        try:
-            row = db.execute(
-                "SELECT id, flow, caller_id, channel, started, ended, outcome, wrapup"
-                " FROM journeys WHERE id = ?",
-                (journey,),
-            ).fetchone()
-        finally:
-            db.close()
-        if row is None:
+        rows = self._read(
+            "SELECT id, flow, caller_id, channel, started, ended, outcome, wrapup"
+            " FROM journeys WHERE id = ?",
+            (journey,),
+        )
+        if not rows:
             return None
+        row = rows[0]
         wrapup = json.loads(row[7]) if row[7] else None
         return JourneyInfo(
             id=row[0],
@@ -323,16 +324,12 @@ class SqliteTrailStore:
         return await asyncio.to_thread(self._read_journey_of_channel, uniqueid)
 
     def _read_journey_of_channel(self, uniqueid: str) -> str | None:
-        db = self._connect()
-        try:
-            row = db.execute(
-                "SELECT id FROM journeys WHERE uniqueid = ? AND uniqueid != ''"
-                " ORDER BY started DESC LIMIT 1",
-                (uniqueid,),
-            ).fetchone()
-        finally:
-            db.close()
-        return None if row is None else str(row[0])
+        rows = self._read(
+            "SELECT id FROM journeys WHERE uniqueid = ? AND uniqueid != ''"
+            " ORDER BY started DESC LIMIT 1",
+            (uniqueid,),
+        )
+        return str(rows[0][0]) if rows else None
 
     async def close(self) -> None:
         if self._loop_db is not None:
