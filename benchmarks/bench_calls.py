@@ -31,7 +31,8 @@ from typing import Any, BinaryIO
 from benchmarks.loadgen import CallGenerator, CallRecord, Target
 from benchmarks.measure import LagProbe, machine_cpu, percentile, process_cpu_s
 from benchmarks.report import A2H, print_report, summary
-from engine.ami import Ami, AmiError
+from engine.ami import AmiError
+from engine.caller import tools_ami
 from engine.config import load_settings
 from engine.sandbox import running_pid
 from engine.sandbox_layout import Layout
@@ -284,7 +285,7 @@ async def bench(plan: Plan, log: BinaryIO) -> list[RunResult]:
         raise BenchError("the sandbox Asterisk is not running (sudo .venv/bin/ivr sandbox up)")
     settings = load_settings()
     engine = await EngineProcess.start(plan.engine_nice, log)
-    ami = Ami(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret)
+    ami = tools_ami(settings)  # the callers' side: the engine's user is spared its events
     ami.start()
     generator = CallGenerator(ami, plan.deadline_s)
     results: list[RunResult] = []

@@ -40,6 +40,7 @@ from engine.serve import Stack, start_stack
 from engine.speech.accuracy import load_sets, run_set
 from engine.speech.sphinx_backend import SphinxRecognizer
 from engine.speech.vosk_backend import VoskRecognizer, packaged_model
+from tests.conftest import caller_ami
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -57,9 +58,10 @@ def _script(index: int) -> list[tuple[str, str]]:
 
 async def _one(stack: Stack, index: int, number: str) -> str:
     try:
-        report = await place_call(
-            stack.ami, stack.engine, FLOW, parse_script(_script(index)), number, timeout=90
-        )
+        async with caller_ami() as ami:
+            report = await place_call(
+                ami, stack.engine, FLOW, parse_script(_script(index)), number, timeout=90
+            )
     except CallError as exc:
         return f"error: {exc}"
     spoken = [e for e in report.trail if e.kind == "input" and e.data.get("source") == "speech"]

@@ -5,7 +5,8 @@ IVR side (``native`` for the dialplan menu, ``<flow>+<port>`` for an engine), wi
 the caller leg running ``[ivr-bench-caller]``: silent RTP, key 1 after 1.5 s, then it
 waits for the IVR to hang up. The key comes from the dialplan, so the generator
 sends one action per call; everything else is read from AMI events, which the
-sandbox's event filter lets through: ``Newchannel``, ``DTMFEnd``, ``Hangup``.
+tools' user ``ivr-tools`` reads (the engine's does not): ``Newchannel``, ``DTMFEnd``,
+``Hangup``.
 
 panoramisk hands the ``OriginateResponse`` of an asynchronous Originate to the
 action instead of the event handlers, so the action returns when the caller leg is

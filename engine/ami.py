@@ -158,6 +158,7 @@ class Ami:
         self._handlers: list[tuple[str, EventHandler]] = []
         self._wanted: set[str] = set()  # names with a handler; "*" for every name
         self._task: asyncio.Task[None] | None = None
+        self._problem = ""  # why the last attempt to connect failed, for wait_ready
         self.connects = 0
 
     @property
@@ -193,7 +194,10 @@ class Ami:
             async with asyncio.timeout(timeout):
                 await self._ready.wait()
         except TimeoutError as exc:
-            raise AmiError(f"AMI at {self._address[0]}:{self._address[1]} not reachable") from exc
+            problem = f": {self._problem}" if self._problem else ""
+            raise AmiError(
+                f"AMI at {self._address[0]}:{self._address[1]} not reachable{problem}"
+            ) from exc
 
     async def action(self, fields: dict[str, str], timeout: float = 10.0) -> dict[str, str]:
         """Send one action and return its response; AmiError on failure."""
@@ -229,6 +233,7 @@ class Ami:
                 backoff = 0.5
                 await self._keep_alive()
             except (OSError, AmiError, TimeoutError) as exc:
+                self._problem = str(exc) or type(exc).__name__
                 log.warning("ami: %s", exc)
             self._drop()
             delay = backoff * (0.5 + random.random())
@@ -267,6 +272,7 @@ class Ami:
             raise AmiError(f"login as '{self._user}' refused")
         self._manager = manager
         self.connects += 1
+        self._problem = ""
         self._ready.set()
         log.info("ami: connected to %s:%d", *self._address)
 

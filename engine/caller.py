@@ -5,6 +5,7 @@ that calls the IVR side over loopback, sends silent RTP like a phone, and presse
 keys with AMI ``PlayDTMF`` (RFC 4733 over RTP). The IVR side is served by an engine
 running in this process on an ephemeral port, so a designer can try a flow file
 without deploying it; the engine's session tells us when the caller has the turn.
+The caller's side talks to AMI as the tools' user (:func:`tools_ami`), not the engine's.
 
 Steps (``--dtmf "1 2 3 4 #"``), one per word:
   ``123#``  wait for the caller's turn (the prompt has ended), then press the keys
@@ -154,6 +155,14 @@ class _Watch:
                 await self.changed.wait()
 
 
+def tools_ami(settings: Settings) -> Ami:
+    """An AMI connection (not started) as the user of the tools that place and watch
+    calls: it reads channels starting and ending, keys and the dialplan's UserEvents,
+    which the engine's user is spared."""
+    return Ami(settings.ami_host, settings.ami_port, settings.tools_ami_user,
+               settings.tools_ami_secret)
+
+
 async def place_call(
     ami: Ami,
     engine: Engine,
@@ -162,7 +171,8 @@ async def place_call(
     caller_id: str,
     timeout: float = 120.0,
 ) -> CallReport:
-    """Call ``flow`` on ``engine`` through the sandbox, play ``steps``, report."""
+    """Call ``flow`` on ``engine`` through the sandbox, play ``steps``, report.
+    ``ami`` is the caller's side: a connection as the tools' user."""
     port = engine.address[1]
     watch = _Watch(caller_id)
     engine.listeners.append(watch)
@@ -317,13 +327,17 @@ async def _main(args: argparse.Namespace, settings: Settings) -> CallReport:
     local = replace(settings, flows=directory, agi_host="127.0.0.1", agi_port=0,
                     web_host="127.0.0.1", web_port=0)
     stack = await start_stack(local, watch=False)
+    caller = tools_ami(settings)
+    caller.start()
     try:
         if stack.engine.flows.snapshot.get(flow) is None:
             raise CallError(f"no valid flow named '{flow}' in {directory} (try: ivr validate)")
         await stack.ami.wait_ready(10.0)
-        return await place_call(stack.ami, stack.engine, flow, parse_script(args.script),
+        await caller.wait_ready(10.0)
+        return await place_call(caller, stack.engine, flow, parse_script(args.script),
                                 args.caller_id, args.timeout)
     finally:
+        await caller.stop()
         await stack.stop()
 
 

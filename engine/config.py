@@ -7,6 +7,8 @@ Example ``ivr.toml``::
     ami_host = "10.0.0.5"
     ami_user = "ivr"
     ami_secret = "..."          # or IVR_AMI_SECRET in the environment
+    tools_ami_user = "ivr-tools"  # `ivr call`, tests, benchmarks: they place and watch calls
+    tools_ami_secret = "..."    # or IVR_TOOLS_AMI_SECRET
 
     [engine]
     agi_host = "0.0.0.0"
@@ -64,6 +66,11 @@ class Settings:
     ami_port: int = 5038
     ami_user: str = "ivr"
     ami_secret: Secret = Secret("ivr-sandbox-secret")
+    # The tools that place and watch calls (`ivr call`, tests, benchmarks) log in as a
+    # user of their own, whose event filter is wider than the engine's
+    # (asterisk_conf/manager.conf): the engine is not woken by what only they read.
+    tools_ami_user: str = "ivr-tools"
+    tools_ami_secret: Secret = Secret("ivr-tools-sandbox-secret")
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
     flows: str = "flows"
@@ -95,7 +102,9 @@ class Settings:
 
 
 _SECTIONS = {
-    "asterisk": {"ami_host", "ami_port", "ami_user", "ami_secret"},
+    "asterisk": {
+        "ami_host", "ami_port", "ami_user", "ami_secret", "tools_ami_user", "tools_ami_secret"
+    },
     "engine": {
         "agi_host",
         "agi_port",

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 from collections.abc import AsyncIterator, Callable
@@ -12,6 +13,8 @@ from dataclasses import replace
 import pytest
 import uvloop
 
+from engine.ami import Ami
+from engine.caller import tools_ami
 from engine.config import Settings, load_settings
 from engine.serve import Stack, start_stack
 
@@ -61,3 +64,23 @@ async def fixture_stack() -> AsyncIterator[Stack]:
     await stack.engine.warm_prompts()
     yield stack
     await stack.stop()
+
+
+
+@contextlib.asynccontextmanager
+async def caller_ami() -> AsyncIterator[Ami]:
+    """The callers' side of AMI: the tools' user, which reads what the engine's does not
+    (channels starting and ending, keys, UserEvents)."""
+    ami = tools_ami(load_settings(environ={}))
+    ami.start()
+    try:
+        await ami.wait_ready(10.0)
+        yield ami
+    finally:
+        await ami.stop()
+
+
+@pytest.fixture
+async def tools() -> AsyncIterator[Ami]:
+    async with caller_ami() as ami:
+        yield ami

@@ -20,8 +20,8 @@ import pytest
 pytestmark = pytest.mark.asterisk
 
 AMI_ADDR = ("127.0.0.1", 5038)
-AMI_USER = "ivr"
-AMI_SECRET = "ivr-sandbox-secret"
+AMI_USER = "ivr-tools"  # the tools' user: it reads Newchannel and UserEvent, the engine's does not
+AMI_SECRET = "ivr-tools-sandbox-secret"
 
 Message = dict[str, str]
 

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from engine.ami import Ami
+from engine.caller import tools_ami
 from tests.conftest import caller_number, local_settings
 
 pytestmark = pytest.mark.asterisk
@@ -18,7 +18,7 @@ NAME = "王小明"
 
 async def test_a_chinese_caller_name_arrives_whole() -> None:
     settings = local_settings()
-    ami = Ami(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret)
+    ami = tools_ami(settings)  # the engine's user hears neither leg: not its calls
     ami.start()
     await ami.wait_ready(10.0)
     number, caller_uid = caller_number(), uuid.uuid4().hex

@@ -8,15 +8,16 @@ import pytest
 
 from engine.caller import parse_steps, place_call
 from engine.serve import Stack
-from tests.conftest import caller_number
+from tests.conftest import caller_ami, caller_number
 
 pytestmark = pytest.mark.asterisk
 
 
 async def call(stack: Stack, dtmf: str, flow: str = "service_line") -> dict[str, Any]:
-    report = await place_call(
-        stack.ami, stack.engine, flow, parse_steps(dtmf), caller_number(), timeout=90
-    )
+    async with caller_ami() as ami:
+        report = await place_call(
+            ami, stack.engine, flow, parse_steps(dtmf), caller_number(), timeout=90
+        )
     return report.as_dict()
 
 

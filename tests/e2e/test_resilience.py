@@ -21,9 +21,8 @@ import pytest
 
 from engine.ami import Ami
 from engine.caller import parse_steps, place_call
-from engine.config import load_settings
 from engine.serve import Stack
-from tests.conftest import FIXTURE_FLOWS, ROOT, caller_number
+from tests.conftest import FIXTURE_FLOWS, ROOT, caller_ami, caller_number
 
 pytestmark = pytest.mark.asterisk
 
@@ -97,12 +96,8 @@ async def engine_process(tmp_path: Path) -> AsyncIterator[EngineProcess]:
 
 @pytest.fixture
 async def ami() -> AsyncIterator[Ami]:
-    settings = load_settings(environ={})
-    client = Ami(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret)
-    client.start()
-    await client.wait_ready(10)
-    yield client
-    await client.stop()
+    async with caller_ami() as client:
+        yield client
 
 
 class CallWatch:
@@ -224,14 +219,14 @@ async def _hammer(port: int, stop: asyncio.Event) -> int:
     return attempts
 
 
-async def test_a_port_scan_during_calls_changes_nothing(fixture_stack: Stack) -> None:
+async def test_a_port_scan_during_calls_changes_nothing(fixture_stack: Stack, tools: Ami) -> None:
     stop = asyncio.Event()
     scanner = asyncio.create_task(_hammer(fixture_stack.agi_address[1], stop))
     try:
         reports = await asyncio.gather(
             *(
                 place_call(
-                    fixture_stack.ami,
+                    tools,
                     fixture_stack.engine,
                     "quick",
                     parse_steps(f"1 {code}"),
@@ -263,11 +258,11 @@ async def _sandbox(action: str) -> None:
     assert process.returncode == 0, f"ivr sandbox {action}: {output.decode()}"
 
 
-async def test_asterisk_restarting_under_the_engine(fixture_stack: Stack) -> None:
+async def test_asterisk_restarting_under_the_engine(fixture_stack: Stack, tools: Ami) -> None:
     engine, ami = fixture_stack.engine, fixture_stack.ami
     # A caller in the menu (no key: it retries for ~10 s) when Asterisk goes.
     during = asyncio.create_task(
-        place_call(ami, engine, "quick", parse_steps(""), caller_number(), timeout=60)
+        place_call(tools, engine, "quick", parse_steps(""), caller_number(), timeout=60)
     )
     try:
         async with asyncio.timeout(20):
@@ -287,7 +282,8 @@ async def test_asterisk_restarting_under_the_engine(fixture_stack: Stack) -> Non
     assert stored[-1]["kind"] == "end" and stored[-1]["outcome"] == "caller_hangup"
     # The engine is still serving: AMI reconnects, and the next call runs the whole flow.
     await ami.wait_ready(45)
-    after = await place_call(ami, engine, "quick", parse_steps("1 4321"), caller_number(), 60)
+    await tools.wait_ready(45)
+    after = await place_call(tools, engine, "quick", parse_steps("1 4321"), caller_number(), 60)
     result = after.as_dict()
     assert result["nodes"] == ["menu", "digits", "readback", "bye"]
     assert result["inputs"][-1]["value"] == "4321" and result["outcome"] == "hangup"

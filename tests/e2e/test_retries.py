@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from engine.ami import Ami
 from engine.caller import parse_steps, place_call
 from engine.serve import Stack
 from tests.conftest import caller_number
@@ -11,9 +12,11 @@ from tests.conftest import caller_number
 pytestmark = pytest.mark.asterisk
 
 
-async def test_silence_retries_with_tapered_prompts_then_a_person(fixture_stack: Stack) -> None:
+async def test_silence_retries_with_tapered_prompts_then_a_person(
+    fixture_stack: Stack, tools: Ami
+) -> None:
     report = await place_call(
-        fixture_stack.ami,
+        tools,
         fixture_stack.engine,
         "quick",
         parse_steps("_ _ _"),
@@ -28,9 +31,9 @@ async def test_silence_retries_with_tapered_prompts_then_a_person(fixture_stack:
     assert r["outcome"] == "transfer:support"
 
 
-async def test_no_match_and_no_input_count_apart(fixture_stack: Stack) -> None:
+async def test_no_match_and_no_input_count_apart(fixture_stack: Stack, tools: Ami) -> None:
     report = await place_call(
-        fixture_stack.ami,
+        tools,
         fixture_stack.engine,
         "quick",
         parse_steps("_ 5 _ 1 4321"),

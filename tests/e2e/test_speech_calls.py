@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 
-from engine.ami import Ami
-from engine.caller import parse_script, place_call
+from engine.caller import parse_script, place_call, tools_ami
 from engine.media.call import MediaCall
 from engine.serve import Stack, start_stack
-from tests.conftest import FIXTURE_FLOWS, caller_number, local_settings
+from tests.conftest import FIXTURE_FLOWS, caller_ami, caller_number, local_settings
 
 pytestmark = pytest.mark.asterisk
 
@@ -31,9 +30,10 @@ async def speech_stack() -> AsyncIterator[Stack]:
 
 
 async def call(stack: Stack, flow: str, *script: tuple[str, str]) -> dict[str, Any]:
-    report = await place_call(
-        stack.ami, stack.engine, flow, parse_script(list(script)), caller_number(), timeout=90
-    )
+    async with caller_ami() as ami:
+        report = await place_call(
+            ami, stack.engine, flow, parse_script(list(script)), caller_number(), timeout=90
+        )
     return report.as_dict()
 
 
@@ -127,8 +127,8 @@ async def test_engine_stopping_mid_speech_call_hands_it_to_the_fallback(
     fallback (apology and a person) takes the call."""
     engine = speech_stack.engine
     settings = local_settings(FIXTURE_FLOWS)
-    # a connection of its own: the engine's asks for no UserEvent, and stops with it
-    ami = Ami(settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret)
+    # a connection of its own: the engine's reads no UserEvent, and stops with it
+    ami = tools_ami(settings)
     ami.start()
     await ami.wait_ready(10.0)
     number = caller_number()

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from engine.ami import Ami
 from engine.caller import parse_steps, place_call
 from engine.serve import Stack
 from engine.session import events as ev
@@ -17,7 +18,7 @@ from tests.conftest import caller_number
 pytestmark = pytest.mark.asterisk
 
 
-async def test_a_tap_on_the_page_moves_the_call(fixture_stack: Stack) -> None:
+async def test_a_tap_on_the_page_moves_the_call(fixture_stack: Stack, tools: Ami) -> None:
     engine = fixture_stack.engine
     number = caller_number()
     seen: list[Session] = []
@@ -30,7 +31,7 @@ async def test_a_tap_on_the_page_moves_the_call(fixture_stack: Stack) -> None:
     # The caller presses nothing by phone until the page has moved the call to the
     # four-digit input; then they type the code by phone.
     call = asyncio.create_task(
-        place_call(fixture_stack.ami, engine, "quick", parse_steps("4321"), number, timeout=60)
+        place_call(tools, engine, "quick", parse_steps("4321"), number, timeout=60)
     )
     async with asyncio.timeout(15):
         while not seen or not seen[0].trail or seen[0].node.id != "menu":

@@ -18,13 +18,13 @@ from typing import Any
 import aiohttp
 import pytest
 
-from engine.ami import AmiError
+from engine.ami import Ami, AmiError
 from engine.config import Settings
 from engine.handoff.hub import HandoffHub
 from engine.serve import Stack, start_stack
 from engine.session.events import TrailEntry
 from engine.session.machine import Session
-from tests.conftest import FLOWS, local_settings
+from tests.conftest import FLOWS, caller_ami, local_settings
 from visual_ivr.agent import HANDOFF_HUB
 
 QUEUE = "test-handoff"
@@ -150,10 +150,13 @@ class AgentConnects:
 
 class Caller:
     """A real SIP call into a flow (the caller's leg sends RTP; keys are RFC 4733 DTMF
-    by AMI PlayDTMF), pressed on when the test likes; it stays up after the transfer."""
+    by AMI PlayDTMF), pressed on when the test likes; it stays up after the transfer.
+    The caller's side has an AMI connection of its own, as the tools' user."""
 
     def __init__(self, stack: Stack, flow: str, number: str) -> None:
         self.stack = stack
+        self._exit = contextlib.AsyncExitStack()
+        self.ami: Ami | None = None
         self.flow = flow
         self.number = number
         self.session: Session | None = None
@@ -173,10 +176,20 @@ class Caller:
             self._changed.set()
 
     async def __aenter__(self) -> Caller:
+        try:
+            await self._start()
+        except BaseException:
+            await self._exit.aclose()
+            raise
+        return self
+
+    async def _start(self) -> None:
+        self.ami = ami = await self._exit.enter_async_context(caller_ami())
         self.stack.engine.listeners.append(self._listen)
-        self.stack.ami.on("Newchannel", self._channel)
+        self._exit.callback(self.stack.engine.listeners.remove, self._listen)
+        ami.on("Newchannel", self._channel)
         port = self.stack.engine.address[1]
-        await self.stack.ami.action(
+        await ami.action(
             {
                 "Action": "Originate",
                 "Channel": f"PJSIP/caller/sip:{self.flow}+{port}@127.0.0.1:5060",
@@ -190,13 +203,12 @@ class Caller:
             }
         )
         await self.until(lambda: self.session is not None and bool(self.leg), 20)
-        return self
 
     async def __aexit__(self, *exc: object) -> None:
-        self.stack.engine.listeners.remove(self._listen)
-        if self.leg:
+        if self.leg and self.ami is not None:
             with contextlib.suppress(AmiError):
-                await self.stack.ami.action({"Action": "Hangup", "Channel": self.leg})
+                await self.ami.action({"Action": "Hangup", "Channel": self.leg})
+        await self._exit.aclose()
 
     @property
     def s(self) -> Session:
@@ -217,6 +229,7 @@ class Caller:
         for index, key in enumerate(keys):
             if index:
                 await asyncio.sleep(gap)
-            await self.stack.ami.action(
+            assert self.ami is not None
+            await self.ami.action(
                 {"Action": "PlayDTMF", "Channel": self.leg, "Digit": key, "Duration": str(KEY_MS)}
             )

@@ -13,10 +13,11 @@ from typing import Any
 
 from playwright.async_api import Browser, BrowserContext, ViewportSize, async_playwright
 
-from engine.ami import AmiError
+from engine.ami import Ami, AmiError
 from engine.serve import Stack
 from engine.session.events import TrailEntry
 from engine.session.machine import Session
+from tests.conftest import caller_ami
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -34,10 +35,13 @@ KEY_MS = 100  # how long each key is held, like a person's press
 
 class LiveCall:
     """One call into ``flow`` from ``caller_id``: the caller's leg is a real SIP
-    channel sending RTP; keys are RFC 4733 DTMF on it (AMI PlayDTMF)."""
+    channel sending RTP; keys are RFC 4733 DTMF on it (AMI PlayDTMF). The caller's
+    side has an AMI connection of its own, as the tools' user."""
 
     def __init__(self, stack: Stack, flow: str, caller_id: str) -> None:
         self.stack = stack
+        self._exit = contextlib.AsyncExitStack()
+        self.ami: Ami | None = None
         self.flow = flow
         self.caller_id = caller_id
         self.session: Session | None = None
@@ -59,8 +63,18 @@ class LiveCall:
                 self.gone.set()
 
     async def __aenter__(self) -> LiveCall:
-        engine, ami = self.stack.engine, self.stack.ami
+        try:
+            await self._start()
+        except BaseException:
+            await self._exit.aclose()
+            raise
+        return self
+
+    async def _start(self) -> None:
+        engine = self.stack.engine
+        self.ami = ami = await self._exit.enter_async_context(caller_ami())
         engine.listeners.append(self._listen)
+        self._exit.callback(engine.listeners.remove, self._listen)
         ami.on("Newchannel", self._channel)
         ami.on("Hangup", self._channel)
         await ami.action(
@@ -77,11 +91,10 @@ class LiveCall:
             }
         )
         await self.until(lambda: self.session is not None and bool(self.leg), 20.0)
-        return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.hangup()
-        self.stack.engine.listeners.remove(self._listen)
+        await self._exit.aclose()
 
     @property
     def s(self) -> Session:
@@ -103,14 +116,15 @@ class LiveCall:
         for index, key in enumerate(keys):
             if index:
                 await asyncio.sleep(gap)
-            await self.stack.ami.action(
+            assert self.ami is not None
+            await self.ami.action(
                 {"Action": "PlayDTMF", "Channel": self.leg, "Digit": key, "Duration": str(KEY_MS)}
             )
 
     async def hangup(self) -> None:
-        if self.leg and not self.gone.is_set():
+        if self.leg and not self.gone.is_set() and self.ami is not None:
             with contextlib.suppress(AmiError):
-                await self.stack.ami.action({"Action": "Hangup", "Channel": self.leg})
+                await self.ami.action({"Action": "Hangup", "Channel": self.leg})
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(10):
                     await self.gone.wait()
