@@ -163,6 +163,24 @@ def tools_ami(settings: Settings) -> Ami:
                settings.tools_ami_secret)
 
 
+async def originate_caller(ami: Ami, user: str, caller_id: str, channel_id: str) -> None:
+    """Start the sandbox's caller leg (``ivr-caller-leg``, channel ``channel_id``) calling
+    the IVR side's ``user`` (``<flow>+<port>`` for an engine) over SIP loopback."""
+    await ami.action(
+        {
+            "Action": "Originate",
+            "Channel": f"PJSIP/caller/sip:{user}@127.0.0.1:5060",
+            "Context": "ivr-caller-leg",
+            "Exten": "s",
+            "Priority": "1",
+            "CallerID": f'"Test caller" <{caller_id}>',
+            "Async": "true",
+            "ChannelId": channel_id,
+            "Timeout": "15000",
+        }
+    )
+
+
 async def place_call(
     ami: Ami,
     engine: Engine,
@@ -189,22 +207,9 @@ async def place_call(
     ami.on("Newchannel", on_channel)
     ami.on("Hangup", on_channel)
     report = CallReport(flow, caller_id)
-    user = f"{flow}+{port}"
     started = time.monotonic()
     try:
-        await ami.action(
-            {
-                "Action": "Originate",
-                "Channel": f"PJSIP/caller/sip:{user}@127.0.0.1:5060",
-                "Context": "ivr-caller-leg",
-                "Exten": "s",
-                "Priority": "1",
-                "CallerID": f'"Test caller" <{caller_id}>',
-                "Async": "true",
-                "ChannelId": channel_id,
-                "Timeout": "15000",
-            }
-        )
+        await originate_caller(ami, f"{flow}+{port}", caller_id, channel_id)
         async with asyncio.timeout(timeout):
             await watch.until(lambda: watch.session is not None, 20.0)
             session = watch.session

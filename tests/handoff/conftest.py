@@ -19,6 +19,7 @@ import aiohttp
 import pytest
 
 from engine.ami import Ami, AmiError
+from engine.caller import originate_caller
 from engine.config import Settings
 from engine.handoff.hub import HandoffHub
 from engine.serve import Stack, start_stack
@@ -189,19 +190,7 @@ class Caller:
         self._exit.callback(self.stack.engine.listeners.remove, self._listen)
         ami.on("Newchannel", self._channel)
         port = self.stack.engine.address[1]
-        await ami.action(
-            {
-                "Action": "Originate",
-                "Channel": f"PJSIP/caller/sip:{self.flow}+{port}@127.0.0.1:5060",
-                "Context": "ivr-caller-leg",
-                "Exten": "s",
-                "Priority": "1",
-                "CallerID": f'"Test caller" <{self.number}>',
-                "Async": "true",
-                "ChannelId": self._id,
-                "Timeout": "15000",
-            }
-        )
+        await originate_caller(ami, f"{self.flow}+{port}", self.number, self._id)
         await self.until(lambda: self.session is not None and bool(self.leg), 20)
 
     async def __aexit__(self, *exc: object) -> None:

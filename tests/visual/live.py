@@ -14,6 +14,7 @@ from typing import Any
 from playwright.async_api import Browser, BrowserContext, ViewportSize, async_playwright
 
 from engine.ami import Ami, AmiError
+from engine.caller import originate_caller
 from engine.serve import Stack
 from engine.session.events import TrailEntry
 from engine.session.machine import Session
@@ -77,19 +78,7 @@ class LiveCall:
         self._exit.callback(engine.listeners.remove, self._listen)
         ami.on("Newchannel", self._channel)
         ami.on("Hangup", self._channel)
-        await ami.action(
-            {
-                "Action": "Originate",
-                "Channel": f"PJSIP/caller/sip:{self.flow}+{engine.address[1]}@127.0.0.1:5060",
-                "Context": "ivr-caller-leg",
-                "Exten": "s",
-                "Priority": "1",
-                "CallerID": f'"Test caller" <{self.caller_id}>',
-                "Async": "true",
-                "ChannelId": self._id,
-                "Timeout": "15000",
-            }
-        )
+        await originate_caller(ami, f"{self.flow}+{engine.address[1]}", self.caller_id, self._id)
         await self.until(lambda: self.session is not None and bool(self.leg), 20.0)
 
     async def __aexit__(self, *exc: object) -> None:
