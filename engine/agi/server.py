@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from engine.agi.linger import Linger
 from engine.agi.protocol import (
     AgiProtocolError,
     AgiRequest,
@@ -42,15 +43,18 @@ class AgiChannel:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         parser: ResponseParser,
+        linger: Linger | None = None,
     ) -> None:
         self.request = request
         self._reader = reader
         self._writer = writer
         self._parser = parser
+        self._linger = linger
         self._pending: list[AgiResponse | HangupNotice] = []
         self._lock = asyncio.Lock()
         self.hung_up = False
         self.closed = False
+        self.released = False  # the linger closes the connection, not this channel
 
     async def command(
         self, command: str, *args: str | int | float, timeout: float | None = 30.0
@@ -79,7 +83,9 @@ class AgiChannel:
         Asterisk runs the command, then reads the end of the session and goes on in the
         dialplan at once: it does not wait for the engine to read the response and close
         the connection, a round trip through a busy machine's run queue. The response and
-        Asterisk's own close are then read (bounded), so the socket closes cleanly."""
+        Asterisk's own close are then read (bounded) so that the socket closes cleanly:
+        by the server's :class:`Linger`, which does it for all such connections at
+        once, or else here."""
         if self.closed:
             raise ChannelGone("connection closed")
         async with self._lock:
@@ -88,6 +94,10 @@ class AgiChannel:
                 if self._writer.can_write_eof():
                     self._writer.write_eof()
                 await self._writer.drain()
+                shut = self._writer.can_write_eof()
+                if shut and self._linger is not None and self._linger.hold(self._writer):
+                    self.released = self.closed = True
+                    return
                 async with asyncio.timeout(LET_GO_S):
                     while await self._reader.read(READ_CHUNK):
                         pass
@@ -114,7 +124,8 @@ class AgiChannel:
 
     def close(self) -> None:
         self.closed = True
-        self._writer.close()
+        if not self.released:
+            self._writer.close()
 
 
 Handler = Callable[[AgiChannel], Awaitable[None]]
@@ -157,6 +168,7 @@ class AgiServer:
         self._header_timeout = header_timeout
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.linger = Linger()  # connections whose session is over, until Asterisk closes
 
     @property
     def active(self) -> int:
@@ -179,7 +191,7 @@ class AgiServer:
             if found is None:
                 return
             request, parser = found
-            channel = AgiChannel(request, reader, writer, parser)
+            channel = AgiChannel(request, reader, writer, parser, self.linger)
             await self._handler(channel)
         except ChannelGone as exc:
             log.debug("agi: channel gone: %s", exc)
@@ -190,9 +202,10 @@ class AgiServer:
                 channel.close()
             else:
                 writer.close()
-            with contextlib.suppress(ConnectionError, TimeoutError):
-                async with asyncio.timeout(1.0):
-                    await writer.wait_closed()
+            if channel is None or not channel.released:
+                with contextlib.suppress(ConnectionError, TimeoutError):
+                    async with asyncio.timeout(1.0):
+                        await writer.wait_closed()
 
     async def stop(self) -> None:
         """Stop accepting, then cancel the sessions in progress: their connections
@@ -203,5 +216,6 @@ class AgiServer:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.linger.close_all()
         if self._server is not None:
             await self._server.wait_closed()
