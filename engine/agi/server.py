@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from engine.agi.linger import Linger
+from engine.agi.linger import HOLD_S, Linger
 from engine.agi.protocol import (
     AgiProtocolError,
     AgiRequest,
@@ -27,7 +27,6 @@ from engine.agi.protocol import (
 log = logging.getLogger(__name__)
 
 READ_CHUNK = 4096
-LET_GO_S = 5.0  # after the last command: how long Asterisk may take to close its side
 
 
 class ChannelGone(Exception):
@@ -98,7 +97,7 @@ class AgiChannel:
                 if shut and self._linger is not None and self._linger.hold(self._writer):
                     self.released = self.closed = True
                     return
-                async with asyncio.timeout(LET_GO_S):
+                async with asyncio.timeout(HOLD_S):
                     while await self._reader.read(READ_CHUNK):
                         pass
             except (ConnectionError, TimeoutError) as exc:
