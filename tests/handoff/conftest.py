@@ -10,7 +10,7 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,18 +18,15 @@ from typing import Any
 import aiohttp
 import pytest
 
-from engine.ami import Ami, AmiError
-from engine.caller import originate_caller
+from engine.ami import AmiError
 from engine.config import Settings
 from engine.handoff.hub import HandoffHub
 from engine.serve import Stack, start_stack
-from engine.session.events import TrailEntry
-from engine.session.machine import Session
-from tests.conftest import FLOWS, caller_ami, local_settings
+from tests.conftest import FLOWS, local_settings
+from tests.live_call import LiveCall
 from visual_ivr.agent import HANDOFF_HUB
 
 QUEUE = "test-handoff"
-KEY_MS = 100
 
 
 @pytest.fixture
@@ -149,76 +146,10 @@ class AgentConnects:
         self.events.setdefault(member, fields)
 
 
-class Caller:
-    """A real SIP call into a flow (the caller's leg sends RTP; keys are RFC 4733 DTMF
-    by AMI PlayDTMF), pressed on when the test likes; it stays up after the transfer.
-    The caller's side has an AMI connection of its own, as the tools' user."""
-
-    def __init__(self, stack: Stack, flow: str, number: str) -> None:
-        self.stack = stack
-        self._exit = contextlib.AsyncExitStack()
-        self.ami: Ami | None = None
-        self.flow = flow
-        self.number = number
-        self.session: Session | None = None
-        self.leg = ""
-        self._id = uuid.uuid4().hex
-        self._changed = asyncio.Event()
-
-    def _listen(self, session: Session, entries: list[TrailEntry]) -> None:
-        if self.session is None and session.call.caller_id == self.number:
-            self.session = session
-        if session is self.session:
-            self._changed.set()
-
-    def _channel(self, fields: dict[str, str]) -> None:
-        if fields.get("Uniqueid") == self._id and fields.get("Event") == "Newchannel":
-            self.leg = fields.get("Channel", "")
-            self._changed.set()
-
-    async def __aenter__(self) -> Caller:
-        try:
-            await self._start()
-        except BaseException:
-            await self._exit.aclose()
-            raise
-        return self
-
-    async def _start(self) -> None:
-        self.ami = ami = await self._exit.enter_async_context(caller_ami())
-        self.stack.engine.listeners.append(self._listen)
-        self._exit.callback(self.stack.engine.listeners.remove, self._listen)
-        ami.on("Newchannel", self._channel)
-        port = self.stack.engine.address[1]
-        await originate_caller(ami, f"{self.flow}+{port}", self.number, self._id)
-        await self.until(lambda: self.session is not None and bool(self.leg), 20)
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.leg and self.ami is not None:
-            with contextlib.suppress(AmiError):
-                await self.ami.action({"Action": "Hangup", "Channel": self.leg})
-        await self._exit.aclose()
-
-    @property
-    def s(self) -> Session:
-        assert self.session is not None
-        return self.session
-
-    async def until(self, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-        async with asyncio.timeout(timeout):
-            while not predicate():
-                self._changed.clear()
-                await self._changed.wait()
+class Caller(LiveCall):
+    """A live call (``tests/live_call.py``) whose ``at`` also waits for the node's
+    prompt to take keys."""
 
     async def at(self, node: str, timeout: float = 30.0) -> None:
         """Wait until the call is listening at ``node`` (its prompt may be playing)."""
         await self.until(lambda: self.s.node.id == node and self.s.listening, timeout)
-
-    async def press(self, keys: str, gap: float = 0.25) -> None:
-        for index, key in enumerate(keys):
-            if index:
-                await asyncio.sleep(gap)
-            assert self.ami is not None
-            await self.ami.action(
-                {"Action": "PlayDTMF", "Channel": self.leg, "Digit": key, "Duration": str(KEY_MS)}
-            )

@@ -79,7 +79,7 @@ async def test_a_caller_escalates_and_the_agent_already_knows(stack: Stack) -> N
         for item in [*handoff["trail"], *handoff["captured"]]:  # the PIN is nowhere
             assert item.get("value") != "1234" and "1234" not in str(item.get("text", ""))
 
-        assert handoff["caller"] == call.number
+        assert handoff["caller"] == call.caller_id
         assert handoff["verification"]["status"] == "verified"
         assert handoff["verification"]["by"] == ["account", "pin"]
         why = handoff["why"]
@@ -276,7 +276,7 @@ async def test_an_engine_started_while_the_caller_waits_hands_over_everything(
             _, offer = await desk.wait_for("offer", 30, journey=journey)
             handoff = offer["handoff"]
             assert public(handoff["trail"]) == expected
-            assert handoff["caller"] == call.number
+            assert handoff["caller"] == call.caller_id
             assert handoff["verification"]["status"] == "verified"  # the stored facts
             assert handoff["why"]["reason"] == "chosen"
             await desk.wait_for("connected", 30, journey=journey)

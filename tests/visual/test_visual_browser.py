@@ -11,7 +11,8 @@ from playwright.async_api import Page, expect
 
 from engine.serve import Stack
 from tests.conftest import caller_number
-from tests.visual.live import LiveCall, artifact, chromium, phone
+from tests.live_call import LiveCall
+from tests.visual.live import artifact, chromium, phone
 from visual_ivr.app import VISUAL_KEY, VisualIvr
 
 pytestmark = pytest.mark.asterisk
