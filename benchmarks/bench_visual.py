@@ -43,7 +43,8 @@ from engine.serve import Stack, start_stack
 from engine.session import events as ev
 from engine.session.machine import Session
 from tests.conftest import FLOWS, caller_number, local_settings
-from tests.visual.live import KEY_MS, LiveCall, chromium, phone
+from tests.live_call import KEY_MS, LiveCall
+from tests.visual.live import chromium, phone
 from visual_ivr.app import VISUAL_KEY
 
 FLOW = "service_line"
