@@ -267,8 +267,17 @@ class Plan:
     deadline_s: float
     engine_nice: int
     budget_s: float
-    rounds: int  # runs of each mode per level, in A B B A order
+    rounds: int  # runs of each mode per level, in the order of run_order
     saturation_rise: float  # native p99 above its first level's by this fraction: saturated
+
+
+def run_order(pair: tuple[str, str], rounds: int) -> list[str]:
+    """The two modes' runs at one level, ``rounds`` each, in Thue-Morse order: A B B A,
+    then B A A B, and so on. A drift of the machine's speed during the level, steady
+    or curving, then weighs on both modes alike, and no mode runs more than two rounds
+    in a row, so a spell of a slower machine (a busy neighbour on the host, which on
+    this VM comes and goes within a minute) falls on both rather than on one."""
+    return [pair[bin(i).count("1") % 2] for i in range(2 * rounds)]
 
 
 def is_saturated(native: RunResult, baseline_p99: float | None, rise: float) -> bool:
@@ -307,9 +316,8 @@ async def bench(plan: Plan, log: BinaryIO) -> list[RunResult]:
                 _progress(f"level {level} skipped: the time budget would run out")
                 break
             pair = ("native", "engine") if index % 2 == 0 else ("engine", "native")
-            order = [m for r in range(plan.rounds) for m in (pair if r % 2 == 0 else pair[::-1])]
             runs: dict[str, list[RunResult]] = {"native": [], "engine": []}
-            for mode in order:  # A B B A: a drift during the level weighs on both alike
+            for mode in run_order(pair, plan.rounds):
                 result = await run_mode(
                     generator, targets[mode], level, plan.duration_s, asterisk_pid, engine
                 )
@@ -340,7 +348,8 @@ def _line(result: RunResult) -> str:
     return (f"N={result.level:<4} {result.mode:<6} {result.calls} calls, {result.failed} failed,"
             f" answer-to-hangup p99 {shown(result.p(A2H, 0.99))}"
             f" (through AMI {shown(result.p('answer_to_hangup', 0.99))}),"
-            f" machine {100 * result.machine_busy:.0f}% busy")
+            f" machine {100 * result.machine_busy:.0f}% busy,"
+            f" Asterisk {result.per_call_ms(result.asterisk_cpu_s) or 0:.1f} ms/call")
 
 
 def _progress(text: str) -> None:
@@ -369,11 +378,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="one level of 10 calls for 10 s per mode: does it work?")
     parser.add_argument("--levels", type=_levels, default=_levels("25,50,100,125,150,175,200"),
                         help="concurrency levels, comma-separated (default: %(default)s)")
-    parser.add_argument("--duration", type=float, default=20.0,
-                        help="seconds of load per run (at most 60; default 20)")
-    parser.add_argument("--rounds", type=int, default=2, choices=(1, 2, 3, 4),
+    parser.add_argument("--duration", type=float, default=10.0,
+                        help="seconds of load per run (at most 60; default 10)")
+    parser.add_argument("--rounds", type=int, default=4, choices=range(1, 9),
+                        metavar="{1..8}",
                         help="runs of each mode per level, pooled; the modes alternate"
-                             " A B B A so a drift weighs on both alike (default 2)")
+                             " A B B A B A A B so a drift weighs on both alike (default 4)")
     parser.add_argument("--settle", type=float, default=3.0,
                         help="pause after each run, seconds (default 3)")
     parser.add_argument("--deadline", type=float, default=15.0,
@@ -381,9 +391,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--engine-nice", type=int, default=-10,
                         help="nice increment of the engine process (default -10; 0 = as"
                              " the benchmark; below 0 needs root)")
-    parser.add_argument("--budget", type=float, default=16.0,
+    parser.add_argument("--budget", type=float, default=22.0,
                         help="minutes the whole run may take; later levels are skipped"
-                             " (default 16)")
+                             " (default 22)")
     parser.add_argument("--saturation-rise", type=float, default=0.10,
                         help="native p99 this much above its first level's counts as"
                              " saturated (default 0.10)")
