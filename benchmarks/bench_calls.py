@@ -273,10 +273,10 @@ class Plan:
 
 def run_order(pair: tuple[str, str], rounds: int) -> list[str]:
     """The two modes' runs at one level, ``rounds`` each, in Thue-Morse order: A B B A,
-    then B A A B, and so on. A drift of the machine's speed during the level, steady
-    or curving, then weighs on both modes alike, and no mode runs more than two rounds
-    in a row, so a spell of a slower machine (a busy neighbour on the host, which on
-    this VM comes and goes within a minute) falls on both rather than on one."""
+    then B A A B, and so on. A steady drift of the machine's speed during the level
+    then weighs on both modes alike (with 4 rounds a curving one too), and no mode runs
+    more than two rounds in a row, so a spell of a slower machine (a busy neighbour on
+    the host, which on this VM comes and goes within a minute) falls on both."""
     return [pair[bin(i).count("1") % 2] for i in range(2 * rounds)]
 
 

@@ -22,3 +22,5 @@ def test_the_order_is_thue_morse_and_balances_a_steady_drift() -> None:
     # A drift linear in time adds the same to both modes' mean position.
     positions = {mode: [i for i, m in enumerate(order) if m == mode] for mode in "ab"}
     assert sum(positions["a"]) == sum(positions["b"])
+    # With 4 rounds a quadratic one does too (Thue-Morse, Prouhet).
+    assert sum(i * i for i in positions["a"]) == sum(i * i for i in positions["b"])
