@@ -90,10 +90,10 @@ class AgiChannel:
         async with self._lock:
             self._writer.write(format_command(command, *args))
             try:
-                if self._writer.can_write_eof():
+                shut = self._writer.can_write_eof()
+                if shut:
                     self._writer.write_eof()
                 await self._writer.drain()
-                shut = self._writer.can_write_eof()
                 if shut and self._linger is not None and self._linger.hold(self._writer):
                     self.released = self.closed = True
                     return
