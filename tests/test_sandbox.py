@@ -206,3 +206,29 @@ async def test_no_engine_falls_back_to_the_support_queue(ami: Ami) -> None:
     await ami.event("Hangup of the IVR leg", _event("Hangup", Uniqueid=ivr_uid), 10)
     left = await ami.event("QueueCallerLeave", _event("QueueCallerLeave", Uniqueid=ivr_uid), 5)
     assert left["Queue"] == "support"
+
+
+async def test_a_flow_without_a_port_goes_to_the_engine_at_the_global_address(ami: Ami) -> None:
+    """`<flow>` (no `+<port>`) runs the flow at ${IVR_ENGINE}, the global (127.0.0.1:4573)."""
+    requests: asyncio.Queue[str] = asyncio.Queue()
+
+    async def fake_engine(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        environment = (await reader.readuntil(b"\n\n")).decode()
+        fields = dict(line.split(": ", 1) for line in environment.splitlines() if ": " in line)
+        requests.put_nowait(fields.get("agi_request", ""))
+        writer.write(b"EXEC MSet IVR_RESULT=hangup\n")  # the engine's own way to end a call
+        await writer.drain()
+        await reader.readline()
+        writer.close()
+
+    try:
+        server = await asyncio.start_server(fake_engine, "127.0.0.1", 4573)
+    except OSError:
+        pytest.skip("127.0.0.1:4573 is in use (an `ivr serve`?): this test takes its place")
+    async with server:
+        call = await _call(ami, "service_line")
+        request = await asyncio.wait_for(requests.get(), 10)
+        assert request == "agi://127.0.0.1:4573/service_line?answered=1"
+        ivr_hangup = _event("Hangup", Uniqueid=call.ivr_uid)
+        ended = await ami.event("Hangup of the IVR leg", ivr_hangup, 10)
+        assert (ended["Context"], ended["Exten"]) == ("ivr-result", "hangup"), ended
