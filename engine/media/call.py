@@ -167,6 +167,7 @@ class MediaCall:
     # ------------------------------------------------------------ the call
 
     async def run(self) -> None:
+        command: asyncio.Task[AgiResponse] | None = None
         try:
             if not self._channel.request.answered:
                 await self._channel.command("ANSWER")
@@ -187,6 +188,8 @@ class MediaCall:
         finally:
             for task in list(self._tasks):
                 task.cancel()
+            if command is not None:
+                _settle(command)
             if self._stream is not None:
                 await self._stream.close()
             await self.saved()
@@ -453,3 +456,14 @@ class MediaCall:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+def _settle(command: asyncio.Task[AgiResponse]) -> None:
+    """The AudioSocket command is over for this call: stop it if it still runs, and
+    take its outcome (the channel gone, as a rule, when nobody asked for it: the
+    caller hung up, or Asterisk did not end it in time), so that it is not reported
+    as an exception nobody retrieved."""
+    if not command.done():
+        command.cancel()
+    elif not command.cancelled():
+        command.exception()
