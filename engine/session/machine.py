@@ -253,7 +253,7 @@ class Session:
         match node:
             case m.Menu() | m.Input():  # LanguageMenu is a Menu
                 self._history.remember(self.flow, node.id, self._stack)
-                self._listen(node.prompt)
+                self._listen(self._prompt_of(node))
             case m.Say():
                 self._phase = "say"
                 parts = self._render(node.prompt)
@@ -382,7 +382,7 @@ class Session:
             self.accept(node, self._digits)
         elif key == "2":
             self._record("input", source="key", value=key, confirm="re-enter")
-            self._listen(node.prompt)
+            self._listen(self._prompt_of(node))
         else:
             self._retry("no_match", reason="confirmation")
 
@@ -430,7 +430,7 @@ class Session:
             self._goto(retry.goto)
             return
         self._nudged = False
-        parts = self._render(retry.prompt_for(count)) + self._render(node.prompt)
+        parts = self._render(retry.prompt_for(count)) + self._prompt_of(node)
         self._listen(parts)
 
     # ------------------------------------------------------------ other nodes
@@ -512,16 +512,27 @@ class Session:
                 self._record("prompt", file=os.path.basename(part.path))
         return True
 
-    def _render(self, prompt: m.Prompt) -> tuple[ev.PlayPart, ...]:
+    def _prompt_of(self, node: m.Menu | m.Input) -> tuple[ev.PlayPart, ...]:
+        """A node's prompt. A language menu says it in every language it has, the
+        caller's own first, each in its own voice: a caller who does not speak the
+        flow's default language must hear which key is theirs."""
+        if not isinstance(node, m.LanguageMenu):
+            return self._render(node.prompt)
+        langs = sorted(node.prompt.by_lang, key=lambda lang: lang != self.lang)
+        return tuple(part for lang in langs for part in self._render(node.prompt, lang))
+
+    def _render(self, prompt: m.Prompt, lang: str | None = None) -> tuple[ev.PlayPart, ...]:
+        """``prompt`` in the caller's language (or ``lang``), as parts to play."""
+        lang = lang or self.lang
         base = os.path.dirname(self.flow.path)
         out: list[ev.PlayPart] = []
-        for part in prompt.parts(self.lang, self.flow.default_language):
+        for part in prompt.parts(lang, self.flow.default_language):
             if part.file is not None:
                 out.append(ev.FilePart(os.path.join(base, part.file)))
             elif part.text is not None:
                 text = render(part.text, self.vars).strip()
                 if text:
-                    out.append(ev.SpeechPart(text, self.lang))
+                    out.append(ev.SpeechPart(text, lang))
         return tuple(out)
 
     def _text_parts(self, name: str, **values: str) -> tuple[ev.PlayPart, ...]:
@@ -586,7 +597,7 @@ class Session:
     def listen_again(self) -> None:
         node = self.node
         assert isinstance(node, m.Menu | m.Input)
-        self._listen(node.prompt)
+        self._listen(self._prompt_of(node))
 
     def confirm_digits(self, node: m.Input, digits: str) -> None:
         self._digits = digits

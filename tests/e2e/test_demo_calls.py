@@ -48,6 +48,8 @@ async def test_balance_in_english(demo_stack: Stack) -> None:
 
 async def test_balance_in_chinese(demo_stack: Stack) -> None:
     r = await call(demo_stack, "2 1 123456# 1234# 9")
+    # The language menu is said in both languages: a Chinese caller hears their key.
+    assert said(r, "For English, press 1.") and said(r, "中文服务请按2。")
     assert said(r, "您的账户余额为 1520.75 元")
     assert r["outcome"] == "hangup"
 

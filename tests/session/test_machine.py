@@ -442,3 +442,46 @@ def test_every_key_is_handled(key: str) -> None:
     d.end_prompt()
     d.feed(ev.Digit(key))
     assert d.session.trail[-1].kind in ("node", "prompt", "end", "retry")
+
+
+LANGUAGE_MENU = """
+languages: [en, zh]
+start: welcome
+human: person
+nodes:
+  welcome:
+    type: language
+    prompt: {en: "For English, press 1.", zh: "中文服务请按2。"}
+    options:
+      - {key: 1, lang: en, label: English, goto: main}
+      - {key: 2, lang: zh, label: 中文, goto: main}
+      - {key: 0, label: {en: A person, zh: 人工}, goto: person}
+    no_input: {max: 1, prompts: [{en: "Sorry.", zh: "对不起。"}], goto: main}
+  main:
+    type: say
+    prompt: {en: "Main menu.", zh: "主菜单。"}
+    next: bye
+  bye: {type: hangup}
+  person: {type: transfer, queue: support}
+"""
+
+
+@pytest.mark.parametrize(
+    ("lang", "first", "second"), [(None, "en", "zh"), ("en", "en", "zh"), ("zh", "zh", "en")]
+)
+def test_a_language_menu_speaks_every_language_the_callers_first(
+    lang: str | None, first: str, second: str
+) -> None:
+    """Everyone hears their own key, each language in its own voice."""
+    d = Driver(LANGUAGE_MENU, lang=lang)
+    spoken = {"en": "For English, press 1.", "zh": "中文服务请按2。"}
+    play = d.last(ev.Play)
+    assert [(p.text, p.lang) for p in play.parts if isinstance(p, ev.SpeechPart)] == [
+        (spoken[first], first), (spoken[second], second)
+    ]
+    d.end_prompt()
+    d.fire()  # no key: the retry prompt in the caller's language, then both again
+    retry = [p.text for p in d.last(ev.Play).parts if isinstance(p, ev.SpeechPart)]
+    assert retry == [{"en": "Sorry.", "zh": "对不起。"}[first], spoken[first], spoken[second]]
+    d.keys("2")
+    assert d.session.lang == "zh" and d.texts(d.last(ev.Play)) == ["主菜单。"]
