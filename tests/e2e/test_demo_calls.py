@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -92,9 +93,26 @@ async def test_lost_card_subflow_within_subflow(demo_stack: Stack) -> None:
 
 
 async def test_a_person_from_the_main_menu(demo_stack: Stack) -> None:
-    r = await call(demo_stack, "1 0")
+    """A transfer; the caller leaves once the engine has let go of the call (as `ivr
+    call` does), so the dialplan knows the call's way on and never takes it for a
+    failed engine."""
+    number = caller_number()
+    fallbacks: list[dict[str, str]] = []
+
+    def on_user_event(fields: dict[str, str]) -> None:
+        if fields.get("UserEvent") == "IvrFallback" and fields.get("CallerIDNum") == number:
+            fallbacks.append(fields)
+
+    async with caller_ami() as ami:
+        ami.on("UserEvent", on_user_event)
+        report = await place_call(
+            ami, demo_stack.engine, "service_line", parse_steps("1 0"), number, timeout=90
+        )
+        await asyncio.sleep(1.0)  # a fallback would have said so by now
+    r = report.as_dict()
     assert r["nodes"] == ["welcome", "main", "agent"]
     assert r["outcome"] == "transfer:support"
+    assert fallbacks == []
 
 
 async def test_no_match_then_a_valid_key(demo_stack: Stack) -> None:
