@@ -217,7 +217,9 @@ async def place_call(
             report.journey_id = session.call.call_id
             await _play_steps(ami, engine.prompts, watch, session, steps, names)
             await watch.until(lambda: session.done, timeout)
-            await _let_go(engine, session.call.call_id)
+            with contextlib.suppress(TimeoutError):  # on a transfer: not before its queue is set
+                async with asyncio.timeout(10.0):
+                    await engine.let_go(session.call.call_id)
             if session.outcome == "hangup":
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(10.0):
@@ -236,15 +238,6 @@ async def place_call(
     report.outcome = session.outcome or "unknown"
     report.duration_s = time.monotonic() - started
     return report
-
-
-async def _let_go(engine: Engine, call_id: str, timeout: float = 10.0) -> None:
-    """Wait until the engine has let go of the call: it has told the dialplan where
-    the call goes next (a transfer's queue), so hanging up now races with nothing."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(timeout):
-            while call_id in engine.calls:
-                await asyncio.sleep(0.05)
 
 
 async def _play_steps(

@@ -97,6 +97,7 @@ class Engine:
         self.media = MediaServer()
         self.media_address: str | None = None  # how Asterisk reaches MediaServer
         self.calls: dict[str, AgiCall | MediaCall] = {}
+        self._let_go: dict[str, asyncio.Event] = {}  # set when the call leaves `calls`
         self.listeners: list[SessionListener] = []
         self.constants: dict[str, str] = {}  # builtin variables every call sees
         self.sessions: dict[str, SessionHandle] = {}  # by journey id, calls and web-only
@@ -231,6 +232,8 @@ class Engine:
             await runner.run()
         finally:
             del self.calls[call.call_id]
+            if (let_go := self._let_go.pop(call.call_id, None)) is not None:
+                let_go.set()
             if self.sessions.get(call.call_id) is runner:  # keep the journey, drop the call
                 self.sessions[call.call_id] = EndedCall(session)
             self._ended.append((time.monotonic(), call.call_id))
@@ -242,6 +245,12 @@ class Engine:
                 self.metrics.errors.labels(outcome).inc()
             log.info("call %s: %s from %r, flow %s: %s",
                      call.call_id, request.channel, call.caller_id, flow.name, outcome)
+
+    async def let_go(self, call_id: str) -> None:
+        """Return once the engine has let go of the call (told the dialplan where it
+        goes next, or lost it): at once if it has already."""
+        if call_id in self.calls:
+            await self._let_go.setdefault(call_id, asyncio.Event()).wait()
 
     def start_web_session(self, flow_name: str, lang: str | None = None) -> WebOnlyCall | None:
         """A journey that starts on the web page, with no call (yet)."""
