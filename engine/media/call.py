@@ -144,6 +144,7 @@ class MediaCall:
         self._stopped_during_load = False
         self._unsaved: list[asyncio.Future[None]] = []
         self._turn_from: tuple[float, bool] | None = None  # speech end, early decision?
+        self._step_from: float | None = None  # the event whose prompt is not yet heard
         self.waker: Callable[[], None] | None = None  # not needed: events are fed at once
 
     @property
@@ -323,12 +324,16 @@ class MediaCall:
         self._send_frame()  # the first frame now, not at the next tick
 
     def _first_audio(self) -> None:
+        if self._step_from is not None:
+            self._observer.on_step_latency(self._clock() - self._step_from)
+            self._step_from = None
         if self._turn_from is not None:
             ended, early = self._turn_from
             self._turn_from = None
             self._speech.stats.turn_s.append((self._clock() - ended, early))
 
     def _stop_playback(self) -> None:
+        self._step_from = None  # a prompt stopped unheard ends no step
         if self._playing is not None or self._loading is not None:
             if self._loading is not None:
                 self._stopped_during_load = True
@@ -420,7 +425,17 @@ class MediaCall:
     # ------------------------------------------------------------ session I/O
 
     def _feed(self, event: ev.Event) -> None:
-        self._apply(self.session.feed(event))
+        """Feed an event. Its step's latency, as the FastAGI path measures it (the
+        event in, to what it caused going out), ends with the first audio of the prompt
+        it started, or else once its actions are carried out."""
+        started = self._clock()
+        actions = self.session.feed(event)
+        self._apply(actions)
+        if any(isinstance(action, ev.Play) for action in actions):
+            if self._step_from is None:
+                self._step_from = started
+        else:
+            self._observer.on_step_latency(self._clock() - started)
 
     def _apply(self, actions: list[ev.Action]) -> None:
         for action in actions:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -42,10 +43,18 @@ def spoken(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def test_spoken_option_then_keys(speech_stack: Stack) -> None:
-    """Speech picks the menu option; the next node takes keys on the same media path."""
+    """Speech picks the menu option; the next node takes keys on the same media path.
+    Its steps count in the step-latency metric, as the FastAGI path's do."""
+    steps = speech_stack.engine.metrics.step_samples
+    steps.clear()
     result = await call(
         speech_stack, "speech_menu", ("say", "check my balance"), ("dtmf", "1234")
     )
+    # At least: the option heard, the balance said, 4 keys, the code read back.
+    assert len(steps) >= 7 and min(steps) >= 0.0
+    exposition = speech_stack.engine.metrics.exposition().decode()
+    count = re.search(r"^ivr_step_latency_seconds_count (\S+)$", exposition, re.M)
+    assert count is not None and float(count[1]) >= len(steps)
     assert result["nodes"] == ["menu", "balance", "code", "readback", "bye"]
     heard = spoken(result)
     assert heard[0]["option"] == "1" and heard[0]["value"] == "check my balance"
