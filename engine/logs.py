@@ -7,6 +7,8 @@ import logging
 import sys
 import time
 
+from aiohttp.http_exceptions import HttpProcessingError
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -31,3 +33,26 @@ def setup_logging(fmt: str = "text", level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    calm_client_mistakes()
+
+
+class _ClientMistake(logging.Filter):
+    """aiohttp logs a request it cannot parse (a line too long, a bad header: the
+    client's fault) as ERROR, with a traceback. Anyone who can reach the port could
+    fill the log with them; they become one WARNING line each. The server's own
+    failures (an exception in a handler) stay ERRORs with their traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg = f"{record.getMessage()}: {type(error).__name__}: {error.message}"
+            record.args = None
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def calm_client_mistakes() -> None:
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, _ClientMistake) for f in server.filters):
+        server.addFilter(_ClientMistake())
