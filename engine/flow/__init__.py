@@ -16,19 +16,21 @@ from collections.abc import Collection, Mapping
 from engine.flow.model import Flow, Subflow, Where
 from engine.flow.parse import flow_name, parse_flow
 from engine.flow.problems import Problem, error, has_errors, sorted_problems, warning
-from engine.flow.validate import validate
+from engine.flow.validate import check_subflow_files, validate
 from engine.flow.yamlsource import read_source
 
 FLOW_SUFFIXES = (".yaml", ".yml")
 
 
 def flow_files(directory: str) -> list[str]:
-    """The flow files in a directory, sorted (an unreadable directory has none)."""
+    """The flow files in a directory, sorted (an unreadable directory has none).
+    Only regular files: reading a FIFO named ``x.yaml`` would wait for ever."""
     try:
         entries = sorted(os.listdir(directory))
     except OSError:
         return []
-    return [os.path.join(directory, e) for e in entries if e.endswith(FLOW_SUFFIXES)]
+    paths = (os.path.join(directory, e) for e in entries if e.endswith(FLOW_SUFFIXES))
+    return [path for path in paths if os.path.isfile(path)]
 
 
 def parse_flow_file(path: str) -> tuple[Flow | None, list[Problem]]:
@@ -52,7 +54,10 @@ def load_flow_file(
     flow, problems = parse_flow_file(path)
     if flow is None:
         return None, sorted_problems(problems)
-    problems = sorted_problems([*problems, *validate(flow, known_flows)])
+    problems = [*problems, *validate(flow, known_flows)]
+    if isinstance(known_flows, Mapping):
+        problems.extend(check_subflow_files(flow, known_flows))
+    problems = sorted_problems(problems)
     return (None if has_errors(problems) else flow), problems
 
 

@@ -14,18 +14,27 @@ import sys
 
 from engine.flow import flow_files, load_flow_file, parse_flow_dir, parse_flow_file
 from engine.flow.graph import GraphError, render_svg
-from engine.flow.model import Flow
-from engine.flow.problems import Problem, sorted_problems
+from engine.flow.model import Flow, Where
+from engine.flow.problems import Problem, error, sorted_problems
 from engine.flow.schema import json_schema
 from engine.flow.validate import Vocabulary, check_phrases, validate
 
 
-def _expand(files: list[str]) -> list[str]:
-    """Files as given; a directory stands for its flow files."""
+def _expand(files: list[str]) -> tuple[list[str], list[Problem]]:
+    """Files as given; a directory stands for its flow files (one with none is an
+    error: a typo in its name, or flows not where you thought)."""
     result: list[str] = []
+    problems: list[Problem] = []
     for name in files:
-        result.extend(flow_files(name) if os.path.isdir(name) else [name])
-    return result
+        if not os.path.isdir(name):
+            result.append(name)
+            continue
+        found = flow_files(name)
+        if not found:
+            where = Where(name.rstrip("/") or name, 1, 1)
+            problems.append(error(where, "no flow files (*.yaml, *.yml) in this directory"))
+        result.extend(found)
+    return result, problems
 
 
 def _known_flows(path: str) -> dict[str, Flow | None]:
@@ -49,8 +58,11 @@ def _speech_vocabulary() -> Vocabulary:
 
 
 def run_validate(files: list[str]) -> int:
-    paths = _expand(files)
+    paths, empty = _expand(files)
     errors = warnings = 0
+    for problem in empty:
+        print(problem)
+        errors += 1
     vocabulary = _speech_vocabulary()
     for path in paths:
         flow, problems = load_flow_file(path, _known_flows(path))

@@ -77,8 +77,10 @@ class Text:
     by_lang: Mapping[str, str] = field(default_factory=dict)
 
     def get(self, lang: str, fallback: str = DEFAULT_LANGUAGE) -> str:
-        return self.by_lang.get(lang) or self.by_lang.get(fallback) or next(
-            iter(self.by_lang.values()), ""
+        return (
+            self.by_lang.get(lang)
+            or self.by_lang.get(fallback)
+            or next(iter(self.by_lang.values()), "")
         )
 
 
@@ -246,7 +248,7 @@ class Http(Node):
     url: str  # a template
     body: Mapping[str, str] | None  # values are templates; sent as JSON
     timeout_s: float
-    save_as: str
+    save_as: str  # "": the result is not kept
     next: str
     on_error: str
     hold_prompt: Prompt
@@ -336,7 +338,16 @@ class Hangup(Node):
 
 
 AnyNode = (
-    Menu | LanguageMenu | Input | Say | Http | Branch | SetVars | Subflow | Return | Transfer
+    Menu
+    | LanguageMenu
+    | Input
+    | Say
+    | Http
+    | Branch
+    | SetVars
+    | Subflow
+    | Return
+    | Transfer
     | Hangup
 )
 

@@ -216,7 +216,12 @@ NODE_FIELDS: Mapping[str, Table] = {
         Field("url", "template", "The URL (a template).", required=True),
         Field("body", "body", "JSON body fields (templates), for POST."),
         Field("timeout", "seconds", "Seconds before the request counts as failed.", default=5),
-        Field("save_as", "name", "The variable holding the JSON result.", required=True),
+        Field(
+            "save_as",
+            "name",
+            "The variable holding the JSON result; without it the result is not kept "
+            "(a fire-and-forget request).",
+        ),
         Field("next", "target", "Where to go on success.", required=True),
         Field("on_error", "target", "Where to go on failure; default the flow's human."),
         Field("hold_prompt", "prompt", "Said if the request is slow."),

@@ -162,3 +162,75 @@ def expression_names(expression: str) -> set[str]:
         return set()
     names = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"}
     return names - GLOBAL_NAMES
+
+
+_GUARD_TESTS = frozenset({"defined", "undefined"})
+_GUARD_FILTERS = frozenset({"default", "d"})
+
+
+def _guarded(ast: nodes.Node) -> set[str]:
+    """Names a template tests with ``is defined`` or gives a ``default``: it renders
+    whether or not they are set. Only a bare name is guarded (``x.y | default`` still
+    fails when ``x`` is undefined)."""
+    guarded: set[str] = set()
+    for test in ast.find_all(nodes.Test):
+        if test.name in _GUARD_TESTS and isinstance(test.node, nodes.Name):
+            guarded.add(test.node.name)
+    for filter_ in ast.find_all(nodes.Filter):
+        if filter_.name in _GUARD_FILTERS and isinstance(filter_.node, nodes.Name):
+            guarded.add(filter_.node.name)
+    return guarded
+
+
+def _facts(node: nodes.Node) -> tuple[frozenset[str], frozenset[str]]:
+    """Names sure to be defined when the expression is true, and when it is false
+    (it could not have been evaluated otherwise, or it tests them)."""
+    if (
+        isinstance(node, nodes.Test)
+        and isinstance(node.node, nodes.Name)
+        and node.name in _GUARD_TESTS
+    ):
+        name = frozenset({node.node.name})
+        return (name, frozenset()) if node.name == "defined" else (frozenset(), name)
+    if isinstance(node, nodes.Not):
+        true, false = _facts(node.node)
+        return false, true
+    if isinstance(node, nodes.And | nodes.Or):
+        left_true, left_false = _facts(node.left)
+        right_true, right_false = _facts(node.right)
+        if isinstance(node, nodes.And):
+            return left_true | right_true, left_false & (left_true | right_false)
+        return left_true & (left_false | right_true), left_false | right_false
+    lazy = (nodes.And, nodes.Or, nodes.CondExpr, nodes.Test, nodes.Filter)
+    if isinstance(node, lazy) or any(True for _ in node.find_all(lazy)):
+        return frozenset(), frozenset()
+    names = frozenset(n.name for n in node.find_all(nodes.Name) if n.ctx == "load") - GLOBAL_NAMES
+    if isinstance(node, nodes.Name) and node.ctx == "load":
+        names |= {node.name} - GLOBAL_NAMES
+    return names, names
+
+
+def defined_when(expression: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Variables sure to be defined after a ``when`` is found true, and false:
+    ``customer is not defined`` false means ``customer`` is set; ``customer.ok``
+    either way means it is (evaluating it would have failed otherwise)."""
+    try:
+        ast = Parser(ENVIRONMENT, expression, state="variable").parse_expression()
+    except TemplateSyntaxError:
+        return frozenset(), frozenset()
+    return _facts(ast)
+
+
+def required_names(template_text: str, expression: bool = False) -> set[str]:
+    """Variables the template (or ``when`` expression) cannot render without: those
+    it reads, less those it guards with ``is defined`` or ``default``."""
+    try:
+        if expression:
+            parser = Parser(ENVIRONMENT, template_text, state="variable")
+            ast: nodes.Node = parser.parse_expression()
+        else:
+            ast = ENVIRONMENT.parse(template_text)
+        used = expression_names(template_text) if expression else referenced_names(template_text)
+    except TemplateSyntaxError:  # reported by check_templates
+        return set()
+    return used - _guarded(ast)

@@ -177,6 +177,7 @@ class TemplateSite:
     context: str
     where: Where
     expression: bool = False
+    node: str | None = None  # the node it is in (None: the flow's variables)
 
 
 def template_sites(flow: Flow) -> Iterator[TemplateSite]:
@@ -184,10 +185,11 @@ def template_sites(flow: Flow) -> Iterator[TemplateSite]:
     for name, text in flow.variables.items():
         yield TemplateSite(text, f"variables '{name}'", at(flow, ("variables", name), flow.where))
     for node in flow.nodes.values():
-        yield from _node_templates(flow, node)
+        yield from node_templates(flow, node)
 
 
-def _node_templates(flow: Flow, node: AnyNode) -> Iterator[TemplateSite]:
+def node_templates(flow: Flow, node: AnyNode) -> Iterator[TemplateSite]:
+    """The node's templates and expressions, in the order the node renders them."""
     own = label(node)
     for site in prompts(node):
         many = len(site.prompt.by_lang) > 1
@@ -196,20 +198,23 @@ def _node_templates(flow: Flow, node: AnyNode) -> Iterator[TemplateSite]:
             for i, part in enumerate(parts):
                 if part.text is not None:
                     where = at(flow, (*site.path, lang, i), site.prompt.where)
-                    yield TemplateSite(part.text, context, where)
+                    yield TemplateSite(part.text, context, where, node=node.id)
     if isinstance(node, Http):
-        yield TemplateSite(node.url, f"{own} url", at(flow, node_path(node, "url"), node.where))
+        where = at(flow, node_path(node, "url"), node.where)
+        yield TemplateSite(node.url, f"{own} url", where, node=node.id)
         for key, text in (node.body or {}).items():
             where = at(flow, node_path(node, "body", key), node.where)
-            yield TemplateSite(text, f"{own} body '{key}'", where)
+            yield TemplateSite(text, f"{own} body '{key}'", where, node=node.id)
     if isinstance(node, SetVars):
         for key, text in node.values.items():
             where = at(flow, node_path(node, "values", key), node.where)
-            yield TemplateSite(text, f"{own} values '{key}'", where)
+            yield TemplateSite(text, f"{own} values '{key}'", where, node=node.id)
     if isinstance(node, Branch):
         for i, case in enumerate(node.cases):
             where = at(flow, node_path(node, "cases", i, "when"), case.where)
-            yield TemplateSite(case.when, f"{own} case {i + 1}", where, expression=True)
+            yield TemplateSite(
+                case.when, f"{own} case {i + 1}", where, expression=True, node=node.id
+            )
 
 
 def defined_variables(flow: Flow) -> set[str]:
@@ -257,9 +262,12 @@ def subflow_variables(flow: Flow, flows: Mapping[str, Flow | None]) -> set[str]:
     return names
 
 
-def check_templates(flow: Flow, also_defined: Collection[str] = ()) -> Iterator[Problem]:
+def check_templates(
+    flow: Flow, also_defined: Collection[str] = (), unchecked: Collection[str] = ()
+) -> Iterator[Problem]:
     """Templates compile, and use only variables the flow defines (or
-    ``also_defined``: those its subflows set)."""
+    ``also_defined``: those its subflows set). Names in the nodes ``unchecked`` are
+    not looked up (they come after a subflow that could not be read)."""
     defined = defined_variables(flow) | set(also_defined)
     for site in template_sites(flow):
         if site.expression:
@@ -274,6 +282,8 @@ def check_templates(flow: Flow, also_defined: Collection[str] = ()) -> Iterator[
                 _shift(site.where, site.text, issue.line),
                 f"{site.context}: template error: {message}",
             )
+            continue
+        if site.node in unchecked:
             continue
         used = (templates.expression_names if site.expression else templates.referenced_names)(
             site.text

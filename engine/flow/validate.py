@@ -4,7 +4,8 @@ Structure: every target names a node; every node is reached from ``start``; from
 every node the call can end (hang up, transfer, return); no loop goes round without
 waiting for the caller; every menu can reach a person; option keys are unique, and an
 input's shortcut keys cannot begin a valid entry. Content (:mod:`.textchecks`):
-languages, recordings, templates, variables.
+languages, recordings, templates, variables; whether each variable is set before it is
+used (:mod:`.dataflow`); inputs a keypad can fill in (:mod:`.keypad`).
 
 Theory of the graph checks: nodes are vertices, targets are edges. "Can end" is a
 backward search from the ending nodes. Loops are the strongly connected components
@@ -14,12 +15,13 @@ is a component of the non-ending nodes that has no edge out of itself.
 
 from __future__ import annotations
 
+import os
 import re
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 
-from engine.flow import textchecks
+from engine.flow import dataflow, keypad, textchecks
 from engine.flow.fields import Path
 from engine.flow.model import (
     AnyNode,
@@ -41,6 +43,7 @@ from engine.flow.textchecks import at, label, node_path
 Graph = Mapping[str, tuple[str, ...]]
 _INPUT_TYPES = (Menu, Input)
 _MAX_PROBE_LENGTH = 32
+_MAX_PATTERN_LENGTH = 64
 _FILLS: tuple[str, ...] = (*"0123456789", "0123456789", "9876543210", "1357924680")
 
 
@@ -325,6 +328,7 @@ def check_inputs(flow: Flow) -> Iterator[Problem]:
                 f"{label(node)}: min_length {node.min_length} is more than "
                 f"max_length {node.max_length}",
             )
+        yield from _never_accepted(flow, node, bad)
         for i, option in enumerate(node.options):
             example = _probe(node, option.key, pattern) if option.key and not bad else None
             if example is not None:
@@ -335,6 +339,35 @@ def check_inputs(flow: Flow) -> Iterator[Problem]:
                     f"also begin a valid entry (e.g. '{example}'); use a key the input "
                     "never starts with, such as * or #",
                 )
+
+
+def _never_accepted(flow: Flow, node: Input, bad: str | None) -> Iterator[Problem]:
+    """Inputs a caller cannot fill in: a digit terminator, a pattern no entry of
+    digits, * and # of an allowed length matches (warnings: the flow still runs)."""
+    if node.terminator is not None and node.terminator.isdigit():
+        where = at(flow, node_path(node, "terminator"), node.where)
+        yield warning(
+            where,
+            f"{label(node)} terminator '{node.terminator}': a digit ends the entry the "
+            f"moment it is pressed, so no entry can contain {node.terminator} (use '#' or "
+            "'*', or terminator: null)",
+        )
+    if node.pattern is None or bad is not None or node.min_length > node.max_length:
+        return
+    lengths = keypad.entry_lengths(node.pattern, min(node.max_length, _MAX_PATTERN_LENGTH))
+    if lengths is not None and not any(n >= node.min_length for n in lengths):
+        where = at(flow, node_path(node, "pattern"), node.where)
+        yield warning(
+            where,
+            f"{label(node)} pattern: no entry of {_keys(node)} (digits, * and #) "
+            "matches it, so every entry is refused",
+        )
+
+
+def _keys(node: Input) -> str:
+    if node.min_length == node.max_length:
+        return f"{node.min_length} key{'s' if node.min_length != 1 else ''}"
+    return f"{node.min_length} to {node.max_length} keys"
 
 
 def check_http(flow: Flow) -> Iterator[Problem]:
@@ -352,6 +385,43 @@ def check_subflows(flow: Flow, known_flows: Collection[str]) -> Iterator[Problem
                 where,
                 f"{label(node)}: unknown flow '{node.flow}'{did_you_mean(node.flow, known_flows)}",
             )
+
+
+def _unreadable_subflows(flow: Flow, flows: Mapping[str, Flow | None] | None) -> list[Subflow]:
+    """Subflow nodes calling a flow that could not be read (a YAML error, an empty
+    file), or one that calls such a flow: what they set is unknown."""
+    if flows is None:
+        return []
+    opaque: dict[str, bool] = {}
+
+    def unreadable(name: str) -> bool:
+        if name not in opaque:
+            opaque[name] = False  # a flow that calls itself is not unreadable for that
+            called = flows.get(name)
+            opaque[name] = name in flows and (
+                called is None
+                or any(unreadable(n.flow) for n in called.nodes.values() if isinstance(n, Subflow))
+            )
+        return opaque[name]
+
+    return [n for n in flow.nodes.values() if isinstance(n, Subflow) and unreadable(n.flow)]
+
+
+def check_subflow_files(flow: Flow, known_flows: Mapping[str, Flow | None]) -> Iterator[Problem]:
+    """A subflow whose file could not be read: one error at the node (the unknown
+    variables it would explain are not reported)."""
+    for node in flow.nodes.values():
+        if not isinstance(node, Subflow) or node.flow not in known_flows:
+            continue
+        if known_flows[node.flow] is not None:
+            continue
+        base = os.path.dirname(flow.path)
+        files = [os.path.join(base, node.flow + ext) for ext in (".yaml", ".yml")]
+        file = next((f for f in files if os.path.exists(f)), files[0])
+        yield error(
+            at(flow, node_path(node, "flow"), node.where),
+            f"{label(node)}: flow '{node.flow}' has errors (see {file})",
+        )
 
 
 # (language, phrase) -> the phrase's words the speech model for that language cannot
@@ -395,9 +465,14 @@ def validate(
     for (default: the flow file's directory). ``vocabulary``: checks spoken phrases
     against the speech models (skipped when None)."""
     from_subflows: set[str] = set()
-    if isinstance(known_flows, Mapping):
-        from_subflows = textchecks.subflow_variables(flow, known_flows)
+    flows = known_flows if isinstance(known_flows, Mapping) else None
+    if flows is not None:
+        from_subflows = textchecks.subflow_variables(flow, flows)
     succ = graph(flow)
+    after_unreadable = _search(
+        [n.next for n in _unreadable_subflows(flow, flows) if n.next in succ], lambda n: succ[n]
+    )
+    defined = frozenset(textchecks.defined_variables(flow) | from_subflows)
     problems = [
         *check_start_and_human(flow),
         *check_targets(flow),
@@ -411,7 +486,8 @@ def validate(
         *textchecks.check_languages(flow),
         *textchecks.check_builtin_prompts(flow),
         *textchecks.check_files(flow, base_dir),
-        *textchecks.check_templates(flow, from_subflows),
+        *textchecks.check_templates(flow, from_subflows, after_unreadable),
+        *dataflow.check_use_before_set(flow, defined, flows),
     ]
     if known_flows is not None:
         problems.extend(check_subflows(flow, known_flows))

@@ -13,6 +13,7 @@ thousand deep — the result is a value or a list of problems, never a traceback
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -311,6 +312,8 @@ def decode(data: bytes, path: str) -> tuple[str | None, list[Problem]]:
 def read_source(path: str) -> tuple[str | None, list[Problem]]:
     """A flow file's text, or why it cannot be read."""
     try:
+        if os.path.exists(path) and not os.path.isfile(path):  # a FIFO would block
+            return None, [error(Where(path, 1, 1), "cannot read: not a regular file")]
         with open(path, "rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:

@@ -460,7 +460,8 @@ class Session:
             result = {"ok": True, **done.data}
         else:
             result = {"ok": True, "value": done.data}
-        self.vars[node.save_as] = result
+        if node.save_as:  # else fire and forget: only where to go next depends on it
+            self.vars[node.save_as] = result
         self._record(
             "http",
             ok=done.ok,

@@ -13,6 +13,8 @@ from engine.cli import main
 from engine.flow import load_flow_dir, load_flow_file
 from engine.flow.parse import parse_flow
 from engine.flow.validate import validate
+from engine.session import events as ev
+from engine.session.machine import CallInfo, Session
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -145,3 +147,195 @@ def test_variables_set_by_a_subflow_are_known_to_its_caller(tmp_path: Path) -> N
     alone, problems = load_flow_file(str(tmp_path / "main.yaml"))
     assert alone is None
     assert [p.message for p in problems] == ["say 'hi' prompt: unknown variable 'customer'"]
+
+
+def _write_flows(directory: Path, flows: dict[str, str]) -> None:
+    for name, text in flows.items():
+        (directory / f"{name}.yaml").write_text(text, "utf-8")
+
+
+def test_a_variable_a_subflow_sets_on_every_way_back_is_set_after_it(tmp_path: Path) -> None:
+    _write_flows(
+        tmp_path,
+        {
+            "main": "start: who\nhuman: agent\nnodes:\n"
+            "  who: {type: subflow, flow: child, next: hi}\n"
+            "  hi: {type: say, prompt: 'Code {{ code }}, {{ name }}', next: agent}\n"
+            "  agent: {type: transfer, queue: q}\n",
+            "child": "start: ask\nhuman: agent\nnodes:\n"
+            "  ask: {type: input, prompt: Code, var: code, pattern: '^[0-9]{4}$', next: pick,"
+            " options: [{key: '*', label: Back, goto: done}]}\n"
+            "  pick: {type: branch, cases: [{when: 'code == \"1234\"', goto: name}],"
+            " default: done}\n"
+            "  name: {type: set, values: {name: Ann}, next: done}\n"
+            "  done: {type: return}\n"
+            "  agent: {type: transfer, queue: q}\n",
+        },
+    )
+    _, problems = load_flow_dir(str(tmp_path))
+    assert [str(p) for p in problems] == [
+        f"{tmp_path}/main.yaml:5:27: say 'hi' prompt: 'code' may not be set yet on the way "
+        "here (who -> hi); it is set by subflow 'who'",
+        f"{tmp_path}/main.yaml:5:27: say 'hi' prompt: 'name' may not be set yet on the way "
+        "here (who -> hi); it is set by subflow 'who'",
+    ]
+
+
+def test_a_branch_on_what_a_subflow_set_proves_what_was_set_with_it(tmp_path: Path) -> None:
+    # As in the demo: identify sets customer after account; "customer is not
+    # defined" false means the caller signed in, so account is set too.
+    _write_flows(
+        tmp_path,
+        {
+            "main": "start: who\nhuman: agent\nnodes:\n"
+            "  who: {type: subflow, flow: child, next: check}\n"
+            "  check: {type: branch, cases: [{when: customer is not defined, goto: agent}],"
+            " default: hi}\n"
+            "  hi: {type: say, prompt: '{{ customer.ok }} {{ account }}', next: agent}\n"
+            "  agent: {type: transfer, queue: q}\n",
+            "child": "start: ask\nhuman: agent\nnodes:\n"
+            "  ask: {type: input, prompt: Account, var: account, next: look,"
+            " options: [{key: '*', label: Back, goto: done}]}\n"
+            "  look: {type: http, url: 'http://x/{{ account }}', save_as: customer, next: done}\n"
+            "  done: {type: return}\n"
+            "  agent: {type: transfer, queue: q}\n",
+        },
+    )
+    flows, problems = load_flow_dir(str(tmp_path))
+    assert problems == [] and sorted(flows) == ["child", "main"]
+
+
+def test_the_designers_use_before_set_is_an_error(tmp_path: Path) -> None:
+    _write_flows(
+        tmp_path,
+        {
+            "flow": "start: main\nhuman: agent\nnodes:\n"
+            "  main:\n    type: menu\n    prompt: 'Account {{ account }}. Press 1.'\n"
+            "    options: [{key: 1, label: Enter, goto: acct}, {key: 0, label: P, goto: agent}]\n"
+            "  acct: {type: input, prompt: Account, var: account, next: main}\n"
+            "  agent: {type: transfer, queue: desk}\n"
+        },
+    )
+    flow, problems = load_flow_file(str(tmp_path / "flow.yaml"))
+    assert flow is None
+    assert [str(p) for p in problems] == [
+        f"{tmp_path}/flow.yaml:6:13: menu 'main' prompt: 'account' may not be set yet on the "
+        "way here (main); it is set by input 'acct'"
+    ]
+
+
+FIRE_AND_FORGET = (
+    "start: log\nhuman: agent\nnodes:\n"
+    "  log: {type: http, method: POST, url: 'http://x/log', body: {c: '{{ caller_id }}'},"
+    " next: bye, on_error: bye}\n"
+    "  bye: {type: say, prompt: Bye, next: agent}\n"
+    "  agent: {type: transfer, queue: desk}\n"
+)
+
+
+def test_an_http_node_without_save_as_is_fire_and_forget() -> None:
+    flow, problems = parse_flow(FIRE_AND_FORGET, "fire.yaml")
+    assert flow is not None and problems == [] and validate(flow) == []
+    session = Session(flow, CallInfo("c1"))
+    request = next(a for a in session.start() if isinstance(a, ev.HttpRequest))
+    session.feed(ev.HttpDone(request.request_id, False, 0, None, "timeout"))
+    assert [e.node for e in session.trail if e.kind == "node"] == ["log", "bye", "agent"]
+    assert "" not in session.vars
+
+
+def test_ivr_validate_an_empty_directory_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == f"{tmp_path}:1:1: no flow files (*.yaml, *.yml) in this directory\n"
+    assert err == "1 error(s), 0 warning(s) in 0 flows\n"
+
+
+def test_ivr_validate_skips_a_fifo_next_to_the_flow(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "flow.yaml").write_text(FIRE_AND_FORGET, "utf-8")
+    os.mkfifo(tmp_path / "pipe.yaml")
+    (tmp_path / "dir.yaml").mkdir()
+    assert main(["validate", str(tmp_path / "flow.yaml")]) == 0  # would block reading it
+    assert main(["validate", str(tmp_path / "pipe.yaml")]) == 1
+    out, _ = capsys.readouterr()
+    assert out == f"{tmp_path}/pipe.yaml:1:1: cannot read: not a regular file\n"
+
+
+@pytest.mark.parametrize("child", ["start: [\n", ""], ids=["yaml_error", "empty"])
+def test_a_subflow_that_cannot_be_read_is_one_error_at_the_node(
+    tmp_path: Path, child: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write_flows(
+        tmp_path,
+        {
+            "main": "start: signin\nhuman: agent\nnodes:\n"
+            "  signin: {type: subflow, flow: child, next: hi}\n"
+            "  hi: {type: say, prompt: 'Hello {{ customer_name }}', next: agent}\n"
+            "  agent: {type: transfer, queue: q}\n",
+            "child": child,
+        },
+    )
+    assert main(["validate", str(tmp_path / "main.yaml")]) == 1
+    out, _ = capsys.readouterr()
+    assert out == (
+        f"{tmp_path}/main.yaml:4:33: subflow 'signin': flow 'child' has errors "
+        f"(see {tmp_path}/child.yaml)\n"
+    )
+    flows, problems = load_flow_dir(str(tmp_path))  # the engine: a warning, main serves
+    assert list(flows) == ["main"]
+    assert [p.message for p in problems if p.where.file.endswith("main.yaml")] == [
+        "subflow 'signin': flow 'child' has errors and is not loaded"
+    ]
+
+
+def _input_problems(fields: str) -> list[str]:
+    text = (
+        "start: acct\nhuman: agent\nnodes:\n"
+        f"  acct: {{type: input, prompt: Account, var: account, next: agent, {fields}}}\n"
+        "  agent: {type: transfer, queue: q}\n"
+    )
+    flow, problems = parse_flow(text, "input.yaml")
+    assert flow is not None and problems == []
+    return [str(p) for p in validate(flow)]
+
+
+def test_a_digit_terminator_is_a_warning() -> None:
+    assert _input_problems("terminator: '5'") == [
+        "input.yaml:4:79: warning: input 'acct' terminator '5': a digit ends the entry the "
+        "moment it is pressed, so no entry can contain 5 (use '#' or '*', or terminator: null)"
+    ]
+    assert _input_problems("terminator: '*'") == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "keys"),
+    [
+        ("min_length: 4, max_length: 8, pattern: '^[0-9]{2}$'", "4 to 8 keys"),
+        ("min_length: 4, max_length: 4, pattern: '^[A-Z]{4}$'", "4 keys"),
+        ("pattern: '^(abc|x+)$'", "1 to 20 keys"),
+    ],
+)
+def test_a_pattern_no_keypad_entry_matches_is_a_warning(fields: str, keys: str) -> None:
+    [problem] = _input_problems(fields)
+    assert problem.endswith(
+        f"warning: input 'acct' pattern: no entry of {keys} (digits, * and #) matches it, "
+        "so every entry is refused"
+    )
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "^12(34)?$",
+        "^[0-9]{6,10}$",
+        "^[*#]?\\\\d+$",
+        "^(?=1)\\\\d+$",
+        "^[^a-z]{2}$",
+        "(?i)^\\\\d{4}$",
+    ],
+)
+def test_a_pattern_some_keypad_entry_matches_is_fine(pattern: str) -> None:
+    assert _input_problems(f'min_length: 2, max_length: 10, pattern: "{pattern}"') == []
