@@ -58,6 +58,11 @@ def say_digits(value: object) -> str:
     return " ".join(ch for ch in str(value) if not ch.isspace())
 
 
+def show_digits(value: object) -> str:
+    """``say_digits`` on a screen: the characters together, as the eye reads them."""
+    return "".join(ch for ch in str(value) if not ch.isspace())
+
+
 def mask(value: object, keep: int = 4, char: str = "*") -> str:
     """All but the last ``keep`` characters hidden; a short value is hidden whole."""
     text = str(value)
@@ -66,13 +71,15 @@ def mask(value: object, keep: int = 4, char: str = "*") -> str:
     return char * (len(text) - keep) + text[len(text) - keep :]
 
 
-def _environment() -> SandboxedEnvironment:
+def _environment(screen: bool = False) -> SandboxedEnvironment:
     env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-    env.filters.update(say_number=say_number, say_digits=say_digits, mask=mask)
+    spelt = show_digits if screen else say_digits
+    env.filters.update(say_number=say_number, say_digits=spelt, mask=mask)
     return env
 
 
 ENVIRONMENT = _environment()
+SCREEN = _environment(screen=True)  # the same templates, as the visual IVR shows them
 GLOBAL_NAMES = frozenset(ENVIRONMENT.globals)
 
 
@@ -82,16 +89,23 @@ def _template(text: str) -> Template:
 
 
 @lru_cache(maxsize=1024)
+def _screen_template(text: str) -> Template:
+    return SCREEN.from_string(text)
+
+
+@lru_cache(maxsize=1024)
 def _expression(expression: str) -> TemplateExpression:
     return ENVIRONMENT.compile_expression(expression, undefined_to_none=False)
 
 
-def render(template_text: str, variables: Mapping[str, object]) -> str:
-    """The text with its ``{{ }}`` filled in; :class:`TemplateFailure` if it cannot be."""
+def render(template_text: str, variables: Mapping[str, object], screen: bool = False) -> str:
+    """The text with its ``{{ }}`` filled in; :class:`TemplateFailure` if it cannot be.
+    ``screen``: as a screen shows it (``say_digits`` does not space the digits out)."""
     if "{" not in template_text:
         return template_text
     try:
-        return _template(template_text).render(variables)
+        template = _screen_template(template_text) if screen else _template(template_text)
+        return template.render(variables)
     except Exception as exc:  # a designer's template must never crash a call
         raise TemplateFailure(_message(exc)) from exc
 

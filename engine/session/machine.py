@@ -257,7 +257,7 @@ class Session:
             case m.Say():
                 self._phase = "say"
                 parts = self._render(node.prompt)
-                self.cards.extend(p.text for p in parts if isinstance(p, ev.SpeechPart))
+                self.cards.extend(self._screen_texts(node.prompt))
                 # A last word (only the end of the call follows) does not wait for its
                 # prompt: the driver gets prompts and end together, to hand them over.
                 if not self._play_parts(parts, barge_in=False) or self.flow.only_ending(node.next):
@@ -521,6 +521,13 @@ class Session:
             return self._render(node.prompt)
         langs = sorted(node.prompt.by_lang, key=lambda lang: lang != self.lang)
         return tuple(part for lang in langs for part in self._render(node.prompt, lang))
+
+    def _screen_texts(self, prompt: m.Prompt) -> list[str]:
+        """The prompt's texts as the visual IVR shows them (digits not spaced out for
+        the voice: "942776", not "9 4 2 7 7 6")."""
+        parts = prompt.parts(self.lang, self.flow.default_language)
+        texts = (render(p.text, self.vars, screen=True).strip() for p in parts if p.text)
+        return [text for text in texts if text]
 
     def _render(self, prompt: m.Prompt, lang: str | None = None) -> tuple[ev.PlayPart, ...]:
         """``prompt`` in the caller's language (or ``lang``), as parts to play."""

@@ -485,3 +485,19 @@ def test_a_language_menu_speaks_every_language_the_callers_first(
     assert retry == [{"en": "Sorry.", "zh": "对不起。"}[first], spoken[first], spoken[second]]
     d.keys("2")
     assert d.session.lang == "zh" and d.texts(d.last(ev.Play)) == ["主菜单。"]
+
+
+def test_a_screen_shows_digits_together_that_the_voice_spells_out() -> None:
+    flow = """
+    start: ref
+    nodes:
+      ref: {type: set, values: {reference: "942776"}, next: done}
+      done:
+        type: say
+        prompt: "Your reference is {{ reference | say_digits }}."
+        next: bye
+      bye: {type: hangup}
+    """
+    d = Driver(flow)
+    assert d.texts(d.last(ev.Play)) == ["Your reference is 9 4 2 7 7 6."]
+    assert d.session.cards == ["Your reference is 942776."]
