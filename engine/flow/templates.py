@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.environment import TemplateExpression
 from jinja2.parser import Parser
 from jinja2.sandbox import SandboxedEnvironment
@@ -108,6 +108,24 @@ def render(template_text: str, variables: Mapping[str, object], screen: bool = F
         return template.render(variables)
     except Exception as exc:  # a designer's template must never crash a call
         raise TemplateFailure(_message(exc)) from exc
+
+
+_WHOLE = re.compile(r"\s*\{\{(?P<expression>.*?)\}\}\s*", re.S)
+_PLAIN = (bool, int, float, str, list, dict, type(None))
+
+
+def value(template_text: str, variables: Mapping[str, object]) -> object:
+    """A ``set`` or ``variables`` value. A template that is one ``{{ expression }}``
+    keeps the expression's own type: ``{{ false }}`` is false (not the text "False",
+    which a ``when`` would take for true), ``{{ tries | int + 1 }}`` a number,
+    ``{{ customer }}`` the backend's mapping. Any other template renders to text."""
+    whole = _WHOLE.fullmatch(template_text)
+    if whole is None or "}}" in whole["expression"] or "{{" in whole["expression"]:
+        return render(template_text, variables)
+    result = evaluate(whole["expression"], variables)
+    if isinstance(result, Undefined):
+        render(template_text, variables)  # raises, saying what is undefined
+    return result if isinstance(result, _PLAIN) else str(result)
 
 
 def evaluate(expression: str, variables: Mapping[str, object]) -> object:

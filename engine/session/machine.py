@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.flow import model as m
-from engine.flow.templates import evaluate, render
+from engine.flow.templates import evaluate, render, value
 from engine.session import events as ev
 from engine.session.history import Frame, History, Place
 from engine.session.speech import SpeechState, handle_speech
@@ -123,7 +123,7 @@ class Session:
         self._record("start", flow=self.flow.name, caller_id=self.call.caller_id, lang=self.lang)
         try:
             for name, template in self.flow.variables.items():
-                self.vars[name] = render(template, self.vars)
+                self.vars[name] = value(template, self.vars)
             self._enter(self.flow.start)
         except Exception as exc:  # a template that fails at run time
             self._fail(f"{type(exc).__name__}: {exc}")
@@ -268,7 +268,7 @@ class Session:
                 self._goto(self._branch(node))
             case m.SetVars():
                 for name, template in node.values.items():
-                    self.vars[name] = render(template, self.vars)
+                    self.vars[name] = value(template, self.vars)
                 self._goto(node.next)
             case m.Subflow():
                 self._call_subflow(node)

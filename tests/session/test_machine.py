@@ -501,3 +501,41 @@ def test_a_screen_shows_digits_together_that_the_voice_spells_out() -> None:
     d = Driver(flow)
     assert d.texts(d.last(ev.Play)) == ["Your reference is 9 4 2 7 7 6."]
     assert d.session.cards == ["Your reference is 942776."]
+
+
+@pytest.mark.parametrize(
+    ("template", "expected", "goes_to"),
+    [
+        ("{{ false }}", False, "no"),
+        ("{{ 1 > 2 }}", False, "no"),
+        ("{{ true }}", True, "yes"),
+        ("{{ '3' | int + 1 }}", 4, "yes"),
+        ("False", "False", "yes"),  # plain text stays text (and any text is true)
+        ("{{ 2 }} of {{ 3 }}", "2 of 3", "yes"),
+    ],
+)
+def test_set_keeps_an_expressions_type(template: str, expected: object, goes_to: str) -> None:
+    """`{{ false }}` is false, not the text "False", which a branch takes for true."""
+    flow = f"""
+    start: check
+    nodes:
+      check: {{type: set, values: {{verified: "{template}"}}, next: branch}}
+      branch: {{type: branch, cases: [{{when: "verified", goto: "yes"}}], default: "no"}}
+      "yes": {{type: hangup, prompt: "Yes."}}
+      "no": {{type: hangup, prompt: "No."}}
+    """
+    d = Driver(flow)
+    assert d.session.vars["verified"] == expected
+    assert type(d.session.vars["verified"]) is type(expected)
+    assert d.node == goes_to
+
+
+def test_set_with_an_undefined_name_fails_the_call_as_text_would() -> None:
+    flow = """
+    start: check
+    nodes:
+      check: {type: set, values: {x: "{{ missing }}"}, next: bye}
+      bye: {type: hangup}
+    """
+    d = Driver(flow)
+    assert isinstance(d.last(ev.Fail), ev.Fail) and "missing" in d.last(ev.Fail).reason
