@@ -47,7 +47,12 @@ KEY_DURATION_MS = 120
 
 
 class CallError(Exception):
-    pass
+    """The call could not be placed or did not finish; ``report`` says what happened
+    up to then, when the call got as far as the engine."""
+
+    def __init__(self, message: str, report: CallReport | None = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +230,10 @@ async def place_call(
                     async with asyncio.timeout(10.0):
                         await gone.wait()
     except TimeoutError as exc:
-        raise CallError(f"the call did not finish within {timeout:.0f} s") from exc
+        partial = None
+        if watch.session is not None:
+            partial = _report(report, watch.session, "timeout", started)
+        raise CallError(f"the call did not finish within {timeout:.0f} s", partial) from exc
     finally:
         engine.listeners.remove(watch)
         ami.off(on_channel)
@@ -234,8 +242,12 @@ async def place_call(
                 await ami.action({"Action": "Hangup", "Channel": names["caller"]})
     session = watch.session
     assert session is not None
+    return _report(report, session, session.outcome or "unknown", started)
+
+
+def _report(report: CallReport, session: Session, outcome: str, started: float) -> CallReport:
     report.trail = list(session.trail)
-    report.outcome = session.outcome or "unknown"
+    report.outcome = outcome
     report.duration_s = time.monotonic() - started
     return report
 
@@ -353,11 +365,20 @@ def run_call(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
         report = eventloop.run(_main(args, settings), settings.event_loop)
-    except (CallError, AmiError, ConfigError) as exc:
+    except CallError as exc:
+        if exc.report is not None:  # what happened before it went wrong
+            _print(exc.report, args.json)
         print(f"ivr call: {exc}", file=sys.stderr)
         return 1
-    if args.json:
+    except (AmiError, ConfigError) as exc:
+        print(f"ivr call: {exc}", file=sys.stderr)
+        return 1
+    _print(report, args.json)
+    return 0
+
+
+def _print(report: CallReport, as_json: bool) -> None:
+    if as_json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
     else:
         _print_human(report)
-    return 0

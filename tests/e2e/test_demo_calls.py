@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from engine.caller import parse_steps, place_call
+from engine.caller import CallError, parse_steps, place_call
 from engine.serve import Stack
 from tests.conftest import caller_ami, caller_number
 
@@ -134,3 +134,18 @@ async def test_type_ahead_loses_no_key(demo_stack: Stack) -> None:
     keys = [(i["node"], i["value"]) for i in r["inputs"]]
     assert keys == [("welcome", "1"), ("main", "1"), ("account", "123456"), ("pin", "****"),
                     ("anything_else", "9")]
+
+
+async def test_a_call_that_runs_out_of_time_still_reports_what_happened(
+    demo_stack: Stack,
+) -> None:
+    async with caller_ami() as ami:
+        with pytest.raises(CallError) as raised:
+            await place_call(
+                ami, demo_stack.engine, "service_line", parse_steps("w60"), caller_number(),
+                timeout=5,
+            )
+    report = raised.value.report
+    assert report is not None and report.outcome == "timeout"
+    assert report.as_dict()["nodes"][0] == "welcome"
+    assert "Welcome to Demo Bank. For English, press 1." in report.as_dict()["prompts"]
