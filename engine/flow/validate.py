@@ -255,13 +255,47 @@ def check_loops(flow: Flow, succ: Graph) -> Iterator[Problem]:
             yield error(node.where, message)
 
 
-def check_people(flow: Flow, succ: Graph) -> Iterator[Problem]:
-    """Every menu can lead to a person (a transfer; a return hands back to the caller)."""
+def _flows_with_a_person(flows: Mapping[str, Flow | None] | None) -> Callable[[str], bool]:
+    """Whether a call into the named flow can reach a transfer, there or in a flow it
+    calls. An unknown or unreadable flow cannot (as far as the validator knows)."""
+    reached: dict[str, list[AnyNode]] = {}
+
+    def from_start(name: str) -> list[AnyNode]:
+        if name not in reached:
+            called = flows.get(name) if flows is not None else None
+            reached[name] = []
+            if called is not None and called.start in called.nodes:
+                succ = graph(called)
+                found = _search([called.start], lambda n: succ[n])
+                reached[name] = [called.nodes[n] for n in found]
+        return reached[name]
+
+    def calls(name: str) -> list[str]:
+        return [n.flow for n in from_start(name) if isinstance(n, Subflow)]
+
+    def person(name: str) -> bool:
+        return any(isinstance(n, Transfer) for f in _search([name], calls) for n in from_start(f))
+
+    return person
+
+
+def check_people(
+    flow: Flow, succ: Graph, flows: Mapping[str, Flow | None] | None = None
+) -> Iterator[Problem]:
+    """Every menu can lead to a person: a transfer, or a subflow whose flow can reach
+    one (``flows``: the known flows); a return hands back to the caller."""
+    person = _flows_with_a_person(flows)
+
+    def helps(node: AnyNode) -> bool:
+        return isinstance(node, Transfer | Return) or (
+            isinstance(node, Subflow) and person(node.flow)
+        )
+
     for node_id, node in flow.nodes.items():
         if not isinstance(node, Menu):
             continue
         reached = _search([node_id], lambda n: succ[n])
-        if not any(isinstance(flow.nodes[n], Transfer | Return) for n in reached):
+        if not any(helps(flow.nodes[n]) for n in reached):
             yield error(
                 node.where,
                 f"{label(node)}: no way to reach a person from this menu "
@@ -479,7 +513,7 @@ def validate(
         *check_reachable(flow, succ),
         *check_exits(flow, succ),
         *check_loops(flow, succ),
-        *check_people(flow, succ),
+        *check_people(flow, succ, flows),
         *check_keys(flow),
         *check_inputs(flow),
         *check_http(flow),

@@ -161,7 +161,20 @@ def _where_at(path: str, text: str, position: int) -> Where:
 _COMMENT = re.compile(r"[:{,]\s*#")
 
 
+def _bare_star(exc: yaml.MarkedYAMLError) -> bool:
+    """An unquoted ``*`` (``key: *``): YAML reads it as an alias with no name."""
+    start, end = exc.context_mark, exc.problem_mark
+    return (
+        exc.context == "while scanning an alias"
+        and start is not None
+        and end is not None
+        and end.index == start.index + 1
+    )
+
+
 def _yaml_message(exc: yaml.MarkedYAMLError, text: str) -> str:
+    if _bare_star(exc):
+        return 'invalid YAML: a bare * starts an alias: write "*" (quoted) for the key'
     problem = exc.problem or exc.context or "not valid YAML"
     if "'\\t'" in problem:
         return "invalid YAML: a tab character here; indent with spaces"
@@ -289,8 +302,8 @@ def load_yaml(text: str, path: str) -> tuple[YValue | None, list[Problem]]:
         where = _where_at(path, text, int(exc.position))
         return None, [error(where, f"invalid character U+{int(exc.character):04X} in the file")]
     except yaml.MarkedYAMLError as exc:
-        where = _where(path, exc.problem_mark or exc.context_mark)
-        return None, [error(where, _yaml_message(exc, text))]
+        mark = exc.context_mark if _bare_star(exc) else exc.problem_mark or exc.context_mark
+        return None, [error(_where(path, mark), _yaml_message(exc, text))]
     except yaml.YAMLError as exc:
         return None, [error(Where(path, 1, 1), f"invalid YAML: {exc}")]
     except RecursionError:

@@ -230,6 +230,11 @@ def test_loader_merge_keys_and_anchors() -> None:
             "f:1:4: YAML tag 'tag:yaml.org,2002:python/object:os.system' is not supported here",
         ),
         ("a: \x00\n", "f:1:4: invalid character U+0000 in the file"),
+        (
+            "- key: *  # star\n",
+            'f:1:8: invalid YAML: a bare * starts an alias: write "*" (quoted) for the key',
+        ),
+        ("a: *b\n", "f:1:4: invalid YAML: found undefined alias 'b'"),
         ("? [1]\n: 2\n", "f:1:3: a key must be a plain name, not a list or mapping"),
         (
             "a: 1\n---\nb: 2\n",

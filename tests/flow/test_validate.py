@@ -224,6 +224,56 @@ def test_the_designers_use_before_set_is_an_error(tmp_path: Path) -> None:
     ]
 
 
+PERSON_VIA_SUBFLOW = (
+    "start: main\nnodes:\n"
+    "  main: {type: menu, prompt: Press 1, options: [{key: 1, label: Someone, goto: reach}]}\n"
+    "  reach: {type: subflow, flow: desk, next: main}\n"
+)
+
+
+def test_a_menu_reaches_a_person_through_a_subflow_that_transfers(tmp_path: Path) -> None:
+    _write_flows(
+        tmp_path,
+        {
+            "main": PERSON_VIA_SUBFLOW,
+            "desk": "start: hop\nnodes:\n"  # through a subflow of its own
+            "  hop: {type: subflow, flow: agent, next: bye}\n  bye: {type: hangup}\n",
+            "agent": "start: go\nnodes:\n  go: {type: transfer, queue: q}\n",
+        },
+    )
+    flows, problems = load_flow_dir(str(tmp_path))
+    assert sorted(flows) == ["agent", "desk", "main"]
+    assert [p.message for p in problems] == [  # warnings only
+        "subflow 'hop': flow 'agent' has no return node, so the call never comes back to 'bye'",
+        "subflow 'reach': flow 'desk' has no return node, so the call never comes back to 'main'",
+    ]
+    flow, problems = load_flow_file(str(tmp_path / "main.yaml"), ["desk", "agent"])
+    assert flow is None  # names only: what the flows do is unknown, as before
+    assert [p.message for p in problems] == [NO_PERSON]
+
+
+@pytest.mark.parametrize(
+    "desk",
+    [
+        "start: bye\nnodes:\n  bye: {type: hangup}\n",
+        "start: [\n",
+        "start: hop\nnodes:\n  hop: {type: subflow, flow: main, next: bye}\n"
+        "  bye: {type: hangup}\n",
+    ],
+    ids=["no_transfer", "unreadable", "calls_back"],
+)
+def test_a_subflow_without_a_transfer_is_no_person(tmp_path: Path, desk: str) -> None:
+    _write_flows(tmp_path, {"main": PERSON_VIA_SUBFLOW, "desk": desk})
+    _, problems = load_flow_dir(str(tmp_path))
+    assert NO_PERSON in [p.message for p in problems if p.where.file.endswith("main.yaml")]
+
+
+NO_PERSON = (
+    "menu 'main': no way to reach a person from this menu (no path to a transfer); "
+    "add an option for one or set the flow's 'human'"
+)
+
+
 FIRE_AND_FORGET = (
     "start: log\nhuman: agent\nnodes:\n"
     "  log: {type: http, method: POST, url: 'http://x/log', body: {c: '{{ caller_id }}'},"
