@@ -49,7 +49,13 @@ from engine.flow.model import (
     Subflow,
 )
 from engine.flow.problems import Problem, error, warning
-from engine.flow.textchecks import TemplateSite, label, node_templates, template_sites
+from engine.flow.textchecks import (
+    TemplateSite,
+    label,
+    node_sets,
+    node_templates,
+    template_sites,
+)
 
 Names = frozenset[str]
 KnownFlows = Mapping[str, Flow | None]
@@ -142,16 +148,10 @@ class Analysis:
     def setters(self) -> Iterator[tuple[str, Names]]:
         """(variable, what is set once this node has set it), per reached setter."""
         for node_id, node in self.flow.nodes.items():
-            if node_id not in self.found:
-                continue
-            have = self.found[node_id]
-            if isinstance(node, Input):
-                yield node.var, have | {node.var}
-            elif isinstance(node, Http) and node.save_as:
-                yield node.save_as, have | {node.save_as}
-            elif isinstance(node, SetVars):
-                for name in node.values:
-                    yield name, have | set(node.values)
+            if node_id in self.found:
+                sets = node_sets(node)
+                for name in sets:
+                    yield name, self.found[node_id] | sets
 
     def way(self, to: str, name: str, branches: bool) -> list[str] | None:
         """A shortest way from start to ``to`` on which ``name`` is never set."""
@@ -216,7 +216,7 @@ class Subflows:
         the subflows it calls: once ``customer`` is set, so are the ``account`` and
         ``pin`` it was looked up with. None for a variable the flow declares (it is
         always set), or when a called flow cannot be read."""
-        called = self._called(flow)
+        called = textchecks.called_flows(flow, self._known or {})
         if any(name not in self.analysed for name in called):
             return {}
         analyses = [first, *(self.analysed[name] for name in called)]
@@ -226,19 +226,6 @@ class Subflows:
                 implied[name] = implied[name] & then if name in implied else then
         return {n: s for n, s in implied.items() if n not in start_names(flow)}
 
-    def _called(self, flow: Flow) -> list[str]:
-        seen: list[str] = []
-        stack = [n.flow for n in flow.nodes.values() if isinstance(n, Subflow)]
-        while stack:
-            name = stack.pop()
-            called = self._known.get(name) if self._known is not None else None
-            if name in seen:
-                continue
-            seen.append(name)
-            if called is not None:
-                stack.extend(n.flow for n in called.nodes.values() if isinstance(n, Subflow))
-        return seen
-
 
 def _setters(analysis: Analysis, name: str, known: KnownFlows | None) -> str:
     found: list[str] = []
@@ -247,22 +234,12 @@ def _setters(analysis: Analysis, name: str, known: KnownFlows | None) -> str:
             called = known.get(node.flow) if known is not None else None
             sets = called is not None and name in textchecks.defined_variables(called)
         else:
-            sets = name in _sets(node)
+            sets = name in node_sets(node)
         if sets:
             found.append(label(node))
     if len(found) > 3:
         return f"{', '.join(found[:3])} and {len(found) - 3} more"
     return " and ".join([", ".join(found[:-1]), found[-1]] if len(found) > 1 else found)
-
-
-def _sets(node: AnyNode) -> set[str]:
-    if isinstance(node, Input):
-        return {node.var}
-    if isinstance(node, Http):
-        return {node.save_as}
-    if isinstance(node, SetVars):
-        return set(node.values)
-    return set()
 
 
 def _report(

@@ -84,13 +84,8 @@ GLOBAL_NAMES = frozenset(ENVIRONMENT.globals)
 
 
 @lru_cache(maxsize=2048)
-def _template(text: str) -> Template:
-    return ENVIRONMENT.from_string(text)
-
-
-@lru_cache(maxsize=1024)
-def _screen_template(text: str) -> Template:
-    return SCREEN.from_string(text)
+def _template(text: str, screen: bool = False) -> Template:
+    return (SCREEN if screen else ENVIRONMENT).from_string(text)
 
 
 @lru_cache(maxsize=1024)
@@ -104,8 +99,7 @@ def render(template_text: str, variables: Mapping[str, object], screen: bool = F
     if "{" not in template_text:
         return template_text
     try:
-        template = _screen_template(template_text) if screen else _template(template_text)
-        return template.render(variables)
+        return _template(template_text, screen).render(variables)
     except Exception as exc:  # a designer's template must never crash a call
         raise TemplateFailure(_message(exc)) from exc
 

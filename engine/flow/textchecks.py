@@ -217,17 +217,22 @@ def node_templates(flow: Flow, node: AnyNode) -> Iterator[TemplateSite]:
             )
 
 
+def node_sets(node: AnyNode) -> set[str]:
+    """The variables the node itself sets (an input's var, an http result, set values)."""
+    if isinstance(node, Input):
+        return {node.var}
+    if isinstance(node, Http):
+        return {node.save_as} - {""}  # "": fire and forget
+    if isinstance(node, SetVars):
+        return set(node.values)
+    return set()
+
+
 def defined_variables(flow: Flow) -> set[str]:
     """Names a template may use: built-ins, declared, and those nodes set."""
     names = set(BUILTIN_VARIABLES) | set(flow.variables)
     for node in flow.nodes.values():
-        if isinstance(node, Input):
-            names.add(node.var)
-        elif isinstance(node, Http):
-            names.add(node.save_as)
-        elif isinstance(node, SetVars):
-            names.update(node.values)
-    names.discard("")
+        names |= node_sets(node)
     return names
 
 
@@ -245,20 +250,30 @@ def _line_of(text: str, name: str) -> int:
     return 1
 
 
-def subflow_variables(flow: Flow, flows: Mapping[str, Flow | None]) -> set[str]:
-    """Variables set by the flows this one calls, and the flows they call: a subflow
-    shares the call's variables, so what it sets is there when it returns."""
-    seen: set[str] = set()
-    names: set[str] = set()
+def called_flows(flow: Flow, flows: Mapping[str, Flow | None]) -> list[str]:
+    """The names of the flows this one calls, and the flows they call (an unknown or
+    unreadable one is named, but what it would call is not)."""
+    seen: list[str] = []
     stack = [n.flow for n in flow.nodes.values() if isinstance(n, Subflow)]
     while stack:
         name = stack.pop()
-        called = flows.get(name)
-        if name in seen or called is None:
+        if name in seen:
             continue
-        seen.add(name)
-        names |= defined_variables(called)
-        stack.extend(n.flow for n in called.nodes.values() if isinstance(n, Subflow))
+        seen.append(name)
+        called = flows.get(name)
+        if called is not None:
+            stack.extend(n.flow for n in called.nodes.values() if isinstance(n, Subflow))
+    return seen
+
+
+def subflow_variables(flow: Flow, flows: Mapping[str, Flow | None]) -> set[str]:
+    """Variables set by the flows this one calls, and the flows they call: a subflow
+    shares the call's variables, so what it sets is there when it returns."""
+    names: set[str] = set()
+    for name in called_flows(flow, flows):
+        called = flows.get(name)
+        if called is not None:
+            names |= defined_variables(called)
     return names
 
 

@@ -426,19 +426,17 @@ def _unreadable_subflows(flow: Flow, flows: Mapping[str, Flow | None] | None) ->
     file), or one that calls such a flow: what they set is unknown."""
     if flows is None:
         return []
-    opaque: dict[str, bool] = {}
 
     def unreadable(name: str) -> bool:
-        if name not in opaque:
-            opaque[name] = False  # a flow that calls itself is not unreadable for that
-            called = flows.get(name)
-            opaque[name] = name in flows and (
-                called is None
-                or any(unreadable(n.flow) for n in called.nodes.values() if isinstance(n, Subflow))
-            )
-        return opaque[name]
+        return name in flows and flows[name] is None
 
-    return [n for n in flow.nodes.values() if isinstance(n, Subflow) and unreadable(n.flow)]
+    def opaque(name: str) -> bool:
+        called = flows.get(name)
+        if called is None:
+            return unreadable(name)
+        return any(unreadable(n) for n in textchecks.called_flows(called, flows))
+
+    return [n for n in flow.nodes.values() if isinstance(n, Subflow) and opaque(n.flow)]
 
 
 def check_subflow_files(flow: Flow, known_flows: Mapping[str, Flow | None]) -> Iterator[Problem]:
