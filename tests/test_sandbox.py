@@ -209,7 +209,9 @@ async def test_no_engine_falls_back_to_the_support_queue(ami: Ami) -> None:
 
 
 async def test_a_flow_without_a_port_goes_to_the_engine_at_the_global_address(ami: Ami) -> None:
-    """`<flow>` (no `+<port>`) runs the flow at ${IVR_ENGINE}, the global (127.0.0.1:4573)."""
+    """`<flow>` (no `+<port>`) runs the flow at ${IVR_ENGINE}, the global. The test
+    points the global at an engine of its own for its length, then puts it back, so it
+    runs whether or not an `ivr serve` holds the usual address."""
     requests: asyncio.Queue[str] = asyncio.Queue()
 
     async def fake_engine(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -221,14 +223,19 @@ async def test_a_flow_without_a_port_goes_to_the_engine_at_the_global_address(am
         await reader.readline()
         writer.close()
 
+    server = await asyncio.start_server(fake_engine, "127.0.0.1", 0)
+    address = f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    before = await ami.action("Getvar", Variable="GLOBAL(IVR_ENGINE)")
+    assert before["Response"] == "Success" and before["Value"], before
+    reply = await ami.action("Setvar", Variable="GLOBAL(IVR_ENGINE)", Value=address)
+    assert reply["Response"] == "Success", reply
     try:
-        server = await asyncio.start_server(fake_engine, "127.0.0.1", 4573)
-    except OSError:
-        pytest.skip("127.0.0.1:4573 is in use (an `ivr serve`?): this test takes its place")
-    async with server:
-        call = await _call(ami, "service_line")
-        request = await asyncio.wait_for(requests.get(), 10)
-        assert request == "agi://127.0.0.1:4573/service_line?answered=1"
-        ivr_hangup = _event("Hangup", Uniqueid=call.ivr_uid)
-        ended = await ami.event("Hangup of the IVR leg", ivr_hangup, 10)
-        assert (ended["Context"], ended["Exten"]) == ("ivr-result", "hangup"), ended
+        async with server:
+            call = await _call(ami, "service_line")
+            request = await asyncio.wait_for(requests.get(), 10)
+            assert request == f"agi://{address}/service_line?answered=1"
+            ivr_hangup = _event("Hangup", Uniqueid=call.ivr_uid)
+            ended = await ami.event("Hangup of the IVR leg", ivr_hangup, 10)
+            assert (ended["Context"], ended["Exten"]) == ("ivr-result", "hangup"), ended
+    finally:
+        await ami.action("Setvar", Variable="GLOBAL(IVR_ENGINE)", Value=before["Value"])
