@@ -331,3 +331,24 @@ async def test_send_link_only_to_the_caller_of_a_live_call(
     visual.tokens.clock.now += 181
     assert (await ask(same_number.session.call.call_id))["ok"] is True
     assert [sms.to for sms in visual.sender.outbox] == ["+15550001234"] * 2  # type: ignore[attr-defined]
+
+
+async def test_a_reference_is_shown_as_one_number(page: PageClient, visual: VisualIvr) -> None:
+    """The voice spells a reference digit by digit; the page shows it as one number."""
+    await start(page)
+    await choose(page, "welcome", "1")
+    await choose(page, "main", "2")
+    await page.post("/v/s/submit", {"node": "account", "value": "123456"})
+    await page.post("/v/s/submit", {"node": "pin", "value": "1234"})
+    session = session_of(visual, page)
+    journey = session.call.call_id
+    await visual.hub.until(journey, lambda: session.node.id == "bill_confirm", 5.0)
+    await choose(page, "bill_confirm", "1")
+    await visual.hub.until(journey, lambda: session.node.id == "anything_else", 5.0)
+    done = await page.get("/v/s")
+    paid = r'<p class="card">Done\. We paid [0-9.]+ dollars\. Your reference is (.*?)\.</p>'
+    card = re.search(paid, done.text)
+    assert card is not None, done.text
+    assert re.fullmatch(r"[0-9]{4,}", card[1]), card[1]
+    spoken = [e.data["text"] for e in session.trail if e.kind == "prompt"]
+    assert any(f"Your reference is {' '.join(card[1])}." in text for text in spoken)
