@@ -330,7 +330,7 @@ def _print_human(report: CallReport) -> None:
             print(f"      ♪ {entry.get('text') or entry.get('file')}")
         elif kind == "input":
             print(f"      ← {entry.get('source')} {entry.get('value')}")
-        elif kind in ("retry", "http", "error", "language"):
+        elif kind in ("retry", "page", "http", "error", "language"):
             details = {k: v for k, v in entry.items() if k not in ("seq", "at", "kind", "node")}
             print(f"      · {kind} {details}")
     print(f"outcome: {report.outcome} after {report.duration_s:.1f} s")

@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 COOKIE = "ivr_page"
 SUBMIT_WAIT_S = 3.0  # how long a step waits for the call to take it
 HEARTBEAT_S = 20.0  # an event stream says something this often (proxies, dead peers)
+GONE_CHECK_S = 1.0  # how soon a closed event stream is noticed (the call holds for it)
 WRITE_TIMEOUT_S = 10.0
 MAX_FORM_BYTES = 4096
 STARTS_PER_MINUTE = 120  # web-only journeys one address (or one proxy) may start
@@ -215,12 +216,16 @@ class VisualIvr:
                 if handoff is not None
                 else None
             )
+            # The stream is open while the page is in view (page.js closes it when the
+            # page is hidden): the voice side holds for the caller meanwhile.
+            handle.submit(ev.PageSeen(True))
             try:
                 await response.prepare(request)
-                await self._stream(response, watcher, visit, request.query.get("h", ""), handoff)
+                await self._stream(request, response, watcher, visit, handoff)
             except (ConnectionError, TimeoutError):
                 pass  # the page went away
             finally:
+                handle.submit(ev.PageSeen(False))
                 if following_task is not None:
                     following_task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -229,13 +234,14 @@ class VisualIvr:
 
     async def _stream(
         self,
+        request: web.Request,
         response: web.StreamResponse,
         watcher: Watcher,
         visit: PageVisit,
-        last: str,
         handoff: HandoffHub | None,
     ) -> None:
         """Send the page's state each time it changes, until nothing more can."""
+        last = request.query.get("h", "")
         await self._write(response, b"retry: 1000\n\n")
         while not watcher.closed:
             current = self.engine.sessions.get(visit.journey)
@@ -247,7 +253,7 @@ class VisualIvr:
                 await self._write(response, b"data: " + screen.update + b"\n\n")
             if screen.done:
                 break
-            if not await watcher.wait(HEARTBEAT_S):
+            if not await _changed(watcher, request):
                 await self._write(response, b": still here\n\n")
         await self._write(response, b"event: end\ndata: {}\n\n")
 
@@ -457,6 +463,20 @@ class VisualIvr:
 
 
 VISUAL_KEY = web.AppKey("visual_ivr", VisualIvr)
+
+
+async def _changed(watcher: Watcher, request: web.Request) -> bool:
+    """Wait for the journey to change: True when it did, False after ``HEARTBEAT_S``
+    of quiet. Raises ConnectionResetError when the page has gone (aiohttp tells a
+    handler nothing of that until it writes), within ``GONE_CHECK_S``."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + HEARTBEAT_S
+    while (left := until - loop.time()) > 0:
+        if await watcher.wait(min(left, GONE_CHECK_S)):
+            return True
+        if request.transport is None or request.transport.is_closing():
+            raise ConnectionResetError("the page went away")
+    return False
 
 
 def _handoff_hub(request: web.Request) -> HandoffHub | None:

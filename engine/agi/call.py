@@ -101,8 +101,12 @@ class AgiCall:
 
     def submit(self, event: ev.Event) -> None:
         """An event from outside the call (the web page): fed as soon as the command
-        in progress ends, which the waker makes happen now."""
+        in progress ends, which the waker makes happen now. A page coming into or out
+        of view changes nothing the caller hears at once: it waits for the command's
+        end (a wait for a key lasts at most ``IDLE_SLICE_S``), and costs no wake."""
         self._external.append(event)
+        if isinstance(event, ev.PageSeen):
+            return
         if not self._wake_pending and self.waker is not None:
             self._wake_pending = True
             self.waker()

@@ -53,6 +53,15 @@ class CallerHangup:
 
 
 @dataclass(frozen=True, slots=True)
+class PageSeen:
+    """The journey's visual-IVR page came into view (``open``), or went out of it:
+    closed, hidden behind another app, or its connection lost. While a page is in
+    view the voice side does not count the caller's silence as no input."""
+
+    open: bool
+
+
+@dataclass(frozen=True, slots=True)
 class WebChoose:
     """The caller tapped option ``key`` on the page showing node ``node``."""
 
@@ -110,7 +119,16 @@ class SpeechHeard:
 
 
 SpeechEvent = SpeechStarted | SpeechHeard
-Event = Digit | PromptFinished | TimerFired | HttpDone | CallerHangup | WebEvent | SpeechEvent
+Event = (
+    Digit
+    | PromptFinished
+    | TimerFired
+    | HttpDone
+    | CallerHangup
+    | PageSeen
+    | WebEvent
+    | SpeechEvent
+)
 
 # ---------------------------------------------------------------- actions
 
@@ -193,7 +211,9 @@ Action = Play | StopPlayback | StartTimer | CancelTimer | HttpRequest | Transfer
 
 # ---------------------------------------------------------------- the trail
 
-TrailKind = Literal["start", "node", "prompt", "input", "retry", "http", "language", "error", "end"]
+TrailKind = Literal[
+    "start", "node", "prompt", "input", "retry", "page", "http", "language", "error", "end"
+]
 InputSource = Literal["key", "speech", "web"]
 WEB_EVENTS = (WebChoose, WebSubmit, WebNavigate, WebHuman, WebLanguage)
 

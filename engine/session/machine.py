@@ -35,6 +35,7 @@ from engine.flow import model as m
 from engine.flow.templates import evaluate, render, value
 from engine.session import events as ev
 from engine.session.history import Frame, History, Place
+from engine.session.presence import PagePresence
 from engine.session.speech import SpeechState, handle_speech
 from engine.session.texts import builtin_text
 from engine.session.web import handle_web
@@ -99,6 +100,7 @@ class Session:
         self.notice: str | None = None
         self._history = History()
         self.speech = SpeechState()  # a spoken choice being read back
+        self.page = PagePresence()  # the visual IVR's page in view (presence.py)
 
     # ------------------------------------------------------------ public
 
@@ -165,6 +167,8 @@ class Session:
                 self._hold_timer = None
                 if isinstance(self.node, m.Http) and self.node.hold_prompt:
                     self._play(self.node.hold_prompt, barge_in=False)
+            case ev.PageSeen(open=opened):
+                self._on_page(opened)
             case ev.HttpDone() if event.request_id == self._http_id:
                 self._http_id = None
                 self._on_http(event)
@@ -226,8 +230,21 @@ class Session:
                 shown = self.shown(node, self._digits)
                 self._record("input", source="key", value=shown, valid=False)
                 self._retry("no_match", reason="incomplete")
+        elif self._phase == "wait" and not self._digits and self.page.may_hold():
+            self._record("page", event="hold", count=self.page.hold())
+            self._listen(self._text_parts("page_hold"))
         else:
             self._retry("no_input")
+
+    def _on_page(self, opened: bool) -> None:
+        if self.page.update(opened):
+            self._record("page", event="opened")
+        if not self.page.open and self.page.holding:
+            # Out of view while the voice held for it: the node's own timeout again.
+            self.page.holding = False
+            if self._phase == "wait" and not self._digits:
+                self._cancel_timer()
+                self._start_wait_timer()
 
     # ------------------------------------------------------------ entering nodes
 
@@ -249,6 +266,7 @@ class Session:
         self._digits = ""
         self._nudged = False
         self._counts = {"no_input": 0, "no_match": 0}
+        self.page.holds, self.page.holding = 0, False
         self._record("node", type=node.type, flow=self.flow.name)
         match node:
             case m.Menu() | m.Input():  # LanguageMenu is a Menu
@@ -313,6 +331,8 @@ class Session:
             seconds = node.timeout_s
         else:
             return
+        if not self._digits:
+            seconds = self.page.wait_s(seconds)
         self._timer_id = next(self._ids)
         self._out.append(ev.StartTimer(self._timer_id, seconds))
 
@@ -422,6 +442,7 @@ class Session:
         assert isinstance(node, m.Menu | m.Input)
         retry = node.no_input if kind == "no_input" else node.no_match
         self._counts[kind] += 1
+        self.page.holding = False
         count = self._counts[kind]
         self._record("retry", retry=kind, count=count, max=retry.max, reason=reason)
         if kind == "no_match":

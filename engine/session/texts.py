@@ -1,7 +1,8 @@
 """The few sentences the engine itself says, per language.
 
 Flows say everything else; these are what a flow cannot know in advance: reading
-back an input, nudging a caller who paused while typing, saying goodbye.
+back an input, nudging a caller who paused while typing, waiting while the caller
+reads the visual IVR's page, saying goodbye.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ _TEXTS: dict[str, dict[str, str]] = {
     "continue_no_key": {
         "en": "Please go on.",
         "zh": "请继续输入。",
+    },
+    "page_hold": {
+        "en": "Take your time on your screen. I'm still here.",
+        "zh": "请在手机页面上慢慢操作，我一直在线。",
     },
     "goodbye": {
         "en": "Thank you for calling. Goodbye.",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import aiohttp
 import pytest
 
 from engine.ami import Ami
@@ -14,6 +15,8 @@ from engine.serve import Stack
 from engine.session import events as ev
 from engine.session.machine import Session
 from tests.conftest import caller_number
+from tests.live_call import LiveCall
+from visual_ivr.app import VISUAL_KEY
 
 pytestmark = pytest.mark.asterisk
 
@@ -60,3 +63,31 @@ async def test_a_tap_on_the_page_moves_the_call(fixture_stack: Stack, tools: Ami
     # The menu prompt (about 3 s) was cut short by the tap, not played out.
     assert moved_after < 1.0, moved_after
     print(f"tap to call moved: {moved_after * 1000:.0f} ms")
+
+
+async def test_a_page_in_view_holds_a_call_on_fastagi(fixture_stack: Stack) -> None:
+    """The page's event stream open: the call (FastAGI, no wake for this) holds at the
+    menu instead of counting silence; closed, the menu's own 1.5 s timeout runs again."""
+    visual = fixture_stack.runner.app[VISUAL_KEY]
+    async with LiveCall(fixture_stack, "quick", caller_number()) as call:
+        await call.at("menu", 15)
+        token = visual.tokens.issue(call.s.call.call_id)
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                f"{fixture_stack.web_url}/v/l/{token}", allow_redirects=False
+            ) as opened:
+                assert opened.status == 303
+                cookie = {"Cookie": f"ivr_page={opened.cookies['ivr_page'].value}"}
+            async with http.get(f"{fixture_stack.web_url}/v/s/events", headers=cookie) as stream:
+                assert stream.headers["Content-Type"].startswith("text/event-stream")
+                await call.until(lambda: call.s.page.open == 1, 5)
+                await call.until(lambda: call.s.page.holding, 15)
+                assert call.s.node.id == "menu"
+                assert not [e for e in call.s.trail if e.kind == "retry"]
+                await stream.content.readline()  # the stream is live
+            closed = time.monotonic()
+        await call.until(lambda: any(e.kind == "retry" for e in call.s.trail), 15)
+        counted_after = time.monotonic() - closed
+        assert call.s.page.open == 0
+        assert counted_after < 10, counted_after  # not the hold's 30 s
+        print(f"closed page: silence counted again after {counted_after:.1f} s")

@@ -11,6 +11,7 @@ from engine.flow.model import Flow
 from engine.flow.parse import parse_flow
 from engine.session import events as ev
 from engine.session.machine import CallInfo, Session
+from engine.session.presence import HOLD_S, MAX_HOLDS
 
 BASE = """
 languages: [en, zh]
@@ -263,6 +264,97 @@ def test_no_input_retries_taper_then_reach_a_person() -> None:
         ("no_input", 2),
         ("no_input", 3),
     ]
+
+
+HOLD_LINE = "Take your time on your screen. I'm still here."
+
+
+def test_silence_while_the_page_is_in_view_holds_instead_of_counting() -> None:
+    d = Driver()
+    d.feed(ev.PageSeen(True))
+    assert [(e.kind, dict(e.data)) for e in d.session.trail if e.kind == "page"] == [
+        ("page", {"event": "opened"})
+    ]
+    d.end_prompt()
+    assert d.last(ev.StartTimer).seconds == 5.0  # the menu's own timeout first
+    d.fire()
+    hold = d.last(ev.Play)
+    assert d.texts(hold) == [HOLD_LINE] and hold.barge_in
+    d.end_prompt()
+    assert d.last(ev.StartTimer).seconds == HOLD_S  # then the page's pace
+    d.fire()
+    assert d.texts(d.last(ev.Play)) == [HOLD_LINE]
+    assert not [e for e in d.session.trail if e.kind == "retry"]
+    holds = [e.data["count"] for e in d.session.trail if e.data.get("event") == "hold"]
+    assert holds == [1, 2]
+    # A key on the phone is taken as ever, the hold line cut short.
+    assert d.feed(ev.Digit("2"))[0] == ev.StopPlayback()
+    assert d.node == "info"
+
+
+def test_a_page_out_of_view_ends_the_hold_at_once() -> None:
+    d = Driver()
+    d.feed(ev.PageSeen(True))
+    d.end_prompt()
+    d.fire()
+    d.end_prompt()
+    holding = d.last(ev.StartTimer)
+    assert holding.seconds == HOLD_S
+    out = d.feed(ev.PageSeen(False))
+    assert out == [ev.CancelTimer(holding.timer_id), ev.StartTimer(holding.timer_id + 1, 5.0)]
+    d.fire()
+    assert d.texts(d.last(ev.Play)) == ["I did not hear you.", "Main menu. For balance press 1."]
+    # Back in view (the caller switched back): the menu's own timeout, then it holds
+    # again; "opened" is recorded once.
+    d.feed(ev.PageSeen(True))
+    d.end_prompt()
+    assert d.last(ev.StartTimer).seconds == 5.0
+    d.fire()
+    assert d.texts(d.last(ev.Play)) == [HOLD_LINE]
+    assert sum(e.data.get("event") == "opened" for e in d.session.trail) == 1
+
+
+def test_a_page_left_open_holds_ten_minutes_then_silence_counts() -> None:
+    d = Driver()
+    d.feed(ev.PageSeen(True))
+    d.end_prompt()
+    for _ in range(MAX_HOLDS):
+        d.fire()
+        assert d.texts(d.last(ev.Play)) == [HOLD_LINE]
+        d.end_prompt()
+    assert MAX_HOLDS * HOLD_S >= 600
+    d.fire()
+    assert d.texts(d.last(ev.Play))[0] == "I did not hear you."
+    # A new node starts its own count of holds.
+    d.feed(ev.Digit("1"))
+    assert d.node == "account"
+    d.end_prompt()
+    d.fire()
+    assert d.texts(d.last(ev.Play)) == [HOLD_LINE]
+
+
+def test_a_page_does_not_hold_a_caller_half_way_through_typing() -> None:
+    d = Driver()
+    d.feed(ev.Digit("1"))
+    d.end_prompt()
+    d.feed(ev.PageSeen(True))
+    d.keys("12")
+    assert d.last(ev.StartTimer).seconds == 3.0  # inter-digit, as without a page
+    d.fire()
+    assert d.texts(d.last(ev.Play))[0].startswith("Please go on")
+
+
+def test_two_pages_in_view_hold_until_both_are_gone() -> None:
+    d = Driver()
+    d.feed(ev.PageSeen(True))
+    d.feed(ev.PageSeen(True))
+    d.feed(ev.PageSeen(False))
+    d.end_prompt()
+    d.fire()
+    assert d.texts(d.last(ev.Play)) == [HOLD_LINE]
+    d.feed(ev.PageSeen(False))
+    d.feed(ev.PageSeen(False))  # one too many (a stream closed twice) counts as none
+    assert d.session.page.open == 0
 
 
 def test_no_match_has_its_own_counter() -> None:

@@ -10,12 +10,14 @@ import pytest
 from playwright.async_api import Page, expect
 
 from engine.serve import Stack
+from engine.session.texts import builtin_text
 from tests.conftest import caller_number
 from tests.live_call import LiveCall
 from tests.visual.live import artifact, chromium, phone
 from visual_ivr.app import VISUAL_KEY, VisualIvr
 
 pytestmark = pytest.mark.asterisk
+HOLD = builtin_text("page_hold", "en")
 
 
 def visual_of(stack: Stack) -> VisualIvr:
@@ -158,3 +160,66 @@ async def test_a_link_works_once_and_either_channel_can_end(demo_stack: Stack) -
         await expect(page.locator("h1")).to_have_text("Language")
         await mine.close()
         await other.close()
+
+
+def _page_events(call: LiveCall, since: int) -> list[tuple[str, str]]:
+    """(kind, what) of the call's holds, retries and prompts after trail entry ``since``."""
+    out = []
+    for entry in call.s.trail[since:]:
+        if entry.kind == "page":
+            out.append(("page", str(entry.data["event"])))
+        elif entry.kind == "retry":
+            out.append(("retry", str(entry.data["retry"])))
+        elif entry.kind == "prompt":
+            out.append(("prompt", str(entry.data.get("text", ""))))
+    return out
+
+
+async def _set_hidden(page: Page, hidden: bool) -> None:
+    """What the phone's browser does when the caller turns to another app and back."""
+    await page.evaluate(
+        """hidden => {
+            Object.defineProperty(document, "hidden", {value: hidden, configurable: true});
+            document.dispatchEvent(new Event("visibilitychange"));
+        }""",
+        hidden,
+    )
+
+
+async def test_the_call_holds_while_the_caller_reads_the_page(demo_stack: Stack) -> None:
+    async with LiveCall(demo_stack, "service_line", caller_number()) as call, chromium() as b:
+        link = await texted_link(demo_stack, call)
+        await call.at("main", 20)
+        since = len(call.s.trail)
+        page = await (await phone(b)).new_page()
+        await page.goto(link)
+        await expect(page.locator("h1")).to_have_text("Main menu", timeout=15_000)
+
+        def held(n: int) -> bool:
+            return sum(e.data.get("event") == "hold" for e in call.s.trail[since:]) >= n
+
+        # The caller reads the page and presses nothing: the call says it waits,
+        # and no retry is spent (the main menu's prompt, then its 5 s timeout).
+        await call.until(lambda: held(1), 40)
+        seen = _page_events(call, since)
+        assert seen[0] == ("page", "opened")
+        assert seen[-2:] == [("page", "hold"), ("prompt", HOLD)]
+        assert [e for e in seen if e[0] == "retry"] == []
+        assert call.s.node.id == "main" and call.s.page.open == 1
+
+        # They turn to another app: the menu's own timeout runs again, not the 30 s
+        # of the hold, and their silence now counts.
+        hidden_at = time.monotonic()
+        await _set_hidden(page, True)
+        await call.until(lambda: call.s.page.open == 0, 5)
+        await call.until(lambda: ("retry", "no_input") in _page_events(call, since), 20)
+        counted_after = time.monotonic() - hidden_at
+        assert counted_after < 15, counted_after
+
+        # Back on the page: it follows the call again, and the call holds again.
+        await _set_hidden(page, False)
+        await call.until(lambda: call.s.page.open == 1, 5)
+        await call.until(lambda: held(2), 40)
+        assert call.s.node.id == "main" and not call.s.done
+        await expect(page.locator("h1")).to_have_text("Main menu")
+        print(f"hidden page: silence counted again after {counted_after:.1f} s")

@@ -40,10 +40,15 @@
   });
   function listen() {
     var a = root();
-    if (!a || !a.dataset.events || !window.EventSource || a.dataset.done) return;
+    if (!a || !a.dataset.events || !window.EventSource || a.dataset.done || d.hidden) return;
     es = new EventSource(a.dataset.events + "?h=" + a.dataset.h);
     es.onmessage = function (m) { apply(JSON.parse(m.data)); };
     es.addEventListener("end", function () { if (es) { es.close(); es = null; } });
   }
+  // The stream is open only while the page is in view: the call holds for a caller
+  // reading it, and stops holding when they turn to another app.
+  d.addEventListener("visibilitychange", function () {
+    if (d.hidden && es) { es.close(); es = null; } else if (!d.hidden && !es) listen();
+  });
   if (d.readyState === "loading") d.addEventListener("DOMContentLoaded", listen); else listen();
 })();
