@@ -11,7 +11,7 @@ variables a subflow sets are known to the flows that call it.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 
 from engine.flow.model import Flow, Subflow, Where
 from engine.flow.parse import flow_name, parse_flow
@@ -41,10 +41,34 @@ def parse_flow_file(path: str) -> tuple[Flow | None, list[Problem]]:
     return parse_flow(text, path, flow_name(path))
 
 
-def parse_flow_dir(directory: str) -> dict[str, Flow | None]:
-    """Every flow file in a directory parsed (None: unreadable), by name: what
-    :func:`validate` takes as ``known_flows``."""
-    return {flow_name(path): parse_flow_file(path)[0] for path in flow_files(directory)}
+class FlowDir(Mapping[str, Flow | None]):
+    """The flows of a directory by name (None: unreadable), each parsed the first time
+    it is asked for: what :func:`validate` takes as ``known_flows``. Checking a file
+    needs every name (a subflow's "did you mean") but only the flows it calls, so a
+    directory of many flows is not read whole for each of them."""
+
+    def __init__(self, directory: str) -> None:
+        self._paths = {flow_name(path): path for path in flow_files(directory)}
+        self._parsed: dict[str, Flow | None] = {}
+
+    def __getitem__(self, name: str) -> Flow | None:
+        if name not in self._parsed:
+            self._parsed[name] = parse_flow_file(self._paths[name])[0]
+        return self._parsed[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._paths
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+
+def parse_flow_dir(directory: str) -> FlowDir:
+    """The flow files of a directory, by name, parsed as they are asked for."""
+    return FlowDir(directory)
 
 
 def load_flow_file(
@@ -107,6 +131,7 @@ def load_flow_dir(directory: str) -> tuple[dict[str, Flow], list[Problem]]:
 
 __all__ = [
     "Flow",
+    "FlowDir",
     "Problem",
     "flow_files",
     "load_flow_dir",

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-from engine.flow import flow_files, load_flow_file, parse_flow_dir, parse_flow_file
+from engine.flow import FlowDir, flow_files, load_flow_file, parse_flow_dir, parse_flow_file
 from engine.flow.graph import GraphError, render_svg
 from engine.flow.model import Flow, Where
 from engine.flow.problems import Problem, error, sorted_problems
@@ -37,9 +37,15 @@ def _expand(files: list[str]) -> tuple[list[str], list[Problem]]:
     return result, problems
 
 
-def _known_flows(path: str) -> dict[str, Flow | None]:
-    """The flows next to ``path`` (its subflows and their variables)."""
-    return parse_flow_dir(os.path.dirname(path) or ".")
+def _known_flows(path: str, directories: dict[str, FlowDir] | None = None) -> FlowDir:
+    """The flows next to ``path`` (its subflows and their variables); with
+    ``directories``, each directory is read once however many of its files are checked."""
+    directory = os.path.abspath(os.path.dirname(path) or ".")
+    if directories is None:
+        return parse_flow_dir(directory)
+    if directory not in directories:
+        directories[directory] = parse_flow_dir(directory)
+    return directories[directory]
 
 
 def _speech_vocabulary() -> Vocabulary:
@@ -64,8 +70,9 @@ def run_validate(files: list[str]) -> int:
         print(problem)
         errors += 1
     vocabulary = _speech_vocabulary()
+    directories: dict[str, FlowDir] = {}
     for path in paths:
-        flow, problems = load_flow_file(path, _known_flows(path))
+        flow, problems = load_flow_file(path, _known_flows(path, directories))
         if flow is not None:
             problems = sorted_problems([*problems, *check_phrases(flow, vocabulary)])
         for problem in problems:

@@ -5,7 +5,9 @@ expected files after a deliberate change, then read the diff."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,6 +59,35 @@ def test_a_broken_file_does_not_stop_the_others(tmp_path: Path) -> None:
     flows, problems = load_flow_dir(str(tmp_path))
     assert list(flows) == ["lost_card"]
     assert [p.where.file for p in problems] == [str(tmp_path / "broken.yaml")]
+
+
+def test_validate_reads_each_file_of_a_directory_once_or_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A designer's folder of many flows: each is parsed for its own check, and once
+    more at most when another flow calls it, not once per file checked."""
+    import engine.flow
+
+    for i in range(12):
+        (tmp_path / f"flow{i}.yaml").write_text((FIXTURES / "good" / "bank.yaml").read_text())
+    shutil.copy(FIXTURES / "good" / "lost_card.yaml", tmp_path / "lost_card.yaml")
+    parsed: list[str] = []
+    parse = engine.flow.parse_flow_file
+
+    def counting(path: str) -> Any:
+        parsed.append(os.path.basename(path))
+        return parse(path)
+
+    monkeypatch.setattr(engine.flow, "parse_flow_file", counting)
+    assert main(["validate", str(tmp_path)]) == 0
+    assert "ok: 13 flows" in capsys.readouterr().err
+    assert max(parsed.count(name) for name in set(parsed)) == 2
+    assert parsed.count("lost_card.yaml") == 2 and parsed.count("flow0.yaml") == 1
+
+    # One file: the others' names are known without reading them.
+    parsed.clear()
+    assert main(["validate", str(tmp_path / "flow3.yaml")]) == 0
+    assert sorted(parsed) == ["flow3.yaml", "lost_card.yaml"]
 
 
 def test_a_subflow_to_a_broken_flow_is_a_warning(tmp_path: Path) -> None:
