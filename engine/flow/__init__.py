@@ -16,7 +16,8 @@ from collections.abc import Collection, Iterator, Mapping
 from engine.flow.model import Flow, Subflow, Where
 from engine.flow.parse import flow_name, parse_flow
 from engine.flow.problems import Problem, error, has_errors, sorted_problems, warning
-from engine.flow.validate import check_subflow_files, validate
+from engine.flow.subflows import check_subflow_files
+from engine.flow.validate import validate
 from engine.flow.yamlsource import read_source
 
 FLOW_SUFFIXES = (".yaml", ".yml")

@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Iterator
 
 from engine.flow.model import AnyNode, Branch, Flow, Http, Input, Menu, Say, Subflow, Transfer
-from engine.flow.validate import Edge, edges
+from engine.flow.walk import Edge, edges
 
 END = "__end"
 START = "__start"

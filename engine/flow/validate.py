@@ -7,22 +7,19 @@ input's shortcut keys cannot begin a valid entry. Content (:mod:`.textchecks`):
 languages, recordings, templates, variables; whether each variable is set before it is
 used (:mod:`.dataflow`); inputs a keypad can fill in (:mod:`.keypad`).
 
-Theory of the graph checks: nodes are vertices, targets are edges. "Can end" is a
-backward search from the ending nodes. Loops are the strongly connected components
-(Tarjan) of the graph restricted to nodes that take no input; a trap with no way out
-is a component of the non-ending nodes that has no edge out of itself.
+Theory of the graph checks (the graph and its searches: :mod:`.walk`): nodes are
+vertices, targets are edges. "Can end" is a backward search from the ending nodes.
+Loops are the strongly connected components (Tarjan) of the graph restricted to nodes
+that take no input; a trap with no way out is a component of the non-ending nodes
+that has no edge out of itself. Checks across flows: :mod:`.subflows`.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping
-from dataclasses import dataclass
 
 from engine.flow import dataflow, keypad, textchecks
-from engine.flow.fields import Path
 from engine.flow.model import (
     AnyNode,
     Branch,
@@ -33,121 +30,22 @@ from engine.flow.model import (
     Menu,
     Return,
     Say,
-    SetVars,
     Subflow,
     Transfer,
 )
 from engine.flow.problems import Problem, did_you_mean, error, sorted_problems, warning
+from engine.flow.subflows import (
+    check_subflows,
+    flows_with_a_person,
+    unreadable_subflows,
+)
 from engine.flow.textchecks import at, label, node_path
+from engine.flow.walk import Graph, components, cycle, edges, graph, search
 
-Graph = Mapping[str, tuple[str, ...]]
 _INPUT_TYPES = (Menu, Input)
 _MAX_PROBE_LENGTH = 32
 _MAX_PATTERN_LENGTH = 64
 _FILLS: tuple[str, ...] = (*"0123456789", "0123456789", "9876543210", "1357924680")
-
-
-@dataclass(frozen=True, slots=True)
-class Edge:
-    target: str
-    what: str  # "option '7'", "next", "no_input", "case 2", ...
-    path: Path
-
-
-def edges(node: AnyNode) -> Iterator[Edge]:
-    """The node's targets, named as the designer wrote them."""
-    if isinstance(node, Menu | Input):
-        for i, option in enumerate(node.options):
-            yield Edge(option.goto, f"option '{option.key}'", node_path(node, "options", i, "goto"))
-        for kind, retry in (("no_input", node.no_input), ("no_match", node.no_match)):
-            if retry.goto is not None:
-                yield Edge(retry.goto, kind, node_path(node, kind, "goto"))
-    if isinstance(node, Branch):
-        for i, case in enumerate(node.cases):
-            yield Edge(case.goto, f"case {i + 1}", node_path(node, "cases", i, "goto"))
-        yield Edge(node.default, "default", node_path(node, "default"))
-    if isinstance(node, Http):
-        yield Edge(node.on_error, "on_error", node_path(node, "on_error"))
-    if isinstance(node, Input | Http | SetVars | Subflow | Say) and node.next is not None:
-        yield Edge(node.next, "next", node_path(node, "next"))
-
-
-def graph(flow: Flow) -> dict[str, tuple[str, ...]]:
-    """Node id -> the ids it can lead to (existing nodes only)."""
-    return {
-        node_id: tuple(dict.fromkeys(e.target for e in edges(node) if e.target in flow.nodes))
-        for node_id, node in flow.nodes.items()
-    }
-
-
-def _search(starts: Collection[str], step: Callable[[str], Collection[str]]) -> set[str]:
-    seen = set(starts)
-    queue = deque(starts)
-    while queue:
-        for nxt in step(queue.popleft()):
-            if nxt not in seen:
-                seen.add(nxt)
-                queue.append(nxt)
-    return seen
-
-
-def _components(nodes: list[str], succ: Graph) -> list[list[str]]:
-    """Strongly connected components (iterative Tarjan), members in ``nodes`` order."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    result: list[list[str]] = []
-    order = {n: i for i, n in enumerate(nodes)}
-    for root in nodes:
-        if root in index:
-            continue
-        work = [(root, iter(succ.get(root, ())))]
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, children = work[-1]
-            child = next((c for c in children if c in order), None)
-            if child is None:
-                work.pop()
-                if work:
-                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
-                if low[node] == index[node]:
-                    component: list[str] = []
-                    while True:
-                        member = stack.pop()
-                        on_stack.discard(member)
-                        component.append(member)
-                        if member == node:
-                            break
-                    result.append(sorted(component, key=order.__getitem__))
-            elif child not in index:
-                index[child] = low[child] = len(index)
-                stack.append(child)
-                on_stack.add(child)
-                work.append((child, iter(succ.get(child, ()))))
-            elif child in on_stack:
-                low[node] = min(low[node], index[child])
-    return result
-
-
-def _cycle(first: str, members: set[str], succ: Graph) -> list[str]:
-    """A shortest way round from ``first`` back to it, inside ``members``."""
-    previous: dict[str, str] = {}
-    queue = deque([first])
-    while queue:
-        node = queue.popleft()
-        for nxt in succ.get(node, ()):
-            if nxt == first:
-                path = [node]
-                while path[-1] != first:
-                    path.append(previous[path[-1]])
-                return [*reversed(path), first]
-            if nxt in members and nxt not in previous:
-                previous[nxt] = node
-                queue.append(nxt)
-    return [first, first]
 
 
 def check_start_and_human(flow: Flow) -> Iterator[Problem]:
@@ -191,7 +89,7 @@ def check_reachable(flow: Flow, succ: Graph) -> Iterator[Problem]:
     if flow.start not in flow.nodes:
         return
     roots = [n for n in (flow.start, flow.human) if n is not None and n in flow.nodes]
-    reached = _search(roots, lambda n: succ[n])
+    reached = search(roots, lambda n: succ[n])
     for node_id, node in flow.nodes.items():
         if node_id not in reached and not _unreadable(flow, node):
             yield warning(node.where, f"{label(node)}: never reached from start '{flow.start}'")
@@ -222,9 +120,9 @@ def _predecessors(succ: Graph) -> dict[str, list[str]]:
 def check_exits(flow: Flow, succ: Graph) -> Iterator[Problem]:
     pred = _predecessors(succ)
     ending = [n for n, node in flow.nodes.items() if _ends(flow, node)]
-    can_end = _search(ending, lambda n: pred[n])
+    can_end = search(ending, lambda n: pred[n])
     stuck = [n for n in flow.nodes if n not in can_end]
-    for component in _components(stuck, succ):
+    for component in components(stuck, succ):
         members = set(component)
         if any(t not in members for n in component for t in succ[n]):
             continue  # it leads into another trap, reported there
@@ -242,11 +140,11 @@ def check_exits(flow: Flow, succ: Graph) -> Iterator[Problem]:
 def check_loops(flow: Flow, succ: Graph) -> Iterator[Problem]:
     """Cycles through nodes that never wait for the caller."""
     quiet = [n for n, node in flow.nodes.items() if not isinstance(node, _INPUT_TYPES)]
-    for component in _components(quiet, succ):
+    for component in components(quiet, succ):
         first = component[0]
         if len(component) == 1 and first not in succ[first]:
             continue
-        way = " -> ".join(_cycle(first, set(component), succ))
+        way = " -> ".join(cycle(first, set(component), succ))
         node = flow.nodes[first]
         message = f"{label(node)}: a loop that never waits for the caller: {way}"
         if any(isinstance(flow.nodes[n], Branch | Subflow) for n in component):
@@ -255,36 +153,12 @@ def check_loops(flow: Flow, succ: Graph) -> Iterator[Problem]:
             yield error(node.where, message)
 
 
-def _flows_with_a_person(flows: Mapping[str, Flow | None] | None) -> Callable[[str], bool]:
-    """Whether a call into the named flow can reach a transfer, there or in a flow it
-    calls. An unknown or unreadable flow cannot (as far as the validator knows)."""
-    reached: dict[str, list[AnyNode]] = {}
-
-    def from_start(name: str) -> list[AnyNode]:
-        if name not in reached:
-            called = flows.get(name) if flows is not None else None
-            reached[name] = []
-            if called is not None and called.start in called.nodes:
-                succ = graph(called)
-                found = _search([called.start], lambda n: succ[n])
-                reached[name] = [called.nodes[n] for n in found]
-        return reached[name]
-
-    def calls(name: str) -> list[str]:
-        return [n.flow for n in from_start(name) if isinstance(n, Subflow)]
-
-    def person(name: str) -> bool:
-        return any(isinstance(n, Transfer) for f in _search([name], calls) for n in from_start(f))
-
-    return person
-
-
 def check_people(
     flow: Flow, succ: Graph, flows: Mapping[str, Flow | None] | None = None
 ) -> Iterator[Problem]:
     """Every menu can lead to a person: a transfer, or a subflow whose flow can reach
     one (``flows``: the known flows); a return hands back to the caller."""
-    person = _flows_with_a_person(flows)
+    person = flows_with_a_person(flows)
 
     def helps(node: AnyNode) -> bool:
         return isinstance(node, Transfer | Return) or (
@@ -294,7 +168,7 @@ def check_people(
     for node_id, node in flow.nodes.items():
         if not isinstance(node, Menu):
             continue
-        reached = _search([node_id], lambda n: succ[n])
+        reached = search([node_id], lambda n: succ[n])
         if not any(helps(flow.nodes[n]) for n in reached):
             yield error(
                 node.where,
@@ -411,51 +285,6 @@ def check_http(flow: Flow) -> Iterator[Problem]:
             yield warning(where, f"{label(node)}: a body is only sent with method POST")
 
 
-def check_subflows(flow: Flow, known_flows: Collection[str]) -> Iterator[Problem]:
-    for node in flow.nodes.values():
-        if isinstance(node, Subflow) and node.flow and node.flow not in known_flows:
-            where = at(flow, node_path(node, "flow"), node.where)
-            yield error(
-                where,
-                f"{label(node)}: unknown flow '{node.flow}'{did_you_mean(node.flow, known_flows)}",
-            )
-
-
-def _unreadable_subflows(flow: Flow, flows: Mapping[str, Flow | None] | None) -> list[Subflow]:
-    """Subflow nodes calling a flow that could not be read (a YAML error, an empty
-    file), or one that calls such a flow: what they set is unknown."""
-    if flows is None:
-        return []
-
-    def unreadable(name: str) -> bool:
-        return name in flows and flows[name] is None
-
-    def opaque(name: str) -> bool:
-        called = flows.get(name)
-        if called is None:
-            return unreadable(name)
-        return any(unreadable(n) for n in textchecks.called_flows(called, flows))
-
-    return [n for n in flow.nodes.values() if isinstance(n, Subflow) and opaque(n.flow)]
-
-
-def check_subflow_files(flow: Flow, known_flows: Mapping[str, Flow | None]) -> Iterator[Problem]:
-    """A subflow whose file could not be read: one error at the node (the unknown
-    variables it would explain are not reported)."""
-    for node in flow.nodes.values():
-        if not isinstance(node, Subflow) or node.flow not in known_flows:
-            continue
-        if known_flows[node.flow] is not None:
-            continue
-        base = os.path.dirname(flow.path)
-        files = [os.path.join(base, node.flow + ext) for ext in (".yaml", ".yml")]
-        file = next((f for f in files if os.path.exists(f)), files[0])
-        yield error(
-            at(flow, node_path(node, "flow"), node.where),
-            f"{label(node)}: flow '{node.flow}' has errors (see {file})",
-        )
-
-
 # (language, phrase) -> the phrase's words the speech model for that language cannot
 # recognise, or None when no model serves the language.
 Vocabulary = Callable[[str, str], list[str] | None]
@@ -501,8 +330,8 @@ def validate(
     if flows is not None:
         from_subflows = textchecks.subflow_variables(flow, flows)
     succ = graph(flow)
-    after_unreadable = _search(
-        [n.next for n in _unreadable_subflows(flow, flows) if n.next in succ], lambda n: succ[n]
+    after_unreadable = search(
+        [n.next for n in unreadable_subflows(flow, flows) if n.next in succ], lambda n: succ[n]
     )
     defined = frozenset(textchecks.defined_variables(flow) | from_subflows)
     problems = [

@@ -1,0 +1,84 @@
+"""Checks across flows: a subflow names a flow that exists and could be read, and
+which flows can lead the caller to a person (their own transfer, or one in a flow
+they call).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Collection, Iterator, Mapping
+
+from engine.flow import textchecks
+from engine.flow.model import AnyNode, Flow, Subflow, Transfer
+from engine.flow.problems import Problem, did_you_mean, error
+from engine.flow.textchecks import at, label, node_path
+from engine.flow.walk import graph, search
+
+
+def flows_with_a_person(flows: Mapping[str, Flow | None] | None) -> Callable[[str], bool]:
+    """Whether a call into the named flow can reach a transfer, there or in a flow it
+    calls. An unknown or unreadable flow cannot (as far as the validator knows)."""
+    reached: dict[str, list[AnyNode]] = {}
+
+    def from_start(name: str) -> list[AnyNode]:
+        if name not in reached:
+            called = flows.get(name) if flows is not None else None
+            reached[name] = []
+            if called is not None and called.start in called.nodes:
+                succ = graph(called)
+                found = search([called.start], lambda n: succ[n])
+                reached[name] = [called.nodes[n] for n in found]
+        return reached[name]
+
+    def calls(name: str) -> list[str]:
+        return [n.flow for n in from_start(name) if isinstance(n, Subflow)]
+
+    def person(name: str) -> bool:
+        return any(isinstance(n, Transfer) for f in search([name], calls) for n in from_start(f))
+
+    return person
+
+
+def check_subflows(flow: Flow, known_flows: Collection[str]) -> Iterator[Problem]:
+    for node in flow.nodes.values():
+        if isinstance(node, Subflow) and node.flow and node.flow not in known_flows:
+            where = at(flow, node_path(node, "flow"), node.where)
+            yield error(
+                where,
+                f"{label(node)}: unknown flow '{node.flow}'{did_you_mean(node.flow, known_flows)}",
+            )
+
+
+def unreadable_subflows(flow: Flow, flows: Mapping[str, Flow | None] | None) -> list[Subflow]:
+    """Subflow nodes calling a flow that could not be read (a YAML error, an empty
+    file), or one that calls such a flow: what they set is unknown."""
+    if flows is None:
+        return []
+
+    def unreadable(name: str) -> bool:
+        return name in flows and flows[name] is None
+
+    def opaque(name: str) -> bool:
+        called = flows.get(name)
+        if called is None:
+            return unreadable(name)
+        return any(unreadable(n) for n in textchecks.called_flows(called, flows))
+
+    return [n for n in flow.nodes.values() if isinstance(n, Subflow) and opaque(n.flow)]
+
+
+def check_subflow_files(flow: Flow, known_flows: Mapping[str, Flow | None]) -> Iterator[Problem]:
+    """A subflow whose file could not be read: one error at the node (the unknown
+    variables it would explain are not reported)."""
+    for node in flow.nodes.values():
+        if not isinstance(node, Subflow) or node.flow not in known_flows:
+            continue
+        if known_flows[node.flow] is not None:
+            continue
+        base = os.path.dirname(flow.path)
+        files = [os.path.join(base, node.flow + ext) for ext in (".yaml", ".yml")]
+        file = next((f for f in files if os.path.exists(f)), files[0])
+        yield error(
+            at(flow, node_path(node, "flow"), node.where),
+            f"{label(node)}: flow '{node.flow}' has errors (see {file})",
+        )
