@@ -187,6 +187,35 @@ def _yaml_message(exc: yaml.MarkedYAMLError, text: str) -> str:
     return message + _hint(exc, text)
 
 
+def _unclosed_quote(exc: yaml.MarkedYAMLError, text: str) -> tuple[yaml.Mark, str] | None:
+    """A quote left open, as the place to look and what to say. YAML lets quoted text
+    run on over lines, so the parser fails where the text finally ends (often at the
+    next quote, lines below) or at the end of the file; a flow's quoted text is one
+    line, so the quote that opens text running on over lines is the likely cause."""
+    start = exc.context_mark
+    if exc.context == "while scanning a quoted scalar" and start is not None:
+        return start, f"invalid YAML: the {text[start.index]} opened here is never closed"
+    problem = exc.problem_mark
+    if problem is None:
+        return None
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if token.start_mark.index >= problem.index:
+                return None
+            quoted = isinstance(token, yaml.ScalarToken) and token.style in ('"', "'")
+            ends = token.end_mark.line
+            if quoted and ends > token.start_mark.line and ends >= problem.line - 1:
+                opened = token.start_mark
+                return opened, (
+                    f"invalid YAML: the {text[opened.index]} opened here is not closed on "
+                    f"this line, so the text runs on to line {token.end_mark.line + 1}, where: "
+                    f"{exc.problem or 'not valid YAML'}"
+                )
+    except yaml.YAMLError:
+        return None
+    return None
+
+
 def _hint(exc: yaml.MarkedYAMLError, text: str) -> str:
     """What usually causes this error in a flow file."""
     lines = text.splitlines()
@@ -302,6 +331,9 @@ def load_yaml(text: str, path: str) -> tuple[YValue | None, list[Problem]]:
         where = _where_at(path, text, int(exc.position))
         return None, [error(where, f"invalid character U+{int(exc.character):04X} in the file")]
     except yaml.MarkedYAMLError as exc:
+        quote = _unclosed_quote(exc, text)
+        if quote is not None:
+            return None, [error(_where(path, quote[0]), quote[1])]
         mark = exc.context_mark if _bare_star(exc) else exc.problem_mark or exc.context_mark
         return None, [error(_where(path, mark), _yaml_message(exc, text))]
     except yaml.YAMLError as exc:
