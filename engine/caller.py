@@ -374,6 +374,9 @@ def run_call(args: argparse.Namespace) -> int:
         print(f"ivr call: {exc}", file=sys.stderr)
         return 1
     _print(report, args.json)
+    if report.outcome == "error":  # the flow failed at run time: the trail says where
+        print("ivr call: the flow failed during the call (see its error above)", file=sys.stderr)
+        return 1
     return 0
 
 

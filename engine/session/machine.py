@@ -505,6 +505,9 @@ class Session:
             raise LookupError(f"subflow '{node.flow}' is not loaded")
         self._stack.append(Frame(self.flow, node.next))
         self.flow = flow
+        for name, template in flow.variables.items():  # its defaults: the call's values win
+            if name not in self.vars:
+                self.vars[name] = value(template, self.vars)
         self._enter(flow.start)
 
     def _return(self) -> None:

@@ -500,6 +500,29 @@ def test_subflow_returns() -> None:
     assert d.session.flow.name == "main" and d.node == "info"
 
 
+def test_a_subflow_sets_its_variables_the_call_does_not_have() -> None:
+    child = """
+    languages: [en, zh]
+    start: hello
+    variables: {company: "City Power", greeting: "Welcome to {{ company }}", account: ""}
+    nodes:
+      hello:
+        type: say
+        prompt: "{{ greeting }}, account {{ account }}."
+        next: done
+      done: {type: return}
+    """
+    flows = {"main": compile_flow(BASE, "main"), "other": compile_flow(child, "other")}
+    session = Session(flows["main"], CallInfo("call-1"), flows=flows.get, clock=lambda: 0.0)
+    session.start()
+    session.vars["account"] = "123456"  # set by the calling flow
+    out = session.feed(ev.Digit("4"))
+    play = next(a for a in out if isinstance(a, ev.Play))
+    assert [p.text for p in play.parts if isinstance(p, ev.SpeechPart)] == [
+        "Welcome to City Power, account 123456."
+    ]
+
+
 def test_language_chosen_up_front() -> None:
     d = Driver(lang="zh")
     assert d.texts(d.last(ev.Play)) == ["主菜单。"]
