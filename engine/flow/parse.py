@@ -231,6 +231,12 @@ def _terminator(r: Reader) -> str | None:
         return found if isinstance(found, str) else None
     value = r.value("terminator")
     if isinstance(value, Scalar) and value.value is None:
+        if not value.raw:  # "terminator: #": the rest of the line is a comment
+            r.ctx.error(
+                value.where,
+                f'{r.label} terminator: empty (# starts a comment): write "#" in quotes, '
+                "or null for no terminator",
+            )
         return None
     return read_key(r.ctx, value, f"{r.label} terminator")
 

@@ -32,6 +32,7 @@ from engine.flow.model import (
     Say,
     Subflow,
     Transfer,
+    Where,
 )
 from engine.flow.problems import Problem, did_you_mean, error, sorted_problems, warning
 from engine.flow.subflows import (
@@ -46,6 +47,20 @@ _INPUT_TYPES = (Menu, Input)
 _MAX_PROBE_LENGTH = 32
 _MAX_PATTERN_LENGTH = 64
 _FILLS: tuple[str, ...] = (*"0123456789", "0123456789", "9876543210", "1357924680")
+
+
+# What a dialplan can pass as the flow (agi://host/<flow>; the sandbox's loopback).
+_DIALLABLE_NAME = re.compile(r"[0-9A-Za-z_.-]+")
+
+
+def check_name(flow: Flow) -> Iterator[Problem]:
+    """The flow's name (its file name) is what a dialplan asks the engine for."""
+    if not _DIALLABLE_NAME.fullmatch(flow.name):
+        yield error(
+            Where(flow.path, 1, 1),
+            f"the flow's name '{flow.name}' (its file name) cannot be asked for from a "
+            "dialplan: name the file with letters, digits, '_', '-' and '.' only",
+        )
 
 
 def check_start_and_human(flow: Flow) -> Iterator[Problem]:
@@ -170,10 +185,16 @@ def check_people(
             continue
         reached = search([node_id], lambda n: succ[n])
         if not any(helps(flow.nodes[n]) for n in reached):
+            fix = (
+                "add an option that leads to one, or leave out a retry's goto so that it "
+                f"ends at the flow's 'human' ('{flow.human}')"
+                if isinstance(flow.nodes.get(flow.human or ""), Transfer)
+                else "add an option for one or set the flow's 'human'"
+            )
             yield error(
                 node.where,
                 f"{label(node)}: no way to reach a person from this menu "
-                "(no path to a transfer); add an option for one or set the flow's 'human'",
+                f"(no path to a transfer); {fix}",
             )
 
 
@@ -335,6 +356,7 @@ def validate(
     )
     defined = frozenset(textchecks.defined_variables(flow) | from_subflows)
     problems = [
+        *check_name(flow),
         *check_start_and_human(flow),
         *check_targets(flow),
         *check_reachable(flow, succ),

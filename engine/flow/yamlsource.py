@@ -223,10 +223,15 @@ def _hint(exc: yaml.MarkedYAMLError, text: str) -> str:
     if any(m.line < len(lines) and _COMMENT.search(lines[m.line]) for m in marks):
         return '; note that # starts a comment: write "#" for the key'
     problem = exc.problem or ""
-    if "'?'" in problem:
+    if "'?'" in problem and "flow" in (exc.context or ""):  # in { } or [ ]
         return "; inside { } a '?' ends the text: put the text in quotes"
     if "mapping values are not allowed" in problem:
         return "; put text that contains ': ' in quotes"
+    if problem.startswith("expected <block end>"):
+        return (
+            "; check this line's indentation: the fields of one node, or the items of "
+            "one list, line up"
+        )
     return ""
 
 

@@ -52,6 +52,17 @@ def test_good_fixtures_load_without_problems() -> None:
     assert sorted(flows) == GOOD_NAMES
 
 
+def test_a_flow_name_a_dialplan_cannot_ask_for(tmp_path: Path) -> None:
+    good = (FIXTURES / "good" / "lost_card.yaml").read_text(encoding="utf-8")
+    for name in ("outage line", "停电"):
+        (tmp_path / f"{name}.yaml").write_text(good, encoding="utf-8")
+        _, problems = load_flow_file(str(tmp_path / f"{name}.yaml"))
+        assert [p.message for p in problems if p.is_error] == [
+            f"the flow's name '{name}' (its file name) cannot be asked for from a dialplan: "
+            "name the file with letters, digits, '_', '-' and '.' only"
+        ]
+
+
 def test_a_broken_file_does_not_stop_the_others(tmp_path: Path) -> None:
     good = (FIXTURES / "good" / "lost_card.yaml").read_text(encoding="utf-8")
     (tmp_path / "lost_card.yaml").write_text(good, encoding="utf-8")
