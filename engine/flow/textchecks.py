@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 
 from engine.flow import templates
@@ -278,12 +278,23 @@ def subflow_variables(flow: Flow, flows: Mapping[str, Flow | None]) -> set[str]:
 
 
 def check_templates(
-    flow: Flow, also_defined: Collection[str] = (), unchecked: Collection[str] = ()
+    flow: Flow,
+    also_defined: Collection[str] = (),
+    unchecked: Collection[str] = (),
+    set_elsewhere: Callable[[str], bool] = lambda name: False,
 ) -> Iterator[Problem]:
     """Templates compile, and use only variables the flow defines (or
     ``also_defined``: those its subflows set). Names in the nodes ``unchecked`` are
-    not looked up (they come after a subflow that could not be read)."""
+    not looked up (they come after a subflow that could not be read). A use guarded
+    with ``is defined`` or ``| default`` may read a name another flow sets (one that
+    calls this flow): ``set_elsewhere`` says whether one does; a name no flow sets is
+    a typo, guarded or not."""
     defined = defined_variables(flow) | set(also_defined)
+    returns = any(node.type == "return" for node in flow.nodes.values())
+    subflow_hint = (
+        " (if a flow that calls this one sets it, give it a default under 'variables', "
+        "or write '| default(...)')"
+    )
     for site in template_sites(flow):
         if site.expression:
             issue = templates.expression_issue(site.text)
@@ -303,8 +314,12 @@ def check_templates(
         used = (templates.expression_names if site.expression else templates.referenced_names)(
             site.text
         )
+        required = templates.required_names(site.text, site.expression)
         for name in sorted(used - defined):
+            if name not in required and set_elsewhere(name):
+                continue
             where = _shift(site.where, site.text, _line_of(site.text, name))
-            yield error(
-                where, f"{site.context}: unknown variable '{name}'{did_you_mean(name, defined)}"
+            hint = did_you_mean(name, defined) or (
+                subflow_hint if returns and name in required else ""
             )
+            yield error(where, f"{site.context}: unknown variable '{name}'{hint}")

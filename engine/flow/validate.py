@@ -333,6 +333,23 @@ def check_phrases(flow: Flow, vocabulary: Vocabulary) -> Iterator[Problem]:
                     )
 
 
+def _set_by_other_flows(
+    flow: Flow, flows: Mapping[str, Flow | None] | None
+) -> Callable[[str], bool]:
+    """Whether another known flow sets a name (read only when a guarded use asks:
+    the other flows are then parsed, once)."""
+    names: set[str] | None = None
+
+    def sets(name: str) -> bool:
+        nonlocal names
+        if names is None:
+            others = (f for n, f in (flows or {}).items() if n != flow.name and f is not None)
+            names = set().union(*(textchecks.defined_variables(other) for other in others))
+        return name in names
+
+    return sets
+
+
 def validate(
     flow: Flow,
     known_flows: Collection[str] | None = None,
@@ -369,7 +386,9 @@ def validate(
         *textchecks.check_languages(flow),
         *textchecks.check_builtin_prompts(flow),
         *textchecks.check_files(flow, base_dir),
-        *textchecks.check_templates(flow, from_subflows, after_unreadable),
+        *textchecks.check_templates(
+            flow, from_subflows, after_unreadable, _set_by_other_flows(flow, flows)
+        ),
         *dataflow.check_use_before_set(flow, defined, flows),
     ]
     if known_flows is not None:

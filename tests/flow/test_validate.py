@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from engine.cli import main
-from engine.flow import load_flow_dir, load_flow_file
+from engine.flow import load_flow_dir, load_flow_file, parse_flow_dir
 from engine.flow.parse import parse_flow
 from engine.flow.validate import validate
 from engine.session import events as ev
@@ -61,6 +61,39 @@ def test_a_flow_name_a_dialplan_cannot_ask_for(tmp_path: Path) -> None:
             f"the flow's name '{name}' (its file name) cannot be asked for from a dialplan: "
             "name the file with letters, digits, '_', '-' and '.' only"
         ]
+
+
+def test_a_subflow_may_read_what_its_caller_sets_when_it_guards_the_use(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "parent.yaml").write_text(
+        "start: pc\nhuman: agent\nnodes:\n"
+        "  pc: {type: input, prompt: Your postcode., var: postcode, min_length: 4,"
+        " max_length: 6, next: child}\n"
+        "  child: {type: subflow, flow: child, next: agent}\n"
+        "  agent: {type: transfer, queue: support}\n",
+        encoding="utf-8",
+    )
+
+    def child(prompt: str) -> list[str]:
+        (tmp_path / "child.yaml").write_text(
+            f"start: greet\nnodes:\n  greet: {{type: say, prompt: \"{prompt}\", next: done}}\n"
+            "  done: {type: return}\n",
+            encoding="utf-8",
+        )
+        known = parse_flow_dir(str(tmp_path))
+        return [p.message for p in load_flow_file(str(tmp_path / "child.yaml"), known)[1]]
+
+    assert child("Postcode {{ postcode | default('') }}.") == []
+    assert child("{% if postcode is defined %}{{ postcode }}{% endif %}") == []
+    assert child("Postcode {{ postcode }}.") == [
+        "say 'greet' prompt: unknown variable 'postcode' (if a flow that calls this one "
+        "sets it, give it a default under 'variables', or write '| default(...)')"
+    ]
+    # A guarded name that no flow sets is a typo all the same.
+    assert child("Postcode {{ postcod | default('') }}.") == [
+        "say 'greet' prompt: unknown variable 'postcod'"
+    ]
 
 
 def test_a_broken_file_does_not_stop_the_others(tmp_path: Path) -> None:
