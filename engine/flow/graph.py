@@ -103,9 +103,21 @@ def _edge_lines(flow: Flow, node: AnyNode) -> Iterator[str]:
         kind = edge.what.split(" ")[0]
         index = counts.get(kind, 0)
         counts[kind] = index + 1
-        if edge.target not in flow.nodes or _implicit(flow, edge):
+        if _implicit(flow, edge):
             continue
         text, extra = _edge_label(flow, node, edge.what, index)
+        if edge.target not in flow.nodes:
+            if edge.target:  # a typo: drawn in red to a node of its own, to be seen
+                missing = quote(f"?{edge.target}")
+                lines.append(
+                    f'  {missing} [shape=box, style=dashed, color="#dc2626", '
+                    f'fontcolor="#dc2626", label={quote("no node " + repr(edge.target))}];'
+                )
+                lines.append(
+                    f"  {quote(node.id)} -> {missing} "
+                    f'[label={quote(text)}, color="#dc2626", fontcolor="#dc2626"];'
+                )
+            continue
         if edge.what == "no_match" and (edge.target, "no input") in drawn:
             text = "no input / no match"  # one edge for both retries
             lines[drawn[(edge.target, "no input")]] = ""
@@ -127,14 +139,21 @@ def _ends_here(node: AnyNode) -> list[str]:
     return []
 
 
+_BIG_FLOW_NODES = 40
+
+
 def to_dot(flow: Flow) -> str:
     """The flow as Graphviz DOT text."""
     caption = flow.title.get(flow.default_language) or flow.name
     if flow.human in flow.nodes:
         caption += f"\n(retries not drawn end at '{flow.human}')"
+    # dot's network simplex and crossing minimisation grow fast with the edges (80
+    # menus that each lead to the one person: over 30 s); bounded, a big flow draws
+    # in about a second, a little less tidy.
+    bounds = ", nslimit=2, mclimit=0.5" if len(flow.nodes) > _BIG_FLOW_NODES else ""
     lines = [
         f"digraph {quote(flow.name)} {{",
-        f"  graph [rankdir=LR, labelloc=t, fontname=Helvetica, label={quote(caption)}];",
+        f"  graph [rankdir=LR, labelloc=t, fontname=Helvetica, label={quote(caption)}{bounds}];",
         "  node [fontname=Helvetica, fontsize=11];",
         "  edge [fontname=Helvetica, fontsize=9];",
         f'  {quote(START)} [shape=circle, width=0.2, label="", style=filled, fillcolor=black];',

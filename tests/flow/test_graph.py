@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.flow import load_flow_file
+from engine.flow import load_flow_file, parse_flow_file
 from engine.flow.commands import run_graph
 from engine.flow.graph import GraphError, quote, render_svg, to_dot
 from engine.flow.model import Flow
@@ -68,3 +68,41 @@ def test_graph_of_an_unreadable_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     bad.write_text("[", encoding="utf-8")
     assert run_graph(str(bad), None) == 1
     assert "cannot be drawn" in capsys.readouterr().err
+
+
+def test_a_target_that_is_no_node_is_drawn_in_red(tmp_path: Path) -> None:
+    path = tmp_path / "typo.yaml"
+    path.write_text(
+        "start: main\nhuman: agent\nnodes:\n"
+        "  main: {type: menu, prompt: Hi, options: [{key: 1, label: Bill, goto: bil},"
+        " {key: 0, label: Person, goto: agent}]}\n"
+        "  agent: {type: transfer, queue: support}\n",
+        encoding="utf-8",
+    )
+    flow, _ = parse_flow_file(str(path))
+    assert flow is not None
+    dot = to_dot(flow)
+    assert '"?bil" [shape=box, style=dashed, color="#dc2626"' in dot
+    assert '"main" -> "?bil" [label="1 Bill", color="#dc2626"' in dot
+    assert "<svg" in render_svg(flow)
+
+
+def test_a_big_flow_draws_in_bounded_time(tmp_path: Path) -> None:
+    """80 menus that each lead on, back and to the one person: unbounded, dot took
+    over 30 s; with its limits, about a second."""
+    nodes = "".join(
+        f"  m{i}: {{type: menu, prompt: Menu {i}, options: ["
+        f"{{key: 1, label: Next, goto: m{min(i + 1, 79)}}}, "
+        f"{{key: 2, label: Back, goto: m{max(i - 1, 0)}}}, "
+        "{key: 0, label: Person, goto: agent}]}\n"
+        for i in range(80)
+    )
+    path = tmp_path / "big.yaml"
+    path.write_text(
+        f"start: m0\nhuman: agent\nnodes:\n{nodes}  agent: {{type: transfer, queue: q}}\n",
+        encoding="utf-8",
+    )
+    flow, _ = parse_flow_file(str(path))
+    assert flow is not None
+    assert "nslimit=2, mclimit=0.5" in to_dot(flow)
+    assert "<svg" in render_svg(flow, timeout_s=20.0)
