@@ -9,8 +9,8 @@ import os
 from collections.abc import Callable, Collection, Iterator, Mapping
 
 from engine.flow import textchecks
-from engine.flow.model import AnyNode, Flow, Subflow, Transfer
-from engine.flow.problems import Problem, did_you_mean, error
+from engine.flow.model import AnyNode, Flow, Input, Menu, Subflow, Transfer
+from engine.flow.problems import Problem, did_you_mean, error, warning
 from engine.flow.textchecks import at, label, node_path
 from engine.flow.walk import graph, search
 
@@ -82,3 +82,76 @@ def check_subflow_files(flow: Flow, known_flows: Mapping[str, Flow | None]) -> I
             at(flow, node_path(node, "flow"), node.where),
             f"{label(node)}: flow '{node.flow}' has errors (see {file})",
         )
+
+
+def check_recursion(flow: Flow, flows: Mapping[str, Flow | None] | None) -> Iterator[Problem]:
+    """A subflow that calls back into the flow it is in (directly, or through the
+    flows it calls). Each call adds a frame that only a return removes, so a caller
+    going round it piles them up; one that takes no key on the way round cannot end
+    (the engine stops it after 200 steps): an error. The way back is a return."""
+    if flows is None:
+        return
+    for node in flow.nodes.values():
+        if not isinstance(node, Subflow):
+            continue
+        way = _way_back(flow.name, node.flow, flows, quiet=False)
+        if way is None:
+            continue
+        where = at(flow, node_path(node, "flow"), node.where)
+        chain = " -> ".join([flow.name, *way])
+        if _called_before_input(flow, node) and _way_back(
+            flow.name, node.flow, flows, quiet=True
+        ):
+            yield error(
+                where,
+                f"{label(node)}: calls back into '{flow.name}' ({chain}) before the caller "
+                "is asked anything, so the call goes round for ever: a called flow goes "
+                "back with a return",
+            )
+        else:
+            yield warning(
+                where,
+                f"{label(node)}: calls back into '{flow.name}' ({chain}): every time round "
+                "adds a frame; go back with a return, or a goto in this flow",
+            )
+
+
+def _called_before_input(flow: Flow, target: Subflow) -> bool:
+    """Whether the call reaches ``target`` from the flow's start without an input."""
+    if flow.start not in flow.nodes:
+        return False
+    succ = graph(flow)
+    quiet = search(
+        [flow.start],
+        lambda n: () if isinstance(flow.nodes[n], Menu | Input) else succ[n],
+    )
+    return target.id in quiet
+
+
+def _way_back(
+    home: str, start: str, flows: Mapping[str, Flow | None], quiet: bool
+) -> list[str] | None:
+    """The flows from ``start`` round to ``home`` through subflow calls (with
+    ``quiet``: only calls made before the caller is asked anything), or None."""
+    previous: dict[str, str] = {}
+    queue = [start]
+    seen = {start}
+    while queue:
+        name = queue.pop(0)
+        if name == home:
+            way = [name]
+            while way[-1] != start:
+                way.append(previous[way[-1]])
+            return list(reversed(way))
+        called = flows.get(name) if name in flows else None
+        if called is None:
+            continue
+        for node in called.nodes.values():
+            if not isinstance(node, Subflow) or node.flow in seen:
+                continue
+            if quiet and not _called_before_input(called, node):
+                continue
+            seen.add(node.flow)
+            previous[node.flow] = name
+            queue.append(node.flow)
+    return None

@@ -36,6 +36,7 @@ from engine.flow.model import (
 )
 from engine.flow.problems import Problem, did_you_mean, error, sorted_problems, warning
 from engine.flow.subflows import (
+    check_recursion,
     check_subflows,
     flows_with_a_person,
     unreadable_subflows,
@@ -393,6 +394,7 @@ def validate(
     ]
     if known_flows is not None:
         problems.extend(check_subflows(flow, known_flows))
+        problems.extend(check_recursion(flow, flows))
     if vocabulary is not None:
         problems.extend(check_phrases(flow, vocabulary))
     return sorted_problems(problems)

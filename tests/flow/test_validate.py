@@ -96,6 +96,44 @@ def test_a_subflow_may_read_what_its_caller_sets_when_it_guards_the_use(
     ]
 
 
+def test_a_flow_that_calls_itself(tmp_path: Path) -> None:
+    (tmp_path / "loopy.yaml").write_text(
+        "start: sub\nhuman: agent\nnodes:\n"
+        "  sub: {type: subflow, flow: loopy, next: agent}\n"
+        "  agent: {type: transfer, queue: support}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "a.yaml").write_text(
+        "start: menu\nhuman: agent\nnodes:\n"
+        "  menu: {type: menu, prompt: Hi, options: [{key: 1, label: B, goto: callb},"
+        " {key: 0, label: Person, goto: agent}]}\n"
+        "  callb: {type: subflow, flow: b, next: menu}\n"
+        "  agent: {type: transfer, queue: support}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "b.yaml").write_text(
+        "start: back\nnodes:\n"
+        "  back: {type: subflow, flow: a, next: done}\n  done: {type: return}\n",
+        encoding="utf-8",
+    )
+    known = parse_flow_dir(str(tmp_path))
+
+    def found(name: str) -> list[str]:
+        return [str(p) for p in load_flow_file(str(tmp_path / f"{name}.yaml"), known)[1]]
+
+    assert found("loopy") == [
+        f"{tmp_path}/loopy.yaml:4:30: subflow 'sub': calls back into 'loopy' (loopy -> loopy) "
+        "before the caller is asked anything, so the call goes round for ever: a called flow "
+        "goes back with a return"
+    ]
+    # a -> b -> a waits at a's menu each time round: a warning, in each flow.
+    assert found("a") == [
+        f"{tmp_path}/a.yaml:5:32: warning: subflow 'callb': calls back into 'a' (a -> b -> a): "
+        "every time round adds a frame; go back with a return, or a goto in this flow"
+    ]
+    assert [p.is_error for p in load_flow_file(str(tmp_path / "b.yaml"), known)[1]] == [False]
+
+
 def test_a_broken_file_does_not_stop_the_others(tmp_path: Path) -> None:
     good = (FIXTURES / "good" / "lost_card.yaml").read_text(encoding="utf-8")
     (tmp_path / "lost_card.yaml").write_text(good, encoding="utf-8")
