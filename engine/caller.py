@@ -336,17 +336,39 @@ def _print_human(report: CallReport) -> None:
     print(f"outcome: {report.outcome} after {report.duration_s:.1f} s")
 
 
+def _check_flow(name: str, directory: str) -> None:
+    """The flow to call is there and valid; else CallError with its own problems
+    (and its subflows'), as ``ivr validate`` would print them, not its neighbours'."""
+    from engine.flow import FLOW_SUFFIXES, load_flow_file, parse_flow_dir
+    from engine.flow.problems import did_you_mean
+
+    if not os.path.isdir(directory):
+        raise CallError(f"no flows directory '{directory}' (give a flow file's path, or --flows)")
+    known = parse_flow_dir(directory)
+    files = (os.path.join(directory, name + suffix) for suffix in FLOW_SUFFIXES)
+    path = next((file for file in files if os.path.isfile(file)), None)
+    if path is None:
+        raise CallError(f"no flow named '{name}' in {directory}{did_you_mean(name, known)}")
+    flow, problems = load_flow_file(path, known)
+    if flow is None:
+        errors = "\n".join(str(p) for p in problems if p.is_error)
+        raise CallError(f"'{name}' has errors, so it cannot be called:\n{errors}")
+
+
 async def _main(args: argparse.Namespace, settings: Settings) -> CallReport:
     from engine.serve import start_stack
 
     flow = args.flow
     directory = args.flows or settings.flows
     if flow.endswith((".yaml", ".yml")) or os.sep in flow:
+        if not os.path.isfile(flow):
+            raise CallError(f"{flow}: no such flow file")
         directory = os.path.dirname(os.path.abspath(flow))
         flow = os.path.splitext(os.path.basename(flow))[0]
+    _check_flow(flow, directory)
     local = replace(settings, flows=directory, agi_host="127.0.0.1", agi_port=0,
                     web_host="127.0.0.1", web_port=0)
-    stack = await start_stack(local, watch=False)
+    stack = await start_stack(local, watch=False, report_flows=False)
     caller = tools_ami(settings)
     caller.start()
     try:

@@ -109,9 +109,13 @@ class Engine:
         self._wakes: set[asyncio.Task[None]] = set()
         self.address: tuple[str, int] = ("", 0)
 
-    async def start(self, host: str, port: int, watch: bool = True) -> tuple[str, int]:
+    async def start(
+        self, host: str, port: int, watch: bool = True, report_flows: bool = True
+    ) -> tuple[str, int]:
+        """Serve; ``report_flows``: log every flow file's problems (``ivr call``
+        reports those of the flow it calls itself)."""
         result = self.flows.load()
-        for problem in result.problems:
+        for problem in result.problems if report_flows else ():
             log.warning("flows: %s", problem)
         self._http = aiohttp.ClientSession()
         loop = asyncio.get_running_loop()

@@ -117,7 +117,7 @@ class Stack:
             await self.engine.trail.close()
 
 
-async def start_stack(settings: Settings, watch: bool = True) -> Stack:
+async def start_stack(settings: Settings, watch: bool = True, report_flows: bool = True) -> Stack:
     """Start the engine (FastAGI), AMI and the web server; port 0 picks a free one."""
     os.makedirs(os.path.dirname(os.path.abspath(settings.trail_db)), exist_ok=True)
     trail = SqliteTrailStore(settings.trail_db, settings.trail_durability)
@@ -140,7 +140,9 @@ async def start_stack(settings: Settings, watch: bool = True) -> Stack:
     web_url = f"http://{host}:{port}"
     engine.constants["engine_url"] = web_url
     engine.ami = ami
-    agi_address = await engine.start(settings.agi_host, settings.agi_port, watch=watch)
+    agi_address = await engine.start(
+        settings.agi_host, settings.agi_port, watch=watch, report_flows=report_flows
+    )
     ami.start()
     return Stack(engine, ami, runner, agi_address, web_url)
 
