@@ -49,7 +49,12 @@ class FlowDir(Mapping[str, Flow | None]):
     directory of many flows is not read whole for each of them."""
 
     def __init__(self, directory: str) -> None:
-        self._paths = {flow_name(path): path for path in flow_files(directory)}
+        self._paths: dict[str, str] = {}
+        self.shadowed: dict[str, str] = {}  # a file whose name another file took first
+        for path in flow_files(directory):
+            first = self._paths.setdefault(flow_name(path), path)
+            if first != path:
+                self.shadowed[path] = first
         self._parsed: dict[str, Flow | None] = {}
 
     def __getitem__(self, name: str) -> Flow | None:
@@ -87,32 +92,34 @@ def load_flow_file(
 
 
 def _subflow_problems(flows: Mapping[str, Flow], known: Collection[str]) -> list[Problem]:
-    """Subflows calling a flow that did not load, or one that never returns."""
+    """Subflows calling a flow that did not load (its own errors are reported)."""
     problems: list[Problem] = []
     for flow in flows.values():
         for node in flow.nodes.values():
             if not isinstance(node, Subflow) or node.flow not in known:
                 continue
             where = flow.locations.get(("nodes", node.id, "flow"), node.where)
-            called = flows.get(node.flow)
-            if called is None:
+            if node.flow not in flows:
                 message = f"flow '{node.flow}' has errors and is not loaded"
-            elif not any(n.type == "return" for n in called.nodes.values()):
-                message = (
-                    f"flow '{node.flow}' has no return node, so the call never comes back "
-                    f"to '{node.next}'"
-                )
-            else:
-                continue
-            problems.append(warning(where, f"subflow '{node.id}': {message}"))
+                problems.append(warning(where, f"subflow '{node.id}': {message}"))
     return problems
+
+
+def shadowed_file(path: str, first: str) -> Problem:
+    name = flow_name(path)
+    return error(
+        Where(path, 1, 1),
+        f"another file already defines the flow '{name}' ({first}); this one is ignored",
+    )
 
 
 def load_flow_dir(directory: str) -> tuple[dict[str, Flow], list[Problem]]:
     """Every flow file in a directory, by name. A broken file is left out (its problems
     say why); the others load."""
     parsed = {path: parse_flow_file(path) for path in flow_files(directory)}
-    known: dict[str, Flow | None] = {flow_name(p): flow for p, (flow, _) in parsed.items()}
+    known: dict[str, Flow | None] = {}
+    for path, (flow, _) in parsed.items():
+        known.setdefault(flow_name(path), flow)  # x.yaml before x.yml, as served
     flows: dict[str, Flow] = {}
     problems: list[Problem] = []
     for path, (flow, found) in parsed.items():
@@ -121,9 +128,7 @@ def load_flow_dir(directory: str) -> tuple[dict[str, Flow], list[Problem]]:
         if flow is None or has_errors(found):
             continue
         if flow.name in flows:
-            other = flows[flow.name].path
-            message = f"another file already defines the flow '{flow.name}' ({other})"
-            problems.append(error(Where(path, 1, 1), message + "; this one is ignored"))
+            problems.append(shadowed_file(path, flows[flow.name].path))
             continue
         flows[flow.name] = flow
     problems.extend(_subflow_problems(flows, known))

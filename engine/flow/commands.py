@@ -12,7 +12,14 @@ import json
 import os
 import sys
 
-from engine.flow import FlowDir, flow_files, load_flow_file, parse_flow_dir, parse_flow_file
+from engine.flow import (
+    FlowDir,
+    flow_files,
+    load_flow_file,
+    parse_flow_dir,
+    parse_flow_file,
+    shadowed_file,
+)
 from engine.flow.graph import GraphError, render_svg
 from engine.flow.model import Flow, Where
 from engine.flow.problems import Problem, error, sorted_problems
@@ -72,7 +79,11 @@ def run_validate(files: list[str]) -> int:
     vocabulary = _speech_vocabulary()
     directories: dict[str, FlowDir] = {}
     for path in paths:
-        flow, problems = load_flow_file(path, _known_flows(path, directories))
+        known = _known_flows(path, directories)
+        flow, problems = load_flow_file(path, known)
+        first = known.shadowed.get(os.path.abspath(path))
+        if first is not None:  # x.yml beside x.yaml: the engine serves x.yaml
+            flow, problems = None, sorted_problems([*problems, shadowed_file(path, first)])
         if flow is not None:
             problems = sorted_problems([*problems, *check_phrases(flow, vocabulary)])
         for problem in problems:

@@ -40,12 +40,25 @@ def flows_with_a_person(flows: Mapping[str, Flow | None] | None) -> Callable[[st
 
 
 def check_subflows(flow: Flow, known_flows: Collection[str]) -> Iterator[Problem]:
+    """A subflow names a known flow, and (when the flows are at hand) one that can
+    come back: without a return node the call never reaches the subflow's next."""
+    flows = known_flows if isinstance(known_flows, Mapping) else {}
     for node in flow.nodes.values():
-        if isinstance(node, Subflow) and node.flow and node.flow not in known_flows:
-            where = at(flow, node_path(node, "flow"), node.where)
+        if not isinstance(node, Subflow) or not node.flow:
+            continue
+        where = at(flow, node_path(node, "flow"), node.where)
+        if node.flow not in known_flows:
             yield error(
                 where,
                 f"{label(node)}: unknown flow '{node.flow}'{did_you_mean(node.flow, known_flows)}",
+            )
+            continue
+        called = flows.get(node.flow)
+        if called is not None and not any(n.type == "return" for n in called.nodes.values()):
+            yield warning(
+                where,
+                f"{label(node)}: flow '{node.flow}' has no return node, so the call never "
+                f"comes back to '{node.next}'",
             )
 
 

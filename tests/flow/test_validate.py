@@ -124,14 +124,36 @@ def test_a_flow_that_calls_itself(tmp_path: Path) -> None:
     assert found("loopy") == [
         f"{tmp_path}/loopy.yaml:4:30: subflow 'sub': calls back into 'loopy' (loopy -> loopy) "
         "before the caller is asked anything, so the call goes round for ever: a called flow "
-        "goes back with a return"
+        "goes back with a return",
+        f"{tmp_path}/loopy.yaml:4:30: warning: subflow 'sub': flow 'loopy' has no return node, "
+        "so the call never comes back to 'agent'",
     ]
     # a -> b -> a waits at a's menu each time round: a warning, in each flow.
     assert found("a") == [
         f"{tmp_path}/a.yaml:5:32: warning: subflow 'callb': calls back into 'a' (a -> b -> a): "
         "every time round adds a frame; go back with a return, or a goto in this flow"
     ]
-    assert [p.is_error for p in load_flow_file(str(tmp_path / "b.yaml"), known)[1]] == [False]
+    assert [p.is_error for p in load_flow_file(str(tmp_path / "b.yaml"), known)[1]] == [False] * 2
+
+
+def test_validate_says_what_the_engine_will_do_with_a_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """x.yaml and x.yml: the engine serves x.yaml; a subflow that never returns."""
+    lost = (FIXTURES / "good" / "lost_card.yaml").read_text(encoding="utf-8")
+    (tmp_path / "lost_card.yaml").write_text(lost, encoding="utf-8")
+    (tmp_path / "lost_card.yml").write_text(lost, encoding="utf-8")
+    assert main(["validate", str(tmp_path)]) == 1
+    assert capsys.readouterr().out == (
+        f"{tmp_path}/lost_card.yml:1:1: another file already defines the flow 'lost_card' "
+        f"({tmp_path}/lost_card.yaml); this one is ignored\n"
+    )
+    flows, problems = load_flow_dir(str(tmp_path))
+    assert flows["lost_card"].path == str(tmp_path / "lost_card.yaml")
+    assert [str(p) for p in problems] == [
+        f"{tmp_path}/lost_card.yml:1:1: another file already defines the flow 'lost_card' "
+        f"({tmp_path}/lost_card.yaml); this one is ignored"
+    ]
 
 
 def test_a_broken_file_does_not_stop_the_others(tmp_path: Path) -> None:
