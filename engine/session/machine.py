@@ -261,6 +261,7 @@ class Session:
         if self._steps > MAX_STEPS_WITHOUT_INPUT:
             raise RuntimeError(f"no input taken in {MAX_STEPS_WITHOUT_INPUT} steps at {node_id}")
         self._cancel_timer()
+        self._leave_http()  # a web move away from a slow backend: its answer is stale
         self.node = node = self.flow.node(node_id)
         self._phase = "idle"
         self._digits = ""
@@ -471,9 +472,7 @@ class Session:
     def _on_http(self, done: ev.HttpDone) -> None:
         node = self.node
         assert isinstance(node, m.Http)
-        if self._hold_timer is not None:
-            self._out.append(ev.CancelTimer(self._hold_timer))
-            self._hold_timer = None
+        self._leave_http()
         # The saved result always says whether it worked: {"ok": ..., **body}.
         if not done.ok:
             result: Any = {"ok": False, "error": done.error, "status": done.status}
@@ -492,6 +491,13 @@ class Session:
             saved_as=node.save_as,
         )
         self._goto(node.next if done.ok else node.on_error)
+
+    def _leave_http(self) -> None:
+        """No backend answer or holding prompt is awaited any more."""
+        self._http_id = None
+        if self._hold_timer is not None:
+            self._out.append(ev.CancelTimer(self._hold_timer))
+            self._hold_timer = None
 
     def _branch(self, node: m.Branch) -> str:
         for case in node.cases:

@@ -474,6 +474,21 @@ def test_http_hold_prompt_success_and_stale_answers() -> None:
     assert d.node == "agent"
 
 
+def test_a_web_move_away_from_a_slow_backend_leaves_its_answer_behind() -> None:
+    """Home on the page while an http node waits: the late answer and the holding
+    prompt's timer belong to a node the call has left (it failed the session)."""
+    d = Driver()
+    d.keys("3")
+    request = d.last(ev.HttpRequest)
+    hold = d.last(ev.StartTimer)
+    out = d.feed(ev.WebNavigate("home"))
+    assert ev.CancelTimer(hold.timer_id) in out
+    assert d.node == "main"
+    assert d.feed(ev.HttpDone(request.request_id, True, 200, {"vip": True})) == []
+    assert d.feed(ev.TimerFired(hold.timer_id)) == []
+    assert d.node == "main" and not d.session.done and "result" not in d.session.vars
+
+
 def test_http_error_path() -> None:
     d = Driver()
     d.keys("3")
