@@ -43,6 +43,7 @@ from visual_ivr.agent import HANDOFF_HUB
 from visual_ivr.handoff_page import HandoffForms, follow, following, handoff_part
 from visual_ivr.links import LinkService
 from visual_ivr.pages import Pages
+from visual_ivr.presence import Presence
 from visual_ivr.push import Hub, Watcher
 from visual_ivr.screens import Handoff, Screen, Screens
 from visual_ivr.sms import SmsSender, sender_from_settings
@@ -80,6 +81,7 @@ class VisualIvr:
             self.pages, lambda name: engine.flows.snapshot.get(name), settings.human_phone, base
         )
         self.hub = Hub()
+        self.presence = Presence()  # which pages of a journey are in view
         self.forms = HandoffForms()
         self.tokens = LinkTokens(settings.link_ttl_s, clock)
         self.cookies = PageCookies(clock=clock)
@@ -104,6 +106,7 @@ class VisualIvr:
         r = app.router
         r.add_get("/s", self.page)
         r.add_get("/s/events", self.events)
+        r.add_post("/s/away", self.away)
         r.add_post("/s/choose", self.choose)
         r.add_post("/s/submit", self.submit)
         r.add_post("/s/nav", self.navigate)
@@ -218,14 +221,17 @@ class VisualIvr:
             )
             # The stream is open while the page is in view (page.js closes it when the
             # page is hidden): the voice side holds for the caller meanwhile.
-            handle.submit(ev.PageSeen(True))
+            page, new = self.presence.arrive(visit.journey, _page_id(request), watcher)
+            if new:
+                handle.submit(ev.PageSeen(True))
             try:
                 await response.prepare(request)
                 await self._stream(request, response, watcher, visit, handoff)
             except (ConnectionError, TimeoutError):
                 pass  # the page went away
             finally:
-                handle.submit(ev.PageSeen(False))
+                if self.presence.leave(visit.journey, page, watcher):
+                    handle.submit(ev.PageSeen(False))
                 if following_task is not None:
                     following_task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -256,6 +262,14 @@ class VisualIvr:
             if not await _changed(watcher, request):
                 await self._write(response, b": still here\n\n")
         await self._write(response, b"event: end\ndata: {}\n\n")
+
+    async def away(self, request: web.Request) -> web.Response:
+        """The page went out of view (a beacon from page.js): its stream ends now,
+        though the server could not yet tell its connection is dead."""
+        visit, _ = self._visit(request)
+        if visit is not None and (request.content_length or 0) <= 64:
+            self.presence.away(visit.journey, _page_id(request, await request.text()))
+        return web.Response(status=204)
 
     @staticmethod
     async def _write(response: web.StreamResponse, data: bytes) -> None:
@@ -463,6 +477,15 @@ class VisualIvr:
 
 
 VISUAL_KEY = web.AppKey("visual_ivr", VisualIvr)
+
+
+_PAGE_ID = re.compile(r"[0-9A-Za-z]{8,32}")
+
+
+def _page_id(request: web.Request, given: str | None = None) -> str:
+    """The id page.js gave its document (``?p=``, or a beacon's body); '' if none."""
+    page = request.query.get("p", "") if given is None else given.strip()
+    return page if _PAGE_ID.fullmatch(page) else ""
 
 
 async def _changed(watcher: Watcher, request: web.Request) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 
 from engine.session.events import HttpDone, WebChoose
 from engine.session.machine import Session
@@ -352,3 +353,41 @@ async def test_a_reference_is_shown_as_one_number(page: PageClient, visual: Visu
     assert re.fullmatch(r"[0-9]{4,}", card[1]), card[1]
     spoken = [e.data["text"] for e in session.trail if e.kind == "prompt"]
     assert any(f"Your reference is {' '.join(card[1])}." in text for text in spoken)
+
+
+async def test_a_page_in_view_is_counted_once_however_its_streams_come_and_go(
+    page: PageClient, visual: VisualIvr
+) -> None:
+    """A phone that changes networks reconnects while its old stream lingers open on
+    the server: the page is one page in view, and its beacon ends it at once."""
+    await start(page)
+    session = session_of(visual, page)
+    cookie = {"Cookie": f"ivr_page={page.cookie}"}
+    pid = "abcdefgh12345678"
+
+    async def until(check: Callable[[], bool]) -> None:
+        async with asyncio.timeout(5):
+            while not check():
+                await asyncio.sleep(0.01)
+
+    async with page.client.get(f"/v/s/events?p={pid}", headers=cookie) as old:
+        await old.content.readline()
+        await until(lambda: session.page.open == 1)
+        async with page.client.get(f"/v/s/events?p={pid}", headers=cookie) as new:
+            await new.content.readline()
+            # The old stream is told to end; the page is still one page in view.
+            async with asyncio.timeout(5):
+                assert (await old.content.read()).endswith(b"event: end\ndata: {}\n\n")
+            assert session.page.open == 1
+            async with page.client.get("/v/s/events?p=otherpage1234", headers=cookie) as two:
+                await two.content.readline()
+                await until(lambda: session.page.open == 2)
+            await until(lambda: session.page.open == 1)  # that one closed
+            # Hidden: the beacon ends the page's stream, though its connection is open.
+            async with page.client.post("/v/s/away", data=pid, headers=cookie) as away:
+                assert away.status == 204
+            await until(lambda: session.page.open == 0)
+            async with asyncio.timeout(5):
+                assert (await new.content.read()).endswith(b"event: end\ndata: {}\n\n")
+    opened = [e for e in session.trail if e.kind == "page"]
+    assert [dict(e.data) for e in opened] == [{"event": "opened"}]

@@ -1,6 +1,8 @@
 (function () {
   "use strict";
-  var d = document, es = null;
+  // pid names this page to the server, which keeps one event stream per page: a
+  // reconnection (a new network) replaces the old stream rather than adding one.
+  var d = document, es = null, pid = Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
   function root() { return d.getElementById("app"); }
   // An update: {v, h, node, lang, title, html, done}. Older or identical ones are skipped.
   // Focus goes to what needs the caller (a notice, a field to correct), else to the
@@ -17,7 +19,7 @@
     var f = (!moved && (a.querySelector(".notice") || a.querySelector("[aria-invalid=true]"))) ||
       ((moved || mine) && a.querySelector("h1"));
     if (f) f.focus();
-    if (u.done && es) { es.close(); es = null; }
+    if (u.done) { a.dataset.done = "1"; if (es) { es.close(); es = null; } }
     d.dispatchEvent(new CustomEvent("ivr:update", { detail: u }));
   }
   d.addEventListener("submit", function (e) {
@@ -41,14 +43,19 @@
   function listen() {
     var a = root();
     if (!a || !a.dataset.events || !window.EventSource || a.dataset.done || d.hidden) return;
-    es = new EventSource(a.dataset.events + "?h=" + a.dataset.h);
+    es = new EventSource(a.dataset.events + "?h=" + a.dataset.h + "&p=" + pid);
     es.onmessage = function (m) { apply(JSON.parse(m.data)); };
     es.addEventListener("end", function () { if (es) { es.close(); es = null; } });
   }
   // The stream is open only while the page is in view: the call holds for a caller
   // reading it, and stops holding when they turn to another app.
   d.addEventListener("visibilitychange", function () {
-    if (d.hidden && es) { es.close(); es = null; } else if (!d.hidden && !es) listen();
+    var a = root();
+    if (d.hidden && es) {
+      es.close(); es = null;
+      // Said at once: the server may not see a lost connection close for minutes.
+      if (a && navigator.sendBeacon) navigator.sendBeacon(a.dataset.events.replace(/events$/, "away"), pid);
+    } else if (!d.hidden && !es) listen();
   });
   if (d.readyState === "loading") d.addEventListener("DOMContentLoaded", listen); else listen();
 })();

@@ -86,6 +86,8 @@
         e.goto ? `→ ${e.goto}` : ""].join(" ").replace(/\s+/g, " ").trim();
       case "http": return `${e.ok ? "ok" : "failed"} ${e.status || ""} ${e.error || ""} ${e.elapsed_ms} ms`;
       case "retry": return `${e.retry} ${e.count}/${e.max} ${e.reason || ""}`;
+      case "page": return e.event === "hold" ? `the call waited while the page was in view (${e.count})`
+        : "the caller opened the visual IVR page";
       case "end": return e.outcome;
       case "node": return e.type;
       default: return e.lang || e.reason || "";
