@@ -111,6 +111,7 @@ class HandoffHub:
         self._by_uniqueid: dict[str, str] = {}  # call-backs it placed
         self._resolving: dict[str, asyncio.Task[str | None]] = {}  # channel -> journey
         self._queued: dict[str, QueuedCall] = {}  # journey -> its call in a queue
+        self._hung_up: dict[str, float] = {}  # journeys whose call ended before a queue
         self._watchers: dict[str, set[Desk]] = {}  # journey -> desks showing it
         self._pushes: dict[str, list[Push]] = {}
         self._callbacks: dict[str, dict[str, Any]] = {}
@@ -181,7 +182,12 @@ class HandoffHub:
         for happening in self.book.feed(fields):
             self._happen(happening)
         if name == "Hangup":
-            self._by_channel.pop(fields.get("Channel", ""), None)
+            mine = self._by_channel.pop(fields.get("Channel", ""), None)
+            if mine is not None and mine not in self._queued:
+                # Gone before a queue took the call (during "connecting you"): the
+                # page says the call ended rather than that a person is coming.
+                self._hung_up[mine] = time.time()
+                self._bump(mine)
             self._resolving.pop(fields.get("Channel", ""), None)
             journey = self._by_uniqueid.pop(fields.get("Uniqueid", ""), None)
             if journey is not None:
@@ -393,7 +399,7 @@ class HandoffHub:
     def status(self, journey: str) -> dict[str, Any]:
         call = self._queued.get(journey)
         callback = self._callbacks.get(journey)
-        state = "self_service"
+        state = "ended" if journey in self._hung_up else "self_service"
         if callback is not None:
             state = {"calling": "calling_back", "failed": "callback_failed"}.get(
                 callback["state"], state
@@ -440,7 +446,8 @@ class HandoffHub:
     def _forget(self) -> None:
         """Drop what is kept for journeys the engine no longer keeps."""
         live = self.engine.sessions
-        for book in (self._versions, self._queued, self._pushes, self._callbacks):
+        books = (self._versions, self._queued, self._pushes, self._callbacks, self._hung_up)
+        for book in books:
             for journey in [j for j in book if j not in live]:
                 del book[journey]
 

@@ -283,3 +283,25 @@ async def test_an_engine_started_while_the_caller_waits_hands_over_everything(
     finally:
         await call.__aexit__(None, None, None)  # hangs up
         await stopped(second)
+
+
+async def test_a_caller_gone_before_the_queue_is_not_told_a_person_is_coming(
+    stack: Stack,
+) -> None:
+    """"Talk to a person", then the caller hangs up during "connecting you": the call
+    never reaches a queue, and the page must say that the call ended (it went on
+    saying "you're being connected" with its event stream open)."""
+    hub = hub_of(stack)
+    async with Caller(stack, "service_line", caller_number()) as call:
+        await call.at("welcome")
+        await call.press("1")
+        await call.at("main")
+        journey = call.s.call.call_id
+        stack.engine.sessions[journey].submit(ev.WebHuman())
+        await call.until(lambda: call.s.done, 10)
+        assert hub.status(journey)["state"] == "self_service"  # still connecting
+        await call.hangup()
+        async with asyncio.timeout(10):
+            while hub.status(journey)["state"] != "ended":
+                await asyncio.sleep(0.05)
+        assert journey not in hub._queued
