@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from engine.flow.model import DEFAULT_LANGUAGE, Prompt, PromptPart, Text, Where
 from engine.flow.problems import Problem, did_you_mean, error
@@ -48,6 +48,22 @@ def _lower_first(text: str) -> str:
     return (text[:1].lower() + text[1:]).rstrip(".")
 
 
+# A field of one node kind written on another: what this kind has instead.
+_INSTEAD = {
+    "goto": ("next", " (this node goes on with 'next')"),
+    "next": ("goto", " (options and cases go on with 'goto')"),
+    "timeout": (
+        "first_digit_timeout",
+        " (an input has 'first_digit_timeout' and 'inter_digit_timeout')",
+    ),
+}
+
+
+def _instead(key: str, known: Collection[str]) -> str:
+    found = _INSTEAD.get(key)
+    return found[1] if found is not None and found[0] in known else ""
+
+
 class Reader:
     """One mapping read against its field table. ``label`` starts every message
     (``menu 'main'``); ``path`` is the model path its values are recorded under."""
@@ -73,7 +89,11 @@ class Reader:
         known = names(self.table)
         for entry in self.map:
             if entry.key not in known:
-                hint = did_you_mean(entry.key, known) or f" (expected one of: {', '.join(known)})"
+                hint = (
+                    did_you_mean(entry.key, known)
+                    or _instead(entry.key, known)
+                    or f" (expected one of: {', '.join(known)})"
+                )
                 self.ctx.error(entry.key_where, f"{self.label}: unknown field '{entry.key}'{hint}")
         for f in self.table:
             if f.required and f.name not in self.map:

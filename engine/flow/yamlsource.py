@@ -24,7 +24,7 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from yaml.nodes import Node as YamlNode
 
 from engine.flow.model import Where
-from engine.flow.problems import Problem, error
+from engine.flow.problems import Problem, error, warning
 
 MAX_FILE_BYTES = 1_000_000
 MAX_ALIASES = 200  # alias uses (*name) per document
@@ -159,6 +159,7 @@ def _where_at(path: str, text: str, position: int) -> Where:
 
 
 _COMMENT = re.compile(r"[:{,]\s*#")
+_ASKS_FOR_A_KEY = re.compile(r"(?i)\b(press|key|dial|enter)\s*$|按\s*$")
 
 
 def _bare_star(exc: yaml.MarkedYAMLError) -> bool:
@@ -294,7 +295,29 @@ class _Builder:
             value = self.loader.construct_object(node)
         except (ValueError, OverflowError):  # e.g. a 5000-digit number: keep it as text
             return Scalar(raw, raw, where, quoted)
+        if isinstance(value, str) and isinstance(node, ScalarNode) and node.style is None:
+            self._cut_by_comment(node, value)
         return Scalar(value, raw, where, quoted)
+
+    def _cut_by_comment(self, node: ScalarNode, text: str) -> None:
+        """Unquoted text that a '#' cut short: 'then press #. To go back, press *.'
+        reads as 'then press' and a comment. A comment that reads as the text going
+        on ('#' then no space), or text that ends asking for a key, is a warning."""
+        end = node.end_mark
+        if end.line != node.start_mark.line or end.line >= len(self.lines):
+            return
+        rest = self.lines[end.line][end.column :].lstrip()
+        if not rest.startswith("#"):
+            return
+        goes_on = len(rest) > 1 and not rest[1].isspace() and rest[1] != "#"
+        if goes_on or _ASKS_FOR_A_KEY.search(text):
+            self.problems.append(
+                warning(
+                    self.where(node),
+                    f"the text ends at '{text[-30:]}': in YAML, ' #' starts a comment, so "
+                    f"'{rest[:30]}' is not part of it; put the whole text in quotes",
+                )
+            )
 
     def _mapping(self, node: MappingNode) -> Map:
         self.loader.flatten_mapping(node)  # resolves "<<" merge keys
