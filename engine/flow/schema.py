@@ -408,7 +408,21 @@ def json_schema() -> dict[str, object]:
     defs = _shared_defs()
     for node_type in NODE_FIELDS:
         defs[f"{node_type}_node"] = _node_schema(node_type)
-    defs["node"] = {"oneOf": [_ref(f"{t}_node") for t in NODE_FIELDS]}
+    # Chosen by its type, so that an editor or validator reports what is wrong with
+    # the node as that kind (a misspelt field), not that it is none of eleven kinds.
+    kinds = {t: [t, *(a for a, target in NODE_ALIASES.items() if target == t)] for t in NODE_FIELDS}
+    defs["node"] = {
+        "type": "object",
+        "required": ["type"],
+        "properties": {"type": {"enum": [name for names in kinds.values() for name in names]}},
+        "allOf": [
+            {
+                "if": {"properties": {"type": {"enum": names}}, "required": ["type"]},
+                "then": _ref(f"{t}_node"),
+            }
+            for t, names in kinds.items()
+        ],
+    }
     schema = _object(FLOW_FIELDS)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -80,3 +80,18 @@ def test_defaults_and_descriptions_are_published() -> None:
 def test_ivr_schema_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_schema() == 0
     assert json.loads(capsys.readouterr().out) == json_schema()
+
+
+def test_a_node_is_checked_as_its_own_kind() -> None:
+    """Errors an editor can show: the misspelt field of a say node, not 'not valid
+    under any of the given schemas' (eleven kinds tried)."""
+    data = _data("start: a\nnodes: {a: {type: say, promt: hi}}\n")
+    messages = sorted(e.message for e in _validator().iter_errors(data))
+    assert messages == [
+        "'prompt' is a required property",
+        "Additional properties are not allowed ('promt' was unexpected)",
+    ]
+    data = _data("start: a\nnodes: {a: {type: transfer, queue: q, no_input: {max: 1}}}\n")
+    assert [e.message for e in _validator().iter_errors(data)] == [
+        "Additional properties are not allowed ('no_input' was unexpected)"
+    ]
