@@ -217,6 +217,27 @@ def _unclosed_quote(exc: yaml.MarkedYAMLError, text: str) -> tuple[yaml.Mark, st
     return None
 
 
+_BRACED_HASH = re.compile(r"\{[^{}#]*:\s*(#)")  # "{key: #, label: ...}"
+_HASH_IN_BRACES = (
+    'invalid YAML: this # starts a comment, so the rest of the line is lost and the '
+    '{ } is never closed: write "#" (quoted) for the key'
+)
+
+
+def _hash_in_braces(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, int] | None:
+    """The line and column of a bare # inside { } on or a few lines above where the
+    parser failed (it fails where the { } would have had to end, often lines on)."""
+    problem = exc.problem_mark
+    if problem is None:
+        return None
+    lines = text.splitlines()
+    for line in range(min(problem.line, len(lines) - 1), max(problem.line - 6, -1), -1):
+        found = _BRACED_HASH.search(lines[line])
+        if found is not None:
+            return line, found.start(1)
+    return None
+
+
 def _hint(exc: yaml.MarkedYAMLError, text: str) -> str:
     """What usually causes this error in a flow file."""
     lines = text.splitlines()
@@ -362,6 +383,9 @@ def load_yaml(text: str, path: str) -> tuple[YValue | None, list[Problem]]:
         quote = _unclosed_quote(exc, text)
         if quote is not None:
             return None, [error(_where(path, quote[0]), quote[1])]
+        hash_key = _hash_in_braces(exc, text)
+        if hash_key is not None:
+            return None, [error(Where(path, hash_key[0] + 1, hash_key[1] + 1), _HASH_IN_BRACES)]
         mark = exc.context_mark if _bare_star(exc) else exc.problem_mark or exc.context_mark
         return None, [error(_where(path, mark), _yaml_message(exc, text))]
     except yaml.YAMLError as exc:
