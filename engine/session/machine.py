@@ -267,7 +267,7 @@ class Session:
         self._digits = ""
         self._nudged = False
         self._counts = {"no_input": 0, "no_match": 0}
-        self.page.holds, self.page.holding = 0, False
+        self.page.new_node()
         self._record("node", type=node.type, flow=self.flow.name)
         match node:
             case m.Menu() | m.Input():  # LanguageMenu is a Menu

@@ -38,6 +38,10 @@ class PagePresence:
         self.seen = self.seen or opened
         return first
 
+    def new_node(self) -> None:
+        """Holds are counted per node: a new one starts from none."""
+        self.holds, self.holding = 0, False
+
     def may_hold(self) -> bool:
         return self.open > 0 and self.holds < MAX_HOLDS
 
