@@ -153,6 +153,8 @@ class VisualIvr:
     async def open_link(self, request: web.Request) -> web.StreamResponse:
         token = request.match_info["token"]
         check = self.tokens.check(token)
+        if self._already_in(request, check.journey):
+            return self._see_page()  # the text tapped again, in the browser that used it
         lang = self._journey_lang(check.journey) or _preferred(request, ("en", "zh"))
         if not check.ok:
             return self._link_refused(request, lang, check.status)
@@ -167,6 +169,8 @@ class VisualIvr:
 
     async def use_link(self, request: web.Request) -> web.StreamResponse:
         result = self.tokens.redeem(request.match_info["token"])
+        if not result.ok and self._already_in(request, result.journey):
+            return self._see_page()
         lang = self._journey_lang(result.journey) or _preferred(request, ("en", "zh"))
         handle = self.engine.sessions.get(result.journey) if result.ok else None
         if handle is None:
@@ -221,7 +225,9 @@ class VisualIvr:
             )
             # The stream is open while the page is in view (page.js closes it when the
             # page is hidden): the voice side holds for the caller meanwhile.
-            page, new = self.presence.arrive(visit.journey, _page_id(request), watcher)
+            page, new = self.presence.arrive(
+                visit.journey, _page_id(request), watcher, _stream_number(request.query.get("n"))
+            )
             if new:
                 handle.submit(ev.PageSeen(True))
             try:
@@ -268,7 +274,8 @@ class VisualIvr:
         though the server could not yet tell its connection is dead."""
         visit, _ = self._visit(request)
         if visit is not None and (request.content_length or 0) <= 64:
-            self.presence.away(visit.journey, _page_id(request, await request.text()))
+            page, _, number = (await request.text()).partition(".")  # "<page>.<stream>"
+            self.presence.away(visit.journey, _page_id(request, page), _stream_number(number))
         return web.Response(status=204)
 
     @staticmethod
@@ -422,6 +429,12 @@ class VisualIvr:
             return None, None
         return visit, self.engine.sessions.get(visit.journey)
 
+    def _already_in(self, request: web.Request, journey: str) -> bool:
+        """This browser's page cookie is for ``journey``, which is still there."""
+        visit, handle = self._visit(request)
+        mine = visit is not None and visit.journey == journey
+        return bool(journey) and mine and handle is not None
+
     def _journey_lang(self, journey: str) -> str | None:
         handle = self.engine.sessions.get(journey) if journey else None
         return handle.session.lang if handle is not None else None
@@ -486,6 +499,13 @@ def _page_id(request: web.Request, given: str | None = None) -> str:
     """The id page.js gave its document (``?p=``, or a beacon's body); '' if none."""
     page = request.query.get("p", "") if given is None else given.strip()
     return page if _PAGE_ID.fullmatch(page) else ""
+
+
+def _stream_number(text: str | None) -> int:
+    """Which of its page's streams (page.js counts them; 0 if not given)."""
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > 9:
+        return 0
+    return int(text)
 
 
 async def _changed(watcher: Watcher, request: web.Request) -> bool:

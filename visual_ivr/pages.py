@@ -31,8 +31,10 @@ SEND_LINK_PATH = "/v/api/send-link"
 
 
 def reference(journey: str) -> str:
-    """The journey's id as a person reads it out: ``3F2A-91BC``."""
-    short = journey[:8].upper()
+    """The journey's id as a person reads it out: ``3F2A-91BC``. From its random
+    end: its first digits are the second it began, the same for every journey that
+    began in it."""
+    short = journey[-8:].upper()
     return f"{short[:4]}-{short[4:]}"
 
 
@@ -121,6 +123,8 @@ def page_model(
     p["own_back"] = not any(o["label"] == t["back"] for o in p.get("options", ()))
     p["title"] = f"{p['heading']} · {p['flow_title']}"
     p["handoff"] = handoff
+    if handoff is not None and handoff["state"] == "ended" and p["lines"] == [t["transfer_call"]]:
+        p["lines"] = []  # not "you're being connected": the handoff's line says it ended
     # A page stops listening once nothing on it can change: a handoff still can.
     p["final"] = p["done"] and (handoff is None or handoff["settled"])
     return p

@@ -80,8 +80,8 @@ class LinkTokens:
         link = self._links.get(_digest(token))
         if link is None:
             return LinkCheck("invalid")
-        if link.used:
-            return LinkCheck("used")
+        if link.used:  # the journey, for the browser that used it (its cookie says so)
+            return LinkCheck("used", link.journey)
         if self.clock() >= link.expires:
             return LinkCheck("expired")
         return LinkCheck("ok", link.journey)

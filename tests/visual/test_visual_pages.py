@@ -174,7 +174,8 @@ async def test_a_person_from_a_web_only_journey(page: PageClient, visual: Visual
     await choose(page, "welcome", "1")
     person = await page.follow(await page.post("/v/s/human"))
     session = session_of(visual, page)
-    ref = session.call.call_id[:4].upper()
+    tail = session.call.call_id[-8:].upper()  # random: not the second it began
+    ref = f"{tail[:4]}-{tail[4:]}"
     assert h1(person) == "Talk to a person"
     assert "call +1 555 0100 and give this reference: " + ref in person.text
     assert 'action="/v/s/human"' not in person.text  # the journey is over here
@@ -284,6 +285,10 @@ async def test_the_link_opens_once_then_is_worthless(
     for again in (await thief.get(path), await thief.post(path)):
         assert again.status == 410 and "already been used" in again.text
         assert not thief.cookie
+    # The caller who closed the tab taps the text again: the browser that used the
+    # link (its cookie) goes back to the journey.
+    for again in (await page.get(path), await page.post(path)):
+        assert again.status == 303 and again.location == "/v/s"
 
 
 async def test_expired_and_tampered_links(page: PageClient, visual: VisualIvr) -> None:
@@ -389,5 +394,36 @@ async def test_a_page_in_view_is_counted_once_however_its_streams_come_and_go(
             await until(lambda: session.page.open == 0)
             async with asyncio.timeout(5):
                 assert (await new.content.read()).endswith(b"event: end\ndata: {}\n\n")
+    # Hidden and shown again at once: the new stream (2) reaches the server before
+    # the beacon of the old one (1), which then ends nothing.
+    async with page.client.get(f"/v/s/events?p={pid}&n=1", headers=cookie) as first:
+        await first.content.readline()
+        async with page.client.get(f"/v/s/events?p={pid}&n=2", headers=cookie) as second:
+            await second.content.readline()
+            async with page.client.post("/v/s/away", data=f"{pid}.1", headers=cookie):
+                pass
+            await asyncio.sleep(0.3)
+            assert session.page.open == 1
+            async with page.client.post("/v/s/away", data=f"{pid}.2", headers=cookie):
+                pass
+            await until(lambda: session.page.open == 0)
     opened = [e for e in session.trail if e.kind == "page"]
-    assert [dict(e.data) for e in opened] == [{"event": "opened"}]
+    assert [dict(e.data) for e in opened] == [{"event": "opened"}]  # the first time only
+
+
+def test_a_call_that_ended_before_the_queue_is_not_said_to_be_connecting() -> None:
+    from engine.flow import load_flow_dir
+    from engine.session.machine import CallInfo
+    from visual_ivr.pages import Where, page_model
+    from visual_ivr.texts import TEXTS
+
+    flows, _ = load_flow_dir("flows")
+    session = Session(flows["service_line"], CallInfo("6b0f" * 8), flows=flows.get)
+    session.start()
+    session.feed(WebChoose("welcome", "0"))  # to a person
+    assert session.outcome == "transfer:support"
+    where = Where(call=True, brand="Demo Bank", human_phone="", restart="/v/service_line")
+    connecting = page_model(session, where, {"state": "queued", "lines": [], "settled": False})
+    assert connecting["lines"] == [TEXTS["en"]["transfer_call"]]
+    ended = {"state": "ended", "lines": [TEXTS["en"]["call_ended"]], "settled": True}
+    assert page_model(session, where, ended)["lines"] == []  # the handoff's line says it

@@ -2,7 +2,7 @@
   "use strict";
   // pid names this page to the server, which keeps one event stream per page: a
   // reconnection (a new network) replaces the old stream rather than adding one.
-  var d = document, es = null, pid = Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
+  var d = document, es = null, n = 0, pid = Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
   function root() { return d.getElementById("app"); }
   // An update: {v, h, node, lang, title, html, done}. Older or identical ones are skipped.
   // Focus goes to what needs the caller (a notice, a field to correct), else to the
@@ -43,7 +43,8 @@
   function listen() {
     var a = root();
     if (!a || !a.dataset.events || !window.EventSource || a.dataset.done || d.hidden) return;
-    es = new EventSource(a.dataset.events + "?h=" + a.dataset.h + "&p=" + pid);
+    n += 1;  // the stream's number: a beacon ends this one, not a newer one
+    es = new EventSource(a.dataset.events + "?h=" + a.dataset.h + "&p=" + pid + "&n=" + n);
     es.onmessage = function (m) { apply(JSON.parse(m.data)); };
     es.addEventListener("end", function () { if (es) { es.close(); es = null; } });
   }
@@ -54,7 +55,7 @@
     if (d.hidden && es) {
       es.close(); es = null;
       // Said at once: the server may not see a lost connection close for minutes.
-      if (a && navigator.sendBeacon) navigator.sendBeacon(a.dataset.events.replace(/events$/, "away"), pid);
+      if (a && navigator.sendBeacon) navigator.sendBeacon(a.dataset.events.replace(/events$/, "away"), pid + "." + n);
     } else if (!d.hidden && !es) listen();
   });
   if (d.readyState === "loading") d.addEventListener("DOMContentLoaded", listen); else listen();
