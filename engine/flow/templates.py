@@ -19,11 +19,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
+from typing import TypeVar
 
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.environment import TemplateExpression
 from jinja2.parser import Parser
 from jinja2.sandbox import SandboxedEnvironment
+
+_N = TypeVar("_N", bound=nodes.Node)
 
 
 class TemplateFailure(Exception):
@@ -199,13 +202,19 @@ def _guarded(ast: nodes.Node) -> set[str]:
     whether or not they are set. Only a bare name is guarded (``x.y | default`` still
     fails when ``x`` is undefined)."""
     guarded: set[str] = set()
-    for test in ast.find_all(nodes.Test):
+    for test in _with_root(ast, nodes.Test):  # "x is defined" alone is its own root
         if test.name in _GUARD_TESTS and isinstance(test.node, nodes.Name):
             guarded.add(test.node.name)
-    for filter_ in ast.find_all(nodes.Filter):
+    for filter_ in _with_root(ast, nodes.Filter):
         if filter_.name in _GUARD_FILTERS and isinstance(filter_.node, nodes.Name):
             guarded.add(filter_.node.name)
     return guarded
+
+
+def _with_root(ast: nodes.Node, kind: type[_N]) -> list[_N]:
+    """``ast.find_all(kind)``, and ``ast`` itself when it is one (find_all skips it)."""
+    found = list(ast.find_all(kind))
+    return [ast, *found] if isinstance(ast, kind) else found
 
 
 def _facts(node: nodes.Node) -> tuple[frozenset[str], frozenset[str]]:

@@ -291,6 +291,16 @@ def check_templates(
     a typo, guarded or not."""
     defined = defined_variables(flow) | set(also_defined)
     returns = any(node.type == "return" for node in flow.nodes.values())
+    # Names a branch proves set ("x is defined"): the use-before-set check follows
+    # where they are read, as for a guarded use.
+    proven = {
+        name
+        for node in flow.nodes.values()
+        if isinstance(node, Branch)
+        for case in node.cases
+        for name in templates.expression_names(case.when)
+        - templates.required_names(case.when, expression=True)
+    }
     subflow_hint = (
         " (if a flow that calls this one sets it, give it a default under 'variables', "
         "or write '| default(...)')"
@@ -316,7 +326,7 @@ def check_templates(
         )
         required = templates.required_names(site.text, site.expression)
         for name in sorted(used - defined):
-            if name not in required and set_elsewhere(name):
+            if (name not in required or name in proven) and set_elsewhere(name):
                 continue
             where = _shift(site.where, site.text, _line_of(site.text, name))
             hint = did_you_mean(name, defined) or (

@@ -220,7 +220,7 @@ def _unclosed_quote(exc: yaml.MarkedYAMLError, text: str) -> tuple[yaml.Mark, st
 _BRACED_HASH = re.compile(r"\{[^{}#]*:\s*(#)")  # "{key: #, label: ...}"
 _HASH_IN_BRACES = (
     'invalid YAML: this # starts a comment, so the rest of the line is lost and the '
-    '{ } is never closed: write "#" (quoted) for the key'
+    '{ } is never closed: write "#" in quotes'
 )
 
 

@@ -95,3 +95,15 @@ def test_referenced_names() -> None:
     assert referenced_names("{{ broken") == set()
     assert expression_names("x.ok and y[z] > 3") == {"x", "y", "z"}
     assert expression_names("x ==") == set()
+
+
+def test_a_guard_that_is_the_whole_expression_guards() -> None:
+    """'account is defined' alone (a branch's when) reads nothing it needs; jinja's
+    find_all does not look at the root node itself."""
+    from engine.flow.templates import required_names
+
+    assert required_names("account is defined", expression=True) == set()
+    assert required_names("account is not defined", expression=True) == set()
+    assert required_names("account | default('x')", expression=True) == set()
+    assert required_names("account is defined and pin == '1'", expression=True) == {"pin"}
+    assert required_names("account == '1'", expression=True) == {"account"}

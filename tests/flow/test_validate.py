@@ -85,6 +85,16 @@ def test_a_subflow_may_read_what_its_caller_sets_when_it_guards_the_use(
         return [p.message for p in load_flow_file(str(tmp_path / "child.yaml"), known)[1]]
 
     assert child("Postcode {{ postcode | default('') }}.") == []
+    # After a branch that proves it set (the case "postcode is defined").
+    (tmp_path / "proven.yaml").write_text(
+        "start: chk\nnodes:\n"
+        "  chk: {type: branch, cases: [{when: postcode is defined, goto: say}], default: done}\n"
+        "  say: {type: say, prompt: \"Postcode {{ postcode }}.\", next: done}\n"
+        "  done: {type: return}\n",
+        encoding="utf-8",
+    )
+    proven = load_flow_file(str(tmp_path / "proven.yaml"), parse_flow_dir(str(tmp_path)))
+    assert [p.message for p in proven[1]] == []
     assert child("{% if postcode is defined %}{{ postcode }}{% endif %}") == []
     assert child("Postcode {{ postcode }}.") == [
         "say 'greet' prompt: unknown variable 'postcode' (if a flow that calls this one "
