@@ -194,7 +194,12 @@ def render_svg(flow: Flow, dot: str = "dot", timeout_s: float = 30.0) -> str:
             timeout=timeout_s,
             check=False,
         )
-    except (OSError, subprocess.TimeoutExpired) as exc:
+    except subprocess.TimeoutExpired as exc:
+        raise GraphError(
+            f"Graphviz could not lay out {len(flow.nodes)} nodes in {timeout_s:.0f} s: the flow "
+            "is too big to draw whole (subflows draw one by one)"
+        ) from exc
+    except OSError as exc:
         raise GraphError(f"Graphviz failed: {exc}") from exc
     if result.returncode != 0:
         raise GraphError(f"Graphviz failed: {result.stderr.decode(errors='replace').strip()}")
