@@ -25,7 +25,6 @@ or by the button on it, that uses the token.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import time
@@ -39,14 +38,15 @@ from engine.config import Settings
 from engine.handoff.hub import HandoffHub
 from engine.runtime import Engine, SessionHandle
 from engine.session import events as ev
-from visual_ivr.agent import HANDOFF_HUB
-from visual_ivr.handoff_page import HandoffForms, follow, following, handoff_part
+from visual_ivr.agent import handoff_hub_of
+from visual_ivr.handoff_page import HandoffForms, following, handoff_part
 from visual_ivr.links import LinkService
 from visual_ivr.pages import Pages
 from visual_ivr.presence import Presence
-from visual_ivr.push import Hub, Watcher
+from visual_ivr.push import Hub
 from visual_ivr.screens import Handoff, Screen, Screens
 from visual_ivr.sms import SmsSender, sender_from_settings
+from visual_ivr.stream import PageStreams
 from visual_ivr.texts import TEXTS, text
 from visual_ivr.tokens import LinkTokens, PageCookies, PageVisit
 
@@ -54,9 +54,6 @@ log = logging.getLogger(__name__)
 
 COOKIE = "ivr_page"
 SUBMIT_WAIT_S = 3.0  # how long a step waits for the call to take it
-HEARTBEAT_S = 20.0  # an event stream says something this often (proxies, dead peers)
-GONE_CHECK_S = 1.0  # how soon a closed event stream is noticed (the call holds for it)
-WRITE_TIMEOUT_S = 10.0
 MAX_FORM_BYTES = 4096
 STARTS_PER_MINUTE = 120  # web-only journeys one address (or one proxy) may start
 _FLOW_NAME = "{flow:[A-Za-z0-9_.-]+}"
@@ -82,6 +79,7 @@ class VisualIvr:
         )
         self.hub = Hub()
         self.presence = Presence()  # which pages of a journey are in view
+        self.streams = PageStreams(self)
         self.forms = HandoffForms()
         self.tokens = LinkTokens(settings.link_ttl_s, clock)
         self.cookies = PageCookies(clock=clock)
@@ -105,8 +103,8 @@ class VisualIvr:
         app.on_shutdown.append(self._on_shutdown)
         r = app.router
         r.add_get("/s", self.page)
-        r.add_get("/s/events", self.events)
-        r.add_post("/s/away", self.away)
+        r.add_get("/s/events", self.streams.events)
+        r.add_post("/s/away", self.streams.away)
         r.add_post("/s/choose", self.choose)
         r.add_post("/s/submit", self.submit)
         r.add_post("/s/nav", self.navigate)
@@ -134,7 +132,7 @@ class VisualIvr:
     async def start(self, request: web.Request) -> web.StreamResponse:
         """Web first: a new journey in ``flow`` (or the one this browser has open)."""
         flow = request.match_info["flow"]
-        visit, handle = self._visit(request)
+        visit, handle = self.visit_of(request)
         if visit is not None and visit.flow == flow and handle and not handle.session.done:
             return self._see_page()
         snapshot = self.engine.flows.snapshot.get(flow)
@@ -195,93 +193,12 @@ class VisualIvr:
     # ------------------------------------------------------------ the page
 
     async def page(self, request: web.Request) -> web.StreamResponse:
-        visit, handle = self._visit(request)
+        visit, handle = self.visit_of(request)
         if visit is None:
             return self._no_session(request)
         if handle is None:
             return self._ended(request, visit)
         return self._html(self._screen(request, handle, visit).page)
-
-    async def events(self, request: web.Request) -> web.StreamResponse:
-        visit, handle = self._visit(request)
-        if visit is None or handle is None:
-            return web.Response(status=204)  # an event source stops asking
-        if self.hub.full(visit.journey):
-            return web.Response(status=204)
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": "text/event-stream; charset=utf-8",
-                "Cache-Control": "no-store",
-                "X-Accel-Buffering": "no",
-            }
-        )
-        handoff = _handoff_hub(request)
-        with self.hub.watch(visit.journey) as watcher:
-            # The handoff's changes (the queue moving) come from the hub, not the session.
-            following_task = (
-                asyncio.get_running_loop().create_task(follow(handoff, visit.journey, watcher))
-                if handoff is not None
-                else None
-            )
-            # The stream is open while the page is in view (page.js closes it when the
-            # page is hidden): the voice side holds for the caller meanwhile.
-            page, new = self.presence.arrive(
-                visit.journey, _page_id(request), watcher, _stream_number(request.query.get("n"))
-            )
-            if new:
-                handle.submit(ev.PageSeen(True))
-            try:
-                await response.prepare(request)
-                await self._stream(request, response, watcher, visit, handoff)
-            except (ConnectionError, TimeoutError):
-                pass  # the page went away
-            finally:
-                if self.presence.leave(visit.journey, page, watcher):
-                    handle.submit(ev.PageSeen(False))
-                if following_task is not None:
-                    following_task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await following_task
-        return response
-
-    async def _stream(
-        self,
-        request: web.Request,
-        response: web.StreamResponse,
-        watcher: Watcher,
-        visit: PageVisit,
-        handoff: HandoffHub | None,
-    ) -> None:
-        """Send the page's state each time it changes, until nothing more can."""
-        last = request.query.get("h", "")
-        await self._write(response, b"retry: 1000\n\n")
-        while not watcher.closed:
-            current = self.engine.sessions.get(visit.journey)
-            if current is None:
-                break
-            screen = self.screens.of(current, visit, self._handoff(handoff, current, visit))
-            if screen.digest != last:
-                last = screen.digest
-                await self._write(response, b"data: " + screen.update + b"\n\n")
-            if screen.done:
-                break
-            if not await _changed(watcher, request):
-                await self._write(response, b": still here\n\n")
-        await self._write(response, b"event: end\ndata: {}\n\n")
-
-    async def away(self, request: web.Request) -> web.Response:
-        """The page went out of view (a beacon from page.js): its stream ends now,
-        though the server could not yet tell its connection is dead."""
-        visit, _ = self._visit(request)
-        if visit is not None and (request.content_length or 0) <= 64:
-            page, _, number = (await request.text()).partition(".")  # "<page>.<stream>"
-            self.presence.away(visit.journey, _page_id(request, page), _stream_number(number))
-        return web.Response(status=204)
-
-    @staticmethod
-    async def _write(response: web.StreamResponse, data: bytes) -> None:
-        async with asyncio.timeout(WRITE_TIMEOUT_S):
-            await response.write(data)
 
     # ------------------------------------------------------------ steps on the page
 
@@ -321,7 +238,7 @@ class VisualIvr:
         request: web.Request,
         make: Callable[[MultiDictProxy[Any], SessionHandle], ev.Event | None],
     ) -> web.StreamResponse:
-        visit, handle = self._visit(request)
+        visit, handle = self.visit_of(request)
         if visit is None:
             return self._no_session(request)
         if handle is None:
@@ -370,12 +287,12 @@ class VisualIvr:
         request: web.Request,
         act: Callable[[HandoffHub, str, MultiDictProxy[Any]], Awaitable[None]],
     ) -> web.StreamResponse:
-        visit, handle = self._visit(request)
+        visit, handle = self.visit_of(request)
         if visit is None:
             return self._no_session(request)
         if handle is None:
             return self._ended(request, visit)
-        hub = _handoff_hub(request)
+        hub = handoff_hub_of(request)
         if hub is None:
             raise web.HTTPNotFound()
         if (request.content_length or 0) > MAX_FORM_BYTES:
@@ -408,9 +325,10 @@ class VisualIvr:
     # ------------------------------------------------------------ helpers
 
     def _screen(self, request: web.Request, handle: SessionHandle, visit: PageVisit) -> Screen:
-        return self.screens.of(handle, visit, self._handoff(_handoff_hub(request), handle, visit))
+        handoff = self.handoff_of(handoff_hub_of(request), handle, visit)
+        return self.screens.of(handle, visit, handoff)
 
-    def _handoff(
+    def handoff_of(
         self, hub: HandoffHub | None, handle: SessionHandle, visit: PageVisit
     ) -> Handoff | None:
         """The handoff's part of the page, once the journey asked for a person."""
@@ -423,7 +341,7 @@ class VisualIvr:
         part = handoff_part(status, asked, handle.voice, t)
         return Handoff((status["version"], asked.revision), part)
 
-    def _visit(self, request: web.Request) -> tuple[PageVisit | None, SessionHandle | None]:
+    def visit_of(self, request: web.Request) -> tuple[PageVisit | None, SessionHandle | None]:
         visit = self.cookies.get(request.cookies.get(COOKIE))
         if visit is None:
             return None, None
@@ -431,7 +349,7 @@ class VisualIvr:
 
     def _already_in(self, request: web.Request, journey: str) -> bool:
         """This browser's page cookie is for ``journey``, which is still there."""
-        visit, handle = self._visit(request)
+        visit, handle = self.visit_of(request)
         mine = visit is not None and visit.journey == journey
         return bool(journey) and mine and handle is not None
 
@@ -490,41 +408,6 @@ class VisualIvr:
 
 
 VISUAL_KEY = web.AppKey("visual_ivr", VisualIvr)
-
-
-_PAGE_ID = re.compile(r"[0-9A-Za-z]{8,32}")
-
-
-def _page_id(request: web.Request, given: str | None = None) -> str:
-    """The id page.js gave its document (``?p=``, or a beacon's body); '' if none."""
-    page = request.query.get("p", "") if given is None else given.strip()
-    return page if _PAGE_ID.fullmatch(page) else ""
-
-
-def _stream_number(text: str | None) -> int:
-    """Which of its page's streams (page.js counts them; 0 if not given)."""
-    if text is None or not (text.isascii() and text.isdigit()) or len(text) > 9:
-        return 0
-    return int(text)
-
-
-async def _changed(watcher: Watcher, request: web.Request) -> bool:
-    """Wait for the journey to change: True when it did, False after ``HEARTBEAT_S``
-    of quiet. Raises ConnectionResetError when the page has gone (aiohttp tells a
-    handler nothing of that until it writes), within ``GONE_CHECK_S``."""
-    loop = asyncio.get_running_loop()
-    until = loop.time() + HEARTBEAT_S
-    while (left := until - loop.time()) > 0:
-        if await watcher.wait(min(left, GONE_CHECK_S)):
-            return True
-        if request.transport is None or request.transport.is_closing():
-            raise ConnectionResetError("the page went away")
-    return False
-
-
-def _handoff_hub(request: web.Request) -> HandoffHub | None:
-    """The handoff's hub, when ``install_handoff`` mounted it (on the parent app)."""
-    return request.config_dict.get(HANDOFF_HUB)
 
 
 class _RateLimit:

@@ -26,7 +26,9 @@ def test_a_token_opens_once() -> None:
     first = tokens.redeem(token)
     assert first.ok and first.journey == "journey-1"
     again = tokens.redeem(token)
-    assert again.status == "used" and again.journey == ""
+    # Refused; its journey is said so that the browser that used it (its cookie for
+    # that journey) can be taken back to its page.
+    assert again.status == "used" and not again.ok and again.journey == "journey-1"
     assert tokens.check(token).status == "used"
 
 

@@ -19,6 +19,11 @@ from visual_ivr.agent.desktop import desktop_app
 HANDOFF_HUB = web.AppKey("handoff", HandoffHub)
 
 
+def handoff_hub_of(request: web.Request) -> HandoffHub | None:
+    """The handoff's hub, when ``install_handoff`` mounted it (on the parent app)."""
+    return request.config_dict.get(HANDOFF_HUB)
+
+
 def install_handoff(
     app: web.Application, engine: Engine, ami: Ami, settings: HandoffSettings | None = None
 ) -> HandoffHub:
@@ -39,4 +44,4 @@ def install_handoff(
     return hub
 
 
-__all__ = ["HANDOFF_HUB", "install_handoff"]
+__all__ = ["HANDOFF_HUB", "handoff_hub_of", "install_handoff"]
