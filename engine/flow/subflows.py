@@ -63,13 +63,14 @@ def check_subflows(flow: Flow, known_flows: Collection[str]) -> Iterator[Problem
 
 
 def unreadable_subflows(flow: Flow, flows: Mapping[str, Flow | None] | None) -> list[Subflow]:
-    """Subflow nodes calling a flow that could not be read (a YAML error, an empty
-    file), or one that calls such a flow: what they set is unknown."""
+    """Subflow nodes calling a flow that is not there or could not be read (a YAML
+    error, an empty file), or one that calls such a flow: what they set is unknown
+    (the node has its own error; the names it would set are not reported again)."""
     if flows is None:
         return []
 
     def unreadable(name: str) -> bool:
-        return name in flows and flows[name] is None
+        return name not in flows or flows[name] is None
 
     def opaque(name: str) -> bool:
         called = flows.get(name)

@@ -228,6 +228,31 @@ def node_sets(node: AnyNode) -> set[str]:
     return set()
 
 
+_BUILTIN_MEANING = {
+    "caller_id": "the caller's number",
+    "called": "the number called",
+    "call_id": "the journey's id",
+    "lang": "the caller's language",
+    "flow": "the flow's name",
+    "channel": "the call's channel",
+    "engine_url": "the engine's web address",
+}
+
+
+def check_builtin_overwrites(flow: Flow) -> Iterator[Problem]:
+    """A node that sets a built-in variable: every later use reads its value instead
+    of what the engine says (``var: caller_id`` loses the caller's number)."""
+    for node in flow.nodes.values():
+        for name in sorted(node_sets(node) & BUILTIN_VARIABLES):
+            field = {Input: ("var",), Http: ("save_as",)}.get(type(node), ("values", name))
+            yield warning(
+                at(flow, node_path(node, *field), node.where),
+                f"{label(node)}: sets '{name}', a built-in variable ("
+                f"{_BUILTIN_MEANING.get(name, 'set by the engine')}); later uses read this "
+                "instead: choose another name",
+            )
+
+
 def defined_variables(flow: Flow) -> set[str]:
     """Names a template may use: built-ins, declared, and those nodes set."""
     names = set(BUILTIN_VARIABLES) | set(flow.variables)

@@ -166,6 +166,19 @@ def test_validate_says_what_the_engine_will_do_with_a_directory(
     ]
 
 
+def test_an_unknown_subflow_is_one_error_not_a_cascade(tmp_path: Path) -> None:
+    (tmp_path / "main.yaml").write_text(
+        "start: who\nhuman: agent\nnodes:\n"
+        "  who: {type: subflow, flow: verify_idd, next: hello}\n"
+        '  hello: {type: say, prompt: "Hello {{ customer_no }}.", next: agent}\n'
+        "  agent: {type: transfer, queue: support}\n",
+        encoding="utf-8",
+    )
+    known = parse_flow_dir(str(tmp_path))
+    problems = load_flow_file(str(tmp_path / "main.yaml"), known)[1]
+    assert [p.message for p in problems] == ["subflow 'who': unknown flow 'verify_idd'"]
+
+
 def test_a_broken_file_does_not_stop_the_others(tmp_path: Path) -> None:
     good = (FIXTURES / "good" / "lost_card.yaml").read_text(encoding="utf-8")
     (tmp_path / "lost_card.yaml").write_text(good, encoding="utf-8")
