@@ -239,6 +239,21 @@ _BUILTIN_MEANING = {
 }
 
 
+def check_empty_prompts(flow: Flow) -> Iterator[Problem]:
+    """A menu's or input's prompt written but empty in a language (``zh: ""``): its
+    callers hear nothing and wait for a timeout they were never told of."""
+    for node in flow.nodes.values():
+        if not isinstance(node, Menu | Input) or not node.prompt.by_lang:
+            continue
+        for lang, parts in node.prompt.by_lang.items():
+            if all(part.file is None and not (part.text or "").strip() for part in parts):
+                yield warning(
+                    node.prompt.where if node.prompt.where.line else node.where,
+                    f"{label(node)} prompt ({lang}): empty, so its callers hear nothing "
+                    "before the wait for a key",
+                )
+
+
 def check_builtin_overwrites(flow: Flow) -> Iterator[Problem]:
     """A node that sets a built-in variable: every later use reads its value instead
     of what the engine says (``var: caller_id`` loses the caller's number)."""

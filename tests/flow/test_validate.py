@@ -179,6 +179,21 @@ def test_an_unknown_subflow_is_one_error_not_a_cascade(tmp_path: Path) -> None:
     assert [p.message for p in problems] == ["subflow 'who': unknown flow 'verify_idd'"]
 
 
+def test_a_prompt_written_but_empty_in_a_language(tmp_path: Path) -> None:
+    (tmp_path / "e.yaml").write_text(
+        "languages: [en, zh]\nstart: main\nhuman: agent\nnodes:\n"
+        '  main: {type: menu, prompt: {en: "Press 0.", zh: ""},'
+        " options: [{key: 0, label: {en: Person, zh: 人工}, goto: agent}]}\n"
+        '  agent: {type: transfer, queue: q, prompt: {en: "Hi.", zh: "好。"}}\n',
+        encoding="utf-8",
+    )
+    flow, problems = load_flow_file(str(tmp_path / "e.yaml"))
+    assert flow is not None  # a warning: silence may be meant
+    assert [p.message for p in problems] == [
+        "menu 'main' prompt (zh): empty, so its callers hear nothing before the wait for a key"
+    ]
+
+
 def test_a_broken_file_does_not_stop_the_others(tmp_path: Path) -> None:
     good = (FIXTURES / "good" / "lost_card.yaml").read_text(encoding="utf-8")
     (tmp_path / "lost_card.yaml").write_text(good, encoding="utf-8")
