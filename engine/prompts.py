@@ -119,27 +119,41 @@ class PromptCache:
 
 
 async def _run(command: list[str], stdin: bytes | None = None) -> bytes:
+    # The spawn is shielded: cancelled half way, it would leave a child nobody ends.
+    spawn = asyncio.ensure_future(_spawn(command, piped_stdin=stdin is not None))
     try:
-        process = await asyncio.create_subprocess_exec(
+        process = await asyncio.shield(spawn)
+        out, err = await process.communicate(stdin)
+    except asyncio.CancelledError:
+        # The engine is stopping: end the renderer rather than leave it blocked on a
+        # pipe nobody reads, and read its pipes to their end so that their transports
+        # close (uvloop's loop.close() fails on a child or a pipe still open).
+        with contextlib.suppress(PromptError):
+            await _end(await spawn)
+        raise
+    if process.returncode != 0:
+        raise PromptError(f"{command[0]} failed: {err.decode(errors='replace').strip()[:200]}")
+    return out
+
+
+async def _spawn(command: list[str], piped_stdin: bool) -> asyncio.subprocess.Process:
+    try:
+        return await asyncio.create_subprocess_exec(
             *command,
-            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.PIPE if piped_stdin else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
     except FileNotFoundError as exc:
         raise PromptError(f"{command[0]} is not installed (run scripts/setup.sh)") from exc
-    try:
-        out, err = await process.communicate(stdin)
-    except asyncio.CancelledError:
-        # The engine is stopping: end the renderer rather than leave it blocked on a
-        # pipe nobody reads (uvloop's loop.close() waits for every child to exit).
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await process.wait()
-        raise
-    if process.returncode != 0:
-        raise PromptError(f"{command[0]} failed: {err.decode(errors='replace').strip()[:200]}")
-    return out
+
+
+async def _end(process: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        process.kill()
+    if process.stdin is not None:
+        process.stdin.close()
+    await process.communicate()
 
 
 async def _pipe(first: list[str], second: list[str]) -> None:
