@@ -188,9 +188,8 @@ def template_sites(flow: Flow) -> Iterator[TemplateSite]:
         yield from node_templates(flow, node)
 
 
-def node_templates(flow: Flow, node: AnyNode) -> Iterator[TemplateSite]:
-    """The node's templates and expressions, in the order the node renders them."""
-    own = label(node)
+def prompt_templates(flow: Flow, node: AnyNode) -> Iterator[TemplateSite]:
+    """The texts of the node's prompts, per language."""
     for site in prompts(node):
         many = len(site.prompt.by_lang) > 1
         for lang, parts in site.prompt.by_lang.items():
@@ -199,6 +198,12 @@ def node_templates(flow: Flow, node: AnyNode) -> Iterator[TemplateSite]:
                 if part.text is not None:
                     where = at(flow, (*site.path, lang, i), site.prompt.where)
                     yield TemplateSite(part.text, context, where, node=node.id)
+
+
+def node_templates(flow: Flow, node: AnyNode) -> Iterator[TemplateSite]:
+    """The node's templates and expressions, in the order the node renders them."""
+    own = label(node)
+    yield from prompt_templates(flow, node)
     if isinstance(node, Http):
         where = at(flow, node_path(node, "url"), node.where)
         yield TemplateSite(node.url, f"{own} url", where, node=node.id)
@@ -266,6 +271,38 @@ def check_builtin_overwrites(flow: Flow) -> Iterator[Problem]:
                 f"{_BUILTIN_MEANING.get(name, 'set by the engine')}); later uses read this "
                 "instead: choose another name",
             )
+
+
+def check_sensitive_readback(
+    flow: Flow, flows: Mapping[str, Flow | None] | None = None
+) -> Iterator[Problem]:
+    """A prompt that reads out what a ``sensitive`` input took (a PIN, of this flow or
+    of a subflow it calls): whoever is near the caller hears it, and the trail, which
+    masks the input everywhere, keeps the prompt's text as it was spoken."""
+    secrets = _sensitive_inputs(flow, "")
+    for name in called_flows(flow, flows or {}):
+        called = (flows or {}).get(name)
+        if called is not None:
+            secrets = _sensitive_inputs(called, f" of flow '{name}'") | secrets
+    if not secrets:
+        return
+    for node in flow.nodes.values():
+        for site in prompt_templates(flow, node):
+            for name in sorted(templates.referenced_names(site.text) & secrets.keys()):
+                yield warning(
+                    _shift(site.where, site.text, _line_of(site.text, name)),
+                    f"{site.context}: reads out '{name}', which {secrets[name]} takes as "
+                    "sensitive: anyone near the caller hears it, and the trail keeps the "
+                    "prompt's text unmasked",
+                )
+
+
+def _sensitive_inputs(flow: Flow, of: str) -> dict[str, str]:
+    return {
+        node.var: f"{label(node)}{of}"
+        for node in flow.nodes.values()
+        if isinstance(node, Input) and node.sensitive
+    }
 
 
 def defined_variables(flow: Flow) -> set[str]:

@@ -388,6 +388,7 @@ def validate(
         *textchecks.check_builtin_prompts(flow),
         *textchecks.check_builtin_overwrites(flow),
         *textchecks.check_empty_prompts(flow),
+        *textchecks.check_sensitive_readback(flow, flows),
         *textchecks.check_files(flow, base_dir),
         *textchecks.check_templates(
             flow, from_subflows, after_unreadable, _set_by_other_flows(flow, flows)

@@ -71,6 +71,30 @@ def test_a_flow_name_a_dialplan_cannot_ask_for(tmp_path: Path) -> None:
         ]
 
 
+def test_a_pin_a_subflow_took_as_sensitive_is_not_read_out(tmp_path: Path) -> None:
+    (tmp_path / "sign_in.yaml").write_text(
+        "start: pin\nnodes:\n"
+        "  pin: {type: input, prompt: Your PIN., var: pin, sensitive: true, next: done}\n"
+        "  done: {type: return}\n",
+        encoding="utf-8",
+    )
+    text = (
+        "start: in\nhuman: agent\nnodes:\n"
+        "  in: {type: subflow, flow: sign_in, next: said}\n"
+        '  said: {type: say, prompt: "PIN {{ pin }}.", next: agent}\n'
+        "  agent: {type: transfer, queue: support}\n"
+    )
+    assert _checked(tmp_path, "main", text) == [
+        "say 'said' prompt: reads out 'pin', which input 'pin' of flow 'sign_in' takes as "
+        "sensitive: anyone near the caller hears it, and the trail keeps the prompt's text "
+        "unmasked"
+    ]
+    sent = text.replace(
+        'type: say, prompt: "PIN {{ pin }}."', "type: http, url: 'http://x/{{ pin }}'"
+    )
+    assert _checked(tmp_path, "main", sent) == []  # sent to a backend, not said
+
+
 def test_a_subflow_may_read_what_its_caller_sets_when_it_guards_the_use(
     tmp_path: Path,
 ) -> None:
