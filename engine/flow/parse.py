@@ -424,11 +424,30 @@ def _languages(r: Reader) -> tuple[str, ...]:
     return tuple(languages) or ("en",)
 
 
+_NODE_FIELD_NAMES = frozenset(f.name for table in NODE_FIELDS.values() for f in table) | {"type"}
+
+
 def _nodes(ctx: Context, r: Reader) -> dict[str, AnyNode] | None:
     found = r.mapping("nodes")
     if found is None:
         return None
-    return {e.key: _node(ctx, e.key, e.value, e.key_where) for e in found}
+    nodes: dict[str, AnyNode] = {}
+    for e in found:
+        above = next(reversed(nodes), None)
+        if above is not None and _field_indented_as_node(e.key, e.value):
+            ctx.error(
+                e.key_where,
+                f"'{e.key}' is indented as a node of its own: indent it as deep as the "
+                f"fields of node '{above}' above to make it one of them",
+            )
+            continue
+        nodes[e.key] = _node(ctx, e.key, e.value, e.key_where)
+    return nodes
+
+
+def _field_indented_as_node(key: str, value: YValue) -> bool:
+    """``next: agent`` written at the nodes' depth: a field name, and no node."""
+    return key in _NODE_FIELD_NAMES and not (isinstance(value, Map) and "type" in value)
 
 
 def flow_name(path: str) -> str:

@@ -181,6 +181,12 @@ def _yaml_message(exc: yaml.MarkedYAMLError, text: str) -> str:
         return "invalid YAML: a tab character here; indent with spaces"
     if isinstance(exc, _LimitError):
         return problem
+    if "flow mapping" in (exc.context or "") and "but got ':'" in problem:
+        return (
+            "invalid YAML: inside { } the pairs 'key: value' are separated by commas: a "
+            "comma is missing before this ':', or the text before it contains ': ' (put "
+            "that text in quotes)"
+        )
     message = f"invalid YAML: {problem}"
     if exc.context and exc.problem:
         at = f" at line {exc.context_mark.line + 1}" if exc.context_mark else ""
@@ -236,6 +242,35 @@ def _hash_in_braces(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, int] | N
         if found is not None:
             return line, found.start(1)
     return None
+
+
+_OPENERS = {"while parsing a flow mapping": ("{", "}"), "while parsing a flow sequence": ("[", "]")}
+
+
+def _unclosed_bracket(exc: yaml.MarkedYAMLError, text: str) -> str | None:
+    """A ``{`` or ``[`` not closed on its line: the parser fails on a later line, at
+    the key of the next node or field (indented no deeper than the bracket's line);
+    say so at the bracket."""
+    start, problem = exc.context_mark, exc.problem_mark
+    pair = _OPENERS.get(exc.context or "")
+    lines = text.splitlines()
+    if pair is None or start is None or problem is None or problem.line >= len(lines):
+        return None
+    line, later = lines[start.line], lines[problem.line]
+    opened, closed = pair
+    if (
+        problem.line == start.line
+        or line.count(opened) <= line.count(closed)
+        or _indent(later) > _indent(line)
+    ):
+        return None
+    return (
+        f"invalid YAML: the {opened} opened here is not closed on this line: end it with {closed}"
+    )
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
 
 
 def _hint(exc: yaml.MarkedYAMLError, text: str) -> str:
@@ -386,6 +421,9 @@ def load_yaml(text: str, path: str) -> tuple[YValue | None, list[Problem]]:
         hash_key = _hash_in_braces(exc, text)
         if hash_key is not None:
             return None, [error(Where(path, hash_key[0] + 1, hash_key[1] + 1), _HASH_IN_BRACES)]
+        bracket = _unclosed_bracket(exc, text)
+        if bracket is not None and exc.context_mark is not None:
+            return None, [error(_where(path, exc.context_mark), bracket)]
         mark = exc.context_mark if _bare_star(exc) else exc.problem_mark or exc.context_mark
         return None, [error(_where(path, mark), _yaml_message(exc, text))]
     except yaml.YAMLError as exc:
