@@ -342,6 +342,8 @@ class _Builder:
         block = isinstance(node, ScalarNode) and node.style in ("|", ">")
         where = self._content_where(node) if isinstance(node, ScalarNode) and block else None
         where = where or self.where(node)
+        if isinstance(node, ScalarNode) and node.style is None and not raw:
+            where = self._comment_after(node) or where  # "key: #": the value is empty
         if node.tag in _TEXT_TAGS:
             return Scalar(raw, raw, where, quoted)
         if node.tag not in _CORE_TAGS:
@@ -354,6 +356,16 @@ class _Builder:
         if isinstance(value, str) and isinstance(node, ScalarNode) and node.style is None:
             self._cut_by_comment(node, value)
         return Scalar(value, raw, where, quoted)
+
+    def _comment_after(self, node: ScalarNode) -> Where | None:
+        """Where the ``#`` is, when a comment follows an empty value on its line."""
+        mark = node.start_mark
+        if mark.line >= len(self.lines):
+            return None
+        rest = self.lines[mark.line][mark.column :]
+        if not rest.lstrip().startswith("#"):
+            return None
+        return Where(self.path, mark.line + 1, mark.column + len(rest) - len(rest.lstrip()) + 1)
 
     def _cut_by_comment(self, node: ScalarNode, text: str) -> None:
         """Unquoted text that a '#' cut short: 'then press #. To go back, press *.'
