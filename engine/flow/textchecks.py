@@ -8,6 +8,7 @@ nearest object's own position.
 
 from __future__ import annotations
 
+import linecache
 import os
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -320,6 +321,22 @@ def _shift(where: Where, text: str, line: int) -> Where:
     return Where(where.file, where.line + min(line, text.count("\n") + 1) - 1, where.col)
 
 
+def _name_at(where: Where, site: TemplateSite, name: str) -> Where:
+    """The column of ``name`` where the template uses it, read from the file's line
+    (the text's own offsets differ from the file's by quotes, escapes and folding)."""
+    if where is NOWHERE:
+        return where
+    linecache.checkcache(where.file)
+    line = linecache.getline(where.file, where.line)
+    start = where.col - 1 if where.line == site.where.line else 0
+    for found in re.finditer(rf"\b{re.escape(name)}\b", line[start:]):
+        before = line[start : start + found.start()]
+        opened = before.count("{{") + before.count("{%") - before.count("}}") - before.count("%}")
+        if site.expression or opened > 0:
+            return Where(where.file, where.line, start + found.start() + 1)
+    return where
+
+
 def _line_of(text: str, name: str) -> int:
     for number, line in enumerate(text.splitlines(), 1):
         if re.search(rf"\b{re.escape(name)}\b", line):
@@ -405,7 +422,7 @@ def check_templates(
         for name in sorted(used - defined):
             if (name not in required or name in proven) and set_elsewhere(name):
                 continue
-            where = _shift(site.where, site.text, _line_of(site.text, name))
+            where = _name_at(_shift(site.where, site.text, _line_of(site.text, name)), site, name)
             hint = did_you_mean(name, defined) or (
                 subflow_hint if returns and name in required else ""
             )
