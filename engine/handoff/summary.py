@@ -430,6 +430,8 @@ def _summary(walk: _Walk, verification: dict[str, Any], why: dict[str, Any]) -> 
     medium = {"voice": "on the phone", "web": "on the page"}.get(
         "+".join(channels), "on the phone and the page"
     )
+    if parts[-1].endswith(medium):  # "asked for a person ... on the page"
+        return f"{', '.join(parts)}."
     return f"{', '.join(parts)}; {medium}."
 
 

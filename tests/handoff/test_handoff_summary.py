@@ -128,7 +128,7 @@ def test_a_journey_on_the_page_reads_as_such() -> None:
     h = build_handoff(meta, trail, lookup, facts)
     assert h.channels == ("web",)
     assert h.caller == "+15550002222"
-    assert h.summary.endswith("“Anything else?” on the page; on the page.")
+    assert h.summary.endswith("“Anything else?” on the page.")  # said once
 
 
 def test_masking_the_backends_answers() -> None:
