@@ -226,6 +226,10 @@ class Session:
                 self._nudged = True
                 terminator = node.terminator or ""
                 self._listen(self._text_parts("continue", key=terminator), keep_digits=True)
+            elif self.page.may_hold():
+                # Half typed on the keypad, then on to the page: the digits are kept.
+                self._record("page", event="hold", count=self.page.hold())
+                self._listen(self._text_parts("page_hold"), keep_digits=True)
             else:
                 shown = self.shown(node, self._digits)
                 self._record("input", source="key", value=shown, valid=False)
@@ -242,7 +246,7 @@ class Session:
         if not self.page.open and self.page.holding:
             # Out of view while the voice held for it: the node's own timeout again.
             self.page.holding = False
-            if self._phase == "wait" and not self._digits:
+            if self._phase == "wait":
                 self._cancel_timer()
                 self._start_wait_timer()
 
@@ -332,8 +336,7 @@ class Session:
             seconds = node.timeout_s
         else:
             return
-        if not self._digits:
-            seconds = self.page.wait_s(seconds)
+        seconds = self.page.wait_s(seconds)
         self._timer_id = next(self._ids)
         self._out.append(ev.StartTimer(self._timer_id, seconds))
 
@@ -346,6 +349,7 @@ class Session:
 
     def _handle_key(self, key: str) -> None:
         self._steps = 0
+        self.page.holding = False  # the caller is on the keypad: the node's own pace
         node = self.node
         if isinstance(node, m.Menu):
             self._menu_key(node, key)

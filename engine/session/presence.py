@@ -5,7 +5,9 @@ deciding, and the phone is silent meanwhile. Counting that silence as no input
 would re-prompt them ("Sorry, I didn't hear you") and, after the retries, end or
 transfer the call under them. So while a page is in view, a menu or input waiting
 for its first key *holds* instead: a short line ("Take your time on your screen")
-every ``HOLD_S`` seconds, no retry counted, keys on the phone taken as ever. After
+every ``HOLD_S`` seconds, no retry counted, keys on the phone taken as ever. An
+input half typed on the keypad is first asked to go on, as without a page; then it
+holds too, keeping the digits typed. After
 ``MAX_HOLDS`` at one node (ten minutes) the ordinary no-input handling resumes, for
 a page left open on a table. A page that goes out of view (closed, hidden behind
 the dialler, its connection lost) ends the hold at once: the node's own timeout
@@ -51,5 +53,5 @@ class PagePresence:
         return self.holds
 
     def wait_s(self, seconds: float) -> float:
-        """The wait for the caller's first key: the node's, or the hold's."""
+        """The wait for the caller's next key: the node's, or the hold's."""
         return max(seconds, HOLD_S) if self.holding and self.open else seconds

@@ -91,3 +91,32 @@ async def test_a_page_in_view_holds_a_call_on_fastagi(fixture_stack: Stack) -> N
         assert call.s.page.open == 0
         assert counted_after < 10, counted_after  # not the hold's 30 s
         print(f"closed page: silence counted again after {counted_after:.1f} s")
+
+
+async def test_digits_half_typed_on_the_phone_are_kept_while_the_page_is_in_view(
+    fixture_stack: Stack,
+) -> None:
+    """Two of four digits on the keypad, then the page in view: "please go on" once,
+    then the call holds with the digits kept, and the last two keys complete them."""
+    visual = fixture_stack.runner.app[VISUAL_KEY]
+    async with LiveCall(fixture_stack, "quick", caller_number()) as call:
+        await call.at("menu", 15)
+        await call.press("1")
+        await call.at("digits", 15)
+        await call.until(lambda: call.s.listening, 15)
+        await call.press("12")
+        token = visual.tokens.issue(call.s.call.call_id)
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                f"{fixture_stack.web_url}/v/l/{token}", allow_redirects=False
+            ) as opened:
+                cookie = {"Cookie": f"ivr_page={opened.cookies['ivr_page'].value}"}
+            async with http.get(f"{fixture_stack.web_url}/v/s/events", headers=cookie):
+                await call.until(lambda: call.s.page.holding, 20)
+                prompts = [e.data.get("text") for e in call.s.trail if e.kind == "prompt"]
+                assert any(str(t).startswith("Please go on") for t in prompts), prompts
+                assert not [e for e in call.s.trail if e.kind == "retry"]
+                await call.press("34")
+                await call.until(lambda: call.s.node.id != "digits", 15)
+        assert call.s.vars["code"] == "1234"
+        assert call.s.node.id in ("readback", "bye")

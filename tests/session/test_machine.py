@@ -333,7 +333,7 @@ def test_a_page_left_open_holds_ten_minutes_then_silence_counts() -> None:
     assert d.texts(d.last(ev.Play)) == [HOLD_LINE]
 
 
-def test_a_page_does_not_hold_a_caller_half_way_through_typing() -> None:
+def test_a_caller_half_way_through_typing_is_asked_to_go_on_then_held() -> None:
     d = Driver()
     d.feed(ev.Digit("1"))
     d.end_prompt()
@@ -342,6 +342,33 @@ def test_a_page_does_not_hold_a_caller_half_way_through_typing() -> None:
     assert d.last(ev.StartTimer).seconds == 3.0  # inter-digit, as without a page
     d.fire()
     assert d.texts(d.last(ev.Play))[0].startswith("Please go on")
+    d.end_prompt()
+    d.fire()  # still nothing: on to the page, the digits typed are kept
+    assert d.texts(d.last(ev.Play)) == [HOLD_LINE]
+    d.end_prompt()
+    assert d.last(ev.StartTimer).seconds == HOLD_S
+    assert not [e for e in d.session.trail if e.kind == "retry"]
+    d.keys("34#")  # back on the keypad
+    assert d.session.vars["account"] == "1234"
+    assert d.node == "pin"
+
+
+def test_a_page_out_of_view_ends_a_half_typed_input_s_hold() -> None:
+    d = Driver()
+    d.feed(ev.Digit("1"))
+    d.end_prompt()
+    d.feed(ev.PageSeen(True))
+    d.keys("12")
+    d.fire()
+    d.end_prompt()
+    d.fire()
+    d.end_prompt()
+    holding = d.last(ev.StartTimer)
+    out = d.feed(ev.PageSeen(False))
+    assert out == [ev.CancelTimer(holding.timer_id), ev.StartTimer(holding.timer_id + 1, 3.0)]
+    d.fire()  # asked once already: the incomplete entry is a no-match now
+    retries = [dict(e.data) for e in d.session.trail if e.kind == "retry"]
+    assert [(r["retry"], r.get("reason")) for r in retries] == [("no_match", "incomplete")]
 
 
 def test_two_pages_in_view_hold_until_both_are_gone() -> None:
