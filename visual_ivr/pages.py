@@ -25,17 +25,10 @@ from markupsafe import Markup
 from engine.flow import model as m
 from engine.session.machine import Session
 from engine.session.view import describe
+from engine.trail.reference import reference
 from visual_ivr.texts import LANG_NAMES, LANG_TAGS, TEXTS
 
 SEND_LINK_PATH = "/v/api/send-link"
-
-
-def reference(journey: str) -> str:
-    """The journey's id as a person reads it out: ``3F2A-91BC``. From its random
-    end: its first digits are the second it began, the same for every journey that
-    began in it."""
-    short = journey[-8:].upper()
-    return f"{short[:4]}-{short[4:]}"
 
 
 def _leads_to_send_link(flow: m.Flow, node_id: str, depth: int = 2) -> bool:

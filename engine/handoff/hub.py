@@ -61,6 +61,7 @@ from engine.handoff.settings import HandoffSettings
 from engine.handoff.summary import JourneyMeta, build_handoff
 from engine.session.events import TrailEntry, TrailKind, trail_as_dicts
 from engine.session.machine import Session
+from engine.trail.reference import reference, tail_of
 
 if TYPE_CHECKING:
     from engine.runtime import Engine
@@ -79,6 +80,7 @@ EVENTS = (
 )
 JOURNEY_ID = re.compile(r"[0-9a-f]{32}")
 MAX_PUSHES = 20
+MAX_FOUND = 5  # journeys sharing a reference (32 random bits) shown to an agent
 DISPOSITIONS = ("resolved", "follow_up", "transferred", "callback", "no_answer", "other")
 
 
@@ -340,6 +342,27 @@ class HandoffHub:
         return out
 
     # ------------------------------------------------------------ agents' actions
+
+    async def find(self, text: str) -> list[dict[str, Any]]:
+        """The journeys the reference a caller read out names (``3F2A-91BC``, as the
+        page shows it), each as a call's is offered; journeys in progress first, then
+        the stored ones, newest first."""
+        tail = tail_of(text)
+        if tail is None:
+            raise HandoffError(
+                f"{text.strip()[:40]!r} is not a reference: 8 letters and digits, like 3F2A-91BC"
+            )
+        found = [journey for journey in self.engine.sessions if journey.endswith(tail)]
+        store = self.engine.trail
+        if store is not None:
+            stored = await store.journeys_with_tail(tail, MAX_FOUND)
+            found += [journey for journey in stored if journey not in found]
+        out = []
+        for journey in found[:MAX_FOUND]:
+            handoff = await self.handoff(journey)
+            if handoff is not None:
+                out.append({**handoff, "reference": reference(journey)})
+        return out
 
     async def push(self, desk: Desk, journey: str, spec: Mapping[str, Any]) -> Push:
         if journey not in desk.journeys:

@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS trail (
 # After SCHEMA, and after a store from before the column existed has been given it.
 INDEXES = """
 CREATE INDEX IF NOT EXISTS journeys_by_uniqueid ON journeys (uniqueid) WHERE uniqueid != '';
+CREATE INDEX IF NOT EXISTS journeys_by_reference ON journeys (substr(id, -8), started);
 """
 
 
@@ -101,6 +102,11 @@ class TrailStore(Protocol):
 
     async def journey_of_channel(self, uniqueid: str) -> str | None:
         """The journey of the call on the channel with this Asterisk unique id."""
+        ...
+
+    async def journeys_with_tail(self, tail: str, limit: int = 5) -> list[str]:
+        """The journeys whose id ends in ``tail`` (engine/trail/reference.py), newest
+        first."""
         ...
 
     async def close(self) -> None: ...
@@ -330,6 +336,14 @@ class SqliteTrailStore:
             (uniqueid,),
         )
         return str(rows[0][0]) if rows else None
+
+    async def journeys_with_tail(self, tail: str, limit: int = 5) -> list[str]:
+        rows = await asyncio.to_thread(
+            self._read,
+            "SELECT id FROM journeys WHERE substr(id, -8) = ? ORDER BY started DESC LIMIT ?",
+            (tail, limit),
+        )
+        return [str(row[0]) for row in rows]
 
     async def close(self) -> None:
         if self._loop_db is not None:

@@ -90,3 +90,53 @@ async def test_keys_then_taps_then_a_person_who_sees_both(stack: Stack) -> None:
         assert (handoff["why"]["reason"], handoff["why"]["source"]) == ("chosen", "web")
         assert handoff["summary"].endswith("on the phone and the page.")
         await context.close()
+
+
+async def test_a_web_only_caller_s_reference_finds_their_journey(stack: Stack) -> None:
+    """No call: the caller walks the demo on the page, asks for a person, and is told
+    to call and give a reference. The agent who takes that call types it into the
+    desktop (both real Chromium pages) and sees what the caller did, without asking."""
+    async with chromium() as browser:
+        context = await phone(browser, locale="en-US")
+        page = await context.new_page()
+        await page.goto(f"{stack.web_url}/v/service_line")
+        await page.get_by_role("button", name="English").click()
+        await expect(page.locator("h1")).to_have_text("Main menu", timeout=15_000)
+        await page.get_by_role("button", name="Check my balance").click()
+        await expect(page.locator("h1")).to_have_text("Account number", timeout=10_000)
+        await page.fill("#value", "123456")
+        await page.get_by_role("button", name="Continue").click()
+        await expect(page.locator("h1")).to_have_text("PIN", timeout=10_000)
+        await page.fill("#value", "1234")
+        await page.get_by_role("button", name="Continue").click()
+        await expect(page.locator("h1")).to_have_text("Anything else?", timeout=15_000)
+        await page.get_by_role("button", name="Talk to a person").click()
+        told = page.get_by_text(re.compile("give this reference"))
+        await expect(told).to_be_visible(timeout=10_000)
+        said = re.search(r"reference: ([0-9A-F]{4}-[0-9A-F]{4})", await told.inner_text())
+        assert said is not None
+
+        agent = await browser.new_context(viewport={"width": 1280, "height": 900})
+        desk = await agent.new_page()
+        await desk.goto(f"{stack.web_url}/agent/")
+        await desk.fill("#ext", unique_ext())
+        await desk.get_by_role("button", name="Sign in").click()
+        await expect(desk.locator("#presence")).to_contain_text("Signed in", timeout=10_000)
+        await desk.fill("#reference", said[1].lower().replace("-", " "))  # as heard
+        await desk.get_by_role("button", name="Find").click()
+        found = desk.locator("#found")
+        await expect(found.locator("h2")).to_have_text(f"Reference {said[1]}", timeout=10_000)
+        card = found.locator("article")
+        await expect(card).to_have_count(1)
+        await expect(card.locator("h3")).to_contain_text(f"{said[1]} · web ·")
+        await expect(card.locator(".badge")).to_have_attribute("data-status", "verified")
+        await expect(card.locator(".pairs")).to_contain_text("123456")  # not asked again
+        await card.locator("summary").click()
+        await expect(card.locator(".trail")).to_contain_text("account = 123456")
+        await desk.screenshot(path=artifact("desktop-found-by-reference.png"), full_page=True)
+
+        await desk.fill("#reference", "0000-000")
+        await desk.get_by_role("button", name="Find").click()
+        await expect(found.locator("h2")).to_contain_text("is not a reference")
+        await context.close()
+        await agent.close()

@@ -21,6 +21,7 @@ from engine.handoff.settings import HandoffSettings
 from engine.prompts import PromptCache
 from engine.runtime import Engine
 from engine.session import events as ev
+from engine.trail.reference import reference
 from engine.trail.store import SqliteTrailStore
 from tests.conftest import FLOWS, local_settings
 from visual_ivr.agent import install_handoff
@@ -208,6 +209,39 @@ async def test_sign_in_offer_connect_push_and_wrap_up(rig: Rig) -> None:
         while not rig.ami.done("QueueRemove"):
             await asyncio.sleep(0.01)
     assert rig.ami.done("QueueRemove")[0]["Interface"] == "PJSIP/agent7"
+
+
+async def test_a_journey_is_found_by_the_reference_its_page_gave(rig: Rig) -> None:
+    """A web-only caller was told "call us and give this reference"; the agent who
+    takes that call types what they heard and sees the journey, live or stored."""
+    ws = await rig.client.ws_connect("/agent/ws?ext=agent6")
+    await receive(ws, "signed_in")
+    journey = await rig.journey_at_transfer()
+    tail = journey[-8:]
+    heard = f" {tail[:4].upper()} {tail[4:]} ".replace("0", "o")  # spaces, an "oh"
+    for typed in (reference(journey), heard):
+        await ws.send_json({"type": "find", "reference": typed})
+        found = await receive(ws, "found")
+        assert [j["journey"] for j in found["journeys"]] == [journey], typed
+    shown = found["journeys"][0]
+    assert shown["reference"] == reference(journey)
+    assert shown["channels"] == ["web"] and shown["why"]["source"] == "web"
+    assert shown["verification"]["status"] == "verified"
+    assert [e["seq"] for e in shown["trail"]] == [
+        e.seq for e in rig.engine.sessions[journey].session.trail
+    ]
+
+    rig.engine.sessions.pop(journey)  # the engine forgot it: the store still has it
+    await ws.send_json({"type": "find", "reference": reference(journey).lower()})
+    assert [j["journey"] for j in (await receive(ws, "found"))["journeys"]] == [journey]
+
+    other = "ffffffff" if tail != "ffffffff" else "eeeeeeee"
+    await ws.send_json({"type": "find", "reference": other})
+    assert (await receive(ws, "found"))["journeys"] == []
+    await ws.send_json({"type": "find", "reference": "3F2A-91B"})
+    error = await receive(ws, "error")
+    assert error["about"] == "find" and "like 3F2A-91BC" in error["message"]
+    await ws.close()
 
 
 async def test_a_call_for_someone_else_is_not_yours(rig: Rig) -> None:

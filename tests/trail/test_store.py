@@ -72,6 +72,27 @@ async def test_a_call_s_journey_is_found_by_its_channel_unique_id(tmp_path: Path
     await store.close()
 
 
+async def test_journeys_are_found_by_the_end_of_their_id_newest_first(tmp_path: Path) -> None:
+    store = SqliteTrailStore(str(tmp_path / "t.db"))
+    older, newer, other = (new_journey_id(t) for t in (1000.0, 2000.0, 3000.0))
+    older, newer = older[:-8] + "3f2a91bc", newer[:-8] + "3f2a91bc"  # one reference, twice
+    await asyncio.gather(
+        *(
+            store.begin(journey, "service_line", "", "", started)
+            for journey, started in ((older, 1000.0), (newer, 2000.0), (other, 3000.0))
+        )
+    )
+    assert await store.journeys_with_tail("3f2a91bc") == [newer, older]
+    assert await store.journeys_with_tail("3f2a91bc", limit=1) == [newer]
+    assert await store.journeys_with_tail("00000000") in ([], [other])
+    plan = sqlite3.connect(store.path).execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM journeys WHERE substr(id, -8) = ? ORDER BY started DESC",
+        ("3f2a91bc",),
+    )
+    assert "journeys_by_reference" in str(plan.fetchall())  # no scan of every journey
+    await store.close()
+
+
 async def test_a_store_from_before_unique_ids_is_brought_up_to_date(tmp_path: Path) -> None:
     path = str(tmp_path / "t.db")
     old = sqlite3.connect(path)

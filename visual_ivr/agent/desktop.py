@@ -8,9 +8,13 @@ and removes it when the last desktop of that extension has been closed for a
 grace period. Messages (JSON):
 
     to the desktop    signed_in, offer {journey, handoff}, connected {journey[, handoff]},
-                      withdrawn, trail {journey, entries}, ended, pushed, wrapup_saved, error
+                      withdrawn, trail {journey, entries}, ended, pushed, wrapup_saved,
+                      found {reference, journeys: [handoff + reference]}, error
     from the desktop  {"type": "wrapup", "journey", "disposition", "resolved": bool, "note"}
                       {"type": "push", "journey", "push": {"kind": "card"|"form", ...}}
+                      {"type": "find", "reference": "3F2A-91BC"}: a journey a caller
+                      names by the reference their page gave them (a web-only journey
+                      that ended "call us and give this reference")
                       {"type": "ping"}
 
 Who may open it: the desktop shows callers' data, so it answers only clients from
@@ -144,6 +148,9 @@ async def _handle(hub: HandoffHub, desk: Desk, text: str) -> dict[str, Any] | No
         if kind == "wrapup":
             saved = await hub.wrapup(desk, journey, data)
             return {"type": "wrapup_saved", "journey": journey, "wrapup": saved}
+        if kind == "find":
+            text = str(data.get("reference", ""))
+            return {"type": "found", "reference": text, "journeys": await hub.find(text)}
         if kind == "push":
             spec = data.get("push")
             if not isinstance(spec, dict):

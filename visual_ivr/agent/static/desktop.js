@@ -32,7 +32,7 @@
     switch (m.type) {
       case "signed_in":
         $("presence").textContent = `Signed in as ${m.agent} · ${m.queues.join(", ")}`;
-        $("signin").hidden = true; $("signout").hidden = false; break;
+        $("signin").hidden = true; $("signout").hidden = false; $("find").hidden = false; break;
       case "offer": if (m.journey) show(m.journey, m.handoff, "Ringing…"); break;
       case "connected":
         if (m.handoff) show(m.journey, m.handoff, "");
@@ -43,9 +43,11 @@
       case "ended": if (m.journey === journey) $("state").textContent = "Call ended · please wrap up"; break;
       case "pushed": $("pushstate").textContent = `Sent “${m.push.title}”`; break;
       case "wrapup_saved": $("wrapstate").textContent = "Saved"; setTimeout(idle, 1500); break;
+      case "found": showFound(m); break;
       case "error":
         if (m.about === "push") $("pushstate").textContent = m.message;
         else if (m.about === "wrapup") $("wrapstate").textContent = m.message;
+        else if (m.about === "find") showFound({reference: "", journeys: [], message: m.message});
         else $("presence").textContent = m.message;
         break;
     }
@@ -65,16 +67,74 @@
     $("why").textContent = `${h.why.title}: ${h.why.detail}`;
     clear($("path")); h.why.path.forEach((s) => $("path").appendChild(el("li", s.title)));
     $("note").textContent = h.agent_note || "—";
-    clear($("dontask"));
-    h.dont_ask.forEach((d) => { $("dontask").appendChild(el("dt", d.ask)); $("dontask").appendChild(el("dd", d.answer)); });
-    clear($("captured"));
-    h.captured.forEach((c) => {
-      const tr = el("tr"); [c.label, c.value, c.source].forEach((x) => tr.appendChild(el("td", x)));
-      $("captured").appendChild(tr);
-    });
+    fillPairs($("dontask"), h.dont_ask);
+    fillCaptured($("captured"), h.captured);
     clear($("trail")); h.trail.forEach(addEntry);
     $("pushstate").textContent = ""; $("wrapstate").textContent = "";
     $("wrapup").reset(); $("push").reset();
+  }
+
+  function fillPairs(dl, pairs) {
+    clear(dl);
+    pairs.forEach((d) => { dl.appendChild(el("dt", d.ask)); dl.appendChild(el("dd", d.answer)); });
+  }
+  function fillCaptured(tbody, captured) {
+    clear(tbody);
+    captured.forEach((c) => {
+      const tr = el("tr"); [c.label, c.value, c.source].forEach((x) => tr.appendChild(el("td", x)));
+      tbody.appendChild(tr);
+    });
+  }
+
+  // A journey a caller names by its reference: shown beside the call, not in its place.
+  function showFound(m) {
+    const box = $("found");
+    clear(box); box.hidden = false;
+    const head = el("header");
+    const said = m.journeys.length ? m.journeys[0].reference : m.reference.trim().toUpperCase();
+    head.appendChild(el("h2", m.message || (m.journeys.length
+      ? `Reference ${said}` : `No journey has the reference ${said}`)));
+    const close = el("button", "Close", "plain");
+    close.type = "button";
+    close.addEventListener("click", () => { box.hidden = true; clear(box); });
+    head.appendChild(close);
+    box.appendChild(head);
+    m.journeys.forEach((h) => box.appendChild(foundJourney(h)));
+  }
+  function foundJourney(h) {
+    const card = el("article");
+    const when = new Date(h.started * 1000).toLocaleString();
+    card.appendChild(el("h3", `${h.reference} · ${h.channels.join(" and ")} · ${when} · ${h.flow}`));
+    const badge = el("p", h.verification.label, "badge");
+    badge.dataset.status = h.verification.status;
+    card.appendChild(badge);
+    card.appendChild(el("p", h.summary, "summary"));
+    card.appendChild(el("p", `${h.why.title}: ${h.why.detail}`));
+    const path = el("ol", undefined, "path");
+    h.why.path.forEach((s) => path.appendChild(el("li", s.title)));
+    card.appendChild(path);
+    if (h.dont_ask.length) {
+      card.appendChild(el("h4", "Already asked — don't ask again"));
+      const dl = el("dl", undefined, "pairs");
+      fillPairs(dl, h.dont_ask);
+      card.appendChild(dl);
+    }
+    if (h.captured.length) {
+      const table = el("table", undefined, "data");
+      const body = el("tbody");
+      fillCaptured(body, h.captured);
+      table.appendChild(body);
+      card.appendChild(table);
+    }
+    const more = el("details");
+    more.appendChild(el("summary", `Everything they did (${h.trail.length} steps)`));
+    const table = el("table", undefined, "trail");
+    const body = el("tbody");
+    h.trail.forEach((e) => body.appendChild(entryRow(e)));
+    table.appendChild(body);
+    more.appendChild(table);
+    card.appendChild(more);
+    return card;
   }
 
   function detail(e) {
@@ -93,12 +153,16 @@
       default: return e.lang || e.reason || "";
     }
   }
-  function addEntry(e) {
-    if (entries.has(e.seq)) return;
-    entries.set(e.seq, e);
+  function entryRow(e) {
     const tr = el("tr", undefined, `k-${e.kind}`);
     tr.dataset.seq = e.seq;
     [e.seq, time(e.at), e.kind, e.node, e.source || "", detail(e)].forEach((x) => tr.appendChild(el("td", x)));
+    return tr;
+  }
+  function addEntry(e) {
+    if (entries.has(e.seq)) return;
+    entries.set(e.seq, e);
+    const tr = entryRow(e);
     const rows = $("trail");
     const after = [...rows.children].find((r) => Number(r.dataset.seq) > e.seq);
     rows.insertBefore(tr, after || null);
@@ -113,7 +177,7 @@
   });
   $("signout").addEventListener("click", () => {
     leaving = true; if (ws) ws.close();
-    $("signin").hidden = false; $("signout").hidden = true; idle();
+    $("signin").hidden = false; $("signout").hidden = true; $("find").hidden = true; idle();
   });
   $("wrapup").addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -126,6 +190,10 @@
     const fields = String(f.get("fields") || "").split(",").map((s) => s.trim()).filter(Boolean)
       .map((s) => { const [name, label] = s.split(":"); return {name: name.trim(), label: (label || name).trim()}; });
     send({type: "push", journey, push: {kind: f.get("kind"), title: f.get("title"), text: f.get("text") || "", fields}});
+  });
+  $("find").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    send({type: "find", reference: String(new FormData(ev.target).get("reference"))});
   });
   setInterval(() => send({type: "ping"}), 25000);
 })();

@@ -1,0 +1,29 @@
+"""A journey's reference: what a caller reads out to a person (``3F2A-91BC``), and
+what the agent desktop finds the journey by.
+
+It is the end of the journey's id: 32 random bits. Its first digits are the second
+the journey began, the same for every journey that began in it. Two journeys can
+share a reference; looking one up returns the newest first."""
+
+from __future__ import annotations
+
+import re
+
+LENGTH = 8
+_SEPARATORS = re.compile(r"[\s\-_.·]+")
+_HEARD = str.maketrans("oil", "011")  # "oh" for zero, an I or l for one
+_TAIL = re.compile(rf"[0-9a-f]{{{LENGTH}}}")
+
+
+def reference(journey: str) -> str:
+    """The journey's id as a person reads it out: ``3F2A-91BC``."""
+    tail = journey[-LENGTH:].upper()
+    return f"{tail[:4]}-{tail[4:]}"
+
+
+def tail_of(text: str) -> str | None:
+    """The end of a journey id that ``text`` (a reference as typed by an agent who
+    heard it: any case, with or without its dash or spaces, an O for a zero) names; ``None`` if it
+    names none."""
+    tail = _SEPARATORS.sub("", text.strip()).lower().translate(_HEARD)
+    return tail if _TAIL.fullmatch(tail) else None
