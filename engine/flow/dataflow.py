@@ -250,13 +250,13 @@ def _report(
     way = analysis.way(node_id, name, branches=False)
     if way is not None:
         return error(
-            site.where,
+            textchecks.name_where(site, name),
             f"{site.context}: '{name}' may not be set yet on the way here "
             f"({' -> '.join(way)}){set_by}",
         )
     way = analysis.way(node_id, name, branches=True) or [node_id]
     return warning(
-        site.where,
+        textchecks.name_where(site, name),
         f"{site.context}: '{name}' may not be set yet on the way here "
         f"({' -> '.join(way)}, if the branch conditions allow it){set_by}",
     )
@@ -299,7 +299,8 @@ def _check_variables(flow: Flow, defined: Names) -> Iterator[Problem]:
                 if name in flow.variables
                 else "variables are set before the start node, before any node could set it"
             )
-            yield error(site.where, f"{site.context}: '{name}' is not set yet ({why})")
+            where = textchecks.name_where(site, name)
+            yield error(where, f"{site.context}: '{name}' is not set yet ({why})")
         earlier.add(declared)
 
 

@@ -291,7 +291,7 @@ def check_sensitive_readback(
         for site in prompt_templates(flow, node):
             for name in sorted(templates.referenced_names(site.text) & secrets.keys()):
                 yield warning(
-                    _shift(site.where, site.text, _line_of(site.text, name)),
+                    name_where(site, name),
                     f"{site.context}: reads out '{name}', which {secrets[name]} takes as "
                     "sensitive: anyone near the caller hears it, and the trail keeps the "
                     "prompt's text unmasked",
@@ -321,9 +321,11 @@ def _shift(where: Where, text: str, line: int) -> Where:
     return Where(where.file, where.line + min(line, text.count("\n") + 1) - 1, where.col)
 
 
-def _name_at(where: Where, site: TemplateSite, name: str) -> Where:
-    """The column of ``name`` where the template uses it, read from the file's line
-    (the text's own offsets differ from the file's by quotes, escapes and folding)."""
+def name_where(site: TemplateSite, name: str) -> Where:
+    """Where the template uses ``name``: its line, and its column read from the
+    file's line (the text's own offsets differ from the file's by quotes, escapes
+    and folding)."""
+    where = _shift(site.where, site.text, _line_of(site.text, name))
     if where is NOWHERE:
         return where
     linecache.checkcache(where.file)
@@ -422,7 +424,7 @@ def check_templates(
         for name in sorted(used - defined):
             if (name not in required or name in proven) and set_elsewhere(name):
                 continue
-            where = _name_at(_shift(site.where, site.text, _line_of(site.text, name)), site, name)
+            where = name_where(site, name)
             hint = did_you_mean(name, defined) or (
                 subflow_hint if returns and name in required else ""
             )

@@ -377,9 +377,9 @@ def test_a_variable_a_subflow_sets_on_every_way_back_is_set_after_it(tmp_path: P
     )
     _, problems = load_flow_dir(str(tmp_path))
     assert [str(p) for p in problems] == [
-        f"{tmp_path}/main.yaml:5:27: say 'hi' prompt: 'code' may not be set yet on the way "
+        f"{tmp_path}/main.yaml:5:36: say 'hi' prompt: 'code' may not be set yet on the way "
         "here (who -> hi); it is set by subflow 'who'",
-        f"{tmp_path}/main.yaml:5:27: say 'hi' prompt: 'name' may not be set yet on the way "
+        f"{tmp_path}/main.yaml:5:48: say 'hi' prompt: 'name' may not be set yet on the way "
         "here (who -> hi); it is set by subflow 'who'",
     ]
 
@@ -422,7 +422,7 @@ def test_the_designers_use_before_set_is_an_error(tmp_path: Path) -> None:
     flow, problems = load_flow_file(str(tmp_path / "flow.yaml"))
     assert flow is None
     assert [str(p) for p in problems] == [
-        f"{tmp_path}/flow.yaml:6:13: menu 'main' prompt: 'account' may not be set yet on the "
+        f"{tmp_path}/flow.yaml:6:25: menu 'main' prompt: 'account' may not be set yet on the "
         "way here (main); it is set by input 'acct'"
     ]
 
