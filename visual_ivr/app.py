@@ -105,6 +105,7 @@ class VisualIvr:
         r.add_get("/s", self.page)
         r.add_get("/s/events", self.streams.events)
         r.add_post("/s/away", self.streams.away)
+        r.add_get("/s/here", self.streams.here)
         r.add_post("/s/choose", self.choose)
         r.add_post("/s/submit", self.submit)
         r.add_post("/s/nav", self.navigate)

@@ -186,6 +186,7 @@ class Pages:
                 f"style-src {csp_hash(self.css)}",
                 f"script-src {csp_hash(self.js)} {csp_hash(OPEN_LINK_JS)}",
                 "connect-src 'self'",
+                "frame-src 'self'",  # a page without JavaScript: its presence frame
                 "form-action 'self'",
                 "img-src 'self'",
                 "base-uri 'none'",

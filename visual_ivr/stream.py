@@ -6,7 +6,9 @@ per change by :mod:`.screens`, shared by every open page), a comment every
 change. The stream is open while the page is in view (page.js closes it when the page
 is hidden), so its opening and closing are the page coming into and out of view, which
 the session hears as ``PageSeen`` (see :mod:`.presence`); ``POST /v/s/away`` is the
-page's beacon when it is hidden.
+page's beacon when it is hidden. A page without JavaScript has no stream: its
+``<noscript>`` frame loads ``GET /v/s/here``, held open the same way while the page
+is shown, so that the call holds for it too.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -38,6 +41,17 @@ class PageStreams:
         self._visual = visual
 
     async def events(self, request: web.Request) -> web.StreamResponse:
+        return await self._serve(request, "text/event-stream", self._stream)
+
+    async def here(self, request: web.Request) -> web.StreamResponse:
+        """A page without JavaScript in view: its ``<noscript>`` frame loads this, which
+        stays open while the page is shown. No visibility to go by: it ends when the
+        page is left (closed, or another page of the journey loaded)."""
+        return await self._serve(request, "text/html", self._keep)
+
+    async def _serve(
+        self, request: web.Request, content_type: str, body: _Body
+    ) -> web.StreamResponse:
         visit, handle = self._visual.visit_of(request)
         if visit is None or handle is None:
             return web.Response(status=204)  # an event source stops asking
@@ -45,7 +59,7 @@ class PageStreams:
             return web.Response(status=204)
         response = web.StreamResponse(
             headers={
-                "Content-Type": "text/event-stream; charset=utf-8",
+                "Content-Type": f"{content_type}; charset=utf-8",
                 "Cache-Control": "no-store",
                 "X-Accel-Buffering": "no",
             }
@@ -67,7 +81,7 @@ class PageStreams:
                 handle.submit(ev.PageSeen(True))
             try:
                 await response.prepare(request)
-                await self._stream(request, response, watcher, visit, handoff)
+                await body(request, response, watcher, visit, handoff)
             except (ConnectionError, TimeoutError):
                 pass  # the page went away
             finally:
@@ -105,6 +119,23 @@ class PageStreams:
                 await self._write(response, b": still here\n\n")
         await self._write(response, b"event: end\ndata: {}\n\n")
 
+    async def _keep(
+        self,
+        request: web.Request,
+        response: web.StreamResponse,
+        watcher: Watcher,
+        visit: PageVisit,
+        handoff: HandoffHub | None,
+    ) -> None:
+        """Say nothing but that the connection lives, until the journey ends."""
+        await self._write(response, b"<!doctype html><title>-</title>\n")
+        while not watcher.closed:
+            current = self._visual.engine.sessions.get(visit.journey)
+            if current is None or current.session.done:
+                break
+            if not await _changed(watcher, request):
+                await self._write(response, b"<!-- still here -->\n")
+
     async def away(self, request: web.Request) -> web.Response:
         """The page went out of view (a beacon from page.js): its stream ends now,
         though the server could not yet tell its connection is dead."""
@@ -121,6 +152,9 @@ class PageStreams:
             await response.write(data)
 
 
+_Body = Callable[
+    [web.Request, web.StreamResponse, Watcher, PageVisit, HandoffHub | None], Awaitable[None]
+]
 _PAGE_ID = re.compile(r"[0-9A-Za-z]{8,32}")
 
 

@@ -223,3 +223,32 @@ async def test_the_call_holds_while_the_caller_reads_the_page(demo_stack: Stack)
         assert call.s.node.id == "main" and not call.s.done
         await expect(page.locator("h1")).to_have_text("Main menu")
         print(f"hidden page: silence counted again after {counted_after:.1f} s")
+
+
+async def test_a_page_without_javascript_holds_the_call_too(demo_stack: Stack) -> None:
+    """No JavaScript, so no event stream: the page's <noscript> frame stays open while
+    it is shown, and the call holds for it the same way; a tap (a form post) loads the
+    next page, whose frame takes over; leaving the page ends the hold."""
+    async with LiveCall(demo_stack, "service_line", caller_number()) as call, chromium() as b:
+        link = await texted_link(demo_stack, call)
+        await call.at("main", 20)
+        since = len(call.s.trail)
+        page = await (await phone(b, java_script_enabled=False)).new_page()
+        await page.goto(link)
+        await page.get_by_role("button", name="Open the menu").click()  # no script to post it
+        await expect(page.locator("h1")).to_have_text("Main menu", timeout=15_000)
+        await call.until(lambda: call.s.page.open == 1, 10)
+        await call.until(
+            lambda: any(e.data.get("event") == "hold" for e in call.s.trail[since:]), 40
+        )
+        assert [e for e in _page_events(call, since) if e[0] == "retry"] == []
+
+        await page.get_by_role("button", name="Check my balance").click()
+        await expect(page.locator("h1")).to_have_text("Account number", timeout=15_000)
+        await call.until(lambda: call.s.node.id == "account", 10)
+        await call.until(lambda: call.s.page.open == 1, 10)
+
+        left_at = time.monotonic()
+        await page.goto("about:blank")  # the caller leaves the page
+        await call.until(lambda: call.s.page.open == 0, 10)
+        print(f"page without JavaScript left: seen after {time.monotonic() - left_at:.1f} s")
