@@ -343,10 +343,11 @@ class HandoffHub:
 
     # ------------------------------------------------------------ agents' actions
 
-    async def find(self, text: str) -> list[dict[str, Any]]:
+    async def find(self, text: str, desk: Desk | None = None) -> list[dict[str, Any]]:
         """The journeys the reference a caller read out names (``3F2A-91BC``, as the
         page shows it), each as a call's is offered; journeys in progress first, then
-        the stored ones, newest first."""
+        the stored ones, newest first. One found while ``desk`` has a call is linked
+        to that call's trail: whoever reads the call later sees what the agent saw."""
         tail = tail_of(text)
         if tail is None:
             raise HandoffError(
@@ -362,7 +363,20 @@ class HandoffHub:
             handoff = await self.handoff(journey)
             if handoff is not None:
                 out.append({**handoff, "reference": reference(journey)})
+        if desk is not None and len(out) == 1:
+            await self._link(desk, found[0])
         return out
+
+    async def _link(self, desk: Desk, found: str) -> None:
+        for journey, state in list(desk.journeys.items()):
+            handle = self.engine.sessions.get(journey)
+            if state == "offered" or journey == found or handle is None:
+                continue
+            trail = handle.session.trail
+            if not any(e.kind == "link" and e.data.get("linked") == found for e in trail):
+                await self._record(
+                    journey, "link", linked=found, reference=reference(found), by=desk.ext
+                )
 
     async def push(self, desk: Desk, journey: str, spec: Mapping[str, Any]) -> Push:
         if journey not in desk.journeys:

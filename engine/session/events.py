@@ -212,7 +212,8 @@ Action = Play | StopPlayback | StartTimer | CancelTimer | HttpRequest | Transfer
 # ---------------------------------------------------------------- the trail
 
 TrailKind = Literal[
-    "start", "node", "prompt", "input", "retry", "page", "http", "language", "error", "end"
+    "start", "node", "prompt", "input", "retry", "page", "http", "language", "error", "end",
+    "link",  # an agent found the caller's earlier journey by its reference
 ]
 InputSource = Literal["key", "speech", "web"]
 WEB_EVENTS = (WebChoose, WebSubmit, WebNavigate, WebHuman, WebLanguage)

@@ -244,6 +244,32 @@ async def test_a_journey_is_found_by_the_reference_its_page_gave(rig: Rig) -> No
     await ws.close()
 
 
+async def test_a_journey_found_during_a_call_is_linked_to_the_call(rig: Rig) -> None:
+    ws = await rig.client.ws_connect("/agent/ws?ext=agent9&queues=support")
+    await receive(ws, "signed_in")
+    earlier = await rig.journey_at_transfer()  # on the page: "call us, give this reference"
+    call = await rig.journey_at_transfer()  # the call that followed, queued
+    channel = await rig.queue(call)
+    rig.ring(channel, "agent9")
+    await receive(ws, "offer")
+    rig.connect(channel, "agent9")
+    await receive(ws, "connected")
+
+    await ws.send_json({"type": "find", "reference": reference(earlier)})
+    trail = await receive(ws, "trail")  # the call's trail has it before the reply
+    assert trail["journey"] == call
+    assert [(e["kind"], e["linked"], e["reference"], e["by"]) for e in trail["entries"]] == [
+        ("link", earlier, reference(earlier), "agent9")
+    ]
+    assert [j["journey"] for j in (await receive(ws, "found"))["journeys"]] == [earlier]
+    await ws.send_json({"type": "find", "reference": reference(earlier)})  # again
+    await receive(ws, "found")
+    assert rig.engine.trail is not None
+    stored = [e for e in await rig.engine.trail.trail(call) if e["kind"] == "link"]
+    assert [e["linked"] for e in stored] == [earlier]  # linked once
+    await ws.close()
+
+
 async def test_a_call_for_someone_else_is_not_yours(rig: Rig) -> None:
     ws = await rig.client.ws_connect("/agent/ws?ext=agent8")
     await receive(ws, "signed_in")

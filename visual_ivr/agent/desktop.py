@@ -150,7 +150,8 @@ async def _handle(hub: HandoffHub, desk: Desk, text: str) -> dict[str, Any] | No
             return {"type": "wrapup_saved", "journey": journey, "wrapup": saved}
         if kind == "find":
             text = str(data.get("reference", ""))
-            return {"type": "found", "reference": text, "journeys": await hub.find(text)}
+            journeys = await hub.find(text, desk)
+            return {"type": "found", "reference": text, "journeys": journeys}
         if kind == "push":
             spec = data.get("push")
             if not isinstance(spec, dict):

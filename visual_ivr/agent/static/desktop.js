@@ -149,6 +149,7 @@
       case "page": return e.event === "hold" ? `the call waited while the page was in view (${e.count})`
         : "the caller opened the visual IVR page";
       case "end": return e.outcome;
+      case "link": return `${e.by} found the caller's earlier journey ${e.reference}`;
       case "node": return e.type;
       default: return e.lang || e.reason || "";
     }
