@@ -128,7 +128,7 @@ async def _run(command: list[str], stdin: bytes | None = None) -> bytes:
         # The engine is stopping: end the renderer rather than leave it blocked on a
         # pipe nobody reads, and read its pipes to their end so that their transports
         # close (uvloop's loop.close() fails on a child or a pipe still open).
-        with contextlib.suppress(PromptError):
+        with contextlib.suppress(Exception):  # nothing to end: the cancel goes on
             await _end(await spawn)
         raise
     if process.returncode != 0:

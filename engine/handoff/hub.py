@@ -364,7 +364,7 @@ class HandoffHub:
             if handoff is not None:
                 out.append({**handoff, "reference": reference(journey)})
         if desk is not None and len(out) == 1:
-            await self._link(desk, found[0])
+            await self._link(desk, out[0]["journey"])
         return out
 
     async def _link(self, desk: Desk, found: str) -> None:
