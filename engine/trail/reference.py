@@ -22,8 +22,8 @@ def reference(journey: str) -> str:
 
 
 def tail_of(text: str) -> str | None:
-    """The end of a journey id that ``text`` (a reference as typed by an agent who
-    heard it: any case, with or without its dash or spaces, an O for a zero) names; ``None`` if it
-    names none."""
+    """The end of a journey id that ``text`` names: a reference as typed by an agent
+    who heard it (any case, with or without its dash or spaces, an O for a zero, an I
+    for a one); ``None`` if it names none."""
     tail = _SEPARATORS.sub("", text.strip()).lower().translate(_HEARD)
     return tail if _TAIL.fullmatch(tail) else None
