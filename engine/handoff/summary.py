@@ -25,7 +25,8 @@ itself sent them (a branch).
 
 *Don't ask again.* Every valid input (masked ones stay masked), the language,
 what the caller said they wanted (the menu options chosen), the verification,
-and what the backend told us about them.
+and what the backend told us about them; but not the inputs a verification that
+failed (or whose answer is unknown) checked: the agent must ask for those.
 """
 
 from __future__ import annotations
@@ -400,8 +401,9 @@ def _dont_ask(
         out.append({"ask": "What they want", "answer": " → ".join(wanted)})
     if verification["status"] == "verified":
         out.append({"ask": "Identity / security questions", "answer": verification["label"]})
+    unproven = set(verification["by"]) if verification["status"] != "verified" else set()
     for item in captured:
-        if item["source"] == "backend" and item["masked"]:
+        if (item["source"] == "backend" and item["masked"]) or item["name"] in unproven:
             continue
         answer = str(item["value"])
         if item["masked"]:

@@ -57,7 +57,7 @@ def test_a_verified_caller_who_asked_for_a_person() -> None:
         "Verified caller (account number 123456), chose Check my balance, asked for a"
         " person at “Anything else?” by key; on the phone."
     )
-    assert h.agent_note.startswith("Check the trail: the caller may already be verified.")
+    assert h.agent_note.startswith("Check the badge first: a verified caller need not")
     assert asked(h) == {
         "Language": "English",
         "What they want": "Check my balance",
@@ -87,6 +87,9 @@ def test_a_wrong_pin_is_a_failed_verification() -> None:
     assert h.why["reason"] == "not_verified"
     assert "failing verification" in h.summary
     assert "Identity / security questions" not in asked(h)
+    # What the failed check took must be asked again: it is data, not proof.
+    assert "PIN" not in asked(h) and "Account number" not in asked(h)
+    assert {c["name"] for c in h.captured} >= {"account", "pin"}
 
 
 def test_a_backend_that_fails_is_why() -> None:
