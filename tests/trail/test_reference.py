@@ -15,7 +15,19 @@ def test_the_reference_is_the_random_end_of_the_id() -> None:
 
 
 @pytest.mark.parametrize(
-    "typed", ["3F2A-91BC", "3f2a91bc", " 3F2A 91BC ", "3f2a.91bc", "3F2A_91BC"]
+    "typed",
+    [
+        "3F2A-91BC",
+        "3f2a91bc",
+        " 3F2A 91BC ",
+        "3f2a.91bc",
+        "3F2A_91BC",
+        "ref 3F2A-91BC",
+        "Reference number: 3F2A-91BC",
+        "#3F2A-91BC",
+        "\uff13\uff26\uff12\uff21\uff0d\uff19\uff11\uff22\uff23",  # full width (a Chinese IME)
+        "参考号：3F2A-91BC",
+    ],
 )
 def test_what_an_agent_types_names_the_tail(typed: str) -> None:
     assert tail_of(typed) == "3f2a91bc"
