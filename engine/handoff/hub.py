@@ -115,6 +115,8 @@ class HandoffHub:
         self._queued: dict[str, QueuedCall] = {}  # journey -> its call in a queue
         self._hung_up: dict[str, float] = {}  # journeys whose call ended before a queue
         self._watchers: dict[str, set[Desk]] = {}  # journey -> desks showing it
+        self._after_call: dict[str, set[str]] = {}  # ext -> its ended calls not wrapped up
+        self._resume_ring: dict[str, asyncio.TimerHandle] = {}  # ext -> end of its pause
         self._pushes: dict[str, list[Push]] = {}
         self._callbacks: dict[str, dict[str, Any]] = {}
         self._versions: dict[str, int] = {}
@@ -213,8 +215,8 @@ class HandoffHub:
                 self._bump(call.journey)
             case Completed(call=call) | Gone(call=call):
                 if call.journey is not None:
-                    for desk in self._watchers.get(call.journey, set()):
-                        desk.put({"type": "ended", "journey": call.journey})
+                    for desk in list(self._watchers.get(call.journey, set())):
+                        self._call_over(desk, call.journey)
                 self._bump(call.journey)
             case Moved(calls=calls):
                 for moved in calls:
@@ -299,6 +301,58 @@ class HandoffHub:
                 message["handoff"] = await self.handoff(journey)
         return message
 
+    def _call_over(self, desk: Desk, journey: str) -> None:
+        state = desk.journeys.get(journey)
+        if state == "offered":  # it rang and nobody answered: nothing to wrap up
+            del desk.journeys[journey]
+            self._unwatch(journey, desk)
+            desk.put({"type": "withdrawn", "journey": journey})
+        elif state == "connected":  # (the queue reports an end twice: once is said)
+            desk.journeys[journey] = "ended"
+            desk.put({"type": "ended", "journey": journey})
+            waiting = self._after_call.setdefault(desk.ext, set())
+            if not waiting:
+                self._pause(desk.ext, True)
+            waiting.add(journey)
+
+    def _pause(self, ext: str, paused: bool) -> None:
+        """After-call work: the agent's phone rings no more while they wrap up (until
+        it is saved, or ``wrapup_max_s``), so the next call cannot take the screen
+        from a call not yet wrapped up."""
+        timer = self._resume_ring.pop(ext, None)
+        if timer is not None:
+            timer.cancel()
+        if paused:
+            self._resume_ring[ext] = asyncio.get_running_loop().call_later(
+                self.settings.wrapup_max_s, self._pause, ext, False
+            )
+        for desk in self.desks.by_ext.get(ext, ()):
+            desk.put({"type": "after_call", "paused": paused})
+        self._spawn(self._queue_pause(ext, paused))
+
+    async def _queue_pause(self, ext: str, paused: bool) -> None:
+        fields = {"Action": "QueuePause", "Interface": self.desks.member_for(ext)}
+        fields |= {"Paused": "true" if paused else "false", "Reason": "wrap-up"}
+        try:
+            await self.ami.action(fields, timeout=5.0)
+        except AmiError as exc:
+            log.warning("handoff: pausing %s for its wrap-up (%s): %s", ext, paused, exc)
+
+    def resume(self, desk: Desk) -> None:
+        """A desktop (re)opened, e.g. reloaded: the agent's call in progress and the
+        calls waiting for their wrap-up come back to it."""
+        for call in list(self._queued.values()):
+            if call.member == desk.ext and call.state == "connected":
+                desk.put(self._connected(desk, call))
+        for journey in sorted(self._after_call.get(desk.ext, ())):
+            desk.put(self._awaiting_wrapup(desk, journey))
+
+    async def _awaiting_wrapup(self, desk: Desk, journey: str) -> Message:
+        desk.journeys[journey] = "ended"
+        self._watchers.setdefault(journey, set()).add(desk)
+        handoff = await self.handoff(journey)
+        return {"type": "connected", "journey": journey, "handoff": handoff, "ended": True}
+
     def _unwatch(self, journey: str, desk: Desk) -> None:
         desks = self._watchers.get(journey)
         if desks is not None:
@@ -362,7 +416,7 @@ class HandoffHub:
         for journey in found[:MAX_FOUND]:
             handoff = await self.handoff(journey)
             if handoff is not None:
-                out.append({**handoff, "reference": reference(journey)})
+                out.append({**_as_found(handoff), "reference": reference(journey)})
         if desk is not None and len(out) == 1:
             await self._link(desk, out[0]["journey"])
         return out
@@ -403,8 +457,13 @@ class HandoffHub:
         return push
 
     async def wrapup(self, desk: Desk, journey: str, form: Mapping[str, Any]) -> dict[str, Any]:
-        if journey not in desk.journeys:
+        state = desk.journeys.get(journey)
+        if state is None:
             raise HandoffError("that call is not yours", 403)
+        if state == "wrapped":
+            raise HandoffError("this call is wrapped up already", 409)
+        if state == "offered":
+            raise HandoffError("this call has not been answered", 409)
         disposition = form.get("disposition")
         if disposition not in DISPOSITIONS:
             raise HandoffError(f"disposition: one of {', '.join(DISPOSITIONS)}")
@@ -427,8 +486,18 @@ class HandoffHub:
         if self.engine.trail is None:
             raise HandoffError("no journey store: the wrap-up cannot be kept", 503)
         await self.engine.trail.save_wrapup(journey, wrapup)
-        desk.journeys[journey] = "wrapped"
-        self._unwatch(journey, desk)
+        for other in self.desks.by_ext.get(desk.ext, {desk}) | {desk}:  # one agent's desktops
+            if other.journeys.get(journey) in ("connected", "ended"):
+                other.journeys[journey] = "wrapped"
+                self._unwatch(journey, other)
+                if other is not desk:
+                    other.put({"type": "wrapup_saved", "journey": journey, "wrapup": wrapup})
+        waiting = self._after_call.get(desk.ext)
+        if waiting is not None and journey in waiting:
+            waiting.discard(journey)
+            if not waiting:
+                del self._after_call[desk.ext]
+                self._pause(desk.ext, False)
         return wrapup
 
     # ------------------------------------------------------------ the caller's page
@@ -598,3 +667,24 @@ class HandoffHub:
                 log.exception("handoff: a session listener failed")
         if self.engine.trail is not None:
             await self.engine.trail.append(journey, entries)
+
+
+def _as_found(handoff: dict[str, Any]) -> dict[str, Any]:
+    """A journey found by its reference, for an agent on another call: whoever reads
+    out a reference can give it, so what that journey verified proves nothing about
+    the caller on the line, and its checked answers are not 'don't ask again'."""
+    verification = handoff["verification"]
+    if verification["status"] != "verified":
+        return handoff
+    checked = {c["label"] for c in handoff["captured"] if c["name"] in verification["by"]}
+    checked.add("Identity / security questions")
+    return {
+        **handoff,
+        "verification": {
+            **verification,
+            "status": "elsewhere",
+            "label": f"{verification['label']} on that journey, not on this call: "
+            "verify the caller",
+        },
+        "dont_ask": [d for d in handoff["dont_ask"] if d["ask"] not in checked],
+    }

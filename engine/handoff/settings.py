@@ -41,6 +41,9 @@ class HandoffSettings:
     callback_number_gap_s: float = 600.0
     # Offer the call to the agent's desktop when it rings (not only once it connects).
     offer_on_ring: bool = True
+    # After-call work: once a call ends, the agent's phone rings no more until its
+    # wrap-up is saved, or for at most this many seconds.
+    wrapup_max_s: float = 120.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HandoffSettings:

@@ -129,8 +129,10 @@ async def test_a_web_only_caller_s_reference_finds_their_journey(stack: Stack) -
         card = found.locator("article")
         await expect(card).to_have_count(1)
         await expect(card.locator("h3")).to_contain_text(f"{said[1]} · web ·")
-        await expect(card.locator(".badge")).to_have_attribute("data-status", "verified")
-        await expect(card.locator(".pairs")).to_contain_text("123456")  # not asked again
+        badge = card.locator(".badge")  # verified on the page, not on this call
+        await expect(badge).to_have_attribute("data-status", "elsewhere")
+        await expect(badge).to_contain_text("verify the caller")
+        await expect(card.locator(".data")).to_contain_text("123456")
         await card.locator("summary").click()
         await expect(card.locator(".trail")).to_contain_text("account = 123456")
         await desk.screenshot(path=artifact("desktop-found-by-reference.png"), full_page=True)
@@ -139,4 +141,44 @@ async def test_a_web_only_caller_s_reference_finds_their_journey(stack: Stack) -
         await desk.get_by_role("button", name="Find").click()
         await expect(found.locator("h2")).to_contain_text("is not a reference")
         await context.close()
+        await agent.close()
+
+
+async def test_the_desktop_page_keeps_its_call_through_a_reload_then_wraps_it_up(
+    stack: Stack,
+) -> None:
+    """The agent's desktop in Chromium takes a real escalated call, is reloaded mid-call
+    (it signs in again by itself and the call comes back), the caller hangs up, and no
+    new call rings until the wrap-up is saved."""
+    ext = unique_ext()
+    async with chromium() as browser, Caller(stack, "service_line", caller_number()) as call:
+        agent = await browser.new_context(viewport={"width": 1280, "height": 900})
+        desk = await agent.new_page()
+        await desk.goto(f"{stack.web_url}/agent/")
+        await desk.fill("#ext", ext)
+        await desk.get_by_role("button", name="Sign in").click()
+        await expect(desk.locator("#presence")).to_contain_text("Signed in", timeout=10_000)
+        await call.at("welcome")
+        await call.press("1")
+        await call.at("main")
+        await call.press("0")  # a person
+        state = desk.locator("#state")
+        await expect(state).to_contain_text("Connected", timeout=30_000)
+        await expect(desk.locator("#caller")).to_have_text(call.caller_id)
+
+        await desk.reload()
+        await expect(desk.locator("#presence")).to_contain_text("Signed in", timeout=10_000)
+        await expect(state).to_contain_text("Connected", timeout=10_000)
+        await expect(desk.locator("#caller")).to_have_text(call.caller_id)
+
+        await call.hangup()
+        await expect(state).to_have_text("Call ended · please wrap up", timeout=15_000)
+        presence = desk.locator("#presence")
+        await expect(presence).to_contain_text("no new calls until the wrap-up is saved")
+        await desk.select_option("select[name=disposition]", "resolved")
+        await desk.get_by_label("Yes").check()
+        await desk.get_by_role("button", name="Save wrap-up").click()
+        await expect(desk.locator("#wrapstate")).to_have_text("Saved", timeout=10_000)
+        await expect(presence).not_to_contain_text("no new calls")
+        await expect(desk.locator("#idle")).to_be_visible(timeout=5_000)
         await agent.close()

@@ -4,6 +4,7 @@ test: sign-in joins the queues, a ringing phone brings the offer, the page follo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -226,7 +227,12 @@ async def test_a_journey_is_found_by_the_reference_its_page_gave(rig: Rig) -> No
     shown = found["journeys"][0]
     assert shown["reference"] == reference(journey)
     assert shown["channels"] == ["web"] and shown["why"]["source"] == "web"
-    assert shown["verification"]["status"] == "verified"
+    # Verified on the page; whoever reads out the reference may not be that caller.
+    assert shown["verification"]["status"] == "elsewhere"
+    assert shown["verification"]["label"].endswith("not on this call: verify the caller")
+    asked = {d["ask"] for d in shown["dont_ask"]}
+    assert "Identity / security questions" not in asked and "PIN" not in asked
+    assert "Account number" not in asked and "Language" in asked
     assert [e["seq"] for e in shown["trail"]] == [
         e.seq for e in rig.engine.sessions[journey].session.trail
     ]
@@ -268,6 +274,95 @@ async def test_a_journey_found_during_a_call_is_linked_to_the_call(rig: Rig) -> 
     stored = [e for e in await rig.engine.trail.trail(call) if e["kind"] == "link"]
     assert [e["linked"] for e in stored] == [earlier]  # linked once
     await ws.close()
+
+
+async def test_after_a_call_no_new_call_rings_until_its_wrap_up(rig: Rig) -> None:
+    """After-call work: the agent is paused in the queues from the call's end until
+    the wrap-up is saved; the end is said once; a wrap-up is saved once."""
+    ws = await rig.client.ws_connect("/agent/ws?ext=agent4&queues=support")
+    await receive(ws, "signed_in")
+    journey = await rig.journey_at_transfer()
+    channel = await rig.queue(journey)
+    rig.ring(channel, "agent4")
+    rig.connect(channel, "agent4")
+    await receive(ws, "connected")
+    rig.ami.emit(Event="AgentComplete", Channel=channel, MemberName="agent4", Queue="support")
+    rig.ami.emit(Event="Hangup", Channel=channel, Uniqueid=f"u{channel}")
+    await receive(ws, "ended")
+    assert (await receive(ws, "after_call"))["paused"] is True
+    async with asyncio.timeout(5):
+        while not rig.ami.done("QueuePause"):
+            await asyncio.sleep(0.01)
+    assert rig.ami.done("QueuePause")[0]["Paused"] == "true"
+
+    form = {"type": "wrapup", "journey": journey, "disposition": "resolved", "resolved": True}
+    await ws.send_json(form)
+    assert (await receive(ws, "after_call"))["paused"] is False  # before the reply
+    await receive(ws, "wrapup_saved")
+    await ws.send_json(form)
+    assert "wrapped up already" in (await receive(ws, "error"))["message"]
+    async with asyncio.timeout(5):
+        while len(rig.ami.done("QueuePause")) < 2:
+            await asyncio.sleep(0.01)
+    assert [a["Paused"] for a in rig.ami.done("QueuePause")] == ["true", "false"]
+    kinds = []
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(0.3):
+            while True:
+                kinds.append((await ws.receive_json())["type"])
+    assert "ended" not in kinds  # the queue's two reports of the end: said once
+    await ws.close()
+
+
+async def test_a_caller_gone_while_it_rang_is_withdrawn_not_to_wrap_up(rig: Rig) -> None:
+    ws = await rig.client.ws_connect("/agent/ws?ext=agent3&queues=support")
+    await receive(ws, "signed_in")
+    journey = await rig.journey_at_transfer()
+    channel = await rig.queue(journey)
+    rig.ring(channel, "agent3")
+    await receive(ws, "offer")
+    await ws.send_json(
+        {"type": "wrapup", "journey": journey, "disposition": "resolved", "resolved": True}
+    )
+    assert "not been answered" in (await receive(ws, "error"))["message"]
+    rig.ami.emit(Event="Hangup", Channel=channel, Uniqueid=f"u{channel}")
+    assert (await receive(ws, "withdrawn"))["journey"] == journey
+    assert not rig.ami.done("QueuePause")
+    await ws.close()
+
+
+async def test_a_reloaded_desktop_gets_its_call_back_and_one_wrap_up_counts(rig: Rig) -> None:
+    first = await rig.client.ws_connect("/agent/ws?ext=agent2&queues=support")
+    await receive(first, "signed_in")
+    journey = await rig.journey_at_transfer()
+    channel = await rig.queue(journey)
+    rig.ring(channel, "agent2")
+    rig.connect(channel, "agent2")
+    await receive(first, "connected")
+    await first.close()  # reloaded
+    again = await rig.client.ws_connect("/agent/ws?ext=agent2&queues=support")
+    await receive(again, "signed_in")
+    back = await receive(again, "connected")
+    assert back["journey"] == journey and back["handoff"]["journey"] == journey
+
+    rig.ami.emit(Event="Hangup", Channel=channel, Uniqueid=f"u{channel}")
+    await receive(again, "ended")
+    other = await rig.client.ws_connect("/agent/ws?ext=agent2&queues=support")  # a 2nd tab
+    await receive(other, "signed_in")
+    waiting = await receive(other, "connected")
+    assert waiting["journey"] == journey and waiting["ended"] is True
+    form = {"type": "wrapup", "journey": journey, "disposition": "other", "resolved": False}
+    await again.send_json(form)
+    await receive(again, "wrapup_saved")
+    assert (await receive(other, "wrapup_saved"))["journey"] == journey
+    await other.send_json({**form, "disposition": "resolved", "resolved": True})
+    assert "wrapped up already" in (await receive(other, "error"))["message"]
+    assert rig.engine.trail is not None
+    stored = await rig.engine.trail.journey(journey)
+    assert stored is not None and stored.wrapup is not None
+    assert stored.wrapup["disposition"] == "other"  # the first, not overwritten
+    await again.close()
+    await other.close()
 
 
 async def test_a_call_for_someone_else_is_not_yours(rig: Rig) -> None:

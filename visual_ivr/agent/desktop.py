@@ -110,6 +110,7 @@ async def socket(request: web.Request) -> web.StreamResponse:
         await ws.send_json(
             {"type": "signed_in", "agent": desk.ext, "member": desk.member, "queues": desk.queues}
         )
+        hub.resume(desk)
         async for message in ws:
             if message.type != WSMsgType.TEXT:
                 continue

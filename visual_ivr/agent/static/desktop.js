@@ -5,6 +5,8 @@
   const $ = (id) => document.getElementById(id);
   const base = location.pathname.replace(/\/$/, "");
   let ws = null, ext = "", queues = [], journey = null, entries = new Map(), retry = 1000, leaving = false;
+  let signedIn = false, refused = "", presence = "", ended = false;
+  const SAVED = "ivr-agent-desk";  // this tab's sign-in, kept across a reload
 
   function el(tag, text, cls) {
     const e = document.createElement(tag);
@@ -19,9 +21,15 @@
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const q = new URLSearchParams({ext: ext, queues: queues.join(",")});
     ws = new WebSocket(`${scheme}//${location.host}${base}/ws?${q}`);
+    signedIn = false; refused = "";
     ws.onmessage = (m) => receive(JSON.parse(m.data));
     ws.onopen = () => { retry = 1000; };
     ws.onclose = () => {
+      if (refused && !signedIn) {  // the server said no: trying again would not help
+        sessionStorage.removeItem(SAVED);
+        signedOut(refused);
+        return;
+      }
       $("presence").textContent = leaving ? "Signed out" : "Reconnecting…";
       if (!leaving) setTimeout(connect, retry), retry = Math.min(retry * 2, 15000);
     };
@@ -31,33 +39,70 @@
   function receive(m) {
     switch (m.type) {
       case "signed_in":
-        $("presence").textContent = `Signed in as ${m.agent} · ${m.queues.join(", ")}`;
+        signedIn = true;
+        presence = `Signed in as ${m.agent} · ${m.queues.join(", ")}`;
+        $("presence").textContent = presence;
         $("signin").hidden = true; $("signout").hidden = false; $("find").hidden = false; break;
+      case "after_call":
+        $("presence").textContent = presence + (m.paused ? " · no new calls until the wrap-up is saved" : "");
+        break;
       case "offer": if (m.journey) show(m.journey, m.handoff, "Ringing…"); break;
       case "connected":
         if (m.handoff) show(m.journey, m.handoff, "");
-        if (m.journey === journey) $("state").textContent = `Connected · waited ${m.hold_s ?? "?"} s`;
+        else if (!m.journey && journey === null) show(null, bare(m), "");  // no trail known
+        if (m.journey === journey) {
+          $("state").textContent = m.ended ? "Call ended · please wrap up"
+            : m.journey ? `Connected · waited ${m.hold_s ?? "?"} s`
+            : `Connected · ${m.queue}: no self-service trail was found for this call`;
+          ended = Boolean(m.ended);
+        }
         break;
       case "withdrawn": if (m.journey === journey) idle(); break;
       case "trail": if (m.journey === journey) m.entries.forEach(addEntry); break;
-      case "ended": if (m.journey === journey) $("state").textContent = "Call ended · please wrap up"; break;
+      case "ended":
+        if (m.journey === journey) {
+          $("state").textContent = "Call ended · please wrap up";
+          ended = true;
+        }
+        break;
       case "pushed": $("pushstate").textContent = `Sent “${m.push.title}”`; break;
-      case "wrapup_saved": $("wrapstate").textContent = "Saved"; setTimeout(idle, 1500); break;
+      case "wrapup_saved":
+        if (m.journey === journey) {
+          $("wrapstate").textContent = "Saved";
+          setTimeout(() => { if (journey === m.journey) idle(); }, 1500);  // unless a call came
+        }
+        break;
       case "found": showFound(m); break;
       case "error":
         if (m.about === "push") $("pushstate").textContent = m.message;
         else if (m.about === "wrapup") $("wrapstate").textContent = m.message;
         else if (m.about === "find") showFound({reference: "", journeys: [], message: m.message});
+        else if (!signedIn) refused = m.message;
         else $("presence").textContent = m.message;
         break;
     }
   }
 
-  function idle() { journey = null; $("call").hidden = true; $("idle").hidden = false; }
+  function idle() { journey = null; ended = false; $("call").hidden = true; $("idle").hidden = false; }
+
+  function signedOut(message) {
+    leaving = true; signedIn = false;
+    $("presence").textContent = message || "Signed out";
+    $("signin").hidden = false; $("signout").hidden = true; $("find").hidden = true; idle();
+  }
+
+  // A queued call whose journey is unknown (queued by another engine or the fallback
+  // without one): the agent still sees who is calling.
+  function bare(m) {
+    return {caller: m.caller, verification: {label: "Not verified", status: "not_verified"},
+      summary: "No self-service trail was found for this call: ask the caller what they need.",
+      why: {title: "Queue", detail: m.queue || "", path: []}, agent_note: "",
+      dont_ask: [], captured: [], trail: []};
+  }
 
   function show(id, h, state) {
     if (!h) return;
-    journey = id; entries = new Map();
+    journey = id; entries = new Map(); ended = false;
     $("idle").hidden = true; $("call").hidden = false;
     $("state").textContent = state;
     $("caller").textContent = h.caller || "Unknown number";
@@ -121,6 +166,7 @@
     }
     if (h.captured.length) {
       const table = el("table", undefined, "data");
+      table.appendChild(head(["What", "Value", "From"]));
       const body = el("tbody");
       fillCaptured(body, h.captured);
       table.appendChild(body);
@@ -129,12 +175,20 @@
     const more = el("details");
     more.appendChild(el("summary", `Everything they did (${h.trail.length} steps)`));
     const table = el("table", undefined, "trail");
+    table.appendChild(head(["#", "Time", "Step", "Node", "Source", "Detail"]));
     const body = el("tbody");
     h.trail.forEach((e) => body.appendChild(entryRow(e)));
     table.appendChild(body);
     more.appendChild(table);
     card.appendChild(more);
     return card;
+  }
+
+  function head(names) {
+    const thead = el("thead"), tr = el("tr");
+    names.forEach((n) => tr.appendChild(el("th", n)));
+    thead.appendChild(tr);
+    return thead;
   }
 
   function detail(e) {
@@ -174,11 +228,16 @@
     ev.preventDefault();
     const f = new FormData(ev.target);
     ext = String(f.get("ext")); queues = f.getAll("queues").map(String); leaving = false;
+    sessionStorage.setItem(SAVED, JSON.stringify({ext, queues}));
     connect();
   });
   $("signout").addEventListener("click", () => {
+    if (journey !== null && !confirm(ended
+      ? "This call is not wrapped up yet. Sign out anyway?"
+      : "You are on a call. Sign out anyway? Its wrap-up would be lost.")) return;
+    sessionStorage.removeItem(SAVED);
     leaving = true; if (ws) ws.close();
-    $("signin").hidden = false; $("signout").hidden = true; $("find").hidden = true; idle();
+    signedOut("");
   });
   $("wrapup").addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -197,4 +256,12 @@
     send({type: "find", reference: String(new FormData(ev.target).get("reference"))});
   });
   setInterval(() => send({type: "ping"}), 25000);
+  try {  // reloaded: sign in again as before; a call in progress comes back
+    const saved = JSON.parse(sessionStorage.getItem(SAVED) || "null");
+    if (saved && saved.ext) {
+      ext = String(saved.ext); queues = (saved.queues || []).map(String);
+      $("ext").value = ext;
+      connect();
+    }
+  } catch (e) { sessionStorage.removeItem(SAVED); }
 })();
