@@ -135,7 +135,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_session_line": "请打开我们发送给您的短信链接，或从服务页面开始。",
         "not_found": "没有此项服务",
         "busy": "请稍后再试",
-        "sms": "{title}：在手机上查看您的菜单：{url}（仅可打开一次，{minutes}分钟内有效）",
+        "sms": "{title}：在手机上查看您的菜单：{url} （仅可打开一次，{minutes}分钟内有效）",
     },
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from aiohttp.test_utils import TestServer
 
 from engine.config import Secret, load_settings
 from visual_ivr.sms import HttpGatewaySender, LogSender, masked, sender_from_settings
+from visual_ivr.texts import TEXTS, text
 
 ServerMaker = Any
 
@@ -83,3 +85,11 @@ def test_the_sender_follows_the_settings() -> None:
     assert isinstance(sender_from_settings(settings), HttpGatewaySender)
     assert "tok-9f8e" not in repr(settings) and settings.sms_gateway_token.value == "tok-9f8e"
     assert masked("+15551234567") == "*********567"
+
+
+@pytest.mark.parametrize("lang", sorted(TEXTS))
+def test_the_link_in_a_text_ends_where_a_phone_sees_it_end(lang: str) -> None:
+    """Phones make a link of what follows http up to a space: nothing may touch it."""
+    url = "https://ivr.example/v/l/abcDEF123"
+    sms = text(lang, "sms", title="Demo", url=url, minutes=10)
+    assert re.search(r"(https?://\S+)", sms)[1] == url  # type: ignore[index]
