@@ -166,6 +166,7 @@ async def test_the_desktop_page_keeps_its_call_through_a_reload_then_wraps_it_up
         await expect(state).to_contain_text("Connected", timeout=30_000)
         await expect(desk.locator("#caller")).to_have_text(call.caller_id)
 
+        await desk.screenshot(path=artifact("desktop-connected.png"))
         await desk.reload()
         await expect(desk.locator("#presence")).to_contain_text("Signed in", timeout=10_000)
         await expect(state).to_contain_text("Connected", timeout=10_000)
