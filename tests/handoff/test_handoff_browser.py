@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+import aiohttp
 import pytest
 from playwright.async_api import expect
 
@@ -171,6 +172,23 @@ async def test_the_desktop_page_keeps_its_call_through_a_reload_then_wraps_it_up
         await expect(desk.locator("#presence")).to_contain_text("Signed in", timeout=10_000)
         await expect(state).to_contain_text("Connected", timeout=10_000)
         await expect(desk.locator("#caller")).to_have_text(call.caller_id)
+
+        # A form pushed to the caller's page, answered there (as the page posts it).
+        await desk.select_option("select[name=kind]", "form")
+        await desk.fill("input[name=title]", "Your address")
+        await desk.fill("input[name=fields]", "street:Street")
+        await desk.get_by_role("button", name="Send").click()
+        await expect(desk.locator("#pushstate")).to_have_text("Sent “Your address”")
+        journey = call.s.call.call_id
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{stack.web_url}/handoff/{journey}") as status:
+                (push,) = (await status.json())["pushes"]
+            url = f"{stack.web_url}/handoff/{journey}/pushes/{push['id']}"
+            async with http.post(url, json={"values": {"street": "1 High St"}}) as answer:
+                assert answer.status == 200
+        pushstate = desk.locator("#pushstate")
+        await expect(pushstate).to_have_text("The caller answered “Your address”")
+        await expect(desk.locator("#captured")).to_contain_text("Street1 High St")
 
         await call.hangup()
         await expect(state).to_have_text("Call ended · please wrap up", timeout=15_000)

@@ -5,7 +5,7 @@
   const $ = (id) => document.getElementById(id);
   const base = location.pathname.replace(/\/$/, "");
   let ws = null, ext = "", queues = [], journey = null, entries = new Map(), retry = 1000, leaving = false;
-  let signedIn = false, refused = "", presence = "", ended = false;
+  let signedIn = false, refused = "", presence = "", ended = false, pushes = new Map();
   const SAVED = "ivr-agent-desk";  // this tab's sign-in, kept across a reload
 
   function el(tag, text, cls) {
@@ -58,14 +58,19 @@
         }
         break;
       case "withdrawn": if (m.journey === journey) idle(); break;
-      case "trail": if (m.journey === journey) m.entries.forEach(addEntry); break;
+      case "trail":
+        if (m.journey === journey) m.entries.forEach((e) => { addEntry(e); answered(e); });
+        break;
       case "ended":
         if (m.journey === journey) {
           $("state").textContent = "Call ended · please wrap up";
           ended = true;
         }
         break;
-      case "pushed": $("pushstate").textContent = `Sent “${m.push.title}”`; break;
+      case "pushed":
+        pushes.set(m.push.id, m.push.title);
+        $("pushstate").textContent = `Sent “${m.push.title}”`;
+        break;
       case "wrapup_saved":
         if (m.journey === journey) {
           $("wrapstate").textContent = "Saved";
@@ -194,7 +199,7 @@
   function detail(e) {
     switch (e.kind) {
       case "prompt": return e.text || e.file || "";
-      case "input": return [e.var ? `${e.var} =` : "", e.value,
+      case "input": return [e.var ? `${e.label || e.var} =` : "", e.value,
         e.confidence != null ? `(${Math.round(e.confidence * 100)}% sure)` : "",
         e.valid === false ? "(invalid)" : "", e.refused ? `(refused: ${e.refused})` : "",
         e.goto ? `→ ${e.goto}` : ""].join(" ").replace(/\s+/g, " ").trim();
@@ -213,6 +218,19 @@
     tr.dataset.seq = e.seq;
     [e.seq, time(e.at), e.kind, e.node, e.source || "", detail(e)].forEach((x) => tr.appendChild(el("td", x)));
     return tr;
+  }
+  // The caller answered a form (or saw a card) the agent pushed: say so where the
+  // agent looks, and add the answers to the data captured.
+  function answered(e) {
+    if (e.kind !== "input" || !e.push) return;
+    const title = pushes.get(e.push) || "your page";
+    $("pushstate").textContent = e.value === "seen" && !e.var
+      ? `The caller has seen “${title}”` : `The caller answered “${title}”`;
+    if (e.var) {
+      const tr = el("tr");
+      [e.label || e.var, e.value, "web (your form)"].forEach((x) => tr.appendChild(el("td", x)));
+      $("captured").appendChild(tr);
+    }
   }
   function addEntry(e) {
     if (entries.has(e.seq)) return;
