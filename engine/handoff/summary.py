@@ -328,7 +328,13 @@ def _why(walk: _Walk, meta: JourneyMeta, verification: dict[str, Any]) -> dict[s
                 break
             if kind == "input":
                 break  # a valid entry the flow went on from: the flow sent them
-    path = [asdict(s) for s in walk.steps]
+    steps = [asdict(s) for s in walk.steps]
+    path: list[dict[str, Any]] = []
+    for start, length, times in _runs([(s["flow"], s["node"]) for s in steps]):
+        cycle = [dict(s) for s in steps[start : start + length]]
+        if times > 1:
+            cycle[-1]["times"] = times  # the way round to here, taken this many times
+        path += cycle
     return {
         "node": node_id,
         "flow": flow,
@@ -339,6 +345,38 @@ def _why(walk: _Walk, meta: JourneyMeta, verification: dict[str, Any]) -> dict[s
         "source": source,
         "path": path,
     }
+
+
+def _runs(keys: Sequence[Any], longest: int = 4) -> list[tuple[int, int, int]]:
+    """``keys`` as runs (start, length, times): a way round of up to ``longest`` steps
+    taken again and again in a row is one run (a caller in and out of a sign-in
+    eight times reads as that, not as 16 steps)."""
+    runs: list[tuple[int, int, int]] = []
+    i = 0
+    while i < len(keys):
+        best_length, best_times = 1, 1
+        for length in range(1, longest + 1):
+            cycle = list(keys[i : i + length])
+            times = 1
+            while list(keys[i + times * length : i + (times + 1) * length]) == cycle:
+                times += 1
+            if times > 1 and length * times > best_length * best_times:
+                best_length, best_times = length, times
+        runs.append((i, best_length, best_times))
+        i += best_length * best_times
+    return runs
+
+
+def _chain(labels: Sequence[str]) -> str:
+    """``A → B → A → B → A → B`` as ``(A → B) 3 times``."""
+    parts = []
+    for start, length, times in _runs(labels):
+        cycle = " → ".join(labels[start : start + length])
+        if times == 1:
+            parts.append(cycle)
+        else:
+            parts.append(f"{cycle} {times} times" if length == 1 else f"({cycle}) {times} times")
+    return " → ".join(parts)
 
 
 def _source_word(source: str) -> str:
@@ -398,7 +436,7 @@ def _dont_ask(
         out.append({"ask": "Language", "answer": LANGUAGE_NAMES.get(walk.language, walk.language)})
     wanted = [label for entry, label in walk.chosen if label and entry.get("goto") != why["node"]]
     if wanted:
-        out.append({"ask": "What they want", "answer": " → ".join(wanted)})
+        out.append({"ask": "What they want", "answer": _chain(wanted)})
     if verification["status"] == "verified":
         out.append({"ask": "Identity / security questions", "answer": verification["label"]})
     unproven = set(verification["by"]) if verification["status"] != "verified" else set()
@@ -426,7 +464,7 @@ def _summary(walk: _Walk, verification: dict[str, Any], why: dict[str, Any]) -> 
     parts = [who]
     wanted = [label for entry, label in walk.chosen if entry.get("goto") != why["node"]]
     if wanted:
-        parts.append("chose " + " → ".join(wanted))
+        parts.append("chose " + _chain(wanted))
     parts.append(_why_words(walk, why))
     channels = _channels(walk)
     medium = {"voice": "on the phone", "web": "on the page"}.get(

@@ -80,6 +80,16 @@ def test_without_the_facts_the_check_is_known_but_not_its_answer() -> None:
     assert h.summary.startswith("Caller (verification answer unknown) (account number 123456)")
 
 
+def test_a_caller_in_and_out_of_a_menu_reads_as_a_loop_not_a_list() -> None:
+    journey, facts = collected("1" + "1*" * 8 + "0")  # balance, then back, eight times
+    h = handoff_of(journey, facts)
+    assert asked(h)["What they want"] == "(Check my balance → Back) 8 times"
+    assert "chose (Check my balance → Back) 8 times, asked for a person" in h.summary
+    looped = [s for s in h.why["path"] if s.get("times")]
+    assert [s["times"] for s in looped] == [8]
+    assert len(h.why["path"]) < 10  # not the 30 steps walked
+
+
 def test_a_wrong_pin_is_a_failed_verification() -> None:
     journey, facts = collected("11" + "123456#" + "0000")
     h = handoff_of(journey, facts)

@@ -115,7 +115,7 @@
     v.textContent = h.verification.label; v.dataset.status = h.verification.status;
     $("summary").textContent = h.summary;
     $("why").textContent = `${h.why.title}: ${h.why.detail}`;
-    clear($("path")); h.why.path.forEach((s) => $("path").appendChild(el("li", s.title)));
+    clear($("path")); h.why.path.forEach((s) => $("path").appendChild(el("li", step(s))));
     $("note").textContent = h.agent_note || "—";
     fillPairs($("dontask"), h.dont_ask);
     fillCaptured($("captured"), h.captured);
@@ -161,7 +161,7 @@
     card.appendChild(el("p", h.summary, "summary"));
     card.appendChild(el("p", `${h.why.title}: ${h.why.detail}`));
     const path = el("ol", undefined, "path");
-    h.why.path.forEach((s) => path.appendChild(el("li", s.title)));
+    h.why.path.forEach((s) => path.appendChild(el("li", step(s))));
     card.appendChild(path);
     if (h.dont_ask.length) {
       card.appendChild(el("h4", "Already asked — don't ask again"));
@@ -188,6 +188,8 @@
     card.appendChild(more);
     return card;
   }
+
+  function step(s) { return s.times ? `${s.title} (↺ ${s.times} times)` : s.title; }
 
   function head(names) {
     const thead = el("thead"), tr = el("tr");
