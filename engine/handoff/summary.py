@@ -404,7 +404,7 @@ def _captured(walk: _Walk, facts: Facts) -> list[dict[str, Any]]:
                     out.append(
                         {
                             "name": f"{name}.{key}",
-                            "label": f"{name} {key}",
+                            "label": f"{name} {key}".replace("_", " "),
                             "value": value,
                             "source": "backend",
                             "masked": value == "***",

@@ -66,7 +66,7 @@ def test_a_verified_caller_who_asked_for_a_person() -> None:
         "PIN": "given (****)",
         "customer name": "Alex",
         "customer balance": "1520.75",
-        "customer bill_due": "89.9",
+        "customer bill due": "89.9",
     }
     pin = next(c for c in h.captured if c["name"] == "pin")
     assert pin["value"] == "****" and pin["masked"]
