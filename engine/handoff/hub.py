@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.ami import Ami, AmiError
 from engine.flow import model as m
+from engine.handoff.aftercall import AfterCall
 from engine.handoff.callback import (
     CallbackPolicy,
     Refusal,
@@ -115,14 +116,13 @@ class HandoffHub:
         self._queued: dict[str, QueuedCall] = {}  # journey -> its call in a queue
         self._hung_up: dict[str, float] = {}  # journeys whose call ended before a queue
         self._watchers: dict[str, set[Desk]] = {}  # journey -> desks showing it
-        self._after_call: dict[str, set[str]] = {}  # ext -> its ended calls not wrapped up
-        self._resume_ring: dict[str, asyncio.TimerHandle] = {}  # ext -> end of its pause
         self._pushes: dict[str, list[Push]] = {}
         self._callbacks: dict[str, dict[str, Any]] = {}
         self._versions: dict[str, int] = {}
         self._changed: dict[str, asyncio.Event] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._running = False
+        self.after_call = AfterCall(ami, self.desks, self.settings, self._spawn)
 
     # ------------------------------------------------------------ life
 
@@ -141,6 +141,7 @@ class HandoffHub:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.after_call.close()
         await self.desks.close()
         await self.collector.flush()
         if self._facts_store is not None:
@@ -310,33 +311,7 @@ class HandoffHub:
         elif state == "connected":  # (the queue reports an end twice: once is said)
             desk.journeys[journey] = "ended"
             desk.put({"type": "ended", "journey": journey})
-            waiting = self._after_call.setdefault(desk.ext, set())
-            if not waiting:
-                self._pause(desk.ext, True)
-            waiting.add(journey)
-
-    def _pause(self, ext: str, paused: bool) -> None:
-        """After-call work: the agent's phone rings no more while they wrap up (until
-        it is saved, or ``wrapup_max_s``), so the next call cannot take the screen
-        from a call not yet wrapped up."""
-        timer = self._resume_ring.pop(ext, None)
-        if timer is not None:
-            timer.cancel()
-        if paused:
-            self._resume_ring[ext] = asyncio.get_running_loop().call_later(
-                self.settings.wrapup_max_s, self._pause, ext, False
-            )
-        for desk in self.desks.by_ext.get(ext, ()):
-            desk.put({"type": "after_call", "paused": paused})
-        self._spawn(self._queue_pause(ext, paused))
-
-    async def _queue_pause(self, ext: str, paused: bool) -> None:
-        fields = {"Action": "QueuePause", "Interface": self.desks.member_for(ext)}
-        fields |= {"Paused": "true" if paused else "false", "Reason": "wrap-up"}
-        try:
-            await self.ami.action(fields, timeout=5.0)
-        except AmiError as exc:
-            log.warning("handoff: pausing %s for its wrap-up (%s): %s", ext, paused, exc)
+            self.after_call.ended(desk.ext, journey)
 
     def resume(self, desk: Desk) -> None:
         """A desktop (re)opened, e.g. reloaded: the agent's call in progress and the
@@ -344,7 +319,7 @@ class HandoffHub:
         for call in list(self._queued.values()):
             if call.member == desk.ext and call.state == "connected":
                 desk.put(self._connected(desk, call))
-        for journey in sorted(self._after_call.get(desk.ext, ())):
+        for journey in self.after_call.waiting(desk.ext):
             desk.put(self._awaiting_wrapup(desk, journey))
 
     async def _awaiting_wrapup(self, desk: Desk, journey: str) -> Message:
@@ -492,12 +467,7 @@ class HandoffHub:
                 self._unwatch(journey, other)
                 if other is not desk:
                     other.put({"type": "wrapup_saved", "journey": journey, "wrapup": wrapup})
-        waiting = self._after_call.get(desk.ext)
-        if waiting is not None and journey in waiting:
-            waiting.discard(journey)
-            if not waiting:
-                del self._after_call[desk.ext]
-                self._pause(desk.ext, False)
+        self.after_call.wrapped(desk.ext, journey)
         return wrapup
 
     # ------------------------------------------------------------ the caller's page
