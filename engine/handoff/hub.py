@@ -218,6 +218,9 @@ class HandoffHub:
                 if call.journey is not None:
                     for desk in list(self._watchers.get(call.journey, set())):
                         self._call_over(desk, call.journey)
+                elif call.member and isinstance(happening, Gone):  # a call without a trail
+                    for desk in self.desks.desks_of(call.member):
+                        desk.put({"type": "ended", "journey": None})
                 self._bump(call.journey)
             case Moved(calls=calls):
                 for moved in calls:
@@ -319,8 +322,11 @@ class HandoffHub:
         for call in list(self._queued.values()):
             if call.member == desk.ext and call.state == "connected":
                 desk.put(self._connected(desk, call))
-        for journey in self.after_call.waiting(desk.ext):
+        waiting = self.after_call.waiting(desk.ext)
+        for journey in waiting:
             desk.put(self._awaiting_wrapup(desk, journey))
+        if waiting:
+            desk.put({"type": "after_call", "paused": True})
 
     async def _awaiting_wrapup(self, desk: Desk, journey: str) -> Message:
         desk.journeys[journey] = "ended"

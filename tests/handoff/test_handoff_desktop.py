@@ -351,6 +351,7 @@ async def test_a_reloaded_desktop_gets_its_call_back_and_one_wrap_up_counts(rig:
     await receive(other, "signed_in")
     waiting = await receive(other, "connected")
     assert waiting["journey"] == journey and waiting["ended"] is True
+    assert (await receive(other, "after_call"))["paused"] is True  # it says so too
     form = {"type": "wrapup", "journey": journey, "disposition": "other", "resolved": False}
     await again.send_json(form)
     await receive(again, "wrapup_saved")
@@ -395,6 +396,13 @@ async def test_a_queued_call_of_unknown_origin_is_offered_bare(rig: Rig) -> None
     offer = await receive(ws, "offer")
     assert offer["journey"] is None and offer["handoff"] is None
     assert offer["caller"] == "+15550000009"
+    rig.connect("PJSIP/x-1", "agent5")
+    connected = await receive(ws, "connected")
+    assert connected["journey"] is None and connected["caller"] == "+15550000009"
+    rig.ami.emit(Event="AgentComplete", Channel="PJSIP/x-1", MemberName="agent5", Queue="support")
+    rig.ami.emit(Event="Hangup", Channel="PJSIP/x-1", Uniqueid="ux")
+    assert (await receive(ws, "ended"))["journey"] is None  # the desktop can let it go
+    assert not rig.ami.done("QueuePause")  # nothing to wrap up: no after-call pause
     await ws.close()
 
 

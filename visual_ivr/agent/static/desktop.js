@@ -45,6 +45,9 @@
         $("signin").hidden = true; $("signout").hidden = false; $("find").hidden = false; break;
       case "after_call":
         $("presence").textContent = presence + (m.paused ? " · no new calls until the wrap-up is saved" : "");
+        if (!m.paused && ended && journey !== null) {
+          $("wrapstate").textContent = "Wrap-up time is over: the next call may ring. Please save this one.";
+        }
         break;
       case "offer": if (m.journey) show(m.journey, m.handoff, "Ringing…"); break;
       case "connected":
@@ -62,7 +65,10 @@
         if (m.journey === journey) m.entries.forEach((e) => { addEntry(e); answered(e); });
         break;
       case "ended":
-        if (m.journey === journey) {
+        if (m.journey === null && journey === null && !$("call").hidden) {  // no trail: nothing to wrap up
+          $("state").textContent = "Call ended";
+          setTimeout(() => { if (journey === null) idle(); }, 3000);
+        } else if (m.journey === journey) {
           $("state").textContent = "Call ended · please wrap up";
           ended = true;
         }
@@ -108,6 +114,7 @@
   function show(id, h, state) {
     if (!h) return;
     journey = id; entries = new Map(); ended = false;
+    $("wrapup").hidden = $("push").hidden = id === null;  // no journey: nothing to keep
     $("idle").hidden = true; $("call").hidden = false;
     $("state").textContent = state;
     $("caller").textContent = h.caller || "Unknown number";
