@@ -194,6 +194,11 @@ async def test_the_desktop_page_keeps_its_call_through_a_reload_then_wraps_it_up
         await expect(state).to_have_text("Call ended · please wrap up", timeout=15_000)
         presence = desk.locator("#presence")
         await expect(presence).to_contain_text("no new calls until the wrap-up is saved")
+        await desk.fill("textarea[name=note]", "Explained the balance")
+        await desk.reload()  # the wrap-up half written: the call and the note come back
+        await expect(state).to_have_text("Call ended · please wrap up", timeout=10_000)
+        await expect(desk.locator("textarea[name=note]")).to_have_value("Explained the balance")
+        await expect(presence).to_contain_text("no new calls until the wrap-up is saved")
         await desk.select_option("select[name=disposition]", "resolved")
         await desk.get_by_label("Yes").check()
         await desk.get_by_role("button", name="Save wrap-up").click()

@@ -100,6 +100,16 @@ class Rig:
                 status = await self.hub.wait_status(journey, status["version"], 10)
         return channel
 
+    async def answered(self, ws: aiohttp.ClientWebSocketResponse, member: str) -> tuple[str, str]:
+        """A journey escalated on the page, queued, rung to ``member`` and answered:
+        (journey, channel), once the desktop on ``ws`` has the call connected."""
+        journey = await self.journey_at_transfer()
+        channel = await self.queue(journey)
+        self.ring(channel, member)
+        self.connect(channel, member)
+        await receive(ws, "connected")
+        return journey, channel
+
     def ring(self, channel: str, member: str) -> None:
         self.ami.emit(Event="AgentCalled", Channel=channel, MemberName=member, Queue="support")
 
@@ -254,12 +264,7 @@ async def test_a_journey_found_during_a_call_is_linked_to_the_call(rig: Rig) -> 
     ws = await rig.client.ws_connect("/agent/ws?ext=agent9&queues=support")
     await receive(ws, "signed_in")
     earlier = await rig.journey_at_transfer()  # on the page: "call us, give this reference"
-    call = await rig.journey_at_transfer()  # the call that followed, queued
-    channel = await rig.queue(call)
-    rig.ring(channel, "agent9")
-    await receive(ws, "offer")
-    rig.connect(channel, "agent9")
-    await receive(ws, "connected")
+    call, _ = await rig.answered(ws, "agent9")  # the call that followed
 
     await ws.send_json({"type": "find", "reference": reference(earlier)})
     trail = await receive(ws, "trail")  # the call's trail has it before the reply
@@ -281,11 +286,7 @@ async def test_after_a_call_no_new_call_rings_until_its_wrap_up(rig: Rig) -> Non
     the wrap-up is saved; the end is said once; a wrap-up is saved once."""
     ws = await rig.client.ws_connect("/agent/ws?ext=agent4&queues=support")
     await receive(ws, "signed_in")
-    journey = await rig.journey_at_transfer()
-    channel = await rig.queue(journey)
-    rig.ring(channel, "agent4")
-    rig.connect(channel, "agent4")
-    await receive(ws, "connected")
+    journey, channel = await rig.answered(ws, "agent4")
     rig.ami.emit(Event="AgentComplete", Channel=channel, MemberName="agent4", Queue="support")
     rig.ami.emit(Event="Hangup", Channel=channel, Uniqueid=f"u{channel}")
     await receive(ws, "ended")
@@ -334,11 +335,7 @@ async def test_a_caller_gone_while_it_rang_is_withdrawn_not_to_wrap_up(rig: Rig)
 async def test_a_reloaded_desktop_gets_its_call_back_and_one_wrap_up_counts(rig: Rig) -> None:
     first = await rig.client.ws_connect("/agent/ws?ext=agent2&queues=support")
     await receive(first, "signed_in")
-    journey = await rig.journey_at_transfer()
-    channel = await rig.queue(journey)
-    rig.ring(channel, "agent2")
-    rig.connect(channel, "agent2")
-    await receive(first, "connected")
+    journey, channel = await rig.answered(first, "agent2")
     await first.close()  # reloaded
     again = await rig.client.ws_connect("/agent/ws?ext=agent2&queues=support")
     await receive(again, "signed_in")

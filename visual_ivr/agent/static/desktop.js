@@ -7,6 +7,7 @@
   let ws = null, ext = "", queues = [], journey = null, entries = new Map(), retry = 1000, leaving = false;
   let signedIn = false, refused = "", presence = "", ended = false, pushes = new Map();
   const SAVED = "ivr-agent-desk";  // this tab's sign-in, kept across a reload
+  const DRAFT = "ivr-agent-wrapup";  // the wrap-up being written, likewise
 
   function el(tag, text, cls) {
     const e = document.createElement(tag);
@@ -129,6 +130,7 @@
     clear($("trail")); h.trail.forEach(addEntry);
     $("pushstate").textContent = ""; $("wrapstate").textContent = "";
     $("wrapup").reset(); $("push").reset();
+    restoreWrapup(id);
   }
 
   function fillPairs(dl, pairs) {
@@ -265,6 +267,24 @@
     sessionStorage.removeItem(SAVED);
     leaving = true; if (ws) ws.close();
     signedOut("");
+  });
+  // The wrap-up being written is kept in the tab while its call is shown: a reload
+  // (the call comes back) does not lose the agent's note.
+  function restoreWrapup(id) {
+    try {
+      const draft = JSON.parse(sessionStorage.getItem(DRAFT) || "null");
+      if (!draft || draft.journey !== id || id === null) return;
+      const form = $("wrapup");
+      form.elements.namedItem("disposition").value = draft.disposition;
+      form.elements.namedItem("note").value = draft.note;
+      const resolved = form.querySelector(`input[name=resolved][value="${draft.resolved === "no" ? "no" : "yes"}"]`);
+      if (draft.resolved && resolved) resolved.checked = true;
+    } catch (e) { sessionStorage.removeItem(DRAFT); }
+  }
+  $("wrapup").addEventListener("input", (ev) => {
+    const f = new FormData(ev.currentTarget);
+    sessionStorage.setItem(DRAFT, JSON.stringify({journey, disposition: f.get("disposition"),
+      resolved: f.get("resolved") || "", note: f.get("note") || ""}));
   });
   $("wrapup").addEventListener("submit", (ev) => {
     ev.preventDefault();
