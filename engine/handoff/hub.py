@@ -62,7 +62,6 @@ from engine.handoff.settings import HandoffSettings
 from engine.handoff.summary import JourneyMeta, build_handoff
 from engine.session.events import TrailEntry, TrailKind, trail_as_dicts
 from engine.session.machine import Session
-from engine.trail.reference import reference, tail_of
 
 if TYPE_CHECKING:
     from engine.runtime import Engine
@@ -81,7 +80,6 @@ EVENTS = (
 )
 JOURNEY_ID = re.compile(r"[0-9a-f]{32}")
 MAX_PUSHES = 20
-MAX_FOUND = 5  # journeys sharing a reference (32 random bits) shown to an agent
 DISPOSITIONS = ("resolved", "follow_up", "transferred", "callback", "no_answer", "other")
 
 
@@ -378,41 +376,6 @@ class HandoffHub:
 
     # ------------------------------------------------------------ agents' actions
 
-    async def find(self, text: str, desk: Desk | None = None) -> list[dict[str, Any]]:
-        """The journeys the reference a caller read out names (``3F2A-91BC``, as the
-        page shows it), each as a call's is offered; journeys in progress first, then
-        the stored ones, newest first. One found while ``desk`` has a call is linked
-        to that call's trail: whoever reads the call later sees what the agent saw."""
-        tail = tail_of(text)
-        if tail is None:
-            raise HandoffError(
-                f"{text.strip()[:40]!r} is not a reference: 8 letters and digits, like 3F2A-91BC"
-            )
-        found = [journey for journey in self.engine.sessions if journey.endswith(tail)]
-        store = self.engine.trail
-        if store is not None:
-            stored = await store.journeys_with_tail(tail, MAX_FOUND)
-            found += [journey for journey in stored if journey not in found]
-        out = []
-        for journey in found[:MAX_FOUND]:
-            handoff = await self.handoff(journey)
-            if handoff is not None:
-                out.append({**_as_found(handoff), "reference": reference(journey)})
-        if desk is not None and len(out) == 1:
-            await self._link(desk, out[0]["journey"])
-        return out
-
-    async def _link(self, desk: Desk, found: str) -> None:
-        for journey, state in list(desk.journeys.items()):
-            handle = self.engine.sessions.get(journey)
-            if state == "offered" or journey == found or handle is None:
-                continue
-            trail = handle.session.trail
-            if not any(e.kind == "link" and e.data.get("linked") == found for e in trail):
-                await self._record(
-                    journey, "link", linked=found, reference=reference(found), by=desk.ext
-                )
-
     async def push(self, desk: Desk, journey: str, spec: Mapping[str, Any]) -> Push:
         if journey not in desk.journeys:
             raise HandoffError("that call is not yours", 403)
@@ -424,7 +387,7 @@ class HandoffHub:
         if len(pushes) >= MAX_PUSHES:
             raise HandoffError("too many pages pushed to this caller")
         text = f"{push.title}: {push.text}" if push.text else push.title
-        await self._record(
+        await self.record(
             journey,
             "prompt",
             text=text,
@@ -548,10 +511,10 @@ class HandoffHub:
             raise HandoffError("check the form", 400, problems=problems)
         push.answered = True
         if push.kind == "card":
-            await self._record(journey, "input", source="web", value="seen", push=push.id)
+            await self.record(journey, "input", source="web", value="seen", push=push.id)
         for f in push.fields:
             if f.name in clean:
-                await self._record(
+                await self.record(
                     journey,
                     "input",
                     source="web",
@@ -579,7 +542,7 @@ class HandoffHub:
                 refusal.message, status, reason=refusal.reason, retry_after_s=refusal.retry_after_s
             )
         queue = self._queue_of(handle.session)
-        await self._record(
+        await self.record(
             journey,
             "input",
             source="web",
@@ -627,8 +590,9 @@ class HandoffHub:
                 return node.queue
         return self.settings.agent_queues[0]
 
-    async def _record(self, journey: str, kind: TrailKind, **data: Any) -> None:
-        """Add a step to a journey's trail (after self-service: a push, an answer)."""
+    async def record(self, journey: str, kind: TrailKind, **data: Any) -> None:
+        """Add a step to a journey's trail (after self-service: a push, an answer, a
+        journey an agent found and linked)."""
         handle = self.engine.sessions.get(journey)
         if handle is None:
             raise HandoffError("no such journey", 404)
@@ -643,24 +607,3 @@ class HandoffHub:
                 log.exception("handoff: a session listener failed")
         if self.engine.trail is not None:
             await self.engine.trail.append(journey, entries)
-
-
-def _as_found(handoff: dict[str, Any]) -> dict[str, Any]:
-    """A journey found by its reference, for an agent on another call: whoever reads
-    out a reference can give it, so what that journey verified proves nothing about
-    the caller on the line, and its checked answers are not 'don't ask again'."""
-    verification = handoff["verification"]
-    if verification["status"] != "verified":
-        return handoff
-    checked = {c["label"] for c in handoff["captured"] if c["name"] in verification["by"]}
-    checked.add("Identity / security questions")
-    return {
-        **handoff,
-        "verification": {
-            **verification,
-            "status": "elsewhere",
-            "label": f"{verification['label']} on that journey, not on this call: "
-            "verify the caller",
-        },
-        "dont_ask": [d for d in handoff["dont_ask"] if d["ask"] not in checked],
-    }

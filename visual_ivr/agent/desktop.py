@@ -37,6 +37,7 @@ from aiohttp import WSMsgType, web
 
 from engine.handoff.desks import Desk, SignInError
 from engine.handoff.hub import HandoffError, HandoffHub
+from engine.handoff.lookup import find_by_reference
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ async def _handle(hub: HandoffHub, desk: Desk, text: str) -> dict[str, Any] | No
             return {"type": "wrapup_saved", "journey": journey, "wrapup": saved}
         if kind == "find":
             text = str(data.get("reference", ""))
-            journeys = await hub.find(text, desk)
+            journeys = await find_by_reference(hub, text, desk)
             return {"type": "found", "reference": text, "journeys": journeys}
         if kind == "push":
             spec = data.get("push")
