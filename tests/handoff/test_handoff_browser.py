@@ -13,7 +13,7 @@ from playwright.async_api import expect
 
 from engine.serve import Stack
 from engine.session.events import trail_as_dicts
-from tests.conftest import caller_number
+from tests.conftest import caller_ami, caller_number
 from tests.handoff.conftest import QUEUE, Caller, desktop, unique_ext
 from tests.visual.live import artifact, chromium, phone
 from visual_ivr.app import VISUAL_KEY
@@ -152,7 +152,18 @@ async def test_the_desktop_page_keeps_its_call_through_a_reload_then_wraps_it_up
     (it signs in again by itself and the call comes back), the caller hangs up, and no
     new call rings until the wrap-up is saved."""
     ext = unique_ext()
-    async with chromium() as browser, Caller(stack, "service_line", caller_number()) as call:
+    pauses: list[str] = []  # Asterisk's own word on the agent's queue membership
+
+    def paused(fields: dict[str, str]) -> None:
+        if fields.get("MemberName") == ext:
+            pauses.append(fields.get("Paused", ""))
+
+    async with (
+        chromium() as browser,
+        Caller(stack, "service_line", caller_number()) as call,
+        caller_ami() as tools,
+    ):
+        tools.on("QueueMemberPause", paused)
         agent = await browser.new_context(viewport={"width": 1280, "height": 900})
         desk = await agent.new_page()
         await desk.goto(f"{stack.web_url}/agent/")
@@ -190,10 +201,12 @@ async def test_the_desktop_page_keeps_its_call_through_a_reload_then_wraps_it_up
         await expect(pushstate).to_have_text("The caller answered “Your address”")
         await expect(desk.locator("#captured")).to_contain_text("Street1 High St")
 
+        assert pauses == []
         await call.hangup()
         await expect(state).to_have_text("Call ended · please wrap up", timeout=15_000)
         presence = desk.locator("#presence")
         await expect(presence).to_contain_text("no new calls until the wrap-up is saved")
+        await call.until(lambda: pauses == ["1"], 5)  # paused in the queue itself
         await desk.fill("textarea[name=note]", "Explained the balance")
         await desk.reload()  # the wrap-up half written: the call and the note come back
         await expect(state).to_have_text("Call ended · please wrap up", timeout=10_000)
@@ -204,5 +217,6 @@ async def test_the_desktop_page_keeps_its_call_through_a_reload_then_wraps_it_up
         await desk.get_by_role("button", name="Save wrap-up").click()
         await expect(desk.locator("#wrapstate")).to_have_text("Saved", timeout=10_000)
         await expect(presence).not_to_contain_text("no new calls")
+        await call.until(lambda: pauses == ["1", "0"], 5)
         await expect(desk.locator("#idle")).to_be_visible(timeout=5_000)
         await agent.close()
