@@ -213,6 +213,8 @@ class HandoffHub:
                     desk.put(self._connected(desk, call))
                 self._bump(call.journey)
             case Completed(call=call) | Gone(call=call):
+                if isinstance(happening, Gone):
+                    self._spawn(self._keep_wait(call, self._resolving.get(call.channel)))
                 if call.journey is not None:
                     for desk in list(self._watchers.get(call.journey, set())):
                         self._call_over(desk, call.journey)
@@ -254,6 +256,17 @@ class HandoffHub:
             )
         self._bump(journey)
         return journey
+
+    async def _keep_wait(
+        self, call: QueuedCall, resolving: asyncio.Task[str | None] | None
+    ) -> None:
+        """Store how the caller's wait went with their journey, for the reports."""
+        journey = await asyncio.shield(resolving) if resolving is not None else call.journey
+        if journey is not None and self.engine.trail is not None:
+            try:
+                await self.engine.trail.save_queued(journey, call.record())
+            except Exception:
+                log.exception("handoff: could not store the wait of %s", journey)
 
     async def _journey_of(self, call: QueuedCall) -> str | None:
         if call.journey is not None:

@@ -40,7 +40,26 @@ class QueuedCall:
     member: str = ""  # the agent (MemberName) ringing or talking
     agent_channel: str = ""
     journey: str | None = None
-    hold_s: int | None = None
+    hold_s: int | None = None  # seconds waited before an agent answered
+    talk_s: int | None = None  # seconds talked, once the conversation ended
+    joined_at: float = 0.0  # wall clock, for the record kept with the journey
+    left: float | None = None  # monotonic: when the caller left the line
+
+    def record(self) -> dict[str, object]:
+        """How the wait went, for the journey's store: answered (and by whom, after
+        how long) or not (hung up or timed out while waiting)."""
+        answered = self.hold_s is not None
+        waited = self.hold_s if answered else None
+        if not answered and self.left is not None:
+            waited = max(0, round(self.left - self.joined))
+        return {
+            "queue": self.queue,
+            "joined": self.joined_at,
+            "answered": answered,
+            "agent": self.member if answered else "",
+            "waited_s": waited,
+            "talk_s": self.talk_s,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +146,7 @@ class QueueBook:
             out.append(Connected(call, member))
         elif name == "AgentComplete":
             call.state = "ended"
+            call.talk_s = _int(fields.get("TalkTime"))
             out.append(Completed(call, member, fields.get("Reason", "")))
         elif name == "Hangup":
             del self.calls[channel]
@@ -142,6 +162,7 @@ class QueueBook:
             caller_id=fields.get("CallerIDNum", ""),
             position=position,
             joined=self._clock(),
+            joined_at=time.time(),
         )
         self.calls[call.channel] = call
         return call
@@ -160,6 +181,7 @@ class QueueBook:
                     moved.append(other)
         if call is not None:
             call.position = 0
+            call.left = self._clock()
         return [Moved(tuple(moved))] if moved else []
 
     def _learn(self, queue: str, hold_s: int | None) -> None:

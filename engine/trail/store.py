@@ -59,6 +59,16 @@ CREATE TABLE IF NOT EXISTS trail (
     data TEXT NOT NULL,
     PRIMARY KEY (journey, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS queued (
+    journey TEXT NOT NULL,
+    joined REAL NOT NULL,
+    queue TEXT NOT NULL,
+    answered INTEGER NOT NULL,
+    agent TEXT NOT NULL DEFAULT '',
+    waited_s INTEGER,
+    talk_s INTEGER,
+    PRIMARY KEY (journey, joined)
+) WITHOUT ROWID;
 """
 # After SCHEMA, and after a store from before the column existed has been given it.
 INDEXES = """
@@ -95,6 +105,11 @@ class TrailStore(Protocol):
     def finish(self, journey: str, outcome: str, ended: float) -> asyncio.Future[None]: ...
 
     def save_wrapup(self, journey: str, wrapup: dict[str, Any]) -> asyncio.Future[None]: ...
+
+    def save_queued(self, journey: str, queued: dict[str, Any]) -> asyncio.Future[None]:
+        """How a wait in a queue went (``QueuedCall.record``): a journey can wait
+        more than once (a call back)."""
+        ...
 
     async def trail(self, journey: str) -> list[dict[str, Any]]: ...
 
@@ -259,6 +274,26 @@ class SqliteTrailStore:
                 (
                     "UPDATE journeys SET wrapup = ? WHERE id = ?",
                     (json.dumps(wrapup, ensure_ascii=False), journey),
+                )
+            ]
+        )
+
+    def save_queued(self, journey: str, queued: dict[str, Any]) -> asyncio.Future[None]:
+        return self._submit(
+            [
+                (
+                    "INSERT OR REPLACE INTO queued"
+                    " (journey, joined, queue, answered, agent, waited_s, talk_s)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        journey,
+                        queued["joined"],
+                        queued["queue"],
+                        int(bool(queued["answered"])),
+                        queued.get("agent", ""),
+                        queued.get("waited_s"),
+                        queued.get("talk_s"),
+                    ),
                 )
             ]
         )

@@ -74,6 +74,34 @@ def test_ringing_answering_and_hanging_up() -> None:
     assert "a" not in book.calls
 
 
+def test_the_record_of_a_wait_kept_with_the_journey() -> None:
+    clock = Clock()
+    book = QueueBook(clock)
+    join(book, "a", 1)
+    join(book, "b", 2)
+    call = book.calls["a"]
+    book.feed({"Event": "AgentConnect", "Channel": "a", "MemberName": "m1", "HoldTime": "9"})
+    book.feed({"Event": "AgentComplete", "Channel": "a", "MemberName": "m1", "TalkTime": "64"})
+    record = call.record()
+    assert (record["answered"], record["agent"], record["waited_s"], record["talk_s"]) == (
+        True,
+        "m1",
+        9,
+        64,
+    )
+    assert record["queue"] == "support" and record["joined"] > 0
+    clock.now += 25  # "b" gives up after 25 s in line
+    book.feed({"Event": "QueueCallerLeave", "Channel": "b", "Position": "1"})
+    gone = book.calls["b"]
+    book.feed({"Event": "Hangup", "Channel": "b"})
+    assert {k: gone.record()[k] for k in ("answered", "agent", "waited_s", "talk_s")} == {
+        "answered": False,
+        "agent": "",
+        "waited_s": 25,
+        "talk_s": None,
+    }
+
+
 def test_the_wait_estimate_is_app_queues_own() -> None:
     clock = Clock()
     book = QueueBook(clock)
