@@ -78,10 +78,25 @@ def _add_sandbox(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("action", choices=["up", "down", "status"])
 
 
+def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "report",
+        help="containment, endings, queue waits, first-contact resolution, per flow and node",
+    )
+    p.add_argument("--since", default="7d", help="30m, 12h, 7d, 2w ago, a date, or all (7d)")
+    p.add_argument("--until", default="now", help="the period's end, as --since (now)")
+    p.add_argument("--flow", default=None, help="only journeys begun in this flow")
+    p.add_argument("--store", default=None, help="the trail store (default: trail_db setting)")
+    p.add_argument("--config", default=None, help="configuration file (TOML)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ivr", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_serve, _add_call, _add_validate, _add_schema, _add_graph, _add_sandbox):
+    for add in (
+        _add_serve, _add_call, _add_validate, _add_schema, _add_graph, _add_report, _add_sandbox
+    ):
         add(sub)
     return parser
 
@@ -109,6 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from engine.flow.commands import run_graph
 
         return run_graph(args.file, args.output)
+    if command == "report":
+        from engine.report.command import run_report
+
+        return run_report(args)
     if command == "sandbox":
         from engine.sandbox import run_sandbox
 

@@ -1,0 +1,262 @@
+"""What a contact centre judges itself by, per flow and per node, tallied from
+journeys (``reading.Journey``). No I/O.
+
+How each journey ended (its *ending*), from the outcome the engine stored:
+
+    self_served      the flow ended the call (a goodbye, a hang-up node)
+    retries_ran_out  the flow ended it after the caller's no-input or no-match
+                     retries ran out, with no input taken after
+    to_person        it reached a transfer: a queue, or a call-back asked on the page
+    caller_hung_up   the caller hung up in self-service
+    failed           the engine failed the call (an error; the dialplan's fallback
+                     took it) or lost it (``dropped``)
+    not_ended        in progress, or a page (web only) left open or closed
+
+Containment is the share of ended journeys that needed no person: self_served,
+retries_ran_out and caller_hung_up (the industry's usual sense; the three are shown
+apart, since a caller who hung up may have got what they came for, or given up).
+
+Per node, for each node entered: visits; for menus and inputs the no-input and
+no-match retries per visit and the visits whose retries ran out; callers who hung
+up there; journeys that went to a person from there (the node of the last input,
+or of the retries that ran out, before the transfer); the time spent there; for
+backend (http) nodes, the requests that failed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.report.reading import Journey, Step
+
+ENDINGS = (
+    "self_served",
+    "retries_ran_out",
+    "caller_hung_up",
+    "to_person",
+    "failed",
+    "not_ended",
+)
+CONTAINED = ("self_served", "retries_ran_out", "caller_hung_up")
+LISTENING = ("menu", "input", "language")
+
+
+@dataclass(slots=True)
+class NodeFigures:
+    flow: str
+    node: str
+    type: str
+    visits: int = 0
+    journeys: int = 0
+    no_input: int = 0
+    no_match: int = 0
+    ran_out: int = 0
+    hung_up: int = 0
+    to_person: int = 0
+    backend_failed: int = 0  # http nodes: requests that failed (error, timeout, status)
+    inputs: Counter[str] = field(default_factory=Counter)  # accepted, by source
+    seconds: list[float] = field(default_factory=list)  # time at the node, per visit
+
+    def as_dict(self) -> dict[str, Any]:
+        listens = self.type in LISTENING
+        return {
+            "flow": self.flow,
+            "node": self.node,
+            "type": self.type,
+            "visits": self.visits,
+            "journeys": self.journeys,
+            "no_input_rate": _rate(self.no_input, self.visits) if listens else None,
+            "no_match_rate": _rate(self.no_match, self.visits) if listens else None,
+            "retries_ran_out": self.ran_out if listens else None,
+            "caller_hung_up": self.hung_up,
+            "to_person": self.to_person,
+            "backend_failed": self.backend_failed if self.type == "http" else None,
+            "inputs": dict(self.inputs),
+            "seconds_p50": percentile(self.seconds, 50),
+        }
+
+
+@dataclass(slots=True)
+class FlowFigures:
+    flow: str
+    journeys: int = 0
+    web_only: int = 0
+    page_opened: int = 0  # calls whose caller opened the visual IVR's page
+    endings: Counter[str] = field(default_factory=Counter)
+    self_service_s: list[float] = field(default_factory=list)  # start to end of self-service
+    queued: int = 0
+    answered: int = 0
+    waited_s: list[float] = field(default_factory=list)  # answered waits
+    unanswered_waited_s: list[float] = field(default_factory=list)
+    talk_s: list[float] = field(default_factory=list)
+    wrapups: int = 0
+    resolved_first_contact: int = 0
+    dispositions: Counter[str] = field(default_factory=Counter)
+    nodes: dict[tuple[str, str], NodeFigures] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        ended = self.journeys - self.endings["not_ended"]
+        return {
+            "flow": self.flow,
+            "journeys": self.journeys,
+            "calls": self.journeys - self.web_only,
+            "web_only": self.web_only,
+            "page_opened_on_calls": self.page_opened,
+            "endings": {name: self.endings[name] for name in ENDINGS},
+            "containment": _rate(sum(self.endings[n] for n in CONTAINED), ended),
+            "self_service_s": {
+                "p50": percentile(self.self_service_s, 50),
+                "p90": percentile(self.self_service_s, 90),
+            },
+            "queue": {
+                "waits": self.queued,
+                "answered": self.answered,
+                "unanswered": self.queued - self.answered,
+                "abandon_rate": _rate(self.queued - self.answered, self.queued),
+                "wait_answered_s": {
+                    "p50": percentile(self.waited_s, 50),
+                    "p90": percentile(self.waited_s, 90),
+                },
+                "wait_unanswered_s_p50": percentile(self.unanswered_waited_s, 50),
+                "talk_s_p50": percentile(self.talk_s, 50),
+            },
+            "wrapups": {
+                "count": self.wrapups,
+                "first_contact_resolution": _rate(self.resolved_first_contact, self.wrapups),
+                "dispositions": dict(self.dispositions),
+            },
+            "nodes": [n.as_dict() for n in self.nodes.values()],
+        }
+
+
+def tally(journeys: Iterable[Journey]) -> dict[str, FlowFigures]:
+    """Each flow's figures (journeys are counted under the flow they began in)."""
+    flows: dict[str, FlowFigures] = {}
+    for journey in journeys:
+        figures = flows.get(journey.flow)
+        if figures is None:
+            figures = flows[journey.flow] = FlowFigures(journey.flow)
+        _add(figures, journey)
+    return flows
+
+
+def ending(journey: Journey) -> str:
+    outcome = journey.outcome
+    if outcome is None:
+        return "not_ended"
+    if outcome.startswith("transfer"):
+        return "to_person"
+    if outcome == "hangup":
+        return "retries_ran_out" if _ran_out_at_end(journey.steps) else "self_served"
+    if outcome == "caller_hangup":
+        return "caller_hung_up"
+    return "failed"
+
+
+def _ran_out_at_end(steps: list[Step]) -> bool:
+    """Retries ran out and the caller gave no input after."""
+    for step in reversed(steps):
+        if step.kind == "input":
+            return False
+        if step.kind == "retry" and _exhausted(step):
+            return True
+    return False
+
+
+def _exhausted(step: Step) -> bool:
+    count, most = step.data.get("count"), step.data.get("max")
+    return isinstance(count, int) and isinstance(most, int) and count > most
+
+
+def _add(figures: FlowFigures, journey: Journey) -> None:
+    how = ending(journey)
+    figures.journeys += 1
+    figures.web_only += journey.web_only
+    figures.endings[how] += 1
+    opened = False
+    flow = journey.flow
+    current: NodeFigures | None = None
+    entered = 0.0
+    seen: set[tuple[str, str]] = set()
+    chose: NodeFigures | None = None  # where the last input (or run-out) was
+    for step in journey.steps:
+        if step.kind == "node":
+            flow = str(step.data.get("flow") or flow)
+            if current is not None:
+                current.seconds.append(max(0.0, step.at - entered))
+            key = (flow, step.node)
+            current = figures.nodes.get(key)
+            if current is None:
+                current = figures.nodes[key] = NodeFigures(
+                    flow, step.node, str(step.data.get("type", ""))
+                )
+            current.visits += 1
+            if key not in seen:
+                seen.add(key)
+                current.journeys += 1
+            entered = step.at
+        elif current is None:
+            continue
+        elif step.kind == "retry":
+            kind = step.data.get("retry")
+            current.no_input += kind == "no_input"
+            current.no_match += kind == "no_match"
+            if _exhausted(step):
+                current.ran_out += 1
+                chose = current
+        elif step.kind == "input":
+            if _accepted(step.data):
+                current.inputs[str(step.data.get("source", ""))] += 1
+            chose = current
+        elif step.kind == "http":
+            current.backend_failed += step.data.get("ok") is False
+        elif step.kind == "page" and step.data.get("event") == "opened":
+            opened = True
+        elif step.kind == "end":
+            current.seconds.append(max(0.0, step.at - entered))
+            figures.self_service_s.append(max(0.0, step.at - journey.started))
+            if how == "caller_hung_up":
+                current.hung_up += 1
+            elif how == "to_person" and chose is not None:
+                chose.to_person += 1
+            current = None  # what follows (pushes, links) is the agent's, not a node's
+    figures.page_opened += opened and not journey.web_only
+    for wait in journey.waits:
+        figures.queued += 1
+        waited = wait.get("waited_s")
+        if wait.get("answered"):
+            figures.answered += 1
+            if isinstance(waited, int | float):
+                figures.waited_s.append(float(waited))
+            if isinstance(talk := wait.get("talk_s"), int | float):
+                figures.talk_s.append(float(talk))
+        elif isinstance(waited, int | float):
+            figures.unanswered_waited_s.append(float(waited))
+    wrapup = journey.wrapup
+    if wrapup:
+        figures.wrapups += 1
+        figures.resolved_first_contact += wrapup.get("resolved_first_contact") is True
+        figures.dispositions[str(wrapup.get("disposition", ""))] += 1
+
+
+def _accepted(data: dict[str, Any]) -> bool:
+    """An input the node took (not a key that matched nothing, not invalid digits)."""
+    return data.get("matched") is not False and data.get("valid") is not False and (
+        "refused" not in data or not data.get("refused")
+    )
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))  # ceil(n * q / 100), at least 1
+    return round(ordered[int(rank) - 1], 3)
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None

@@ -1,0 +1,95 @@
+"""``ivr report`` over the store of an engine that took real calls: a caller who hung
+up in the menu, one who waited for a person and gave up, one an agent answered and
+wrapped up. The report is run as a user runs it, a process of its own beside the
+serving engine."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from engine.config import Settings
+from engine.serve import Stack
+from tests.conftest import caller_number
+from tests.handoff.conftest import Caller, desktop, hub_of, unique_ext
+
+pytestmark = pytest.mark.asterisk
+
+
+def report(store: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "report", "--store", store, "--json",
+         "--since", "1h", "--flow", "service_line"],
+        capture_output=True, text=True, timeout=30, check=True,
+    )
+    out: dict[str, Any] = json.loads(done.stdout)
+    return out
+
+
+async def to_main(call: Caller) -> None:
+    await call.at("welcome")
+    await call.press("1")  # English
+    await call.at("main")
+
+
+async def test_the_report_counts_real_calls(stack: Stack, handoff_settings: Settings) -> None:
+    hub = hub_of(stack)
+    async with Caller(stack, "service_line", caller_number()) as hung_up:
+        await to_main(hung_up)
+        await hung_up.hangup()
+        await hung_up.until(lambda: hung_up.s.done, 10)
+
+    async with Caller(stack, "service_line", caller_number()) as gave_up:
+        await to_main(gave_up)
+        await gave_up.press("0")  # a person, but no agent is signed in
+        waiting = gave_up.s.call.call_id
+        async with asyncio.timeout(20):
+            while waiting not in hub._queued:
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(2.0)
+        await gave_up.hangup()
+
+    ext = unique_ext()
+    async with desktop(stack, ext) as desk, Caller(stack, "service_line", caller_number()) as call:
+        await to_main(call)
+        await call.press("0")
+        answered = call.s.call.call_id
+        await desk.wait_for("connected", 30, journey=answered)
+        await asyncio.sleep(1.0)
+        await call.hangup()
+        await desk.wait_for("ended", 10, journey=answered)
+        await desk.send(
+            {"type": "wrapup", "journey": answered, "disposition": "resolved", "resolved": False}
+        )
+        await desk.wait_for("wrapup_saved", 10, journey=answered)
+
+    async with asyncio.timeout(10):  # the waits are stored once the callers' channels are gone
+        while (out := report(handoff_settings.trail_db))["flows"][0]["queue"]["waits"] < 2:
+            await asyncio.sleep(0.2)
+
+    [flow] = out["flows"]
+    assert flow["journeys"] == 3 and flow["calls"] == 3
+    assert flow["endings"]["caller_hung_up"] == 1
+    assert flow["endings"]["to_person"] == 2
+    assert flow["containment"] == round(1 / 3, 4)
+    queue = flow["queue"]
+    assert (queue["waits"], queue["answered"], queue["unanswered"]) == (2, 1, 1)
+    assert queue["wait_unanswered_s_p50"] >= 2  # the 2 s it waited before hanging up
+    assert queue["talk_s_p50"] >= 1
+    assert flow["wrapups"] == {
+        "count": 1,
+        "first_contact_resolution": 0.0,
+        "dispositions": {"resolved": 1},
+    }
+    nodes = {n["node"]: n for n in flow["nodes"] if n["flow"] == "service_line"}
+    assert nodes["main"]["visits"] == 3
+    assert nodes["main"]["caller_hung_up"] == 1
+    assert nodes["main"]["to_person"] == 2
+    assert nodes["main"]["inputs"] == {"key": 2}
+    assert nodes["welcome"]["inputs"] == {"key": 3}
+    assert nodes["agent"]["visits"] == 2

@@ -1,0 +1,201 @@
+"""``ivr report`` over a trail store written by the store itself: each ending, the
+per-node figures, queue waits, wrap-ups, the period, and what a user can get wrong."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.cli import main
+from engine.report.command import when
+from engine.report.figures import percentile
+from engine.report.reading import ReportError
+from engine.session.events import TrailEntry
+from engine.trail.store import SqliteTrailStore, new_journey_id
+
+NOW = 1_790_000_000.0  # 2026-09-21
+FLOW = "service_line"
+
+
+class Writer:
+    """Journeys written through the engine's own store, steps a second apart."""
+
+    def __init__(self, store: SqliteTrailStore) -> None:
+        self.store = store
+
+    async def journey(
+        self,
+        steps: list[tuple[str, str, dict[str, Any]]],
+        *,
+        flow: str = FLOW,
+        started: float = NOW - 3600,
+        web: bool = False,
+    ) -> str:
+        jid = new_journey_id(started)
+        await self.store.begin(jid, flow, "+15550001", "" if web else "PJSIP/x", started)
+        entries = [
+            TrailEntry(i, started + i, kind, node, data)  # type: ignore[arg-type]
+            for i, (kind, node, data) in enumerate(steps, 1)
+        ]
+        await self.store.append(jid, entries)
+        return jid
+
+
+def node(name: str, type_: str, flow: str = FLOW) -> tuple[str, str, dict[str, Any]]:
+    return ("node", name, {"type": type_, "flow": flow})
+
+
+def key(at: str, value: str, **more: Any) -> tuple[str, str, dict[str, Any]]:
+    return ("input", at, {"source": "key", "value": value, **more})
+
+
+def retry(at: str, kind: str, count: int, most: int = 2) -> tuple[str, str, dict[str, Any]]:
+    return ("retry", at, {"retry": kind, "count": count, "max": most})
+
+
+def end(at: str, outcome: str) -> tuple[str, str, dict[str, Any]]:
+    return ("end", at, {"outcome": outcome})
+
+
+def report(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, Any]:
+    assert main(["report", "--json", *args]) == 0
+    out: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return out
+
+
+async def test_endings_nodes_waits_and_wrapups(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = str(tmp_path / "trail.sqlite3")
+    store = SqliteTrailStore(path)
+    w = Writer(store)
+    start = ("start", "main", {"flow": FLOW})
+    # Self-served: balance, then goodbye.
+    await w.journey([start, node("main", "menu"), key("main", "1", option="1"),
+                     node("balance", "say"), node("bye", "hangup"), end("bye", "hangup")])
+    # No input three times: the flow says goodbye.
+    await w.journey([start, node("main", "menu"), retry("main", "no_input", 1),
+                     retry("main", "no_input", 2), retry("main", "no_input", 3),
+                     node("bye", "hangup"), end("bye", "hangup")])
+    # A wrong key, then a person (answered after 12 s, wrapped up as resolved).
+    asked = await w.journey([start, node("main", "menu"), key("main", "7", matched=False),
+                             retry("main", "no_match", 1), key("main", "0", option="0"),
+                             node("agent", "transfer"), end("agent", "transfer:support")])
+    # Hung up while typing the PIN (in the subflow "identify").
+    await w.journey([start, node("main", "menu"), key("main", "1", option="1"),
+                     node("pin", "input", "identify"), end("pin", "caller_hangup")])
+    # Retries ran out into a transfer: the person is charged to the menu; nobody answered.
+    gave_up = await w.journey([start, node("main", "menu"), retry("main", "no_match", 1),
+                               retry("main", "no_match", 2), retry("main", "no_match", 3),
+                               node("agent", "transfer"), end("agent", "transfer:support")])
+    # On the page only, still open; and a call the engine failed.
+    await w.journey([start, node("main", "menu"), ("input", "main", {"source": "web",
+                     "value": "1", "option": "1"}), node("balance", "say")], web=True)
+    await w.journey([start, node("main", "menu"), ("error", "main", {"reason": "x"}),
+                     end("main", "error")])
+    # Another flow, and a journey before the period: neither in this flow's figures.
+    await w.journey([start, node("main", "menu"), end("main", "caller_hangup")], flow="other")
+    await w.journey([start, node("main", "menu"), end("main", "caller_hangup")],
+                    started=NOW - 30 * 86400)
+    await store.save_queued(asked, {"queue": "support", "joined": NOW - 3590, "answered": True,
+                                    "agent": "101", "waited_s": 12, "talk_s": 95})
+    await store.save_queued(gave_up, {"queue": "support", "joined": NOW - 3590,
+                                      "answered": False, "waited_s": 40, "talk_s": None})
+    await store.save_wrapup(asked, {"disposition": "resolved", "resolved_first_contact": True})
+    await store.close()
+
+    out = report(capsys, "--store", path, "--since", str(NOW - 86400), "--until", str(NOW))
+    flows = {f["flow"]: f for f in out["flows"]}
+    assert set(flows) == {FLOW, "other"}
+    f = flows[FLOW]
+    assert (f["journeys"], f["calls"], f["web_only"]) == (7, 6, 1)
+    assert f["endings"] == {
+        "self_served": 1,
+        "retries_ran_out": 1,
+        "caller_hung_up": 1,
+        "to_person": 2,
+        "failed": 1,
+        "not_ended": 1,
+    }
+    assert f["containment"] == round(3 / 6, 4)
+    assert f["queue"]["waits"] == 2 and f["queue"]["answered"] == 1
+    assert f["queue"]["abandon_rate"] == 0.5
+    assert f["queue"]["wait_answered_s"]["p50"] == 12 and f["queue"]["talk_s_p50"] == 95
+    assert f["queue"]["wait_unanswered_s_p50"] == 40
+    assert f["wrapups"] == {"count": 1, "first_contact_resolution": 1.0,
+                            "dispositions": {"resolved": 1}}
+
+    nodes = {(n["flow"], n["node"]): n for n in f["nodes"]}
+    main_menu = nodes[(FLOW, "main")]
+    assert main_menu["visits"] == 7 and main_menu["journeys"] == 7
+    assert main_menu["no_input_rate"] == round(3 / 7, 4)
+    assert main_menu["no_match_rate"] == round(4 / 7, 4)
+    assert main_menu["retries_ran_out"] == 2
+    assert main_menu["to_person"] == 2  # one chose 0, one ran out of retries
+    assert main_menu["inputs"] == {"key": 3, "web": 1}  # the unmatched 7 is not taken
+    assert nodes[("identify", "pin")]["caller_hung_up"] == 1
+    assert nodes[(FLOW, "balance")]["no_input_rate"] is None  # a say node takes no input
+
+    text_run = main(["report", "--store", path, "--since", "all", "--until", str(NOW)])
+    text = capsys.readouterr().out
+    assert text_run == 0
+    assert "Flow service_line: 8 journeys (7 calls, 1 web only" in text  # all: the old one too
+    assert "identify/pin" in text
+    assert "resolved on first contact 100.0 %" in text
+
+
+async def test_only_one_flow(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(tmp_path / "trail.sqlite3")
+    store = SqliteTrailStore(path)
+    w = Writer(store)
+    for flow in ("a", "b", "b"):
+        await w.journey([node("main", "menu"), end("main", "hangup")], flow=flow)
+    await store.close()
+    out = report(capsys, "--store", path, "--since", "all", "--until", str(NOW), "--flow", "b")
+    assert [(f["flow"], f["journeys"]) for f in out["flows"]] == [("b", 2)]
+
+
+def test_periods() -> None:
+    assert when("7d", NOW) == NOW - 7 * 86400
+    assert when("90m", NOW) == NOW - 5400
+    assert when("all", NOW) == 0.0
+    assert when("now", NOW) == NOW
+    assert when("2026-11-01", NOW) > 0
+    with pytest.raises(ReportError, match="a span back from now"):
+        when("last week", NOW)
+
+
+def test_percentiles() -> None:
+    assert percentile([], 50) is None
+    assert percentile([3.0], 90) == 3.0
+    assert percentile([float(v) for v in range(1, 11)], 50) == 5.0
+    assert percentile([float(v) for v in range(1, 11)], 90) == 9.0
+
+
+@pytest.mark.parametrize(
+    ("make", "args", "said"),
+    [
+        (None, [], "no trail store there"),
+        ("not sqlite", [], "not a trail store"),
+        ("empty db", [], "not a trail store"),
+        (None, ["--since", "yesterday"], "a span back from now"),
+        (None, ["--since", "1d", "--until", "2d"], "is not before"),
+    ],
+)
+def test_what_a_user_gets_wrong(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make: str | None, args: list[str],
+    said: str,
+) -> None:
+    path = tmp_path / "trail.sqlite3"
+    if make == "not sqlite":
+        path.write_text("hello")
+    elif make == "empty db":
+        sqlite3.connect(path).close()
+    assert main(["report", "--store", str(path), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ivr report: ") and said in err
+    assert "Traceback" not in err
