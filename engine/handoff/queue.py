@@ -44,21 +44,29 @@ class QueuedCall:
     talk_s: int | None = None  # seconds talked, once the conversation ended
     joined_at: float = 0.0  # wall clock, for the record kept with the journey
     left: float | None = None  # monotonic: when the caller left the line
+    connected: float | None = None  # monotonic: when an agent answered
+    gone: float | None = None  # monotonic: when the caller's channel hung up
 
     def record(self) -> dict[str, object]:
         """How the wait went, for the journey's store: answered (and by whom, after
-        how long) or not (hung up or timed out while waiting)."""
+        how long) or not (hung up or timed out while waiting). Asterisk may report
+        the caller's hang-up before the leaving or the end of the talk: the hang-up
+        then tells when."""
         answered = self.hold_s is not None
-        waited = self.hold_s if answered else None
-        if not answered and self.left is not None:
-            waited = max(0, round(self.left - self.joined))
+        waited = self.hold_s
+        end = self.left if self.left is not None else self.gone
+        if not answered and end is not None:
+            waited = max(0, round(end - self.joined))
+        talk = self.talk_s
+        if talk is None and self.connected is not None and self.gone is not None:
+            talk = max(0, round(self.gone - self.connected))
         return {
             "queue": self.queue,
             "joined": self.joined_at,
             "answered": answered,
             "agent": self.member if answered else "",
             "waited_s": waited,
-            "talk_s": self.talk_s,
+            "talk_s": talk,
         }
 
 
@@ -142,6 +150,7 @@ class QueueBook:
             call.state, call.member, call.position = "connected", member, 0
             call.agent_channel = fields.get("DestChannel", call.agent_channel)
             call.hold_s = _int(fields.get("HoldTime"))
+            call.connected = self._clock()
             self._learn(call.queue, call.hold_s)
             out.append(Connected(call, member))
         elif name == "AgentComplete":
@@ -150,7 +159,7 @@ class QueueBook:
             out.append(Completed(call, member, fields.get("Reason", "")))
         elif name == "Hangup":
             del self.calls[channel]
-            call.state = "ended"
+            call.state, call.gone = "ended", self._clock()
             out.append(Gone(call))
         return out
 

@@ -102,6 +102,22 @@ def test_the_record_of_a_wait_kept_with_the_journey() -> None:
     }
 
 
+def test_a_hang_up_reported_first_still_tells_the_wait_and_the_talk() -> None:
+    """Asterisk may send the caller's Hangup before QueueCallerLeave or AgentComplete."""
+    clock = Clock()
+    book = QueueBook(clock)
+    join(book, "a", 1)
+    join(book, "b", 2)
+    talking, waiting = book.calls["a"], book.calls["b"]
+    book.feed({"Event": "AgentConnect", "Channel": "a", "MemberName": "m1", "HoldTime": "3"})
+    clock.now += 42
+    book.feed({"Event": "Hangup", "Channel": "a"})
+    book.feed({"Event": "AgentComplete", "Channel": "a", "MemberName": "m1", "TalkTime": "42"})
+    book.feed({"Event": "Hangup", "Channel": "b"})
+    assert (talking.record()["waited_s"], talking.record()["talk_s"]) == (3, 42)
+    assert (waiting.record()["answered"], waiting.record()["waited_s"]) == (False, 42)
+
+
 def test_the_wait_estimate_is_app_queues_own() -> None:
     clock = Clock()
     book = QueueBook(clock)
