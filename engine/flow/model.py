@@ -147,6 +147,7 @@ class Node:
     where: Where
     title: Text
     agent_note: str | None
+    goal: str | None  # reaching the node means the caller got this (ivr report)
 
     @property
     def type(self) -> NodeType:

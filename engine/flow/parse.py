@@ -127,6 +127,7 @@ class _Base:
     where: Where
     title: Text
     agent_note: str | None
+    goal: str | None
     type: str
 
     @property
@@ -138,9 +139,9 @@ class _Base:
         return ("nodes", self.id)
 
     @property
-    def head(self) -> tuple[str, Where, Text, str | None]:
+    def head(self) -> tuple[str, Where, Text, str | None, str | None]:
         """The fields every node starts with, in order."""
-        return self.id, self.where, self.title, self.agent_note
+        return self.id, self.where, self.title, self.agent_note, self.goal
 
 
 def _retry(r: Reader, kind: RetryKind, node_type: str, node_where: Where) -> Retry:
@@ -380,7 +381,7 @@ def _node_type(ctx: Context, node_id: str, body: Map, where: Where) -> str | Non
 
 def _node(ctx: Context, node_id: str, value: YValue, where: Where) -> AnyNode:
     ctx.mark(("nodes", node_id), where)
-    placeholder = Return(node_id, where, Text(), None)
+    placeholder = Return(node_id, where, Text(), None, None)
     if not isinstance(value, Map):
         ctx.error(
             value.where, f"node '{node_id}': must be a mapping with a 'type', not {describe(value)}"
@@ -396,9 +397,22 @@ def _node(ctx: Context, node_id: str, value: YValue, where: Where) -> AnyNode:
         where,
         read_text(ctx, r.value("title"), f"{label} title", ("nodes", node_id, "title")),
         r.string("agent_note"),
+        _goal(r),
         node_type,
     )
     return _BUILDERS[node_type](r, base)
+
+
+def _goal(r: Reader) -> str | None:
+    goal = r.string("goal")
+    found = r.map.get("goal")
+    if found is not None and not (goal or "").strip():
+        r.ctx.error(
+            found.where,
+            f"{r.label}: 'goal' is empty: say what the caller got here, e.g. balance told",
+        )
+        return None
+    return goal.strip() if goal else None
 
 
 def _languages(r: Reader) -> tuple[str, ...]:

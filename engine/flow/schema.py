@@ -100,6 +100,12 @@ COMMON_FIELDS: Table = (
     Field("type", "string", "What the node does.", required=True),
     Field("title", "text", "A heading for the screen and the agent's trail."),
     Field("agent_note", "string", "Free text shown to the human agent after a transfer."),
+    Field(
+        "goal",
+        "string",
+        "Reaching this node means the caller got what they came for, e.g. 'balance told':"
+        " ivr report counts it as self-service that worked.",
+    ),
 )
 
 OPTION_FIELDS: Table = (

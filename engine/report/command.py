@@ -21,9 +21,9 @@ PASSING = ("branch", "set", "subflow", "return")  # no time spent there: JSON on
 _SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([mhdw])$")
 _UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 ENDING_LABELS = {
-    "self_served": "self-served",
+    "self_served": "self-served (or hung up after a goal)",
     "retries_ran_out": "ended after retries ran out",
-    "caller_hung_up": "caller hung up in self-service",
+    "caller_hung_up": "caller hung up before any goal",
     "to_person": "to a person",
     "failed": "to the fallback (engine error or stop)",
     "not_ended": "not ended (in progress, or a page left)",
@@ -120,6 +120,13 @@ def _flow_text(f: dict[str, Any]) -> list[str]:
             f" talk p50 {_s(q['talk_s_p50'])}), {q['unanswered']} not answered"
             f" ({_pct(q['abandon_rate'])}, after p50 {_s(q['wait_unanswered_s_p50'])})"
         )
+    if f["goals"]:
+        reached = "; ".join(
+            f"{goal} {g['reached']}" + (f" ({g['then_to_person']} then to a person)"
+                                         if g["then_to_person"] else "")
+            for goal, g in f["goals"].items()
+        )
+        lines.append(f"  goals reached: {reached}")
     w = f["wrapups"]
     if w["count"]:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(w["dispositions"].items()))

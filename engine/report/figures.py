@@ -3,11 +3,12 @@ journeys (``reading.Journey``). No I/O.
 
 How each journey ended (its *ending*), from the outcome the engine stored:
 
-    self_served      the flow ended the call (a goodbye, a hang-up node)
+    self_served      the flow ended the call (a goodbye, a hang-up node), or the
+                     caller hung up after reaching a goal (a node with ``goal:``)
     retries_ran_out  the flow ended it after the caller's no-input or no-match
                      retries ran out, with no input taken after
     to_person        it reached a transfer: a queue, or a call-back asked on the page
-    caller_hung_up   the caller hung up in self-service
+    caller_hung_up   the caller hung up in self-service, before any goal
     failed           the engine failed the call (an error; the dialplan's fallback
                      took it) or lost it (``dropped``)
     not_ended        in progress, or a page (web only) left open or closed
@@ -15,6 +16,9 @@ How each journey ended (its *ending*), from the outcome the engine stored:
 Containment is the share of ended journeys that needed no person: self_served,
 retries_ran_out and caller_hung_up (the industry's usual sense; the three are shown
 apart, since a caller who hung up may have got what they came for, or given up).
+
+Goals (nodes marked ``goal: balance told``): the journeys that reached each, and
+of those, the ones that still went to a person.
 
 Per node, for each node entered: visits; for menus and inputs the no-input and
 no-match retries per visit and the visits whose retries ran out; callers who hung
@@ -95,6 +99,8 @@ class FlowFigures:
     wrapups: int = 0
     resolved_first_contact: int = 0
     dispositions: Counter[str] = field(default_factory=Counter)
+    goals: Counter[str] = field(default_factory=Counter)  # journeys that reached each
+    goals_then_person: Counter[str] = field(default_factory=Counter)
     nodes: dict[tuple[str, str], NodeFigures] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -128,6 +134,10 @@ class FlowFigures:
                 "first_contact_resolution": _rate(self.resolved_first_contact, self.wrapups),
                 "dispositions": dict(self.dispositions),
             },
+            "goals": {
+                goal: {"reached": count, "then_to_person": self.goals_then_person[goal]}
+                for goal, count in self.goals.most_common()
+            },
             "nodes": [n.as_dict() for n in self.nodes.values()],
         }
 
@@ -152,8 +162,12 @@ def ending(journey: Journey) -> str:
     if outcome == "hangup":
         return "retries_ran_out" if _ran_out_at_end(journey.steps) else "self_served"
     if outcome == "caller_hangup":
-        return "caller_hung_up"
+        return "self_served" if _goals(journey.steps) else "caller_hung_up"
     return "failed"
+
+
+def _goals(steps: list[Step]) -> set[str]:
+    return {str(s.data["goal"]) for s in steps if s.kind == "node" and s.data.get("goal")}
 
 
 def _ran_out_at_end(steps: list[Step]) -> bool:
@@ -218,12 +232,15 @@ def _add(figures: FlowFigures, journey: Journey) -> None:
         elif step.kind == "end":
             current.seconds.append(max(0.0, step.at - entered))
             figures.self_service_s.append(max(0.0, step.at - journey.started))
-            if how == "caller_hung_up":
+            if journey.outcome == "caller_hangup":  # served (a goal) or not
                 current.hung_up += 1
             elif how == "to_person" and chose is not None:
                 chose.to_person += 1
             current = None  # what follows (pushes, links) is the agent's, not a node's
     figures.page_opened += opened and not journey.web_only
+    for goal in _goals(journey.steps):
+        figures.goals[goal] += 1
+        figures.goals_then_person[goal] += how == "to_person"
     for wait in journey.waits:
         figures.queued += 1
         waited = wait.get("waited_s")

@@ -272,7 +272,10 @@ class Session:
         self._nudged = False
         self._counts = {"no_input": 0, "no_match": 0}
         self.page.new_node()
-        self._record("node", type=node.type, flow=self.flow.name)
+        if node.goal:
+            self._record("node", type=node.type, flow=self.flow.name, goal=node.goal)
+        else:
+            self._record("node", type=node.type, flow=self.flow.name)
         match node:
             case m.Menu() | m.Input():  # LanguageMenu is a Menu
                 self._history.remember(self.flow, node.id, self._stack)

@@ -10,6 +10,7 @@ import pytest
 
 from engine.flow import load_flow_file
 from engine.flow.model import (
+    Flow,
     Http,
     Input,
     LanguageMenu,
@@ -159,6 +160,17 @@ def test_type_and_field_errors_point_at_the_key() -> None:
         "t.yaml:5:11: node 'main': unknown type 'menuu' (did you mean 'menu'?)",
         "t.yaml:8:3: transfer 'agent': missing 'queue' (the agents' queue)",
         "t.yaml:8:27: transfer 'agent': unknown field 'qeue' (did you mean 'queue'?)",
+    ]
+
+
+def test_a_goal_is_kept_and_an_empty_one_said() -> None:
+    with_goal = MINIMAL.replace("    type: menu\n", "    type: menu\n    goal: ' helped '\n")
+    flow, problems = _parse(with_goal)
+    assert problems == []
+    assert isinstance(flow, Flow) and flow.node("main").goal == "helped"
+    _, problems = _parse(MINIMAL.replace("    type: menu\n", "    type: menu\n    goal:\n"))
+    assert problems == [
+        "t.yaml:6:10: menu 'main': 'goal' is empty: say what the caller got here, e.g. balance told"
     ]
 
 

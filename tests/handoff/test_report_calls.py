@@ -1,7 +1,7 @@
 """``ivr report`` over the store of an engine that took real calls: a caller who hung
-up in the menu, one who waited for a person and gave up, one an agent answered and
-wrapped up. The report is run as a user runs it, a process of its own beside the
-serving engine."""
+up in the menu, one who hung up once told their balance (a goal), one who waited for
+a person and gave up, one an agent answered and wrapped up. The report is run as a
+user runs it, a process of its own beside the serving engine."""
 
 from __future__ import annotations
 
@@ -44,6 +44,17 @@ async def test_the_report_counts_real_calls(stack: Stack, handoff_settings: Sett
         await hung_up.hangup()
         await hung_up.until(lambda: hung_up.s.done, 10)
 
+    async with Caller(stack, "service_line", caller_number()) as served:
+        await to_main(served)
+        await served.press("1")  # balance
+        await served.at("account")
+        await served.press("123456#")
+        await served.at("pin")
+        await served.press("1234")
+        await served.until(lambda: served.s.node.id == "say_balance", 20)
+        await served.hangup()  # once told: served, though the caller hung up
+        await served.until(lambda: served.s.done, 10)
+
     async with Caller(stack, "service_line", caller_number()) as gave_up:
         await to_main(gave_up)
         await gave_up.press("0")  # a person, but no agent is signed in
@@ -73,10 +84,12 @@ async def test_the_report_counts_real_calls(stack: Stack, handoff_settings: Sett
             await asyncio.sleep(0.2)
 
     [flow] = out["flows"]
-    assert flow["journeys"] == 3 and flow["calls"] == 3
+    assert flow["journeys"] == 4 and flow["calls"] == 4
     assert flow["endings"]["caller_hung_up"] == 1
+    assert flow["endings"]["self_served"] == 1
     assert flow["endings"]["to_person"] == 2
-    assert flow["containment"] == round(1 / 3, 4)
+    assert flow["containment"] == 0.5
+    assert flow["goals"] == {"balance told": {"reached": 1, "then_to_person": 0}}
     queue = flow["queue"]
     assert (queue["waits"], queue["answered"], queue["unanswered"]) == (2, 1, 1)
     assert queue["wait_unanswered_s_p50"] >= 2  # the 2 s it waited before hanging up
@@ -87,9 +100,10 @@ async def test_the_report_counts_real_calls(stack: Stack, handoff_settings: Sett
         "dispositions": {"resolved": 1},
     }
     nodes = {n["node"]: n for n in flow["nodes"] if n["flow"] == "service_line"}
-    assert nodes["main"]["visits"] == 3
+    assert nodes["main"]["visits"] == 4
     assert nodes["main"]["caller_hung_up"] == 1
     assert nodes["main"]["to_person"] == 2
-    assert nodes["main"]["inputs"] == {"key": 2}
-    assert nodes["welcome"]["inputs"] == {"key": 3}
+    assert nodes["main"]["inputs"] == {"key": 3}
+    assert nodes["welcome"]["inputs"] == {"key": 4}
+    assert nodes["say_balance"]["caller_hung_up"] == 1
     assert nodes["agent"]["visits"] == 2

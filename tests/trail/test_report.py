@@ -45,8 +45,10 @@ class Writer:
         return jid
 
 
-def node(name: str, type_: str, flow: str = FLOW) -> tuple[str, str, dict[str, Any]]:
-    return ("node", name, {"type": type_, "flow": flow})
+def node(
+    name: str, type_: str, flow: str = FLOW, goal: str = ""
+) -> tuple[str, str, dict[str, Any]]:
+    return ("node", name, {"type": type_, "flow": flow, **({"goal": goal} if goal else {})})
 
 
 def key(at: str, value: str, **more: Any) -> tuple[str, str, dict[str, Any]]:
@@ -74,9 +76,12 @@ async def test_endings_nodes_waits_and_wrapups(
     store = SqliteTrailStore(path)
     w = Writer(store)
     start = ("start", "main", {"flow": FLOW})
-    # Self-served: balance, then goodbye.
+    # Self-served: balance, then goodbye; balance, then the caller hangs up (served too).
+    told = node("balance", "say", goal="balance told")
     await w.journey([start, node("main", "menu"), key("main", "1", option="1"),
-                     node("balance", "say"), node("bye", "hangup"), end("bye", "hangup")])
+                     told, node("bye", "hangup"), end("bye", "hangup")])
+    await w.journey([start, node("main", "menu"), key("main", "1", option="1"),
+                     told, end("balance", "caller_hangup")])
     # No input three times: the flow says goodbye.
     await w.journey([start, node("main", "menu"), retry("main", "no_input", 1),
                      retry("main", "no_input", 2), retry("main", "no_input", 3),
@@ -112,16 +117,17 @@ async def test_endings_nodes_waits_and_wrapups(
     flows = {f["flow"]: f for f in out["flows"]}
     assert set(flows) == {FLOW, "other"}
     f = flows[FLOW]
-    assert (f["journeys"], f["calls"], f["web_only"]) == (7, 6, 1)
+    assert (f["journeys"], f["calls"], f["web_only"]) == (8, 7, 1)
     assert f["endings"] == {
-        "self_served": 1,
+        "self_served": 2,
         "retries_ran_out": 1,
         "caller_hung_up": 1,
         "to_person": 2,
         "failed": 1,
         "not_ended": 1,
     }
-    assert f["containment"] == round(3 / 6, 4)
+    assert f["containment"] == round(4 / 7, 4)
+    assert f["goals"] == {"balance told": {"reached": 2, "then_to_person": 0}}
     assert f["queue"]["waits"] == 2 and f["queue"]["answered"] == 1
     assert f["queue"]["abandon_rate"] == 0.5
     assert f["queue"]["wait_answered_s"]["p50"] == 12 and f["queue"]["talk_s_p50"] == 95
@@ -131,21 +137,23 @@ async def test_endings_nodes_waits_and_wrapups(
 
     nodes = {(n["flow"], n["node"]): n for n in f["nodes"]}
     main_menu = nodes[(FLOW, "main")]
-    assert main_menu["visits"] == 7 and main_menu["journeys"] == 7
-    assert main_menu["no_input_rate"] == round(3 / 7, 4)
-    assert main_menu["no_match_rate"] == round(4 / 7, 4)
+    assert main_menu["visits"] == 8 and main_menu["journeys"] == 8
+    assert main_menu["no_input_rate"] == round(3 / 8, 4)
+    assert main_menu["no_match_rate"] == round(4 / 8, 4)
     assert main_menu["retries_ran_out"] == 2
     assert main_menu["to_person"] == 2  # one chose 0, one ran out of retries
-    assert main_menu["inputs"] == {"key": 3, "web": 1}  # the unmatched 7 is not taken
+    assert main_menu["inputs"] == {"key": 4, "web": 1}  # the unmatched 7 is not taken
     assert nodes[("identify", "pin")]["caller_hung_up"] == 1
     assert nodes[(FLOW, "balance")]["no_input_rate"] is None  # a say node takes no input
+    assert nodes[(FLOW, "balance")]["caller_hung_up"] == 1
 
     text_run = main(["report", "--store", path, "--since", "all", "--until", str(NOW)])
     text = capsys.readouterr().out
     assert text_run == 0
-    assert "Flow service_line: 8 journeys (7 calls, 1 web only" in text  # all: the old one too
+    assert "Flow service_line: 9 journeys (8 calls, 1 web only" in text  # all: the old one too
     assert "identify/pin" in text
     assert "resolved on first contact 100.0 %" in text
+    assert "goals reached: balance told 2" in text
 
 
 async def test_only_one_flow(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
