@@ -122,8 +122,8 @@ def _flow_text(f: dict[str, Any]) -> list[str]:
         )
     if f["goals"]:
         reached = "; ".join(
-            f"{goal} {g['reached']}" + (f" ({g['then_to_person']} then to a person)"
-                                         if g["then_to_person"] else "")
+            f"{goal} {g['reached']}"
+            + (f" ({g['then_to_person']} then to a person)" if g["then_to_person"] else "")
             for goal, g in f["goals"].items()
         )
         lines.append(f"  goals reached: {reached}")

@@ -261,8 +261,10 @@ def _add(figures: FlowFigures, journey: Journey) -> None:
 
 def _accepted(data: dict[str, Any]) -> bool:
     """An input the node took (not a key that matched nothing, not invalid digits)."""
-    return data.get("matched") is not False and data.get("valid") is not False and (
-        "refused" not in data or not data.get("refused")
+    return (
+        data.get("matched") is not False
+        and data.get("valid") is not False
+        and ("refused" not in data or not data.get("refused"))
     )
 
 

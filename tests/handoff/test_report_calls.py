@@ -23,9 +23,23 @@ pytestmark = pytest.mark.asterisk
 
 def report(store: str) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "report", "--store", store, "--json",
-         "--since", "1h", "--flow", "service_line"],
-        capture_output=True, text=True, timeout=30, check=True,
+        [
+            sys.executable,
+            "-m",
+            "engine.cli",
+            "report",
+            "--store",
+            store,
+            "--json",
+            "--since",
+            "1h",
+            "--flow",
+            "service_line",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     )
     out: dict[str, Any] = json.loads(done.stdout)
     return out

@@ -78,38 +78,110 @@ async def test_endings_nodes_waits_and_wrapups(
     start = ("start", "main", {"flow": FLOW})
     # Self-served: balance, then goodbye; balance, then the caller hangs up (served too).
     told = node("balance", "say", goal="balance told")
-    await w.journey([start, node("main", "menu"), key("main", "1", option="1"),
-                     told, node("bye", "hangup"), end("bye", "hangup")])
-    await w.journey([start, node("main", "menu"), key("main", "1", option="1"),
-                     told, end("balance", "caller_hangup")])
+    await w.journey(
+        [
+            start,
+            node("main", "menu"),
+            key("main", "1", option="1"),
+            told,
+            node("bye", "hangup"),
+            end("bye", "hangup"),
+        ]
+    )
+    await w.journey(
+        [
+            start,
+            node("main", "menu"),
+            key("main", "1", option="1"),
+            told,
+            end("balance", "caller_hangup"),
+        ]
+    )
     # No input three times: the flow says goodbye.
-    await w.journey([start, node("main", "menu"), retry("main", "no_input", 1),
-                     retry("main", "no_input", 2), retry("main", "no_input", 3),
-                     node("bye", "hangup"), end("bye", "hangup")])
+    await w.journey(
+        [
+            start,
+            node("main", "menu"),
+            retry("main", "no_input", 1),
+            retry("main", "no_input", 2),
+            retry("main", "no_input", 3),
+            node("bye", "hangup"),
+            end("bye", "hangup"),
+        ]
+    )
     # A wrong key, then a person (answered after 12 s, wrapped up as resolved).
-    asked = await w.journey([start, node("main", "menu"), key("main", "7", matched=False),
-                             retry("main", "no_match", 1), key("main", "0", option="0"),
-                             node("agent", "transfer"), end("agent", "transfer:support")])
+    asked = await w.journey(
+        [
+            start,
+            node("main", "menu"),
+            key("main", "7", matched=False),
+            retry("main", "no_match", 1),
+            key("main", "0", option="0"),
+            node("agent", "transfer"),
+            end("agent", "transfer:support"),
+        ]
+    )
     # Hung up while typing the PIN (in the subflow "identify").
-    await w.journey([start, node("main", "menu"), key("main", "1", option="1"),
-                     node("pin", "input", "identify"), end("pin", "caller_hangup")])
+    await w.journey(
+        [
+            start,
+            node("main", "menu"),
+            key("main", "1", option="1"),
+            node("pin", "input", "identify"),
+            end("pin", "caller_hangup"),
+        ]
+    )
     # Retries ran out into a transfer: the person is charged to the menu; nobody answered.
-    gave_up = await w.journey([start, node("main", "menu"), retry("main", "no_match", 1),
-                               retry("main", "no_match", 2), retry("main", "no_match", 3),
-                               node("agent", "transfer"), end("agent", "transfer:support")])
+    gave_up = await w.journey(
+        [
+            start,
+            node("main", "menu"),
+            retry("main", "no_match", 1),
+            retry("main", "no_match", 2),
+            retry("main", "no_match", 3),
+            node("agent", "transfer"),
+            end("agent", "transfer:support"),
+        ]
+    )
     # On the page only, still open; and a call the engine failed.
-    await w.journey([start, node("main", "menu"), ("input", "main", {"source": "web",
-                     "value": "1", "option": "1"}), node("balance", "say")], web=True)
-    await w.journey([start, node("main", "menu"), ("error", "main", {"reason": "x"}),
-                     end("main", "error")])
+    await w.journey(
+        [
+            start,
+            node("main", "menu"),
+            ("input", "main", {"source": "web", "value": "1", "option": "1"}),
+            node("balance", "say"),
+        ],
+        web=True,
+    )
+    await w.journey(
+        [start, node("main", "menu"), ("error", "main", {"reason": "x"}), end("main", "error")]
+    )
     # Another flow, and a journey before the period: neither in this flow's figures.
     await w.journey([start, node("main", "menu"), end("main", "caller_hangup")], flow="other")
-    await w.journey([start, node("main", "menu"), end("main", "caller_hangup")],
-                    started=NOW - 30 * 86400)
-    await store.save_queued(asked, {"queue": "support", "joined": NOW - 3590, "answered": True,
-                                    "agent": "101", "waited_s": 12, "talk_s": 95})
-    await store.save_queued(gave_up, {"queue": "support", "joined": NOW - 3590,
-                                      "answered": False, "waited_s": 40, "talk_s": None})
+    await w.journey(
+        [start, node("main", "menu"), end("main", "caller_hangup")], started=NOW - 30 * 86400
+    )
+    await store.save_queued(
+        asked,
+        {
+            "queue": "support",
+            "joined": NOW - 3590,
+            "answered": True,
+            "agent": "101",
+            "waited_s": 12,
+            "talk_s": 95,
+        },
+    )
+    await store.save_queued(
+        gave_up,
+        {
+            "queue": "support",
+            "joined": NOW - 3590,
+            "answered": False,
+            "waited_s": 40,
+            "talk_s": None,
+        },
+    )
     await store.save_wrapup(asked, {"disposition": "resolved", "resolved_first_contact": True})
     await store.close()
 
@@ -132,8 +204,11 @@ async def test_endings_nodes_waits_and_wrapups(
     assert f["queue"]["abandon_rate"] == 0.5
     assert f["queue"]["wait_answered_s"]["p50"] == 12 and f["queue"]["talk_s_p50"] == 95
     assert f["queue"]["wait_unanswered_s_p50"] == 40
-    assert f["wrapups"] == {"count": 1, "first_contact_resolution": 1.0,
-                            "dispositions": {"resolved": 1}}
+    assert f["wrapups"] == {
+        "count": 1,
+        "first_contact_resolution": 1.0,
+        "dispositions": {"resolved": 1},
+    }
 
     nodes = {(n["flow"], n["node"]): n for n in f["nodes"]}
     main_menu = nodes[(FLOW, "main")]
@@ -195,7 +270,10 @@ def test_percentiles() -> None:
     ],
 )
 def test_what_a_user_gets_wrong(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], make: str | None, args: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    make: str | None,
+    args: list[str],
     said: str,
 ) -> None:
     path = tmp_path / "trail.sqlite3"
