@@ -115,11 +115,15 @@ def _flow_text(f: dict[str, Any]) -> list[str]:
     q = f["queue"]
     if q["waits"]:
         lines.append(
-            f"  queue: {q['waits']} waits, {q['answered']} answered"
-            f" (wait p50 {_s(q['wait_answered_s']['p50'])}, p90 {_s(q['wait_answered_s']['p90'])};"
-            f" talk p50 {_s(q['talk_s_p50'])}), {q['unanswered']} not answered"
-            f" ({_pct(q['abandon_rate'])}, after p50 {_s(q['wait_unanswered_s_p50'])})"
+            f"  queue: {q['waits']} waits; {q['answered']} answered after p50"
+            f" {_s(q['wait_answered_s']['p50'])}, p90 {_s(q['wait_answered_s']['p90'])}"
+            f" (talk p50 {_s(q['talk_s_p50'])})"
         )
+        if q["unanswered"]:
+            lines.append(
+                f"         {q['unanswered']} not answered ({_pct(q['abandon_rate'])}),"
+                f" hung up or timed out after p50 {_s(q['wait_unanswered_s_p50'])}"
+            )
     if f["goals"]:
         reached = "; ".join(
             f"{goal} {g['reached']}"
@@ -165,7 +169,12 @@ def _pct(rate: float | None) -> str:
 def _s(seconds: float | None) -> str:
     if seconds is None:
         return "-"
-    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 100:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s"
 
 
 def _time(at: float) -> str:
