@@ -142,6 +142,7 @@ class _Walk:
         self.chosen: list[tuple[Entry, str]] = []  # menu choices: (entry, label)
         self.steps: list[Step] = []
         self.sources: set[str] = set()
+        self.goals: list[str] = []  # the flow's goals reached (a node's goal:), in order
         self.language = ""
         current = root
         for entry in trail:
@@ -162,6 +163,8 @@ class _Walk:
     def _read(self, entry: Entry, flow: str) -> None:
         kind = entry.get("kind")
         node_id = str(entry.get("node", ""))
+        if kind == "node" and entry.get("goal") and entry["goal"] not in self.goals:
+            self.goals.append(str(entry["goal"]))
         if kind == "node" and entry.get("type") in VISIBLE_TYPES:
             step = Step(node_id, flow, str(entry["type"]), self.title(flow, node_id))
             if not self.steps or self.steps[-1] != step:
@@ -465,6 +468,8 @@ def _summary(walk: _Walk, verification: dict[str, Any], why: dict[str, Any]) -> 
     wanted = [label for entry, label in walk.chosen if entry.get("goto") != why["node"]]
     if wanted:
         parts.append("chose " + _chain(wanted))
+    if walk.goals:  # what self-service already did for them
+        parts.append("done: " + ", ".join(walk.goals))
     parts.append(_why_words(walk, why))
     channels = _channels(walk)
     medium = {"voice": "on the phone", "web": "on the page"}.get(

@@ -93,6 +93,7 @@ async def test_a_caller_escalates_and_the_agent_already_knows(stack: Stack) -> N
         assert path[:2] == ["welcome", "main"] and path[-2:] == ["anything_else", "agent"]
         assert "account number 123456" in handoff["summary"]
         assert "Check my balance" in handoff["summary"]
+        assert "done: balance told" in handoff["summary"]  # the flow's goal, reached
         assert handoff["agent_note"].startswith("Check the badge")
         asked = {item["ask"]: item["answer"] for item in handoff["dont_ask"]}
         assert asked["Account number"] == "123456"

@@ -54,8 +54,8 @@ def test_a_verified_caller_who_asked_for_a_person() -> None:
         "agent",
     ]
     assert h.summary == (
-        "Verified caller (account number 123456), chose Check my balance, asked for a"
-        " person at “Anything else?” by key; on the phone."
+        "Verified caller (account number 123456), chose Check my balance, done: balance"
+        " told, asked for a person at “Anything else?” by key; on the phone."
     )
     assert h.agent_note.startswith("Check the badge first: a verified caller need not")
     assert asked(h) == {
