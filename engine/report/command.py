@@ -138,6 +138,8 @@ def _flow_text(f: dict[str, Any]) -> list[str]:
             f"  wrap-ups: {w['count']}; resolved on first contact"
             f" {_pct(w['first_contact_resolution'])}; {kinds}"
         )
+    if w["answered_without"]:
+        lines.append(f"  answered calls with no wrap-up: {w['answered_without']}")
     nodes = sorted(
         (n for n in f["nodes"] if n["type"] not in PASSING),
         key=lambda n: (-n["visits"], n["flow"], n["node"]),

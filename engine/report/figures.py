@@ -97,6 +97,7 @@ class FlowFigures:
     unanswered_waited_s: list[float] = field(default_factory=list)
     talk_s: list[float] = field(default_factory=list)
     wrapups: int = 0
+    answered_unwrapped: int = 0  # journeys an agent answered that have no wrap-up
     resolved_first_contact: int = 0
     dispositions: Counter[str] = field(default_factory=Counter)
     goals: Counter[str] = field(default_factory=Counter)  # journeys that reached each
@@ -131,6 +132,7 @@ class FlowFigures:
             },
             "wrapups": {
                 "count": self.wrapups,
+                "answered_without": self.answered_unwrapped,
                 "first_contact_resolution": _rate(self.resolved_first_contact, self.wrapups),
                 "dispositions": dict(self.dispositions),
             },
@@ -253,6 +255,8 @@ def _add(figures: FlowFigures, journey: Journey) -> None:
         elif isinstance(waited, int | float):
             figures.unanswered_waited_s.append(float(waited))
     wrapup = journey.wrapup
+    if not wrapup and any(wait.get("answered") for wait in journey.waits):
+        figures.answered_unwrapped += 1
     if wrapup:
         figures.wrapups += 1
         figures.resolved_first_contact += wrapup.get("resolved_first_contact") is True

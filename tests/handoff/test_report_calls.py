@@ -109,6 +109,7 @@ async def test_the_report_counts_real_calls(stack: Stack, handoff_settings: Sett
     assert queue["wait_unanswered_s_p50"] >= 2  # the 2 s it waited before hanging up
     assert queue["talk_s_p50"] >= 1
     assert flow["wrapups"] == {
+        "answered_without": 0,
         "count": 1,
         "first_contact_resolution": 0.0,
         "dispositions": {"resolved": 1},

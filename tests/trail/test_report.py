@@ -157,7 +157,12 @@ async def test_endings_nodes_waits_and_wrapups(
         [start, node("main", "menu"), ("error", "main", {"reason": "x"}), end("main", "error")]
     )
     # Another flow, and a journey before the period: neither in this flow's figures.
-    await w.journey([start, node("main", "menu"), end("main", "caller_hangup")], flow="other")
+    other = await w.journey(
+        [start, node("main", "menu"), node("agent", "transfer"), end("agent", "transfer:x")],
+        flow="other",
+    )
+    answered = {"queue": "x", "joined": NOW - 3000, "answered": True, "waited_s": 5}
+    await store.save_queued(other, answered)  # and never wrapped up
     await w.journey(
         [start, node("main", "menu"), end("main", "caller_hangup")], started=NOW - 30 * 86400
     )
@@ -188,6 +193,7 @@ async def test_endings_nodes_waits_and_wrapups(
     out = report(capsys, "--store", path, "--since", str(NOW - 86400), "--until", str(NOW))
     flows = {f["flow"]: f for f in out["flows"]}
     assert set(flows) == {FLOW, "other"}
+    assert flows["other"]["wrapups"]["answered_without"] == 1
     f = flows[FLOW]
     assert (f["journeys"], f["calls"], f["web_only"]) == (8, 7, 1)
     assert f["endings"] == {
@@ -205,6 +211,7 @@ async def test_endings_nodes_waits_and_wrapups(
     assert f["queue"]["wait_answered_s"]["p50"] == 12 and f["queue"]["talk_s_p50"] == 95
     assert f["queue"]["wait_unanswered_s_p50"] == 40
     assert f["wrapups"] == {
+        "answered_without": 0,
         "count": 1,
         "first_contact_resolution": 1.0,
         "dispositions": {"resolved": 1},
