@@ -365,6 +365,7 @@ class Flow:
     variables: Mapping[str, str]  # declared inputs and initial values (templates)
     nodes: Mapping[str, AnyNode]
     human: str | None = None  # the node (a transfer) that "a person" leads to by default
+    caller_name: str | None = None  # a template naming the caller for the agent
     where: Where = NOWHERE
     # Where each value was written, by its path in this model, e.g.
     # ("nodes", "main", "options", 0, "goto") or ("nodes", "main", "prompt", "zh", 0):

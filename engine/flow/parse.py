@@ -497,6 +497,7 @@ def parse_flow(text: str, path: str, name: str | None = None) -> tuple[Flow | No
         ctx, r.mapping("variables"), "variables", ("variables",), names_only=True
     )
     start = r.target("start") or ""
+    caller_name = r.string("caller_name")
     nodes = _nodes(ctx, r)
     if nodes is None:
         return None, sorted_problems(ctx.problems)
@@ -509,6 +510,7 @@ def parse_flow(text: str, path: str, name: str | None = None) -> tuple[Flow | No
         variables=variables,
         nodes=nodes,
         human=ctx.human,
+        caller_name=caller_name,
         where=value.where,
         locations=ctx.locations,
     )

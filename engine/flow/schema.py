@@ -93,6 +93,12 @@ FLOW_FIELDS: Table = (
     Field("start", "target", "The node a call starts at.", required=True),
     Field("human", "target", "A transfer node: where 'a person' and exhausted retries lead."),
     Field("variables", "templates", "Declared variables and their initial values (templates)."),
+    Field(
+        "caller_name",
+        "template",
+        "How the agent desktop names the caller, e.g. '{{ customer.name }}' from a backend's"
+        " answer (blank until the journey knows it).",
+    ),
     Field("nodes", "nodes", "The nodes, by id.", required=True),
 )
 

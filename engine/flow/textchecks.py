@@ -185,6 +185,8 @@ def template_sites(flow: Flow) -> Iterator[TemplateSite]:
     """Every template and expression in the flow, with where it was written."""
     for name, text in flow.variables.items():
         yield TemplateSite(text, f"variables '{name}'", at(flow, ("variables", name), flow.where))
+    if flow.caller_name:
+        yield TemplateSite(flow.caller_name, "caller_name", at(flow, ("caller_name",), flow.where))
     for node in flow.nodes.values():
         yield from node_templates(flow, node)
 

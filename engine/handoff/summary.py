@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.flow import model as m
-from engine.flow.templates import referenced_names
+from engine.flow.templates import TemplateFailure, referenced_names, render
 
 FlowLookup = Callable[[str], m.Flow | None]
 Entry = Mapping[str, Any]
@@ -109,6 +109,7 @@ class Handoff:
     journey: str
     flow: str
     caller: str
+    caller_name: str  # the flow's caller_name, once the journey knows it
     channels: tuple[str, ...]  # "voice" and/or "web"
     verification: dict[str, Any]
     why: dict[str, Any]
@@ -512,6 +513,20 @@ def _channels(walk: _Walk) -> tuple[str, ...]:
 # ---------------------------------------------------------------- the handoff
 
 
+def _caller_name(walk: _Walk, flow_name: str, facts: Facts) -> str:
+    """The root flow's ``caller_name`` over what the journey learnt (inputs, masked if
+    sensitive, and backend answers); blank while it names something not yet known."""
+    flow = walk.flows(flow_name)
+    if flow is None or not flow.caller_name:
+        return ""
+    known: dict[str, Any] = {var: entry.get("value") for var, entry in walk.inputs.items()}
+    known.update(facts.results)
+    try:
+        return render(flow.caller_name, known, screen=True).strip()[:80]
+    except TemplateFailure:
+        return ""
+
+
 def build_handoff(
     meta: JourneyMeta,
     trail: Sequence[Entry],
@@ -530,6 +545,7 @@ def build_handoff(
         journey=meta.id,
         flow=meta.flow,
         caller=facts.callback_number or meta.caller_id,
+        caller_name=_caller_name(walk, meta.flow, facts),
         channels=_channels(walk),
         verification=verification,
         why=why,

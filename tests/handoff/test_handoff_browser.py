@@ -129,7 +129,7 @@ async def test_a_web_only_caller_s_reference_finds_their_journey(stack: Stack) -
         await expect(found.locator("h2")).to_have_text(f"Reference {said[1]}", timeout=10_000)
         card = found.locator("article")
         await expect(card).to_have_count(1)
-        await expect(card.locator("h3")).to_contain_text(f"{said[1]} · web ·")
+        await expect(card.locator("h3")).to_contain_text(f"Alex · {said[1]} · web ·")
         badge = card.locator(".badge")  # verified on the page, not on this call
         await expect(badge).to_have_attribute("data-status", "elsewhere")
         await expect(badge).to_contain_text("verify the caller")

@@ -80,6 +80,7 @@ async def test_a_caller_escalates_and_the_agent_already_knows(stack: Stack) -> N
             assert item.get("value") != "1234" and "1234" not in str(item.get("text", ""))
 
         assert handoff["caller"] == call.caller_id
+        assert handoff["caller_name"] == "Alex"  # the flow's caller_name, once verified
         assert handoff["verification"]["status"] == "verified"
         assert handoff["verification"]["by"] == ["account", "pin"]
         why = handoff["why"]

@@ -58,6 +58,7 @@ def test_a_verified_caller_who_asked_for_a_person() -> None:
         " told, asked for a person at “Anything else?” by key; on the phone."
     )
     assert h.agent_note.startswith("Check the badge first: a verified caller need not")
+    assert h.caller_name == "Alex"  # the flow's caller_name over the backend's answer
     assert asked(h) == {
         "Language": "English",
         "What they want": "Check my balance",
@@ -78,6 +79,7 @@ def test_without_the_facts_the_check_is_known_but_not_its_answer() -> None:
     assert h.verification["status"] == "unknown"
     assert h.verification["by"] == ["account", "pin"]
     assert h.summary.startswith("Caller (verification answer unknown) (account number 123456)")
+    assert h.caller_name == ""  # the backend's answer is not known: no name, and no error
 
 
 def test_a_caller_in_and_out_of_a_menu_reads_as_a_loop_not_a_list() -> None:

@@ -118,7 +118,8 @@
     $("wrapup").hidden = $("push").hidden = id === null;  // no journey: nothing to keep
     $("idle").hidden = true; $("call").hidden = false;
     $("state").textContent = state;
-    $("caller").textContent = h.caller || "Unknown number";
+    const number = h.caller || "Unknown number";  // a name only as the flow's caller_name gives it
+    $("caller").textContent = h.caller_name ? `${h.caller_name} · ${number}` : number;
     const v = $("verification");
     v.textContent = h.verification.label; v.dataset.status = h.verification.status;
     $("summary").textContent = h.summary;
@@ -163,7 +164,9 @@
   function foundJourney(h) {
     const card = el("article");
     const when = new Date(h.started * 1000).toLocaleString();
-    card.appendChild(el("h3", `${h.reference} · ${h.channels.join(" and ")} · ${when} · ${h.flow}`));
+    const name = h.caller_name ? `${h.caller_name} · ` : "";
+    card.appendChild(el("h3",
+      `${name}${h.reference} · ${h.channels.join(" and ")} · ${when} · ${h.flow}`));
     const badge = el("p", h.verification.label, "badge");
     badge.dataset.status = h.verification.status;
     card.appendChild(badge);
