@@ -68,7 +68,7 @@ def journeys(
     db: sqlite3.Connection, since: float, until: float, flow: str | None = None
 ) -> Iterator[Journey]:
     """The journeys begun in [since, until), oldest first, of ``flow`` if given."""
-    low, high = _key(since), _key(until)
+    low, high = _key(since), _key(until + 1)  # ids of until's own second sort after its key
     flow_clause = " AND flow = ?" if flow else ""
     args: tuple[Any, ...] = (low, high, since, until, *((flow,) if flow else ()))
     rows = db.execute(

@@ -292,3 +292,16 @@ def test_what_a_user_gets_wrong(
     err = capsys.readouterr().err
     assert err.startswith("ivr report: ") and said in err
     assert "Traceback" not in err
+
+
+async def test_the_period_s_edges(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Ids begin with their second: a journey begun in the second of --until, before
+    it, counts; one begun in the second of --since, before it, does not."""
+    path = str(tmp_path / "trail.sqlite3")
+    store = SqliteTrailStore(path)
+    w = Writer(store)
+    for started in (NOW + 0.1, NOW + 0.95, NOW - 99.9, NOW - 100.5):
+        await w.journey([node("main", "menu"), end("main", "hangup")], started=started)
+    await store.close()
+    out = report(capsys, "--store", path, "--since", str(NOW - 100.2), "--until", str(NOW + 0.9))
+    assert out["flows"][0]["journeys"] == 2  # NOW + 0.1 and NOW - 99.9
