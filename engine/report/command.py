@@ -102,7 +102,8 @@ def as_text(report: dict[str, Any]) -> str:
 def _flow_text(f: dict[str, Any]) -> list[str]:
     total = f["journeys"]
     lines = [
-        f"Flow {f['flow']}: {total} journeys ({f['calls']} calls, {f['web_only']} web only;"
+        f"Flow {f['flow']}: {_n(total, 'journey')} ({_n(f['calls'], 'call')},"
+        f" {f['web_only']} web only;"
         f" the page opened on {f['page_opened_on_calls']} calls)"
     ]
     for name in ENDINGS:
@@ -162,6 +163,10 @@ def _flow_text(f: dict[str, Any]) -> list[str]:
                 f"{n['caller_hung_up']:>9}{n['to_person']:>11}{_s(n['seconds_p50']):>10}{failed}"
             )
     return lines
+
+
+def _n(count: int, thing: str) -> str:
+    return f"{count} {thing}" if count == 1 else f"{count} {thing}s"
 
 
 def _pct(rate: float | None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -451,3 +452,21 @@ async def test_the_desktop_is_for_the_contact_centre_only(rig: Rig) -> None:
     assert (await receive(ws, "error"))["message"].startswith("an extension is")
     object.__setattr__(rig.hub.settings, "agent_networks", ("10.0.0.0/8",))
     assert (await rig.client.get("/agent/")).status == 403
+    assert (await rig.client.get("/agent/report")).status == 403
+
+
+async def test_the_supervisor_s_report_page(rig: Rig) -> None:
+    """The page runs ``ivr report`` (a process of its own) over the engine's store."""
+    await rig.journey_at_transfer()
+    page = await rig.client.get("/agent/report", params={"since": "1h", "flow": "service_line"})
+    assert page.status == 200
+    html = await page.text()
+    assert '<h2 id="flow-1">service_line</h2>' in html
+    assert re.search(r'data-ending="to_person"><td>to a person</td><td class="n">1</td>', html)
+    pin = r'data-node="pin"><td>identify/pin</td><td>input</td>\s*<td class="n">1<'
+    assert re.search(pin, html)
+    wrong = await rig.client.get("/agent/report", params={"since": "yesterday"})
+    assert wrong.status == 400
+    assert "a span back from now (30m, 12h, 7d, 2w)" in await wrong.text()
+    nothing = await rig.client.get("/agent/report", params={"since": "1h", "flow": "nope"})
+    assert "No journeys began in that period in the flow “nope”" in await nothing.text()

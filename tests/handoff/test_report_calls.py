@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 from typing import Any
 
 import pytest
+from playwright.async_api import expect
 
 from engine.config import Settings
 from engine.serve import Stack
 from tests.conftest import caller_number
 from tests.handoff.conftest import Caller, desktop, hub_of, unique_ext
+from tests.visual.live import artifact, chromium
 
 pytestmark = pytest.mark.asterisk
 
@@ -122,3 +125,29 @@ async def test_the_report_counts_real_calls(stack: Stack, handoff_settings: Sett
     assert nodes["welcome"]["inputs"] == {"key": 4}
     assert nodes["say_balance"]["caller_hung_up"] == 1
     assert nodes["agent"]["visits"] == 2
+
+
+async def test_the_supervisor_reads_the_report_in_a_browser(stack: Stack) -> None:
+    """A real call hangs up at the main menu; the report page, in Chromium, counts it."""
+    async with Caller(stack, "service_line", caller_number()) as call:
+        await to_main(call)
+        await call.hangup()
+        await call.until(lambda: call.s.done, 10)
+    async with chromium() as browser:
+        context = await browser.new_context(viewport={"width": 1280, "height": 900})
+        page = await context.new_page()
+        await page.goto(f"{stack.web_url}/agent/report?since=1d&flow=service_line")
+        await expect(page.locator("h2")).to_have_text("service_line")
+        hung_up = page.locator('tr[data-ending="caller_hung_up"]')
+        await expect(hung_up).to_contain_text("caller hung up before any goal")
+        await expect(hung_up.locator("td").nth(1)).to_have_text("1")
+        main_menu = page.locator('table.nodes tr[data-node="main"]')
+        await expect(main_menu.locator("td").nth(2)).to_have_text("1")  # visits
+        await expect(main_menu.locator("td").nth(6)).to_have_text("1")  # hung up there
+        await expect(page.locator('[data-kpi="containment"]')).to_have_text("100.0 %")
+        await page.screenshot(path=artifact("supervisor-report.png"), full_page=True)
+        await page.select_option("#since", "all")  # the period form
+        await page.get_by_role("button", name="Show").click()
+        await expect(page).to_have_url(re.compile(r"since=all"))
+        await expect(page.locator("h2")).to_have_text("service_line")
+        await context.close()

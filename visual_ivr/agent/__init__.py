@@ -15,6 +15,7 @@ from engine.handoff.settings import HandoffSettings
 from engine.runtime import Engine
 from engine.trail.store import SqliteTrailStore
 from visual_ivr.agent.desktop import desktop_app
+from visual_ivr.agent.report_page import install_report
 
 HANDOFF_HUB = web.AppKey("handoff", HandoffHub)
 
@@ -39,7 +40,9 @@ def install_handoff(
         await hub.stop()
 
     app.cleanup_ctx.append(running)
-    app.add_subapp("/agent", desktop_app(hub))
+    desktop = desktop_app(hub)
+    install_report(desktop)
+    app.add_subapp("/agent", desktop)
     app.add_subapp("/handoff", handoff_api(hub))
     return hub
 

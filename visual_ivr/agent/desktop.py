@@ -2,6 +2,7 @@
 
     GET /agent/        the desktop (sign in with an extension, then calls arrive)
     GET /agent/ws      ?ext=<extension>[&queues=support,billing]: the desktop's socket
+    GET /agent/report  the supervisor's report (visual_ivr/agent/report_page.py)
 
 Signing in is opening the socket: the hub adds the agent's device to the queues
 and removes it when the last desktop of that extension has been closed for a
@@ -56,13 +57,13 @@ def _allowed(request: web.Request) -> bool:
     return any(remote in ipaddress.ip_network(n) for n in hub.settings.agent_networks)
 
 
-def _check(request: web.Request) -> None:
+def require_agent_network(request: web.Request) -> None:
     if not _allowed(request):
         raise web.HTTPForbidden(text="the agent desktop is for the contact centre's network")
 
 
 async def page(request: web.Request) -> web.Response:
-    _check(request)
+    require_agent_network(request)
     hub = request.app[HUB]
     template = request.app[ENV].get_template("desktop.html")
     html = template.render(
@@ -91,7 +92,7 @@ def _same_origin(request: web.Request) -> bool:
 
 
 async def socket(request: web.Request) -> web.StreamResponse:
-    _check(request)
+    require_agent_network(request)
     if not _same_origin(request):
         raise web.HTTPForbidden(text="cross-origin socket")
     hub = request.app[HUB]
