@@ -2,8 +2,9 @@
 only its own journeys.
 
 A store of J journeys spread over D days is written in a temporary directory (the
-engine's schema, rows shaped like the demo's journeys: about 14 steps each, a mix
-of endings, a queue wait and a wrap-up for those that reached a person). Then, each
+engine's schema, rows shaped like the demo's journeys: about 17 steps each, a mix
+of endings, a queue wait and a wrap-up for those that reached a person, and for
+most of those a 1-5 rating after the call). Then, each
 timed in this process as ``ivr report --json`` runs it (read, tally, JSON):
 
     all      every journey (``--since all``)
@@ -108,6 +109,8 @@ async def write_store(path: str, count: int, days: float, seed: int) -> None:
                     wrapup = json.dumps(
                         {"disposition": "resolved", "resolved_first_contact": rng.random() < 0.8}
                     )
+                    if rng.random() < 0.6:  # the agent hung up first: the caller rates it
+                        survey(db, jid, at + 200, rng.choices("12345", (1, 1, 2, 5, 9))[0])
             db.execute(
                 "INSERT INTO journeys (id, flow, caller_id, channel, uniqueid, started, ended,"
                 " outcome, wrapup) VALUES (?, 'service_line', '+1555', 'PJSIP/x', '', ?, ?, ?, ?)",
@@ -115,6 +118,28 @@ async def write_store(path: str, count: int, days: float, seed: int) -> None:
             )
             db.executemany("INSERT INTO trail VALUES (?, ?, ?, ?, ?, ?)", rows)
     db.close()
+
+
+def survey(db: sqlite3.Connection, surveyed: str, started: float, rating: str) -> None:
+    """A 1-5 rating after the call ``surveyed`` (flows/csat_survey.yaml's journey)."""
+    jid = new_journey_id(started)
+    steps = [
+        ("start", "rating", {"flow": "csat_survey", "survey_of": surveyed}),
+        ("node", "rating", {"type": "input", "flow": "csat_survey"}),
+        ("input", "rating", {"source": "key", "value": rating, "var": "rating", "valid": True}),
+        ("node", "thanks", {"type": "hangup", "flow": "csat_survey"}),
+        ("end", "thanks", {"outcome": "hangup"}),
+    ]
+    rows = [
+        (jid, seq, started + seq, kind, node, json.dumps(data))
+        for seq, (kind, node, data) in enumerate(steps, 1)
+    ]
+    db.execute(
+        "INSERT INTO journeys (id, flow, caller_id, channel, uniqueid, started, ended,"
+        " outcome) VALUES (?, 'csat_survey', '+1555', 'PJSIP/x', '', ?, ?, 'hangup')",
+        (jid, started, started + len(steps)),
+    )
+    db.executemany("INSERT INTO trail VALUES (?, ?, ?, ?, ?, ?)", rows)
 
 
 def timed_report(path: str, since: float) -> tuple[float, int, int]:

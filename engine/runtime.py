@@ -20,6 +20,7 @@ from typing import Protocol
 import aiohttp
 
 from engine.agi.call import AgiCall
+from engine.agi.protocol import AgiRequest
 from engine.agi.server import AgiChannel, AgiServer
 from engine.ami import Ami, AmiError
 from engine.flow.model import Flow, Input, Menu, Subflow
@@ -208,6 +209,7 @@ class Engine:
             channel=request.channel,
             uniqueid=request.unique_id,
             lang=request.query.get("lang"),
+            survey_of=await self._surveyed(request) if request.query.get("survey") else "",
         )
         session = Session(flow, call, flows=snapshot.get, constants=self.constants)
         assert self._http is not None
@@ -249,6 +251,17 @@ class Engine:
                 self.metrics.errors.labels(outcome).inc()
             log.info("call %s: %s from %r, flow %s: %s",
                      call.call_id, request.channel, call.caller_id, flow.name, outcome)
+
+    async def _surveyed(self, request: AgiRequest) -> str:
+        """The journey of the call a survey follows: the one on the same channel (its
+        agent hung up), looked up before the survey's own journey begins there."""
+        if self.trail is None or not request.unique_id:
+            return ""
+        try:
+            return await self.trail.journey_of_channel(request.unique_id) or ""
+        except Exception:
+            log.exception("survey on %s: the store could not find its call", request.channel)
+            return ""
 
     async def let_go(self, call_id: str) -> None:
         """Return once the engine has let go of the call (told the dialplan where it

@@ -9,8 +9,10 @@ channel variables once the AGI session ends:
   dialplan plays before it transfers or hangs up. Handing them over saves the caller a
   round trip to the engine after the last prompt, and frees the engine at once.
 
-All three go in one ``EXEC MSet``, so the dialplan never sees a result without its queue
-or its prompts, and the call pays one round trip, not three. ``MSet`` splits on commas
+A transfer with a survey also sets ``IVR_SURVEY`` (the flow) and ``IVR_LANG``.
+
+They all go in one ``EXEC MSet``, so the dialplan never sees a result without its queue
+or its prompts, and the call pays one round trip, not one per variable. ``MSet`` splits on commas
 and strips quotes, so it takes plain values only. For other values :func:`ending` falls
 back to one ``SET VARIABLE`` per variable (which quotes), and the driver plays the
 prompts itself.
@@ -36,6 +38,9 @@ def ending(item: ev.Transfer | ev.Hangup, final: Sequence[str] = ()) -> list[Com
         values["IVR_FINAL"] = "&".join(final)
     if isinstance(item, ev.Transfer):
         values["IVR_QUEUE"] = item.queue
+        if item.survey:  # [ivr-queue] runs it in [ivr-survey] once the agent hangs up
+            values["IVR_SURVEY"] = item.survey
+            values["IVR_LANG"] = item.lang
     values["IVR_RESULT"] = "transfer" if isinstance(item, ev.Transfer) else "hangup"
     plain = [*final, *(value for name, value in values.items() if name != "IVR_FINAL")]
     if all(PLAIN.fullmatch(value) for value in plain):

@@ -323,6 +323,7 @@ class Return(Node):
 class Transfer(Node):
     queue: str
     prompt: Prompt
+    survey: str | None = None  # a flow the caller is asked after the agent hangs up
 
     @property
     def type(self) -> NodeType:

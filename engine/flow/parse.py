@@ -337,7 +337,9 @@ def _return(r: Reader, b: _Base) -> AnyNode:
 
 
 def _transfer(r: Reader, b: _Base) -> AnyNode:
-    return Transfer(*b.head, queue=r.string("queue") or "", prompt=_prompt(r))
+    return Transfer(
+        *b.head, queue=r.string("queue") or "", prompt=_prompt(r), survey=r.string("survey")
+    )
 
 
 def _hangup(r: Reader, b: _Base) -> AnyNode:

@@ -259,6 +259,12 @@ NODE_FIELDS: Mapping[str, Table] = {
     "transfer": (
         Field("queue", "string", "The agents' queue.", required=True),
         Field("prompt", "prompt", "Said before connecting."),
+        Field(
+            "survey",
+            "string",
+            "A flow the caller is asked when the agent hangs up (e.g. a satisfaction"
+            " rating); ivr report counts its answers.",
+        ),
     ),
     "hangup": (Field("prompt", "prompt", "Said before hanging up."),),
 }

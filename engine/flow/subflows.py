@@ -41,9 +41,14 @@ def flows_with_a_person(flows: Mapping[str, Flow | None] | None) -> Callable[[st
 
 def check_subflows(flow: Flow, known_flows: Collection[str]) -> Iterator[Problem]:
     """A subflow names a known flow, and (when the flows are at hand) one that can
-    come back: without a return node the call never reaches the subflow's next."""
+    come back: without a return node the call never reaches the subflow's next. A
+    transfer's survey names a known flow."""
     flows = known_flows if isinstance(known_flows, Mapping) else {}
     for node in flow.nodes.values():
+        if isinstance(node, Transfer) and node.survey and node.survey not in known_flows:
+            where = at(flow, node_path(node, "survey"), node.where)
+            hint = did_you_mean(node.survey, known_flows)
+            yield error(where, f"{label(node)}: survey: unknown flow '{node.survey}'{hint}")
         if not isinstance(node, Subflow) or not node.flow:
             continue
         where = at(flow, node_path(node, "flow"), node.where)

@@ -20,6 +20,11 @@ apart, since a caller who hung up may have got what they came for, or given up).
 Goals (nodes marked ``goal: balance told``): the journeys that reached each, and
 of those, the ones that still went to a person.
 
+Surveys (a transfer's ``survey:`` flow, run when the agent hangs up): each answer
+given (an input's value, by its variable), counted under the survey's own flow and,
+as ``after_call``, under the flow of the call it followed (when that call began in
+the period); with the mean where the answers are numbers (a 1-5 rating).
+
 Per node, for each node entered: visits; for menus and inputs the no-input and
 no-match retries per visit and the visits whose retries ran out; callers who hung
 up there; journeys that went to a person from there (the node of the last input,
@@ -87,6 +92,7 @@ class NodeFigures:
 class FlowFigures:
     flow: str
     journeys: int = 0
+    surveys: int = 0  # journeys that were a survey after an agent's call
     web_only: int = 0
     page_opened: int = 0  # calls whose caller opened the visual IVR's page
     endings: Counter[str] = field(default_factory=Counter)
@@ -102,6 +108,8 @@ class FlowFigures:
     dispositions: Counter[str] = field(default_factory=Counter)
     goals: Counter[str] = field(default_factory=Counter)  # journeys that reached each
     goals_then_person: Counter[str] = field(default_factory=Counter)
+    answers: dict[str, Counter[str]] = field(default_factory=dict)  # a survey's own
+    after_call: dict[str, Counter[str]] = field(default_factory=dict)  # its calls' surveys
     nodes: dict[tuple[str, str], NodeFigures] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -109,6 +117,7 @@ class FlowFigures:
         return {
             "flow": self.flow,
             "journeys": self.journeys,
+            "surveys": self.surveys,
             "calls": self.journeys - self.web_only,
             "web_only": self.web_only,
             "page_opened_on_calls": self.page_opened,
@@ -140,6 +149,8 @@ class FlowFigures:
                 goal: {"reached": count, "then_to_person": self.goals_then_person[goal]}
                 for goal, count in self.goals.most_common()
             },
+            "survey_answers": _answers(self.answers),
+            "after_call_survey": _answers(self.after_call),
             "nodes": [n.as_dict() for n in self.nodes.values()],
         }
 
@@ -147,12 +158,62 @@ class FlowFigures:
 def tally(journeys: Iterable[Journey]) -> dict[str, FlowFigures]:
     """Each flow's figures (journeys are counted under the flow they began in)."""
     flows: dict[str, FlowFigures] = {}
+    answered: dict[str, FlowFigures] = {}  # journeys an agent answered: their flow's figures
     for journey in journeys:
         figures = flows.get(journey.flow)
         if figures is None:
             figures = flows[journey.flow] = FlowFigures(journey.flow)
         _add(figures, journey)
+        if any(wait.get("answered") for wait in journey.waits):
+            answered[journey.id] = figures
+        surveyed = _survey_of(journey)
+        if surveyed:
+            figures.surveys += 1
+            given = _given(journey.steps)
+            _count(figures.answers, given)
+            if surveyed in answered:  # (a survey begins after its call: read before it)
+                _count(answered[surveyed].after_call, given)
     return flows
+
+
+def _survey_of(journey: Journey) -> str:
+    start = journey.steps[0] if journey.steps and journey.steps[0].kind == "start" else None
+    return str(start.data.get("survey_of") or "") if start is not None else ""
+
+
+def _given(steps: list[Step]) -> list[tuple[str, str]]:
+    """The inputs a journey gave, by variable (a variable given twice: the last)."""
+    given = {
+        str(s.data["var"]): str(s.data.get("value", ""))
+        for s in steps
+        if s.kind == "input" and s.data.get("var") and s.data.get("valid") is True
+    }
+    return list(given.items())
+
+
+def _count(into: dict[str, Counter[str]], given: list[tuple[str, str]]) -> None:
+    for var, value in given:
+        into.setdefault(var, Counter())[value] += 1
+
+
+def _answers(counts: dict[str, Counter[str]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for var, values in counts.items():
+        total = sum(values.values())
+        numbers = [(float(v), n) for v, n in values.items() if _number(v)]
+        mean = None
+        if numbers and len(numbers) == len(values):
+            mean = round(sum(v * n for v, n in numbers) / total, 2)
+        out[var] = {"answers": total, "mean": mean, "values": dict(sorted(values.items()))}
+    return out
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def ending(journey: Journey) -> str:

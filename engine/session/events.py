@@ -188,10 +188,13 @@ class HttpRequest:
 
 @dataclass(frozen=True, slots=True)
 class Transfer:
-    """After queued prompts: hand the call to ``queue`` (with the journey id)."""
+    """After queued prompts: hand the call to ``queue`` (with the journey id); when
+    the agent hangs up, the dialplan runs the flow ``survey`` in ``lang``, if any."""
 
     queue: str
     journey_id: str
+    survey: str = ""
+    lang: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ class CallInfo:
     channel: str = ""
     uniqueid: str = ""  # the Asterisk channel's, which its queue events carry
     lang: str | None = None
+    survey_of: str = ""  # a survey after an agent's call: that call's journey
 
 
 FlowLookup = Callable[[str], m.Flow | None]
@@ -122,7 +123,13 @@ class Session:
             lang=self.lang,
             flow=self.flow.name,
         )
-        self._record("start", flow=self.flow.name, caller_id=self.call.caller_id, lang=self.lang)
+        self._record(
+            "start",
+            flow=self.flow.name,
+            caller_id=self.call.caller_id,
+            lang=self.lang,
+            **({"survey_of": self.call.survey_of} if self.call.survey_of else {}),
+        )
         try:
             for name, template in self.flow.variables.items():
                 self.vars[name] = value(template, self.vars)
@@ -303,7 +310,8 @@ class Session:
             case m.Transfer():
                 self._play(node.prompt, barge_in=False)
                 self._end(f"transfer:{node.queue}")
-                self._out.append(ev.Transfer(node.queue, self.call.call_id))
+                survey, lang = (node.survey, self.lang) if node.survey else ("", "")
+                self._out.append(ev.Transfer(node.queue, self.call.call_id, survey, lang))
             case m.Hangup():
                 self._play(node.prompt, barge_in=False)
                 self._end("hangup")

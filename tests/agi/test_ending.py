@@ -18,6 +18,17 @@ def test_a_transfer_names_its_queue_in_the_same_command() -> None:
     ]
 
 
+def test_a_transfer_with_a_survey_names_it_and_the_language() -> None:
+    assert ending(ev.Transfer("support", "j1", "csat_survey", "zh"), ["/p/x"]) == [
+        (
+            "EXEC",
+            "MSet",
+            "IVR_FINAL=/p/x,IVR_QUEUE=support,IVR_SURVEY=csat_survey,IVR_LANG=zh,"
+            "IVR_RESULT=transfer",
+        )
+    ]
+
+
 def test_prompts_mset_cannot_carry_stay_with_the_engine() -> None:
     for path in ["/my prompts/x", "/p/a,b", "/p/a&b", "/p/a|b", '/p/"x"', "/p/a:b"]:
         assert ending(ev.Hangup(), [path]) is None, path

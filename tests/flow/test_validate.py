@@ -295,7 +295,8 @@ def test_subflow_names_are_unchecked_without_known_flows() -> None:
     assert flow is not None and problems == []
     assert validate(flow) == []
     assert [p.message for p in validate(flow, known_flows=["bank"])] == [
-        "subflow 'lost': unknown flow 'lost_crad'"
+        "subflow 'lost': unknown flow 'lost_crad'",
+        "transfer 'agent': survey: unknown flow 'bnak' (did you mean 'bank'?)",
     ]
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import subprocess
 import sys
 from typing import Any
 
@@ -17,35 +16,24 @@ from playwright.async_api import expect
 
 from engine.config import Settings
 from engine.serve import Stack
+from engine.session.machine import Session
 from tests.conftest import caller_number
-from tests.handoff.conftest import Caller, desktop, hub_of, unique_ext
+from tests.handoff.conftest import AgentConnects, Caller, desktop, hub_of, unique_ext
 from tests.visual.live import artifact, chromium
 
 pytestmark = pytest.mark.asterisk
 
 
-def report(store: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "engine.cli",
-            "report",
-            "--store",
-            store,
-            "--json",
-            "--since",
-            "1h",
-            "--flow",
-            "service_line",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
+async def report(store: str, *extra: str) -> dict[str, Any]:
+    """``ivr report --json`` for the last hour, run as a user runs it."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "engine.cli", "report", "--json", "--since", "1h",
+        "--store", store, *extra, stdout=asyncio.subprocess.PIPE,
     )
-    out: dict[str, Any] = json.loads(done.stdout)
-    return out
+    out, _ = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0
+    result: dict[str, Any] = json.loads(out)
+    return result
 
 
 async def to_main(call: Caller) -> None:
@@ -97,7 +85,10 @@ async def test_the_report_counts_real_calls(stack: Stack, handoff_settings: Sett
         await desk.wait_for("wrapup_saved", 10, journey=answered)
 
     async with asyncio.timeout(10):  # the waits are stored once the callers' channels are gone
-        while (out := report(handoff_settings.trail_db))["flows"][0]["queue"]["waits"] < 2:
+        while True:
+            out = await report(handoff_settings.trail_db, "--flow", "service_line")
+            if out["flows"][0]["queue"]["waits"] == 2:
+                break
             await asyncio.sleep(0.2)
 
     [flow] = out["flows"]
@@ -151,3 +142,47 @@ async def test_the_supervisor_reads_the_report_in_a_browser(stack: Stack) -> Non
         await expect(page).to_have_url(re.compile(r"since=all"))
         await expect(page.locator("h2")).to_have_text("service_line")
         await context.close()
+
+
+async def test_the_caller_rates_the_call_when_the_agent_hangs_up(
+    stack: Stack, handoff_settings: Settings
+) -> None:
+    """The demo's transfer names a survey: the agent hangs up, the caller stays on the
+    line, Asterisk runs the survey flow, the rating is kept with a link to the call it
+    rates, and the report counts it under the flow the caller came from."""
+    ext = unique_ext()
+    connects = AgentConnects(stack)
+    async with desktop(stack, ext) as desk, Caller(stack, "service_line", caller_number()) as call:
+        await to_main(call)
+        await call.press("0")
+        journey = call.s.call.call_id
+        await desk.wait_for("connected", 30, journey=journey)
+        await call.until(lambda: ext in connects.events, 5)
+        await stack.ami.action({"Action": "Hangup", "Channel": connects.events[ext]["DestChannel"]})
+
+        def survey() -> Session | None:
+            for handle in list(stack.engine.sessions.values()):
+                s = handle.session
+                if s.flow.name == "csat_survey" and s.call.caller_id == call.caller_id:
+                    return s
+            return None
+
+        await call.until(lambda: (s := survey()) is not None and s.listening, 30)
+        rating = survey()
+        assert rating is not None and rating.call.survey_of == journey
+        await call.press("4")
+        await call.until(lambda: rating.done, 20)
+        assert rating.outcome == "hangup"
+        await desk.wait_for("ended", 10, journey=journey)  # the agent's side of it
+
+    assert stack.engine.trail is not None
+    stored = await stack.engine.trail.trail(rating.call.call_id)
+    assert stored[0]["kind"] == "start" and stored[0]["survey_of"] == journey
+    given = [e for e in stored if e["kind"] == "input"]
+    assert [(e["var"], e["value"], e["valid"]) for e in given] == [("rating", "4", True)]
+
+    out = await report(handoff_settings.trail_db)
+    flows = {f["flow"]: f for f in out["flows"]}
+    four = {"rating": {"answers": 1, "mean": 4.0, "values": {"4": 1}}}
+    assert flows["service_line"]["after_call_survey"] == four
+    assert flows["csat_survey"]["survey_answers"] == four

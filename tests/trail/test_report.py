@@ -188,11 +188,22 @@ async def test_endings_nodes_waits_and_wrapups(
         },
     )
     await store.save_wrapup(asked, {"disposition": "resolved", "resolved_first_contact": True})
+    # The caller the agent answered rates the call when the agent hangs up.
+    rated = ("input", "rating", {"source": "key", "value": "4", "var": "rating", "valid": True})
+    survey_start = ("start", "rating", {"flow": "csat_survey", "survey_of": asked})
+    await w.journey(
+        [survey_start, node("rating", "input", "csat_survey"), rated, end("rating", "hangup")],
+        flow="csat_survey",
+        started=NOW - 3000,
+    )
     await store.close()
 
     out = report(capsys, "--store", path, "--since", str(NOW - 86400), "--until", str(NOW))
     flows = {f["flow"]: f for f in out["flows"]}
-    assert set(flows) == {FLOW, "other"}
+    assert set(flows) == {FLOW, "other", "csat_survey"}
+    four = {"rating": {"answers": 1, "mean": 4.0, "values": {"4": 1}}}
+    assert flows[FLOW]["after_call_survey"] == four and flows[FLOW]["survey_answers"] == {}
+    assert flows["csat_survey"]["survey_answers"] == four
     assert flows["other"]["wrapups"]["answered_without"] == 1
     f = flows[FLOW]
     assert (f["journeys"], f["calls"], f["web_only"]) == (8, 7, 1)
@@ -236,6 +247,8 @@ async def test_endings_nodes_waits_and_wrapups(
     assert "identify/pin" in text
     assert "resolved on first contact 100.0 %" in text
     assert "goals reached: balance told 2" in text
+    assert "after-call survey, rating: 1 answer, mean 4.00 (4: 1)" in text
+    assert "Flow csat_survey: 1 survey after agents' calls\n  answers, rating: 1 answer" in text
 
 
 async def test_only_one_flow(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,8 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.report.command import ENDING_LABELS, PASSING
 from engine.report.figures import ENDINGS, LISTENING
+from engine.report.text import ENDING_LABELS, PASSING
 from engine.trail.store import SqliteTrailStore
 from visual_ivr.agent.desktop import ENV, HUB, require_agent_network
 
