@@ -22,6 +22,7 @@ from engine import eventloop
 from engine.ami import Ami
 from engine.config import ConfigError, Settings, load_settings
 from engine.demo_backend import demo_backend_app
+from engine.flow.model import Transfer
 from engine.flowstore import FlowStore
 from engine.logs import setup_logging
 from engine.prompts import PromptCache
@@ -65,7 +66,14 @@ async def _health(request: web.Request) -> web.Response:
 async def _index(request: web.Request) -> web.Response:
     """The front page: where each part of the web front end is."""
     engine = request.app[ENGINE_KEY]
-    flows = sorted(engine.flows.snapshot.flows.items())
+    every = engine.flows.snapshot.flows
+    surveys = {  # asked after an agent's call, not a journey to start
+        node.survey
+        for flow in every.values()
+        for node in flow.nodes.values()
+        if isinstance(node, Transfer) and node.survey
+    }
+    flows = sorted((name, flow) for name, flow in every.items() if name not in surveys)
     items = "".join(
         f'<li><a href="/v/{html.escape(name)}">{html.escape(flow.title.get("en") or name)}</a>'
         f" <small>({html.escape(name)})</small></li>"
@@ -77,7 +85,8 @@ async def _index(request: web.Request) -> web.Response:
         "<title>IVR engine</title><style>body{font:16px/1.5 system-ui,sans-serif;"
         "max-width:40rem;margin:2rem auto;padding:0 1rem}</style>"
         f"<h1>IVR engine</h1><h2>Start a journey on the web</h2><ul>{items}</ul>"
-        '<h2>People</h2><ul><li><a href="/agent/">Agent desktop</a></li></ul>'
+        '<h2>People</h2><ul><li><a href="/agent/">Agent desktop</a></li>'
+        '<li><a href="/agent/report">Report (supervisors)</a></li></ul>'
         '<h2>Operations</h2><ul><li><a href="/metrics">Metrics</a></li>'
         '<li><a href="/healthz">Health</a></li></ul></html>'
     )
@@ -154,6 +163,8 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     print(f"ivr: FastAGI on agi://{agi_host}:{agi_port}/<flow>  (flows: {flows})", flush=True)
     print(f"ivr: web front end on {stack.web_url}", flush=True)
     print(f"ivr: visual IVR on {stack.web_url}/v/<flow>", flush=True)
+    print(f"ivr: agent desktop on {stack.web_url}/agent/, report on {stack.web_url}/agent/report",
+          flush=True)
     print(f"ivr: metrics on {stack.web_url}/metrics", flush=True)
     print(f"ivr: AMI {settings.ami_user}@{settings.ami_host}:{settings.ami_port}", flush=True)
     stop = asyncio.Event()

@@ -24,7 +24,9 @@ async def test_front_page_lists_the_flows_and_the_desktop(
     assert response.status == 200
     text = await response.text()
     assert '<a href="/v/service_line">Demo Bank</a>' in text
-    assert 'href="/agent/"' in text
+    assert 'href="/agent/"' in text and 'href="/agent/report"' in text
+    assert "/v/csat_survey" not in text  # a survey after an agent's call, not a journey
     health = await client.get("/healthz")
     assert health.status == 503  # no AMI: the health check says so
-    assert (await health.json())["flows"] == ["identify", "lost_card", "service_line"]
+    flows = ["csat_survey", "identify", "lost_card", "service_line"]
+    assert (await health.json())["flows"] == flows
