@@ -142,6 +142,7 @@ def _push(push: dict[str, Any], asked: Asked, t: dict[str, str]) -> dict[str, An
             "id": f"{push['id']}-{f['name']}",
             "required": f["required"],
             "sensitive": f["sensitive"],
+            "type": f.get("type", "text"),
             "value": "" if f["sensitive"] else values.get(f["name"], ""),
             "problem": _problem(problems.get(f["name"], ""), t),
         }

@@ -11,16 +11,55 @@ masked), so the agent — and whoever reads the journey later — sees them.
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 MAX_FIELDS = 8
 NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _ids = itertools.count(1)
+
+FieldType = Literal["text", "email", "tel", "number", "date"]
+FIELD_TYPES: Mapping[str, FieldType] = {t: t for t in ("text", "email", "tel", "number", "date")}
+# A field's type, when the agent gives none, from its name: a phone's keyboard then
+# offers what the field takes (the @, the digits, a date picker).
+TYPE_OF_NAME: Mapping[str, FieldType] = {
+    "email": "email",
+    "e_mail": "email",
+    "phone": "tel",
+    "mobile": "tel",
+    "tel": "tel",
+    "telephone": "tel",
+    "date": "date",
+    "birthday": "date",
+    "date_of_birth": "date",
+    "dob": "date",
+}
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+_TEL = re.compile(r"\+?[0-9 ()./-]{5,24}")
+_NUMBER = re.compile(r"-?[0-9]+([.,][0-9]+)?")
+
+
+def _is_date(value: str) -> bool:
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+# Each type's check, and the problem's name when the value fails it.
+_CHECKS: Mapping[FieldType, tuple[Callable[[str], bool], str]] = {
+    "email": (lambda v: _EMAIL.fullmatch(v) is not None, "not an email"),
+    "tel": (lambda v: _TEL.fullmatch(v) is not None and sum(c.isdigit() for c in v) >= 5,
+            "not a phone number"),
+    "number": (lambda v: _NUMBER.fullmatch(v) is not None, "not a number"),
+    "date": (_is_date, "not a date"),
+}
 
 
 class PushError(ValueError):
@@ -34,6 +73,7 @@ class FormField:
     pattern: str = ""  # the whole value must match; empty: anything up to 200 characters
     required: bool = True
     sensitive: bool = False  # masked in the trail (and on the agent's desktop)
+    type: FieldType = "text"  # what the page's input takes (and the answer is checked as)
 
 
 @dataclass(slots=True)
@@ -103,12 +143,17 @@ def _field(item: Mapping[str, Any]) -> FormField:
             re.compile(pattern)
         except re.error as exc:
             raise PushError(f"field '{name}': pattern: {exc}") from exc
+    given = _text(item, "type", 12)
+    kind: FieldType | None = FIELD_TYPES.get(given) if given else TYPE_OF_NAME.get(name, "text")
+    if kind is None:
+        raise PushError(f"field '{name}': type: one of {', '.join(FIELD_TYPES)}")
     return FormField(
         name=name,
         label=_text(item, "label", 120) or name,
         pattern=pattern,
         required=bool(item.get("required", True)),
         sensitive=bool(item.get("sensitive", False)),
+        type=kind,
     )
 
 
@@ -123,8 +168,11 @@ def check_answer(push: Push, values: Mapping[str, Any]) -> tuple[dict[str, str],
             if f.required:
                 problems[f.name] = "required"
             continue
+        check = _CHECKS.get(f.type)
         if len(value) > 200:
             problems[f.name] = "too long"
+        elif check is not None and not check[0](value):
+            problems[f.name] = check[1]
         elif f.pattern and re.fullmatch(f.pattern, value) is None:
             problems[f.name] = "not in the expected form"
         else:

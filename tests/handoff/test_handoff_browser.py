@@ -187,15 +187,20 @@ async def test_the_desktop_page_keeps_its_call_through_a_reload_then_wraps_it_up
         # A form pushed to the caller's page, answered there (as the page posts it).
         await desk.select_option("select[name=kind]", "form")
         await desk.fill("input[name=title]", "Your address")
-        await desk.fill("input[name=fields]", "street:Street")
+        await desk.fill("input[name=fields]", "street:Street, visit:Visit day:date")
         await desk.get_by_role("button", name="Send").click()
         await expect(desk.locator("#pushstate")).to_have_text("Sent “Your address”")
         journey = call.s.call.call_id
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{stack.web_url}/handoff/{journey}") as status:
                 (push,) = (await status.json())["pushes"]
+            assert [(f["name"], f["label"], f["type"]) for f in push["fields"]] == [
+                ("street", "Street", "text"),
+                ("visit", "Visit day", "date"),
+            ]
             url = f"{stack.web_url}/handoff/{journey}/pushes/{push['id']}"
-            async with http.post(url, json={"values": {"street": "1 High St"}}) as answer:
+            values = {"street": "1 High St", "visit": "2026-12-24"}
+            async with http.post(url, json={"values": values}) as answer:
                 assert answer.status == 200
         pushstate = desk.locator("#pushstate")
         await expect(pushstate).to_have_text("The caller answered “Your address”")

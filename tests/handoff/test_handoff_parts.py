@@ -202,6 +202,36 @@ def test_pushed_pages_are_checked() -> None:
             parse_push(spec, "a1")
 
 
+def test_pushed_form_fields_have_types_checked_on_the_answer() -> None:
+    form = parse_push(
+        {
+            "kind": "form",
+            "title": "Your details",
+            "fields": [
+                {"name": "email", "label": "E-mail"},  # typed by its name
+                {"name": "phone", "label": "Phone"},
+                {"name": "visit", "label": "Visit", "type": "date"},
+                {"name": "amount", "label": "Amount", "type": "number"},
+                {"name": "note", "label": "Note", "required": False},
+            ],
+        },
+        "a1",
+    )
+    assert [f.type for f in form.fields] == ["email", "tel", "date", "number", "text"]
+    good = {"email": "li.wei@example.cn", "phone": "+86 138 0013 8000", "visit": "2026-12-24",
+            "amount": "12.50", "note": "@ anything"}
+    assert check_answer(form, good) == (good, {})
+    bad = {"email": "li.wei@", "phone": "call me", "visit": "24/12", "amount": "twelve"}
+    assert check_answer(form, bad)[1] == {
+        "email": "not an email",
+        "phone": "not a phone number",
+        "visit": "not a date",
+        "amount": "not a number",
+    }
+    with pytest.raises(PushError, match="type: one of text, email, tel, number, date"):
+        parse_push({"kind": "form", "title": "x", "fields": [{"name": "a", "type": "url"}]}, "a1")
+
+
 def test_settings_from_the_environment() -> None:
     settings = HandoffSettings.from_env(
         {

@@ -184,6 +184,7 @@ async def test_pushed_cards_and_forms(rig: Rig) -> None:
             "fields": [
                 {"name": "postcode", "label": "Postcode", "pattern": "[0-9]{6}"},
                 {"name": "note", "label": "Note", "required": False},
+                {"name": "email", "label": "E-mail", "required": False},
             ],
         },
     ):
@@ -195,6 +196,8 @@ async def test_pushed_cards_and_forms(rig: Rig) -> None:
     assert "A new one is on its way." in shown.text
     assert f'<label for="{ids[1]}-postcode">Postcode</label>' in shown.text
     assert f'<label for="{ids[1]}-note">Note (optional)</label>' in shown.text
+    email = f'<input id="{ids[1]}-email" name="f_email" type="email" autocomplete="email"'
+    assert email in shown.text  # a phone's keyboard offers the @
 
     wrong = await page.post("/v/s/push", {"push": ids[1], "f_postcode": "12ab", "f_note": "x"})
     assert wrong.status == 303
@@ -206,6 +209,11 @@ async def test_pushed_cards_and_forms(rig: Rig) -> None:
         in shown.text
     )
     assert 'value="12ab"' in shown.text and f'aria-describedby="{ids[1]}-note-e"' not in shown.text
+    wrong = await page.post(
+        "/v/s/push", {"push": ids[1], "f_postcode": "100001", "f_email": "li.wei@"}
+    )
+    shown = await page.follow(wrong)
+    assert "Please enter an email address, such as name@example.com." in shown.text
 
     sent = await page.follow(await page.post("/v/s/push", {"push": ids[1], "f_postcode": "100001"}))
     assert "Sent. Thank you." in sent.text and 'aria-invalid="true"' not in sent.text

@@ -298,7 +298,10 @@
     ev.preventDefault();
     const f = new FormData(ev.target);
     const fields = String(f.get("fields") || "").split(",").map((s) => s.trim()).filter(Boolean)
-      .map((s) => { const [name, label] = s.split(":"); return {name: name.trim(), label: (label || name).trim()}; });
+      .map((s) => {  // name[:Label[:type]], e.g. email:E-mail or when:Date:date
+        const [name, label, type] = s.split(":").map((p) => p.trim());
+        return {name, label: label || name, ...(type ? {type} : {})};
+      });
     send({type: "push", journey, push: {kind: f.get("kind"), title: f.get("title"), text: f.get("text") || "", fields}});
   });
   $("find").addEventListener("submit", (ev) => {
