@@ -58,7 +58,7 @@ def _detail(flow: Flow, node: AnyNode) -> str:
     if isinstance(node, Subflow):
         return f"flow {node.flow}"
     if isinstance(node, Transfer):
-        return f"queue {node.queue}"
+        return f"queue {node.queue}" + (f", then survey {node.survey}" if node.survey else "")
     if isinstance(node, Say):
         return " ".join(p.text or f"[{p.file}]" for p in node.prompt.parts(lang))
     return ""
@@ -71,6 +71,8 @@ def _node_label(flow: Flow, node: AnyNode) -> str:
         lines.append(title)
     detail = _detail(flow, node)
     lines.append(f"{node.type}: {_short(detail)}" if detail else node.type)
+    if node.goal:
+        lines.append(f"goal: {_short(node.goal)}")
     return "\n".join(lines)
 
 

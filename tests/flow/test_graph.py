@@ -106,3 +106,14 @@ def test_a_big_flow_draws_in_bounded_time(tmp_path: Path) -> None:
     assert flow is not None
     assert "nslimit=2, mclimit=0.5" in to_dot(flow)
     assert "<svg" in render_svg(flow, timeout_s=20.0)
+
+
+def test_goals_and_surveys_are_drawn_in_their_nodes(tmp_path: Path) -> None:
+    text = (GOOD / "bank.yaml").read_text(encoding="utf-8")
+    text = text.replace("queue: support", "queue: support\n    survey: rating", 1)
+    (tmp_path / "bank.yaml").write_text(text.replace("type: say", "type: say\n    goal: told", 1))
+    flow, _ = load_flow_file(str(tmp_path / "bank.yaml"))
+    assert flow is not None
+    dot = to_dot(flow)
+    assert "transfer: queue support, then survey rating" in dot
+    assert "\\ngoal: told" in dot
