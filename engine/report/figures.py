@@ -99,6 +99,7 @@ class FlowFigures:
     self_service_s: list[float] = field(default_factory=list)  # start to end of self-service
     queued: int = 0
     answered: int = 0
+    by_queue: dict[str, list[int]] = field(default_factory=dict)  # queue -> [waits, answered]
     waited_s: list[float] = field(default_factory=list)  # answered waits
     unanswered_waited_s: list[float] = field(default_factory=list)
     talk_s: list[float] = field(default_factory=list)
@@ -138,6 +139,10 @@ class FlowFigures:
                 },
                 "wait_unanswered_s_p50": percentile(self.unanswered_waited_s, 50),
                 "talk_s_p50": percentile(self.talk_s, 50),
+                "by_queue": {
+                    name: {"waits": waits, "answered": answered}
+                    for name, (waits, answered) in sorted(self.by_queue.items())
+                },
             },
             "wrapups": {
                 "count": self.wrapups,
@@ -306,9 +311,12 @@ def _add(figures: FlowFigures, journey: Journey) -> None:
         figures.goals_then_person[goal] += how == "to_person"
     for wait in journey.waits:
         figures.queued += 1
+        counts = figures.by_queue.setdefault(str(wait.get("queue", "")), [0, 0])
+        counts[0] += 1
         waited = wait.get("waited_s")
         if wait.get("answered"):
             figures.answered += 1
+            counts[1] += 1
             if isinstance(waited, int | float):
                 figures.waited_s.append(float(waited))
             if isinstance(talk := wait.get("talk_s"), int | float):

@@ -55,6 +55,11 @@ def _flow_text(f: dict[str, Any]) -> list[str]:
             f" {_s(q['wait_answered_s']['p50'])}, p90 {_s(q['wait_answered_s']['p90'])}"
             f" (talk p50 {_s(q['talk_s_p50'])})"
         )
+        if len(q["by_queue"]) > 1:
+            each = ", ".join(
+                f"{name} {c['answered']} of {c['waits']}" for name, c in q["by_queue"].items()
+            )
+            lines.append(f"         answered by queue: {each}")
         if q["unanswered"]:
             lines.append(
                 f"         {q['unanswered']} not answered ({_pct(q['abandon_rate'])}),"

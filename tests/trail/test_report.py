@@ -221,6 +221,7 @@ async def test_endings_nodes_waits_and_wrapups(
     assert f["queue"]["abandon_rate"] == 0.5
     assert f["queue"]["wait_answered_s"]["p50"] == 12 and f["queue"]["talk_s_p50"] == 95
     assert f["queue"]["wait_unanswered_s_p50"] == 40
+    assert f["queue"]["by_queue"] == {"support": {"waits": 2, "answered": 1}}
     assert f["wrapups"] == {
         "answered_without": 0,
         "count": 1,
@@ -318,3 +319,16 @@ async def test_the_period_s_edges(tmp_path: Path, capsys: pytest.CaptureFixture[
     await store.close()
     out = report(capsys, "--store", path, "--since", str(NOW - 100.2), "--until", str(NOW + 0.9))
     assert out["flows"][0]["journeys"] == 2  # NOW + 0.1 and NOW - 99.9
+
+
+async def test_waits_by_queue(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(tmp_path / "trail.sqlite3")
+    store = SqliteTrailStore(path)
+    w = Writer(store)
+    for queue, answered in (("support", True), ("cards", False), ("cards", True)):
+        jid = await w.journey([node("agent", "transfer"), end("agent", f"transfer:{queue}")])
+        wait = {"queue": queue, "joined": NOW - 3000, "answered": answered, "waited_s": 3}
+        await store.save_queued(jid, wait)
+    await store.close()
+    assert main(["report", "--store", path, "--since", "all", "--until", str(NOW)]) == 0
+    assert "answered by queue: cards 1 of 2, support 1 of 1" in capsys.readouterr().out
