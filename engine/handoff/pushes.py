@@ -144,7 +144,10 @@ def _field(item: Mapping[str, Any]) -> FormField:
         except re.error as exc:
             raise PushError(f"field '{name}': pattern: {exc}") from exc
     given = _text(item, "type", 12)
-    kind: FieldType | None = FIELD_TYPES.get(given) if given else TYPE_OF_NAME.get(name, "text")
+    sensitive = bool(item.get("sensitive", False))
+    # A sensitive field's box hides what is typed: no date picker from its name alone.
+    inferred = "text" if sensitive else TYPE_OF_NAME.get(name, "text")
+    kind: FieldType | None = FIELD_TYPES.get(given) if given else inferred
     if kind is None:
         raise PushError(f"field '{name}': type: one of {', '.join(FIELD_TYPES)}")
     return FormField(
@@ -152,7 +155,7 @@ def _field(item: Mapping[str, Any]) -> FormField:
         label=_text(item, "label", 120) or name,
         pattern=pattern,
         required=bool(item.get("required", True)),
-        sensitive=bool(item.get("sensitive", False)),
+        sensitive=sensitive,
         type=kind,
     )
 
