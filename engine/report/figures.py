@@ -221,7 +221,8 @@ def _number(text: str) -> bool:
     return True
 
 
-def ending(journey: Journey) -> str:
+def ending(journey: Journey, goals: set[str] | None = None) -> str:
+    """How ``journey`` ended (its ``goals`` reached: found in its steps if not given)."""
     outcome = journey.outcome
     if outcome is None:
         return "not_ended"
@@ -230,7 +231,8 @@ def ending(journey: Journey) -> str:
     if outcome == "hangup":
         return "retries_ran_out" if _ran_out_at_end(journey.steps) else "self_served"
     if outcome == "caller_hangup":
-        return "self_served" if _goals(journey.steps) else "caller_hung_up"
+        reached = _goals(journey.steps) if goals is None else goals
+        return "self_served" if reached else "caller_hung_up"
     return "failed"
 
 
@@ -254,7 +256,8 @@ def _exhausted(step: Step) -> bool:
 
 
 def _add(figures: FlowFigures, journey: Journey) -> None:
-    how = ending(journey)
+    goals = _goals(journey.steps)
+    how = ending(journey, goals)
     figures.journeys += 1
     figures.web_only += journey.web_only
     figures.endings[how] += 1
@@ -306,7 +309,7 @@ def _add(figures: FlowFigures, journey: Journey) -> None:
                 chose.to_person += 1
             current = None  # what follows (pushes, links) is the agent's, not a node's
     figures.page_opened += opened and not journey.web_only
-    for goal in _goals(journey.steps):
+    for goal in goals:
         figures.goals[goal] += 1
         figures.goals_then_person[goal] += how == "to_person"
     for wait in journey.waits:

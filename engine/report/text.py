@@ -44,16 +44,17 @@ def _flow_text(f: dict[str, Any]) -> list[str]:
     for name in ENDINGS:
         count = f["endings"][name]
         if count:
-            lines.append(f"  {ENDING_LABELS[name]:<42}{count:>7}  {_pct(count / total)}")
-    lines.append(f"  containment (no person needed, of those ended): {_pct(f['containment'])}")
+            lines.append(f"  {ENDING_LABELS[name]:<42}{count:>7}  {percent(count / total)}")
+    lines.append(f"  containment (no person needed, of those ended): {percent(f['containment'])}")
     times = f["self_service_s"]
-    lines.append(f"  time in self-service: p50 {_s(times['p50'])}, p90 {_s(times['p90'])}")
+    p50, p90 = seconds(times["p50"]), seconds(times["p90"])
+    lines.append(f"  time in self-service: p50 {p50}, p90 {p90}")
     q = f["queue"]
     if q["waits"]:
         lines.append(
             f"  queue: {q['waits']} waits; {q['answered']} answered after p50"
-            f" {_s(q['wait_answered_s']['p50'])}, p90 {_s(q['wait_answered_s']['p90'])}"
-            f" (talk p50 {_s(q['talk_s_p50'])})"
+            f" {seconds(q['wait_answered_s']['p50'])}, p90 {seconds(q['wait_answered_s']['p90'])}"
+            f" (talk p50 {seconds(q['talk_s_p50'])})"
         )
         if len(q["by_queue"]) > 1:
             each = ", ".join(
@@ -62,8 +63,8 @@ def _flow_text(f: dict[str, Any]) -> list[str]:
             lines.append(f"         answered by queue: {each}")
         if q["unanswered"]:
             lines.append(
-                f"         {q['unanswered']} not answered ({_pct(q['abandon_rate'])}),"
-                f" hung up or timed out after p50 {_s(q['wait_unanswered_s_p50'])}"
+                f"         {q['unanswered']} not answered ({percent(q['abandon_rate'])}),"
+                f" hung up or timed out after p50 {seconds(q['wait_unanswered_s_p50'])}"
             )
     if f["goals"]:
         reached = "; ".join(
@@ -77,7 +78,7 @@ def _flow_text(f: dict[str, Any]) -> list[str]:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(w["dispositions"].items()))
         lines.append(
             f"  wrap-ups: {w['count']}; resolved on first contact"
-            f" {_pct(w['first_contact_resolution'])}; {kinds}"
+            f" {percent(w['first_contact_resolution'])}; {kinds}"
         )
     if w["answered_without"]:
         lines.append(f"  answered calls with no wrap-up: {w['answered_without']}")
@@ -117,10 +118,10 @@ def _node_lines(f: dict[str, Any]) -> list[str]:
             failed = f", backend failed {n['backend_failed']}" if n["backend_failed"] else ""
             lines.append(
                 f"  {name[:27]:<28}{n['type']:<10}{n['visits']:>7}"
-                f"{_pct(n['no_input_rate']) if listens else '-':>10}"
-                f"{_pct(n['no_match_rate']) if listens else '-':>10}"
+                f"{percent(n['no_input_rate']) if listens else '-':>10}"
+                f"{percent(n['no_match_rate']) if listens else '-':>10}"
                 f"{n['retries_ran_out'] if listens else '-':>9}"
-                f"{n['caller_hung_up']:>9}{n['to_person']:>11}{_s(n['seconds_p50']):>10}{failed}"
+                f"{n['caller_hung_up']:>9}{n['to_person']:>11}{seconds(n['seconds_p50']):>10}{failed}"
             )
     return lines
 
@@ -129,18 +130,18 @@ def _n(count: int, thing: str) -> str:
     return f"{count} {thing}" if count == 1 else f"{count} {thing}s"
 
 
-def _pct(rate: float | None) -> str:
+def percent(rate: float | None) -> str:
     return "-" if rate is None else f"{rate * 100:.1f} %"
 
 
-def _s(seconds: float | None) -> str:
-    if seconds is None:
+def seconds(value: float | None) -> str:
+    if value is None:
         return "-"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 100:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(round(seconds), 60)
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    if value < 100:
+        return f"{value:.1f} s"
+    minutes, rest = divmod(round(value), 60)
     return f"{minutes} min {rest} s"
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from engine.report.figures import ENDINGS, LISTENING
-from engine.report.text import ENDING_LABELS, PASSING
+from engine.report.text import ENDING_LABELS, PASSING, percent, seconds
 from engine.trail.store import SqliteTrailStore
 from visual_ivr.agent.desktop import ENV, HUB, require_agent_network
 
@@ -90,4 +90,5 @@ async def _run(store: str, since: str, until: str, flow: str) -> tuple[dict[str,
 
 def install_report(app: web.Application) -> None:
     app[LOCK] = asyncio.Lock()
+    app[ENV].filters.update(percent=percent, seconds=seconds)  # as ivr report prints them
     app.router.add_get("/report", report_page, name="report")
