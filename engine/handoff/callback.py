@@ -11,17 +11,24 @@ channel (``PJSIP/{number}@carrier`` in production; in the sandbox a Local channe
 whose far end answers as the caller) into the ``ivr-callback`` context, with the
 journey's id, the queue and the number as channel variables. The dialplan greets
 the caller and queues them; the agent's desktop finds the trail by the journey id.
+
+:class:`CallBacks` keeps the call-backs placed, for the journeys' pages.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from engine.ami import Ami, AmiError
 from engine.handoff.settings import HandoffSettings
+
+log = logging.getLogger(__name__)
 
 # Whatever pattern is configured, a number is digits with an optional "+": it goes
 # into a channel name and a channel variable.
@@ -114,3 +121,57 @@ async def channel_alive(ami: Ami, uniqueid: str) -> bool:
     except AmiError:
         return False
     return True
+
+
+class CallBacks:
+    """The call-backs placed for web-only journeys: what each journey's page is told
+    (``calling``, then ``answered`` or ``failed``) and the channel each call was placed
+    as, which the queue's events carry. The hub asks for a call (``calling``, then
+    ``place``) and passes on what Asterisk said (``answered``, ``hung_up``);
+    ``changed`` tells it a journey's page has news."""
+
+    def __init__(self, ami: Ami, settings: HandoffSettings, changed: Callable[[str], None]):
+        self.policy = CallbackPolicy(settings)
+        self.of: dict[str, dict[str, Any]] = {}  # journey -> its call-back, for its page
+        self._ami = ami
+        self._settings = settings
+        self._changed = changed
+        self._by_uniqueid: dict[str, str] = {}
+
+    def calling(self, journey: str, number: str, queue: str) -> str:
+        """A call-back about to be placed: the unique id its channel will have."""
+        uniqueid = uuid.uuid4().hex
+        self._by_uniqueid[uniqueid] = journey
+        self.of[journey] = {"state": "calling", "number": number, "queue": queue}
+        return uniqueid
+
+    async def place(self, journey: str, number: str, queue: str, uniqueid: str) -> None:
+        try:
+            await originate_callback(self._ami, self._settings, journey, number, queue, uniqueid)
+            answered = await channel_alive(self._ami, uniqueid)
+        except AmiError as exc:
+            log.warning("handoff: call-back for %s: %s", journey, exc)
+            answered = False
+        if not answered:
+            self._failed(journey, "not answered")
+
+    def journey_of(self, uniqueid: str) -> str | None:
+        return self._by_uniqueid.get(uniqueid)
+
+    def answered(self, journey: str) -> None:
+        """The called-back caller is in the queue."""
+        callback = self.of.get(journey)
+        if callback is not None:
+            callback["state"] = "answered"
+
+    def hung_up(self, uniqueid: str, cause: str) -> None:
+        journey = self._by_uniqueid.pop(uniqueid, None)
+        if journey is not None:
+            self._failed(journey, cause)
+
+    def _failed(self, journey: str, reason: str) -> None:
+        callback = self.of.get(journey)
+        if callback is not None and callback["state"] == "calling":
+            callback["state"], callback["reason"] = "failed", reason
+            log.info("handoff: call-back for %s failed: %s", journey, reason)
+            self._changed(journey)

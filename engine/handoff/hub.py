@@ -29,20 +29,13 @@ import contextlib
 import logging
 import re
 import time
-import uuid
 from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 from engine.ami import Ami, AmiError
 from engine.flow import model as m
 from engine.handoff.aftercall import AfterCall
-from engine.handoff.callback import (
-    CallbackPolicy,
-    Refusal,
-    channel_alive,
-    normalise,
-    originate_callback,
-)
+from engine.handoff.callback import CallBacks, Refusal, normalise
 from engine.handoff.desks import Desk, Desks, Message
 from engine.handoff.facts import FactCollector, FactStore
 from engine.handoff.pushes import Push, PushError, check_answer, parse_push, shown
@@ -106,16 +99,14 @@ class HandoffHub:
         self.book = QueueBook()
         self.desks = Desks(ami, self.settings)
         self.collector = FactCollector(self._flow, facts)
-        self.policy = CallbackPolicy(self.settings)
+        self.callbacks = CallBacks(ami, self.settings, self._bump)
         self._facts_store = facts
         self._by_channel: dict[str, str] = {}  # this engine's calls: channel -> journey
-        self._by_uniqueid: dict[str, str] = {}  # call-backs it placed
         self._resolving: dict[str, asyncio.Task[str | None]] = {}  # channel -> journey
         self._queued: dict[str, QueuedCall] = {}  # journey -> its call in a queue
         self._hung_up: dict[str, float] = {}  # journeys whose call ended before a queue
         self._watchers: dict[str, set[Desk]] = {}  # journey -> desks showing it
         self._pushes: dict[str, list[Push]] = {}
-        self._callbacks: dict[str, dict[str, Any]] = {}
         self._versions: dict[str, int] = {}
         self._changed: dict[str, asyncio.Event] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -192,9 +183,7 @@ class HandoffHub:
                 self._hung_up[mine] = time.time()
                 self._bump(mine)
             self._resolving.pop(fields.get("Channel", ""), None)
-            journey = self._by_uniqueid.pop(fields.get("Uniqueid", ""), None)
-            if journey is not None:
-                self._callback_failed(journey, fields.get("Cause-txt", "hung up"))
+            self.callbacks.hung_up(fields.get("Uniqueid", ""), fields.get("Cause-txt", "hung up"))
 
     def _happen(self, happening: Happening) -> None:
         match happening:
@@ -227,7 +216,7 @@ class HandoffHub:
                     self._bump(moved.journey)
 
     async def _resolve(self, call: QueuedCall) -> str | None:
-        journey = self._by_channel.get(call.channel) or self._by_uniqueid.get(call.uniqueid)
+        journey = self._by_channel.get(call.channel) or self.callbacks.journey_of(call.uniqueid)
         store = self.engine.trail
         if journey is None and store is not None:
             try:
@@ -248,9 +237,7 @@ class HandoffHub:
         call.journey = journey
         if journey is not None:
             self._queued[journey] = call
-            callback = self._callbacks.get(journey)
-            if callback is not None:
-                callback["state"] = "answered"
+            self.callbacks.answered(journey)
             log.info(
                 "handoff: journey %s in queue %s at position %d", journey, call.queue, call.position
             )
@@ -456,7 +443,7 @@ class HandoffHub:
 
     def status(self, journey: str) -> dict[str, Any]:
         call = self._queued.get(journey)
-        callback = self._callbacks.get(journey)
+        callback = self.callbacks.of.get(journey)
         state = "ended" if journey in self._hung_up else "self_service"
         if callback is not None:
             state = {"calling": "calling_back", "failed": "callback_failed"}.get(
@@ -504,7 +491,7 @@ class HandoffHub:
     def _forget(self) -> None:
         """Drop what is kept for journeys the engine no longer keeps."""
         live = self.engine.sessions
-        books = (self._versions, self._queued, self._pushes, self._callbacks, self._hung_up)
+        books = (self._versions, self._queued, self._pushes, self.callbacks.of, self._hung_up)
         for book in books:
             for journey in [j for j in book if j not in live]:
                 del book[journey]
@@ -548,7 +535,7 @@ class HandoffHub:
         if journey in self.engine.calls:
             raise HandoffError("your call is still up: ask for a person on it", 409)
         number = normalise(number)
-        refusal: Refusal | None = self.policy.check(journey, number)
+        refusal: Refusal | None = self.callbacks.policy.check(journey, number)
         if refusal is not None:
             status = 400 if refusal.reason == "invalid_number" else 429
             raise HandoffError(
@@ -566,30 +553,11 @@ class HandoffHub:
             callback=True,
         )
         self.collector.set_callback_number(journey, number)
-        uniqueid = uuid.uuid4().hex
-        self._by_uniqueid[uniqueid] = journey
-        self._callbacks[journey] = {"state": "calling", "number": number, "queue": queue}
+        uniqueid = self.callbacks.calling(journey, number, queue)
         self._bump(journey)
-        self._spawn(self._call_back(journey, number, queue, uniqueid))
+        self._spawn(self.callbacks.place(journey, number, queue, uniqueid))
         log.info("handoff: calling back journey %s into queue %s", journey, queue)
         return self.status(journey)
-
-    async def _call_back(self, journey: str, number: str, queue: str, uniqueid: str) -> None:
-        try:
-            await originate_callback(self.ami, self.settings, journey, number, queue, uniqueid)
-            answered = await channel_alive(self.ami, uniqueid)
-        except AmiError as exc:
-            log.warning("handoff: call-back for %s: %s", journey, exc)
-            answered = False
-        if not answered:
-            self._callback_failed(journey, "not answered")
-
-    def _callback_failed(self, journey: str, reason: str) -> None:
-        callback = self._callbacks.get(journey)
-        if callback is not None and callback["state"] == "calling":
-            callback["state"], callback["reason"] = "failed", reason
-            log.info("handoff: call-back for %s failed: %s", journey, reason)
-            self._bump(journey)
 
     def _queue_of(self, session: Session) -> str:
         """The queue the journey's transfer named, else its flow's person."""
