@@ -20,7 +20,7 @@ import codecs
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from panoramisk import Manager
@@ -199,8 +199,11 @@ class Ami:
                 f"AMI at {self._address[0]}:{self._address[1]} not reachable{problem}"
             ) from exc
 
-    async def action(self, fields: dict[str, str], timeout: float = 10.0) -> dict[str, str]:
-        """Send one action and return its response; AmiError on failure."""
+    async def action(
+        self, fields: Mapping[str, str | list[str]], timeout: float = 10.0
+    ) -> dict[str, str]:
+        """Send one action and return its response; AmiError on failure. A list is a
+        header given once per item (Originate's ``Variable``)."""
         await self.wait_ready(timeout)
         manager = self._manager
         assert manager is not None
@@ -210,7 +213,7 @@ class Ami:
         action.setdefault("Async", "false")
         # It also takes QueueAdd's "Added interface to queue" for the start of an event
         # list that never comes: that one response is the whole answer.
-        single = False if action.get("Action", "").lower() == "queueadd" else None
+        single = False if str(action.get("Action", "")).lower() == "queueadd" else None
         try:
             async with asyncio.timeout(timeout):
                 response = await manager.send_action(action, as_list=single)

@@ -2,7 +2,9 @@
 
 The caller leg is a real SIP channel of the sandbox Asterisk (endpoint ``caller``)
 that calls the IVR side over loopback, sends silent RTP like a phone, and presses
-keys with AMI ``PlayDTMF`` (RFC 4733 over RTP). The IVR side is served by an engine
+keys with AMI ``PlayDTMF`` (RFC 4733 over RTP); ``--codec`` and ``--inband-keys``
+make it another phone (:class:`Phone`: one codec offered; keys as tones in its
+audio, played like speech, below). The IVR side is served by an engine
 running in this process on an ephemeral port, so a designer can try a flow file
 without deploying it; the engine's session tells us when the caller has the turn.
 The caller's side talks to AMI as the tools' user (:func:`tools_ami`), not the engine's.
@@ -61,6 +63,26 @@ class Step:
     keys: str = ""
     seconds: float = 0.0
     text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Phone:
+    """What the caller's phone can do: the one codec it offers (``opus``, ``g722``,
+    ``alaw``...; else ulaw and alaw) and whether it sends keys as tones in its audio
+    (a phone without RFC 4733), where by default they go as telephone-events."""
+
+    codec: str = ""
+    inband_keys: bool = False
+
+    def variables(self) -> list[str]:
+        """The caller leg's channel variables that make its SIP offer say so."""
+        found = [f"PJSIP_MEDIA_OFFER(audio)={self.codec}"] if self.codec else []
+        if self.inband_keys:
+            found.append("PJSIP_DTMF_MODE()=inband")
+        return found
+
+
+ORDINARY_PHONE = Phone()
 
 
 def say_step(text: str) -> Step:
@@ -168,22 +190,26 @@ def tools_ami(settings: Settings) -> Ami:
                settings.tools_ami_secret)
 
 
-async def originate_caller(ami: Ami, user: str, caller_id: str, channel_id: str) -> None:
+async def originate_caller(
+    ami: Ami, user: str, caller_id: str, channel_id: str, phone: Phone = ORDINARY_PHONE
+) -> None:
     """Start the sandbox's caller leg (``ivr-caller-leg``, channel ``channel_id``) calling
-    the IVR side's ``user`` (``<flow>+<port>`` for an engine) over SIP loopback."""
-    await ami.action(
-        {
-            "Action": "Originate",
-            "Channel": f"PJSIP/caller/sip:{user}@127.0.0.1:5060",
-            "Context": "ivr-caller-leg",
-            "Exten": "s",
-            "Priority": "1",
-            "CallerID": f'"Test caller" <{caller_id}>',
-            "Async": "true",
-            "ChannelId": channel_id,
-            "Timeout": "15000",
-        }
-    )
+    the IVR side's ``user`` (``<flow>+<port>`` for an engine) over SIP loopback, as
+    ``phone``."""
+    action: dict[str, str | list[str]] = {
+        "Action": "Originate",
+        "Channel": f"PJSIP/caller/sip:{user}@127.0.0.1:5060",
+        "Context": "ivr-caller-leg",
+        "Exten": "s",
+        "Priority": "1",
+        "CallerID": f'"Test caller" <{caller_id}>',
+        "Async": "true",
+        "ChannelId": channel_id,
+        "Timeout": "15000",
+    }
+    if phone.variables():
+        action["Variable"] = phone.variables()
+    await ami.action(action)
 
 
 async def place_call(
@@ -193,6 +219,7 @@ async def place_call(
     steps: list[Step],
     caller_id: str,
     timeout: float = 120.0,
+    phone: Phone = ORDINARY_PHONE,
 ) -> CallReport:
     """Call ``flow`` on ``engine`` through the sandbox, play ``steps``, report.
     ``ami`` is the caller's side: a connection as the tools' user."""
@@ -214,13 +241,13 @@ async def place_call(
     report = CallReport(flow, caller_id)
     started = time.monotonic()
     try:
-        await originate_caller(ami, f"{flow}+{port}", caller_id, channel_id)
+        await originate_caller(ami, f"{flow}+{port}", caller_id, channel_id, phone)
         async with asyncio.timeout(timeout):
             await watch.until(lambda: watch.session is not None, 20.0)
             session = watch.session
             assert session is not None
             report.journey_id = session.call.call_id
-            await _play_steps(ami, engine.prompts, watch, session, steps, names)
+            await _play_steps(ami, engine.prompts, watch, session, steps, names, phone)
             await watch.until(lambda: session.done, timeout)
             with contextlib.suppress(TimeoutError):  # on a transfer: not before its queue is set
                 async with asyncio.timeout(10.0):
@@ -254,7 +281,12 @@ def _report(report: CallReport, session: Session, outcome: str, started: float) 
 
 async def _play_steps(
     ami: Ami,
-    prompts: PromptCache, watch: _Watch, session: Session, steps: list[Step], names: dict[str, str]
+    prompts: PromptCache,
+    watch: _Watch,
+    session: Session,
+    steps: list[Step],
+    names: dict[str, str],
+    phone: Phone,
 ) -> None:
     used_turns = 0
     for step in steps:
@@ -274,18 +306,43 @@ async def _play_steps(
             await speak(ami, prompts, names["caller"], step.text, session.lang)
             used_turns = session.turns
             continue
-        for index, key in enumerate(step.keys):
-            if index:
-                await asyncio.sleep(KEY_GAP_S)
-            await ami.action(
-                {
-                    "Action": "PlayDTMF",
-                    "Channel": names["caller"],
-                    "Digit": key,
-                    "Duration": str(KEY_DURATION_MS),
-                }
-            )
+        await press(ami, prompts, names["caller"], step.keys, phone)
         used_turns = session.turns
+
+
+async def press(ami: Ami, prompts: PromptCache, channel: str, keys: str, phone: Phone) -> None:
+    """Press ``keys`` on the caller leg ``channel``: as RFC 4733 events (AMI
+    ``PlayDTMF``), or as tones in its audio when ``phone`` sends keys inband."""
+    if phone.inband_keys:
+        await _play_audio(ami, channel, await _tones_file(prompts.directory, keys))
+        return
+    for index, key in enumerate(keys):
+        if index:
+            await asyncio.sleep(KEY_GAP_S)
+        await ami.action(
+            {
+                "Action": "PlayDTMF",
+                "Channel": channel,
+                "Digit": key,
+                "Duration": str(KEY_DURATION_MS),
+            }
+        )
+
+
+async def _tones_file(directory: str, keys: str) -> str:
+    """A WAV file of ``keys`` as tones (``directory``, which Asterisk sees at the same
+    path), without its extension."""
+    import soundfile
+
+    from engine.media.tones import dtmf_samples
+
+    base = os.path.join(directory, "dtmf-" + keys.encode().hex())
+    if not os.path.exists(base + ".wav"):
+        samples = dtmf_samples(keys, on_s=KEY_DURATION_MS / 1000, gap_s=KEY_GAP_S)
+        temporary = f"{base}.{os.getpid()}.tmp.wav"
+        await asyncio.to_thread(soundfile.write, temporary, samples, 8000, "PCM_16")
+        os.replace(temporary, base + ".wav")
+    return base
 
 
 async def speak(ami: Ami, prompts: PromptCache, channel: str, text: str, lang: str) -> str:
@@ -294,6 +351,13 @@ async def speak(ami: Ami, prompts: PromptCache, channel: str, text: str, lang: s
         path = await prompts.path_for(SpeechPart(text, lang))
     except PromptError as exc:
         raise CallError(f"cannot synthesise {text!r}: {exc}") from exc
+    await _play_audio(ami, channel, path)
+    return path
+
+
+async def _play_audio(ami: Ami, channel: str, path: str) -> None:
+    """Make the caller leg ``channel`` send the audio of ``path`` (a WAV file, without
+    its extension) and take as long as it lasts."""
     await ami.action(
         {"Action": "Setvar", "Channel": channel, "Variable": "CALLER_AUDIO", "Value": path}
     )
@@ -307,7 +371,6 @@ async def speak(ami: Ami, prompts: PromptCache, channel: str, text: str, lang: s
         }
     )
     await asyncio.sleep(_duration_s(path + ".wav"))  # a caller takes this long to say it
-    return path
 
 
 def _duration_s(path: str) -> float:
@@ -377,7 +440,8 @@ async def _main(args: argparse.Namespace, settings: Settings) -> CallReport:
         await stack.ami.wait_ready(10.0)
         await caller.wait_ready(10.0)
         return await place_call(caller, stack.engine, flow, parse_script(args.script),
-                                args.caller_id, args.timeout)
+                                args.caller_id, args.timeout,
+                                Phone(args.codec, args.inband_keys))
     finally:
         await caller.stop()
         await stack.stop()

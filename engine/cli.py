@@ -52,6 +52,10 @@ def _add_call(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "speaks during the prompt; repeat it, and mix it with --dtmf, in call order",
     )
     p.add_argument("--caller-id", default="+15551230000", help="the calling number")
+    p.add_argument("--codec", default="", help='the one codec the caller\'s phone offers: '
+                   '"opus", "g722", "alaw"... (default: ulaw and alaw)')
+    p.add_argument("--inband-keys", action="store_true",
+                   help="the phone sends keys as tones in its audio, not as RFC 4733 events")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
     p.add_argument("--flows", default=None, help="directory of flow files (default: flows/)")

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 
 from engine.ami import Ami, AmiError
-from engine.caller import originate_caller
+from engine.caller import ORDINARY_PHONE, Phone, originate_caller
 from engine.serve import Stack
 from engine.session.events import TrailEntry
 from engine.session.machine import Session
@@ -26,8 +26,11 @@ class LiveCall:
     """One call into ``flow`` from ``caller_id``, up from ``async with`` until its end,
     which hangs the caller up if nothing else has."""
 
-    def __init__(self, stack: Stack, flow: str, caller_id: str) -> None:
+    def __init__(
+        self, stack: Stack, flow: str, caller_id: str, phone: Phone = ORDINARY_PHONE
+    ) -> None:
         self.stack = stack
+        self.phone = phone
         self._exit = contextlib.AsyncExitStack()
         self.ami: Ami | None = None
         self.flow = flow
@@ -66,7 +69,9 @@ class LiveCall:
         self._exit.callback(engine.listeners.remove, self._listen)
         ami.on("Newchannel", self._channel)
         ami.on("Hangup", self._channel)
-        await originate_caller(ami, f"{self.flow}+{engine.address[1]}", self.caller_id, self._id)
+        await originate_caller(
+            ami, f"{self.flow}+{engine.address[1]}", self.caller_id, self._id, self.phone
+        )
         await self.until(lambda: self.session is not None and bool(self.leg), 20.0)
 
     async def __aexit__(self, *exc: object) -> None:

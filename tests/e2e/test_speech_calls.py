@@ -7,27 +7,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from engine.caller import parse_script, place_call, tools_ami
 from engine.media.call import MediaCall
-from engine.serve import Stack, start_stack
+from engine.serve import Stack
 from tests.conftest import FIXTURE_FLOWS, caller_ami, caller_number, local_settings
 
 pytestmark = pytest.mark.asterisk
-
-
-@pytest.fixture
-async def speech_stack() -> AsyncIterator[Stack]:
-    stack = await start_stack(local_settings(FIXTURE_FLOWS), watch=False)
-    await stack.ami.wait_ready(10.0)
-    await stack.engine.warm_prompts()
-    await stack.engine.warm_speech()
-    yield stack
-    await stack.stop()
 
 
 async def call(stack: Stack, flow: str, *script: tuple[str, str]) -> dict[str, Any]:
