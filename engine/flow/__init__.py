@@ -10,6 +10,7 @@ variables a subflow sets are known to the flows that call it.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Collection, Iterator, Mapping
 
@@ -21,6 +22,19 @@ from engine.flow.validate import validate
 from engine.flow.yamlsource import read_source
 
 FLOW_SUFFIXES = (".yaml", ".yml")
+
+log = logging.getLogger(__name__)
+
+
+def _unexpected(path: str, exc: Exception) -> Problem:
+    """A file the checks themselves failed on (a bug): it is left out like a broken
+    one, and the other files load, so the flows already serving keep serving."""
+    log.debug("flow file %s: the checks failed", path, exc_info=exc)
+    return error(
+        Where(path, 1, 1),
+        f"this file could not be checked ({type(exc).__name__}: {exc}) and is left out; "
+        "this is a bug in ivr: please report it with the file",
+    )
 
 
 def flow_files(directory: str) -> list[str]:
@@ -36,14 +50,31 @@ def flow_files(directory: str) -> list[str]:
 
 def parse_flow_file(path: str) -> tuple[Flow | None, list[Problem]]:
     """Read and parse one file, without the checks of :func:`validate`."""
-    text, problems = read_source(path)
-    if text is None:
-        return None, problems
-    return parse_flow(text, path, flow_name(path))
+    try:
+        text, problems = read_source(path)
+        if text is None:
+            return None, problems
+        return parse_flow(text, path, flow_name(path))
+    except Exception as exc:  # a bug: one file must never stop the others loading
+        return None, [_unexpected(path, exc)]
+
+
+def _checked(
+    flow: Flow, known_flows: Collection[str] | None, called: bool = False
+) -> list[Problem]:
+    """:func:`validate`; with ``called``, also an error for each subflow whose file
+    does not load (``known_flows`` mapping names to flows, None for those)."""
+    try:
+        problems = list(validate(flow, known_flows))
+        if called and isinstance(known_flows, Mapping):
+            problems.extend(check_subflow_files(flow, known_flows))
+        return problems
+    except Exception as exc:  # as in parse_flow_file
+        return [_unexpected(flow.path, exc)]
 
 
 class FlowDir(Mapping[str, Flow | None]):
-    """The flows of a directory by name (None: unreadable), each parsed the first time
+    """The flows of a directory by name (None: it does not parse), each parsed the first time
     it is asked for: what :func:`validate` takes as ``known_flows``. Checking a file
     needs every name (a subflow's "did you mean") but only the flows it calls, so a
     directory of many flows is not read whole for each of them."""
@@ -59,7 +90,8 @@ class FlowDir(Mapping[str, Flow | None]):
 
     def __getitem__(self, name: str) -> Flow | None:
         if name not in self._parsed:
-            self._parsed[name] = parse_flow_file(self._paths[name])[0]
+            flow, problems = parse_flow_file(self._paths[name])
+            self._parsed[name] = None if has_errors(problems) else flow
         return self._parsed[name]
 
     def __contains__(self, name: object) -> bool:
@@ -84,10 +116,7 @@ def load_flow_file(
     flow, problems = parse_flow_file(path)
     if flow is None:
         return None, sorted_problems(problems)
-    problems = [*problems, *validate(flow, known_flows)]
-    if isinstance(known_flows, Mapping):
-        problems.extend(check_subflow_files(flow, known_flows))
-    problems = sorted_problems(problems)
+    problems = sorted_problems([*problems, *_checked(flow, known_flows, called=True)])
     return (None if has_errors(problems) else flow), problems
 
 
@@ -118,12 +147,12 @@ def load_flow_dir(directory: str) -> tuple[dict[str, Flow], list[Problem]]:
     say why); the others load."""
     parsed = {path: parse_flow_file(path) for path in flow_files(directory)}
     known: dict[str, Flow | None] = {}
-    for path, (flow, _) in parsed.items():
-        known.setdefault(flow_name(path), flow)  # x.yaml before x.yml, as served
+    for path, (flow, found) in parsed.items():  # x.yaml before x.yml, as served
+        known.setdefault(flow_name(path), None if has_errors(found) else flow)
     flows: dict[str, Flow] = {}
     problems: list[Problem] = []
     for path, (flow, found) in parsed.items():
-        found = found if flow is None else [*found, *validate(flow, known)]
+        found = found if flow is None else [*found, *_checked(flow, known)]
         problems.extend(found)
         if flow is None or has_errors(found):
             continue

@@ -20,6 +20,7 @@ from engine.flow.yamlsource import Map, Scalar, Seq, YValue, describe
 
 Path = tuple[str | int, ...]
 _NAME = re.compile(NAME_PATTERN)
+_NAMES = frozenset({"a node id", "a flow's name", "a variable name"})  # never empty
 
 
 class Context:
@@ -120,7 +121,10 @@ class Reader:
             return None
         if isinstance(found, Scalar):
             text = found.text()
-            if text is None and field_of(self.table, name).required:
+            # null is "none" where a field may be left out; a name given as '' is not
+            named_nothing = text is not None and expected in _NAMES
+            blank = text is None or not text.strip()
+            if blank and (named_nothing or field_of(self.table, name).required):
                 self.ctx.error(found.where, f"{self.label}: '{name}' is empty")
             return text
         self.wrong(name, found, expected)
@@ -129,10 +133,13 @@ class Reader:
     def target(self, name: str) -> str | None:
         return self.string(name, "a node id")
 
+    def flow_name(self, name: str) -> str | None:
+        return self.string(name, "a flow's name")
+
     def variable_name(self, name: str) -> str | None:
         text = self.string(name, "a variable name")
         found = self.map.get(name)
-        if text is not None and found is not None and not _NAME.match(text):
+        if text and text.strip() and found is not None and not _NAME.match(text):
             self.ctx.error(
                 found.where,
                 f"{self.label}: '{text}' is not a variable name (letters, digits and _, "

@@ -102,7 +102,7 @@ def entry_lengths(pattern: str, limit: int) -> Lengths | None:
     try:
         re.compile(pattern)
         return _lengths(_parser.parse(pattern), limit)
-    except (_Unknown, re.error, RecursionError):
+    except (_Unknown, re.error, RecursionError, OverflowError):
         return None
     except (AttributeError, TypeError, ValueError):  # re's private parser has changed
         return None

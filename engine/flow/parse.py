@@ -329,7 +329,7 @@ def _set(r: Reader, b: _Base) -> AnyNode:
 
 
 def _subflow(r: Reader, b: _Base) -> AnyNode:
-    return Subflow(*b.head, flow=r.string("flow") or "", next=r.target("next") or "")
+    return Subflow(*b.head, flow=r.flow_name("flow") or "", next=r.target("next") or "")
 
 
 def _return(r: Reader, b: _Base) -> AnyNode:
@@ -338,7 +338,7 @@ def _return(r: Reader, b: _Base) -> AnyNode:
 
 def _transfer(r: Reader, b: _Base) -> AnyNode:
     return Transfer(
-        *b.head, queue=r.string("queue") or "", prompt=_prompt(r), survey=r.string("survey")
+        *b.head, queue=r.string("queue") or "", prompt=_prompt(r), survey=r.flow_name("survey")
     )
 
 

@@ -23,7 +23,9 @@ from typing import TypeVar
 
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined, meta, nodes
 from jinja2.environment import TemplateExpression
+from jinja2.exceptions import SecurityError
 from jinja2.parser import Parser
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 _N = TypeVar("_N", bound=nodes.Node)
@@ -74,8 +76,38 @@ def mask(value: object, keep: int = 4, char: str = "*") -> str:
     return char * (len(text) - keep) + text[len(text) - keep :]
 
 
+MAX_RESULT = 100_000  # characters or items a ``*`` may make; digits a ``**`` may make
+_PARSE_ERRORS = (TemplateSyntaxError, RecursionError)  # the latter: nested hundreds deep
+
+
+class _FlowEnvironment(SandboxedEnvironment):
+    """The sandbox, and a cap on what one operator may build: ``'a' * 10**9`` would
+    hold the event loop (and gigabytes) while every call waits. Intercepting ``*`` and
+    ``**`` also keeps Jinja from folding such constants as it compiles."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Context, operator: str, left: object, right: object) -> object:
+        if operator == "*":
+            size = max(_repeated(left, right), _repeated(right, left))
+            if size > MAX_RESULT:
+                raise SecurityError(f"'*' would make {size:,} items")
+        if operator == "**" and isinstance(left, int) and isinstance(right, int):
+            digits = abs(right) * max(abs(left), 2).bit_length() * 0.302
+            if digits > MAX_RESULT:
+                raise SecurityError(f"'**' would make a number of about {digits:,.0f} digits")
+        return super().call_binop(context, operator, left, right)
+
+
+def _repeated(item: object, count: object) -> int:
+    """How long ``item * count`` would be, for text and lists (else 0)."""
+    if isinstance(item, str | list | tuple) and isinstance(count, int):
+        return len(item) * count
+    return 0
+
+
 def _environment(screen: bool = False) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    env = _FlowEnvironment(undefined=StrictUndefined, autoescape=False)
     spelt = show_digits if screen else say_digits
     env.filters.update(say_number=say_number, say_digits=spelt, mask=mask)
     return env
@@ -153,22 +185,59 @@ def _issue(exc: TemplateSyntaxError) -> TemplateIssue:
 
 
 def template_issue(template_text: str) -> TemplateIssue | None:
-    """Why the template does not compile (unknown filters included), or None."""
+    """Why the template does not compile (unknown filters included) or could never
+    render, or None."""
     try:
         _template(template_text)
+        return _never_renders(ENVIRONMENT.parse(template_text))
     except TemplateSyntaxError as exc:
         return _issue(exc)
-    return None
+    except RecursionError:
+        return TemplateIssue(_TOO_DEEP, 1)
 
 
 def expression_issue(expression: str) -> TemplateIssue | None:
-    """Why the expression does not compile, or None."""
+    """Why the expression does not compile or could never be evaluated, or None."""
     if not expression.strip():
         return TemplateIssue("the expression is empty", 1)
     try:
         _expression(expression)
+        return _never_renders(Parser(ENVIRONMENT, expression, state="variable").parse_expression())
     except TemplateSyntaxError as exc:
         return _issue(exc)
+    except RecursionError:
+        return TemplateIssue(_TOO_DEEP, 1)
+
+
+_TOO_DEEP = "nested too deeply to read (hundreds of brackets or 'not's)"
+_NO_FILES = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
+
+
+def _never_renders(ast: nodes.Node) -> TemplateIssue | None:
+    """What the sandbox refuses on every call: other template files (a flow's
+    templates are its own text) and private attributes (``x.__class__``)."""
+    for found in _with_root(ast, nodes.Node):
+        if isinstance(found, _NO_FILES):
+            tag = type(found).__name__.lower().replace("fromimport", "from ... import")
+            return TemplateIssue(f"'{{% {tag} %}}' is not available: a flow's template is "
+                                 "its own text, with no other template files", found.lineno)
+        private = _private_name(found)
+        if private is not None:
+            return TemplateIssue(f"'{private}' is private: names starting with '_' are not "
+                                 "readable in templates", found.lineno)
+    return None
+
+
+def _private_name(node: nodes.Node) -> str | None:
+    if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
+        return node.attr
+    if (
+        isinstance(node, nodes.Getitem)
+        and isinstance(node.arg, nodes.Const)
+        and isinstance(node.arg.value, str)
+        and node.arg.value.startswith("_")
+    ):
+        return node.arg.value
     return None
 
 
@@ -177,7 +246,7 @@ def referenced_names(template_text: str) -> set[str]:
     Empty for a template that does not compile."""
     try:
         ast = ENVIRONMENT.parse(template_text)
-    except TemplateSyntaxError:
+    except _PARSE_ERRORS:
         return set()
     return set(meta.find_undeclared_variables(ast)) - GLOBAL_NAMES
 
@@ -187,7 +256,7 @@ def expression_names(expression: str) -> set[str]:
     try:
         parser = Parser(ENVIRONMENT, expression, state="variable")
         ast = parser.parse_expression()
-    except TemplateSyntaxError:
+    except _PARSE_ERRORS:
         return set()
     names = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"}
     return names - GLOBAL_NAMES
@@ -251,7 +320,7 @@ def defined_when(expression: str) -> tuple[frozenset[str], frozenset[str]]:
     either way means it is (evaluating it would have failed otherwise)."""
     try:
         ast = Parser(ENVIRONMENT, expression, state="variable").parse_expression()
-    except TemplateSyntaxError:
+    except _PARSE_ERRORS:
         return frozenset(), frozenset()
     return _facts(ast)
 
@@ -266,6 +335,6 @@ def required_names(template_text: str, expression: bool = False) -> set[str]:
         else:
             ast = ENVIRONMENT.parse(template_text)
         used = expression_names(template_text) if expression else referenced_names(template_text)
-    except TemplateSyntaxError:  # reported by check_templates
+    except _PARSE_ERRORS:  # reported by check_templates
         return set()
     return used - _guarded(ast)

@@ -17,6 +17,7 @@ that has no edge out of itself. Checks across flows: :mod:`.subflows`.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 
 from engine.flow import dataflow, keypad, textchecks
@@ -48,6 +49,7 @@ _INPUT_TYPES = (Menu, Input)
 _MAX_PROBE_LENGTH = 32
 _MAX_PATTERN_LENGTH = 64
 _FILLS: tuple[str, ...] = (*"0123456789", "0123456789", "9876543210", "1357924680")
+_SLOW_CHECK_S = 0.02  # one entry checked against a pattern, on the loop every call shares
 
 
 # What a dialplan can pass as the flow (agi://host/<flow>; the sandbox's loopback).
@@ -70,7 +72,7 @@ def check_start_and_human(flow: Flow) -> Iterator[Problem]:
             at(flow, ("start",), flow.where),
             f"start: unknown node '{flow.start}'{did_you_mean(flow.start, flow.nodes)}",
         )
-    if flow.human is None:
+    if not flow.human:  # none, or empty (said where it is read)
         return
     where = at(flow, ("human",), flow.where)
     human = flow.nodes.get(flow.human)
@@ -85,8 +87,8 @@ def check_start_and_human(flow: Flow) -> Iterator[Problem]:
 def check_targets(flow: Flow) -> Iterator[Problem]:
     for node in flow.nodes.values():
         for edge in edges(node):
-            if not edge.target or edge.target in flow.nodes:
-                continue
+            if not edge.target.strip() or edge.target in flow.nodes:
+                continue  # '' is reported where it is read
             if edge.target == flow.human:
                 continue  # reported once, at 'human'
             yield error(
@@ -234,6 +236,29 @@ def _probe(node: Input, key: str, pattern: re.Pattern[str] | None) -> str | None
     return None
 
 
+def _slow_entry(pattern: re.Pattern[str], max_length: int) -> tuple[str, float] | None:
+    """An entry of up to ``max_length`` keys that takes the pattern long to check, and
+    how long (nested repetition such as ``(\\d+)+`` backtracks exponentially on
+    an entry that almost matches). Lengths are tried from the shortest, so a
+    pattern of that kind is caught before it takes long; a slow time is measured
+    three times, so that the machine being busy for a moment does not count."""
+    for length in range(1, min(max_length, _MAX_PROBE_LENGTH * 2) + 1):
+        for last in "0*#":
+            entry = "0" * (length - 1) + last
+            took = _timed(pattern, entry)
+            if took > _SLOW_CHECK_S:
+                took = min(took, _timed(pattern, entry), _timed(pattern, entry))
+            if took > _SLOW_CHECK_S:
+                return entry, took
+    return None
+
+
+def _timed(pattern: re.Pattern[str], entry: str) -> float:
+    started = time.perf_counter()
+    pattern.fullmatch(entry)
+    return time.perf_counter() - started
+
+
 def _compiled(pattern: str | None) -> tuple[re.Pattern[str] | None, str | None]:
     if pattern is None:
         return None, None
@@ -241,6 +266,8 @@ def _compiled(pattern: str | None) -> tuple[re.Pattern[str] | None, str | None]:
         return re.compile(pattern), None
     except re.error as exc:
         return None, exc.msg
+    except (OverflowError, RecursionError) as exc:  # "\\d{4294967296}", 2000 nested groups
+        return None, str(exc) if isinstance(exc, OverflowError) else "nested too deeply"
 
 
 def check_inputs(flow: Flow) -> Iterator[Problem]:
@@ -258,6 +285,15 @@ def check_inputs(flow: Flow) -> Iterator[Problem]:
                 f"{label(node)}: min_length {node.min_length} is more than "
                 f"max_length {node.max_length}",
             )
+        if pattern is not None and _slow_entry(pattern, node.max_length) is not None:
+            where = at(flow, node_path(node, "pattern"), node.where)
+            yield error(
+                where,
+                f"{label(node)} pattern: an entry that almost matches takes over "
+                f"{_SLOW_CHECK_S * 1000:.0f} ms to check, and every call waits meanwhile; "
+                "nested repetition such as (\\d+)+ is the usual cause: write \\d+",
+            )
+            continue
         yield from _never_accepted(flow, node, bad)
         for i, option in enumerate(node.options):
             example = _probe(node, option.key, pattern) if option.key and not bad else None

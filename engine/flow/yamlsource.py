@@ -35,6 +35,11 @@ _CORE_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "str")
 )
 _TEXT_TAGS = frozenset({"tag:yaml.org,2002:timestamp"})  # kept as written
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_HALF_CHARACTER = (
+    "a '\\u' escape here makes half of a character (a surrogate, U+D800 to U+DFFF); "
+    "write the character itself, or its '\\U' escape with 8 digits"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,9 +354,15 @@ class _Builder:
         if node.tag not in _CORE_TAGS:
             self.problems.append(error(where, f"YAML tag '{node.tag}' is not supported here"))
             return Scalar(raw, raw, where, quoted)
+        if _SURROGATE.search(raw):  # "\ud800": half of a character, which nothing can print
+            self.problems.append(error(where, _HALF_CHARACTER))
+            raw = _SURROGATE.sub("\ufffd", raw)
+            return Scalar(raw, raw, where, quoted)
         try:
             value = self.loader.construct_object(node)
-        except (ValueError, OverflowError):  # e.g. a 5000-digit number: keep it as text
+        except (ValueError, OverflowError, KeyError, IndexError):
+            # A 5000-digit number, "!!int ''", "!!bool maybe": keep it as text, which
+            # the field's own check then names ("expected a number, got text").
             return Scalar(raw, raw, where, quoted)
         if isinstance(value, str) and isinstance(node, ScalarNode) and node.style is None:
             self._cut_by_comment(node, value)
@@ -388,9 +399,10 @@ class _Builder:
             )
 
     def _mapping(self, node: MappingNode) -> Map:
-        self.loader.flatten_mapping(node)  # resolves "<<" merge keys
+        written = {id(key) for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge"}
+        self.loader.flatten_mapping(node)  # resolves "<<" merge keys: theirs come first
         entries: list[Entry] = []
-        seen: dict[str, Where] = {}
+        seen: dict[str, tuple[Where, bool]] = {}
         for key_node, value_node in node.value:
             key_where = self.where(key_node)
             if not isinstance(key_node, ScalarNode):
@@ -399,14 +411,23 @@ class _Builder:
                 )
                 continue
             key = str(key_node.value)
+            if _SURROGATE.search(key):
+                self.problems.append(error(key_where, _HALF_CHARACTER))
+                key = _SURROGATE.sub("\ufffd", key)
+            mine = id(key_node) in written
             value = self.build(value_node)
             if key in seen:
-                first = seen[key]
-                self.problems.append(
-                    error(key_where, f"duplicate key '{key}' (first at line {first.line})")
-                )
-                continue
-            seen[key] = key_where
+                first, first_mine = seen[key]
+                if not first_mine:  # "<<: *defaults" then "key: ...": the key written wins
+                    entries = [e for e in entries if e.key != key] if mine else entries
+                elif mine:
+                    self.problems.append(
+                        error(key_where, f"duplicate key '{key}' (first at line {first.line})")
+                    )
+                    continue
+                if not mine:
+                    continue
+            seen[key] = (key_where, mine)
             entries.append(Entry(key, key_where, value))
         return Map(tuple(entries), self.where(node))
 

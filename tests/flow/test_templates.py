@@ -107,3 +107,18 @@ def test_a_guard_that_is_the_whole_expression_guards() -> None:
     assert required_names("account | default('x')", expression=True) == set()
     assert required_names("account is defined and pin == '1'", expression=True) == {"pin"}
     assert required_names("account == '1'", expression=True) == {"account"}
+
+
+def test_an_operator_may_not_build_something_huge() -> None:
+    """'a' * 10**9 would hold the event loop and gigabytes while every call waits:
+    refused at run time (and not folded into a constant while the template compiles)."""
+    assert render("{{ 'ab' * 3 }} {{ 2 ** 10 }} {{ [0] * 2 }} {{ 3 * 4 }}", {}) == (
+        "ababab 1024 [0, 0] 12"
+    )
+    with pytest.raises(TemplateFailure, match="would make 1,000,000,000 items"):
+        render("{{ 'a' * 1000000000 }}", {})
+    with pytest.raises(TemplateFailure, match="would make 400,000 items"):
+        render("{{ code * 200000 }}", {"code": "12"})
+    with pytest.raises(TemplateFailure, match="'\\*\\*' would make a number"):
+        render("{{ 10 ** 10000000 }}", {})
+    assert template_issue("{{ 'a' * 1000000000 }}") is None  # compiles, and quickly

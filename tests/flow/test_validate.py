@@ -518,7 +518,11 @@ def test_ivr_validate_skips_a_fifo_next_to_the_flow(
     assert out == f"{tmp_path}/pipe.yaml:1:1: cannot read: not a regular file\n"
 
 
-@pytest.mark.parametrize("child", ["start: [\n", ""], ids=["yaml_error", "empty"])
+@pytest.mark.parametrize(
+    "child",
+    ["start: [\n", "", "start: r\nnodes:\n  r: {type: retrun}\n"],
+    ids=["yaml_error", "empty", "unknown_type"],
+)
 def test_a_subflow_that_cannot_be_read_is_one_error_at_the_node(
     tmp_path: Path, child: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -542,6 +546,49 @@ def test_a_subflow_that_cannot_be_read_is_one_error_at_the_node(
     assert list(flows) == ["main"]
     assert [p.message for p in problems if p.where.file.endswith("main.yaml")] == [
         "subflow 'signin': flow 'child' has errors and is not loaded"
+    ]
+
+
+def test_a_file_the_checks_fail_on_is_left_out_and_the_others_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in a check (one file makes it raise) costs that file alone, as an error
+    at its first line: the engine's reload keeps the other flows serving."""
+    import engine.flow as flow_package
+
+    _write_flows(tmp_path, {
+        "good": "start: bye\nnodes:\n  bye: {type: hangup, prompt: Bye.}\n",
+        "odd": "start: bye\nnodes:\n  bye: {type: hangup, prompt: Odd.}\n",
+    })
+    real = flow_package.validate
+
+    def failing(flow: Any, known: Any = None) -> Any:
+        if flow.name == "odd":
+            raise KeyError("maybe")
+        return real(flow, known)
+
+    monkeypatch.setattr(flow_package, "validate", failing)
+    flows, problems = load_flow_dir(str(tmp_path))
+    assert list(flows) == ["good"]
+    assert [str(p) for p in problems] == [
+        f"{tmp_path}/odd.yaml:1:1: this file could not be checked (KeyError: 'maybe') and "
+        "is left out; this is a bug in ivr: please report it with the file"
+    ]
+
+
+def test_a_merge_key_gives_defaults_that_the_keys_written_override() -> None:
+    text = (
+        "start: main\nhuman: agent\nnodes:\n"
+        "  main:\n    type: menu\n    prompt: Press 1 or 0.\n    options:\n"
+        "      - &one {key: 1, label: One, goto: agent}\n"
+        "      - <<: *one\n        key: 0\n        label: Person\n"
+        "  agent: {type: transfer, queue: q}\n"
+    )
+    flow, problems = parse_flow(text, "merge.yaml")
+    assert flow is not None and problems == [] and validate(flow) == []
+    options = flow.nodes["main"].options  # type: ignore[union-attr]
+    assert [(o.key, o.label.get("en"), o.goto) for o in options] == [
+        ("1", "One", "agent"), ("0", "Person", "agent")
     ]
 
 
