@@ -7,6 +7,7 @@ message``), the form editors and CI logs turn into links.
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -27,9 +28,24 @@ class Problem:
         return self.severity == "error"
 
     def __str__(self) -> str:
+        message = _printable(self.message)  # one line, whatever a name in it holds
         if self.severity == "warning":
-            return f"{self.where}: warning: {self.message}"
-        return f"{self.where}: {self.message}"
+            return f"{self.where}: warning: {message}"
+        return f"{self.where}: {message}"
+
+
+def _printable(text: str) -> str:
+    """Control characters (a newline, a terminal's escape) as escapes: a message
+    names what the file holds, and must stay one line that prints as it reads."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else _escaped(c) for c in text)
+
+
+def _escaped(c: str) -> str:
+    if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") or not c.isprintable():
+        return c.encode("unicode_escape").decode("ascii")
+    return c
 
 
 def error(where: Where, message: str) -> Problem:
@@ -51,6 +67,15 @@ def sorted_problems(problems: Iterable[Problem]) -> list[Problem]:
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` when a candidate is close to ``word``, else ``""``."""
+    """`` (did you mean 'x'?)`` when a candidate is close to ``word``, else ``""``;
+    and which invisible character ``word`` holds, if any (a zero-width space pasted in)."""
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    hidden = next((c for c in word if _invisible(c)), None)
+    hint = f"it holds an invisible character, U+{ord(hidden):04X}" if hidden else ""
+    if close:
+        hint = f"{hint}; did you mean '{close[0]}'?" if hint else f"did you mean '{close[0]}'?"
+    return f" ({hint})" if hint else ""
+
+
+def _invisible(c: str) -> bool:
+    return unicodedata.category(c) in ("Cc", "Cf", "Zs") and c != " "

@@ -84,17 +84,22 @@ def check_start_and_human(flow: Flow) -> Iterator[Problem]:
         yield error(where, f"human: '{flow.human}' is a {human.type}, not a transfer")
 
 
+_MAX_SUGGESTIONS = 100  # each compares a name with every node: a generated flow has thousands
+
+
 def check_targets(flow: Flow) -> Iterator[Problem]:
+    suggested = 0
     for node in flow.nodes.values():
         for edge in edges(node):
             if not edge.target.strip() or edge.target in flow.nodes:
                 continue  # '' is reported where it is read
             if edge.target == flow.human:
                 continue  # reported once, at 'human'
+            suggested += 1
+            hint = did_you_mean(edge.target, flow.nodes) if suggested <= _MAX_SUGGESTIONS else ""
             yield error(
                 at(flow, edge.path, node.where),
-                f"{label(node)} {edge.what}: unknown node '{edge.target}'"
-                f"{did_you_mean(edge.target, flow.nodes)}",
+                f"{label(node)} {edge.what}: unknown node '{edge.target}'{hint}",
             )
 
 
@@ -183,11 +188,15 @@ def check_people(
             isinstance(node, Subflow) and person(node.flow)
         )
 
+    # Backwards from every node that helps: what can reach one (once, not per menu).
+    pred: dict[str, list[str]] = {}
+    for source, targets in succ.items():
+        for target in targets:
+            pred.setdefault(target, []).append(source)
+    helping = [node_id for node_id, node in flow.nodes.items() if helps(node)]
+    leads_to_one = search(helping, lambda n: pred.get(n, ()))
     for node_id, node in flow.nodes.items():
-        if not isinstance(node, Menu):
-            continue
-        reached = search([node_id], lambda n: succ[n])
-        if not any(helps(flow.nodes[n]) for n in reached):
+        if isinstance(node, Menu) and node_id not in leads_to_one:
             fix = (
                 "add an option that leads to one, or leave out a retry's goto so that it "
                 f"ends at the flow's 'human' ('{flow.human}')"

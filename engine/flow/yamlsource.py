@@ -35,6 +35,7 @@ _CORE_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "str")
 )
 _TEXT_TAGS = frozenset({"tag:yaml.org,2002:timestamp"})  # kept as written
+_SEPARATOR = re.compile("[\x85\u2028\u2029]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _HALF_CHARACTER = (
     "a '\\u' escape here makes half of a character (a surrogate, U+D800 to U+DFFF); "
@@ -274,6 +275,20 @@ def _unclosed_bracket(exc: yaml.MarkedYAMLError, text: str) -> str | None:
     )
 
 
+_FIELD = re.compile(r"\s*(- )?[\w-]+:\s")
+
+
+def _indented_under_a_value(lines: list[str], number: int) -> bool:
+    """Line ``number`` starts with a field and is indented more than the line above,
+    which is a field with its value: "  type: hangup" then "   prompt: Bye."."""
+    above = next((n for n in range(number - 1, -1, -1) if lines[n].strip()), None)
+    if above is None or number >= len(lines) or not _FIELD.match(lines[number] + " "):
+        return False
+    field_above = _FIELD.match(lines[above] + " ")
+    has_value = field_above is not None and lines[above].split(":", 1)[1].strip() != ""
+    return has_value and _indent(lines[number]) > _indent(lines[above])
+
+
 def _indent(line: str) -> int:
     return len(line) - len(line.lstrip(" "))
 
@@ -288,6 +303,11 @@ def _hint(exc: yaml.MarkedYAMLError, text: str) -> str:
     if "'?'" in problem and "flow" in (exc.context or ""):  # in { } or [ ]
         return "; inside { } a '?' ends the text: put the text in quotes"
     if "mapping values are not allowed" in problem:
+        if exc.problem_mark is not None and _indented_under_a_value(lines, exc.problem_mark.line):
+            return (
+                "; this line is indented more than the field above it: the fields of "
+                "one node line up (if it is that field's text going on, quote the text)"
+            )
         return "; put text that contains ': ' in quotes"
     if problem.startswith("expected <block end>"):
         return (
@@ -436,6 +456,11 @@ def load_yaml(text: str, path: str) -> tuple[YValue | None, list[Problem]]:
     """Parse one YAML document. None with problems when it cannot be read at all;
     None without problems for an empty document."""
     loader: LineLoader | None = None
+    separator = _SEPARATOR.search(text)
+    if separator is not None:  # YAML breaks the line there; editors do not: lines would be off
+        where = _where_at(path, text, separator.start())
+        code = f"U+{ord(separator.group()):04X}"
+        return None, [error(where, f"an invisible line separator ({code}) is here: delete it")]
     try:
         loader = LineLoader(text)
         node = loader.get_single_node()
