@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -36,6 +37,8 @@ from engine.trail.store import TrailStore, new_journey_id
 from engine.webcall import WebOnlyCall
 
 log = logging.getLogger(__name__)
+
+_JOURNEY_ID = re.compile(r"[0-9a-f]{32}")  # engine/trail/store.py new_journey_id
 
 SessionListener = Callable[[Session, list[TrailEntry]], None]
 ENDED_KEPT_S = 10 * 60  # how long a finished journey stays reachable (the page shows it)
@@ -253,8 +256,12 @@ class Engine:
                      call.call_id, request.channel, call.caller_id, flow.name, outcome)
 
     async def _surveyed(self, request: AgiRequest) -> str:
-        """The journey of the call a survey follows: the one on the same channel (its
-        agent hung up), looked up before the survey's own journey begins there."""
+        """The journey of the call a survey follows: the dialplan's ``of`` (a call-back's
+        journey, begun on the web), else the one on the same channel (its agent hung
+        up), looked up before the survey's own journey begins there."""
+        of = request.query.get("of", "")  # a call-back's channel carries its journey
+        if _JOURNEY_ID.fullmatch(of):
+            return of
         if self.trail is None or not request.unique_id:
             return ""
         try:

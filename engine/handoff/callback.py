@@ -85,8 +85,34 @@ class CallbackPolicy:
             }
 
 
+@dataclass(frozen=True, slots=True)
+class Survey:
+    """The flow to run once the agent hangs up (a transfer's ``survey``), in the
+    journey's language, and the ``host:port`` at which Asterisk reaches this engine's
+    FastAGI ("": the dialplan's ``IVR_ENGINE``)."""
+
+    flow: str = ""
+    lang: str = ""
+    engine: str = ""
+
+    def variables(self) -> dict[str, str]:
+        if not self.flow:
+            return {}
+        found = {"IVR_SURVEY": self.flow, "IVR_LANG": self.lang}
+        return found | ({"IVR_ENGINE": self.engine} if self.engine else {})
+
+
+NO_SURVEY = Survey()
+
+
 async def originate_callback(
-    ami: Ami, settings: HandoffSettings, journey: str, number: str, queue: str, uniqueid: str
+    ami: Ami,
+    settings: HandoffSettings,
+    journey: str,
+    number: str,
+    queue: str,
+    uniqueid: str,
+    survey: Survey = NO_SURVEY,
 ) -> None:
     """Place the call as channel ``uniqueid`` (the queue events carry it). Returns once
     the call is answered or has failed: panoramisk waits for the OriginateResponse."""
@@ -94,6 +120,7 @@ async def originate_callback(
         "IVR_JOURNEY": journey,
         "IVR_QUEUE": queue,
         "IVR_CALLBACK": number,
+        **survey.variables(),
     }
     await ami.action(
         {
@@ -145,9 +172,13 @@ class CallBacks:
         self.of[journey] = {"state": "calling", "number": number, "queue": queue}
         return uniqueid
 
-    async def place(self, journey: str, number: str, queue: str, uniqueid: str) -> None:
+    async def place(
+        self, journey: str, number: str, queue: str, uniqueid: str, survey: Survey = NO_SURVEY
+    ) -> None:
         try:
-            await originate_callback(self._ami, self._settings, journey, number, queue, uniqueid)
+            await originate_callback(
+                self._ami, self._settings, journey, number, queue, uniqueid, survey
+            )
             answered = await channel_alive(self._ami, uniqueid)
         except AmiError as exc:
             log.warning("handoff: call-back for %s: %s", journey, exc)

@@ -16,6 +16,7 @@ from engine.config import Settings
 from engine.serve import Stack
 from engine.session import events as ev
 from engine.session.events import trail_as_dicts
+from engine.session.machine import Session
 from tests.conftest import caller_number
 from tests.handoff.conftest import (
     QUEUE,
@@ -207,6 +208,44 @@ async def test_a_web_only_journey_is_called_back_into_the_queue(stack: Stack) ->
         assert stored.wrapup["resolved_first_contact"] is False
         kinds = [(e["kind"], e.get("source")) for e in await stack.engine.trail.trail(journey)]
         assert kinds[-1] == ("input", "web")  # the form's answer is in the durable trail
+
+
+async def test_a_called_back_caller_rates_the_call_when_the_agent_hangs_up(
+    stack: Stack,
+) -> None:
+    """The web journey's transfer names a survey (the demo's): the call-back carries it,
+    and when the agent hangs up, the caller hears it, linked to the web journey."""
+    ext = unique_ext()
+    connects = AgentConnects(stack)
+    journey = await walk_on_the_web(stack)
+    async with desktop(stack, ext) as desk, aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{stack.web_url}/handoff/{journey}/callback", json={"number": caller_number()}
+        ) as r:
+            assert r.status == 202
+        await desk.wait_for("connected", 30, journey=journey)
+        async with asyncio.timeout(5):
+            while ext not in connects.events:
+                await asyncio.sleep(0.05)
+        await stack.ami.action({"Action": "Hangup", "Channel": connects.events[ext]["DestChannel"]})
+
+        def survey() -> Session | None:
+            for handle in list(stack.engine.sessions.values()):
+                if handle.session.flow.name == "csat_survey":
+                    return handle.session
+            return None
+
+        async with asyncio.timeout(30):
+            while (rating := survey()) is None or not rating.listening:
+                await asyncio.sleep(0.05)
+        assert rating.call.survey_of == journey and rating.lang == "en"
+        await stack.ami.action({"Action": "Hangup", "Channel": rating.call.channel})
+        async with asyncio.timeout(10):
+            while not rating.done:
+                await asyncio.sleep(0.05)
+    assert stack.engine.trail is not None
+    stored = await stack.engine.trail.trail(rating.call.call_id)
+    assert stored[0]["kind"] == "start" and stored[0]["survey_of"] == journey
 
 
 async def test_the_page_sees_its_place_in_the_queue(stack: Stack) -> None:
