@@ -76,8 +76,21 @@ class FlowStore:
 
     def load(self) -> ReloadResult:
         """(Re)compile the directory; keep the last good version of broken files."""
-        self._stamps = _stamps(self.directory)
-        compiled, problems = load_flow_dir(self.directory)
+        stamps = _stamps(self.directory)
+        return self._apply(stamps, *load_flow_dir(self.directory))
+
+    async def reload(self) -> ReloadResult:
+        """:meth:`load`, compiling in a thread: the demo's four flows take 120-140 ms
+        to read and check, a big one seconds, and every call in progress waits while
+        the event loop does it. Only the swap runs on the loop."""
+        stamps = _stamps(self.directory)
+        return self._apply(stamps, *await asyncio.to_thread(load_flow_dir, self.directory))
+
+    def _apply(
+        self, stamps: dict[str, tuple[float, int]], compiled: dict[str, Flow],
+        problems: list[Problem],
+    ) -> ReloadResult:
+        self._stamps = stamps
         old = dict(self._snapshot.flows)
         new: dict[str, Flow] = {}
         result = ReloadResult(problems=list(problems))
@@ -107,7 +120,7 @@ class FlowStore:
         while True:
             await asyncio.sleep(interval)
             if self.changed_on_disk():
-                result = self.load()
+                result = await self.reload()
                 for problem in result.problems:
                     log.warning("flow reload: %s", problem)
                 log.info(

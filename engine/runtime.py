@@ -118,7 +118,7 @@ class Engine:
     ) -> tuple[str, int]:
         """Serve; ``report_flows``: log every flow file's problems (``ivr call``
         reports those of the flow it calls itself)."""
-        result = self.flows.load()
+        result = await self.flows.reload()
         for problem in result.problems if report_flows else ():
             log.warning("flows: %s", problem)
         self._http = aiohttp.ClientSession()

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from engine.flowstore import FlowStore
 
@@ -83,3 +87,36 @@ async def test_watch_picks_up_an_edit(tmp_path: Path) -> None:
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
     assert greeting(store) == "After"
+
+
+async def test_a_reload_compiles_beside_the_calls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading and checking the flows happens in a thread: the event loop that serves
+    the calls in progress runs on meanwhile (the demo's flows take 120-140 ms)."""
+    import engine.flowstore as flowstore
+
+    write(tmp_path / "hello.yaml", "Hi")
+    real = flowstore.load_flow_dir
+
+    def slow(directory: str) -> Any:
+        time.sleep(0.5)  # as a big directory would take
+        return real(directory)
+
+    monkeypatch.setattr(flowstore, "load_flow_dir", slow)
+    store = FlowStore(str(tmp_path))
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        result = await store.reload()
+    finally:
+        ticker.cancel()
+    assert result.changed == ["hello"] and greeting(store) == "Hi"
+    assert ticks >= 10  # the loop ran on through the half second (none if it waited)
