@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from engine import webbody
+
 SLOW_S = 3.0
 
 
@@ -36,10 +38,7 @@ FAILING = "000000"
 
 
 async def _fields(request: web.Request) -> dict[str, str]:
-    try:
-        data = await request.json()
-    except ValueError as exc:
-        raise web.HTTPBadRequest(text="expected a JSON object") from exc
+    data = await webbody.json_body(request)
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(text="expected a JSON object")
     return {str(k): str(v) for k, v in data.items()}

@@ -314,13 +314,22 @@ class Engine:
                 log.exception("trail: could not record the end of %s", session.call.call_id)
 
     def _register(self, journey_id: str, handle: SessionHandle) -> None:
+        """Keep ``handle``, and let go of ended journeys past ENDED_KEPT_S (or beyond
+        MAX_ENDED); a journey on the web still in use is kept as long as it is."""
         now = time.monotonic()
-        while self._ended and (
+        looked_at = 0
+        while self._ended and looked_at < len(self._ended) and (
             now - self._ended[0][0] > ENDED_KEPT_S or len(self._ended) > MAX_ENDED
         ):
             _, old = self._ended.popleft()
-            if old not in self.calls:
-                self.sessions.pop(old, None)
+            if old in self.calls:
+                continue  # a call again (the call-back's): listed once it ends
+            kept = self.sessions.get(old)
+            if isinstance(kept, WebOnlyCall) and now - kept.seen < ENDED_KEPT_S:
+                self._ended.append((kept.seen, old))  # in use: looked at again later
+                looked_at += 1
+                continue
+            self.sessions.pop(old, None)
         self.sessions[journey_id] = handle
 
     def _waker(self, channel: str) -> Callable[[], None]:

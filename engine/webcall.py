@@ -9,6 +9,7 @@ the journey waits there for the "talk to a person" path (a call back).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Awaitable
 
@@ -30,6 +31,11 @@ class WebOnlyCall:
         self._trail_seen = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._unsaved: list[Awaitable[None]] = []
+        self.seen = time.monotonic()  # last taken a step or shown: kept while in use
+
+    def touch(self) -> None:
+        """The page asked for the journey: its person is still there."""
+        self.seen = time.monotonic()
 
     @property
     def voice(self) -> bool:
@@ -46,6 +52,7 @@ class WebOnlyCall:
             task.cancel()
 
     def _run(self, actions: list[ev.Action]) -> None:
+        self.touch()
         pending = deque(actions)
         while pending:
             action = pending.popleft()

@@ -34,10 +34,12 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from engine import webbody
 from engine.config import Settings
 from engine.handoff.hub import HandoffHub
 from engine.runtime import Engine, SessionHandle
 from engine.session import events as ev
+from engine.webcall import WebOnlyCall
 from visual_ivr.agent import handoff_hub_of
 from visual_ivr.handoff_page import HandoffForms, following, handoff_part
 from visual_ivr.links import LinkService
@@ -180,10 +182,7 @@ class VisualIvr:
         return response
 
     async def send_link(self, request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-        except (ValueError, UnicodeDecodeError):
-            body = None
+        body = await webbody.json_body(request)
         journey = body.get("journey") if isinstance(body, dict) else None
         if not isinstance(journey, str) or not journey:
             return web.json_response({"ok": False, "reason": "no journey"}, status=400)
@@ -246,7 +245,9 @@ class VisualIvr:
             return self._ended(request, visit)
         if (request.content_length or 0) > MAX_FORM_BYTES:
             return web.Response(status=413)
-        form = await request.post()
+        form = await webbody.form(request)
+        if form is None:
+            return web.Response(status=400, text="the form could not be read")
         event = make(form, handle)
         if event is not None and not handle.session.done:
             await self._take(visit.journey, handle, event)
@@ -298,7 +299,10 @@ class VisualIvr:
             raise web.HTTPNotFound()
         if (request.content_length or 0) > MAX_FORM_BYTES:
             return web.Response(status=413)
-        await act(hub, visit.journey, await request.post())
+        form = await webbody.form(request)
+        if form is None:
+            return web.Response(status=400, text="the form could not be read")
+        await act(hub, visit.journey, form)
         return self._answer(request, handle, visit)
 
     async def _take(self, journey: str, handle: SessionHandle, event: ev.Event) -> None:
@@ -346,7 +350,10 @@ class VisualIvr:
         visit = self.cookies.get(request.cookies.get(COOKIE))
         if visit is None:
             return None, None
-        return visit, self.engine.sessions.get(visit.journey)
+        handle = self.engine.sessions.get(visit.journey)
+        if isinstance(handle, WebOnlyCall):
+            handle.touch()  # its person is still on the page: the engine keeps it
+        return visit, handle
 
     def _already_in(self, request: web.Request, journey: str) -> bool:
         """This browser's page cookie is for ``journey``, which is still there."""

@@ -77,6 +77,8 @@ class HandoffForms:
         try:
             await hub.answer(journey, push, values)
         except HandoffError as exc:
+            if exc.status == 404:  # no such form: nothing to show again (nor to keep)
+                return False
             problems = exc.extra.get("problems")
             asked.problems[push] = dict(problems) if isinstance(problems, dict) else {"": str(exc)}
             asked.values[push] = dict(values)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from engine import webbody
 from engine.handoff.hub import HandoffHub
 from engine.session import events as ev
 from visual_ivr.agent import handoff_hub_of
@@ -141,7 +142,8 @@ class PageStreams:
         though the server could not yet tell its connection is dead."""
         visit, _ = self._visual.visit_of(request)
         if visit is not None and (request.content_length or 0) <= 64:
-            page, _, number = (await request.text()).partition(".")  # "<page>.<stream>"
+            body = await webbody.text(request) or ""
+            page, _, number = body.partition(".")  # "<page>.<stream>"
             presence = self._visual.presence
             presence.away(visit.journey, _page_id(request, page), _stream_number(number))
         return web.Response(status=204)

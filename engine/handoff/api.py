@@ -19,10 +19,12 @@ not now, 429 too often (with ``retry_after_s``), 503 Asterisk unreachable.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from aiohttp import web
 
+from engine import webbody
 from engine.handoff.hub import JOURNEY_ID, HandoffError, HandoffHub
 
 HUB_KEY = web.AppKey("handoff_hub", HandoffHub)
@@ -37,10 +39,7 @@ def _journey(request: web.Request) -> str:
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except ValueError:
-        data = None
+    data = await webbody.json_body(request)
     if not isinstance(data, dict):
         raise web.HTTPBadRequest(
             text='{"error": "expected a JSON object"}', content_type="application/json"
@@ -61,6 +60,8 @@ async def status(request: web.Request) -> web.Response:
     try:
         wait = min(float(request.query.get("wait", MAX_WAIT_S)), MAX_WAIT_S)
     except ValueError:
+        wait = MAX_WAIT_S
+    if not math.isfinite(wait):  # "nan"
         wait = MAX_WAIT_S
     return web.json_response(await hub.wait_status(journey, int(version), max(wait, 0.0)))
 

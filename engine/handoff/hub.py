@@ -495,6 +495,8 @@ class HandoffHub:
         for book in books:
             for journey in [j for j in book if j not in live]:
                 del book[journey]
+        for journey in [j for j in self._changed if j not in live]:
+            self._changed.pop(journey).set()  # a page still waiting hears it is gone
 
     def has_journey(self, journey: str) -> bool:
         return journey in self.engine.sessions

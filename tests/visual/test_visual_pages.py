@@ -6,6 +6,8 @@ import asyncio
 import re
 from collections.abc import Callable
 
+import pytest
+
 from engine.session.events import HttpDone, WebChoose
 from engine.session.machine import Session
 from tests.visual.conftest import fake_call
@@ -429,3 +431,47 @@ def test_a_call_that_ended_before_the_queue_is_not_said_to_be_connecting() -> No
     assert connecting["lines"] == [TEXTS["en"]["transfer_call"]]
     ended = {"state": "ended", "lines": [TEXTS["en"]["call_ended"]], "settled": True}
     assert page_model(session, where, ended)["lines"] == []  # the handoff's line says it
+
+
+async def test_a_body_that_cannot_be_read_is_a_400_not_a_500(page: PageClient) -> None:
+    """A hostile client's body (a charset that does not exist, bytes that are not
+    UTF-8, a multipart body with no boundary): the client's mistake, told as one."""
+    await start(page)
+    cookie = {"Cookie": f"ivr_page={page.cookie}"}
+    bodies = [
+        ("application/x-www-form-urlencoded; charset=bogus", b"node=welcome&key=1"),
+        ("application/x-www-form-urlencoded", b"node=welcome&key=\xff"),
+        ("multipart/form-data", b"node=welcome"),
+    ]
+    for content_type, body in bodies:
+        for path in ("/v/s/choose", "/v/s/submit", "/v/s/lang"):
+            async with page.client.post(
+                path, data=body, headers={**cookie, "Content-Type": content_type}
+            ) as r:
+                assert r.status == 400, (path, content_type, r.status)
+    for path in ("/demo/api/verify", "/v/api/send-link"):
+        async with page.client.post(
+            path, data=b'{"a": 1}', headers={"Content-Type": "application/json; charset=bogus"}
+        ) as r:
+            assert r.status == 400, (path, r.status)
+    still = await choose(page, "welcome", "1")  # the journey carries on
+    assert still.status == 200 and h1(still) == "Main menu"
+
+
+async def test_a_web_journey_in_use_is_kept_past_the_ended_journeys_time(
+    page: PageClient, visual: VisualIvr, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finished journeys are let go after ENDED_KEPT_S; one on the web whose page is
+    still in use is kept, and let go once its page has gone quiet that long."""
+    import engine.runtime as runtime
+
+    monkeypatch.setattr(runtime, "ENDED_KEPT_S", 0.3)
+    await start(page)
+    journey = session_of(visual, page).call.call_id
+    await asyncio.sleep(0.4)
+    assert (await choose(page, "welcome", "1")).status == 200  # in use
+    visual.engine.start_web_session("service_line")  # another journey: old ones looked at
+    assert journey in visual.engine.sessions
+    await asyncio.sleep(0.4)  # quiet
+    visual.engine.start_web_session("service_line")
+    assert journey not in visual.engine.sessions
