@@ -148,7 +148,7 @@ class VisualIvr:
         if started is None:
             return self._message(request, 404, lang, "not_found", [])
         response = self._see_page()
-        self._set_cookie(response, self.cookies.open(started.session.call.call_id, flow))
+        self._set_cookie(request, response, self.cookies.open(started.session.call.call_id, flow))
         return response
 
     async def open_link(self, request: web.Request) -> web.StreamResponse:
@@ -178,7 +178,7 @@ class VisualIvr:
             return self._link_refused(request, lang, result.status if not result.ok else "expired")
         flow = _root_flow_name(handle)
         response = self._see_page()
-        self._set_cookie(response, self.cookies.open(result.journey, flow))
+        self._set_cookie(request, response, self.cookies.open(result.journey, flow))
         return response
 
     async def send_link(self, request: web.Request) -> web.Response:
@@ -370,9 +370,18 @@ class VisualIvr:
             status=303, headers={"Location": f"{self.base}/s", "Cache-Control": "no-store"}
         )
 
-    def _set_cookie(self, response: web.Response, value: str) -> None:
+    def _set_cookie(self, request: web.Request, response: web.Response, value: str) -> None:
+        """The page's cookie: Secure wherever the page is served over https (here, or
+        behind a proxy, or as the public address says); over plain http (the demo
+        opened from a phone on the LAN) a browser would drop a Secure cookie, and the
+        page would ask for a link it has just been given."""
+        secure = (
+            request.secure
+            or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+            or self.settings.public_url.lower().startswith("https:")
+        )
         response.set_cookie(
-            COOKIE, value, path=self.base, secure=True, httponly=True, samesite="Lax"
+            COOKIE, value, path=self.base, secure=secure, httponly=True, samesite="Lax"
         )
 
     def _html(self, body: str | bytes, status: int = 200) -> web.Response:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from aiohttp import web
+from aiohttp import DummyCookieJar, web
 from aiohttp.test_utils import TestClient
 
 from engine.demo_backend import demo_backend_app
@@ -49,7 +49,9 @@ async def page(visual: VisualIvr, aiohttp_client: ClientMaker) -> PageClient:
     root = web.Application()
     root.add_subapp("/demo/api", demo_backend_app())
     root.add_subapp("/v", visual.app())
-    client = await aiohttp_client(root)
+    # The page client keeps its cookie itself: clients made from it (a thief) share
+    # this session, which must not hand them the cookie.
+    client = await aiohttp_client(root, cookie_jar=DummyCookieJar())
     visual.engine.constants["engine_url"] = str(client.make_url("")).rstrip("/")
     return PageClient(client)
 

@@ -55,7 +55,7 @@ async def test_the_page_and_the_call_are_one_journey(demo_stack: Stack) -> None:
         await expect(page.locator("h1")).to_have_text("Main menu", timeout=15_000)
         assert page.url.endswith("/v/s")
         cookie = next(c for c in await context.cookies() if c["name"] == "ivr_page")
-        assert cookie["secure"] and cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"  # Secure over https
         await expect(page.locator(".live")).to_have_text("Following your call")
         await page.screenshot(path=artifact("visual-main-menu-360.png"))
 

@@ -52,10 +52,12 @@ async def choose(page: PageClient, node: str, key: str) -> Reply:
 
 
 async def test_web_first_gets_a_secure_cookie_and_the_first_menu(page: PageClient) -> None:
-    started = await page.get("/v/service_line")
+    started = await page.get("/v/service_line", headers={"X-Forwarded-Proto": "https"})
     cookie = started.cookies["ivr_page"]
-    assert cookie["secure"] and cookie["httponly"]
+    assert cookie["secure"] and cookie["httponly"]  # served over https, by a proxy
     assert cookie["samesite"] == "Lax" and cookie["path"] == "/v"
+    plain = await PageClient(page.client).get("/v/service_line")  # http: a phone on the LAN
+    assert not plain.cookies["ivr_page"]["secure"] and plain.cookies["ivr_page"]["httponly"]
     shown = await page.follow(started)
     assert shown.status == 200
     assert '<html lang="en">' in shown.text
@@ -280,7 +282,7 @@ async def test_the_link_opens_once_then_is_worthless(
     call.submit(HttpDone(request.request_id, True, 200, await sent.json()))
     assert call.session.node.id == "main"  # "we sent the link", back to the menu
     used = await page.post(path)
-    assert used.status == 303 and used.cookies["ivr_page"]["secure"]
+    assert used.status == 303 and used.cookies["ivr_page"]["httponly"]
     joined = await page.follow(used)
     assert h1(joined) == "Main menu"  # where the call is
     assert '<p class="card">Done. Open the link in the text we just sent' in joined.text
