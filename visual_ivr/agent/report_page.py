@@ -40,10 +40,14 @@ async def report_page(request: web.Request) -> web.Response:
     flow = request.query.get("flow", "").strip()
     report: dict[str, Any] | None = None
     problem = ""
+    if request.method == "HEAD":  # the headers alone: no report to run for them
+        return web.Response(content_type="text/html", charset="utf-8")
     if not isinstance(store, SqliteTrailStore):
         problem = "This engine keeps no journey store: there is nothing to report."
     else:
         async with request.app[LOCK]:
+            if request.transport is None or request.transport.is_closing():
+                return web.Response(status=499)  # gone while waiting: run nothing for it
             report, problem = await _run(store.path, since, until, flow)
     html = request.app[ENV].get_template("report.html").render(
         report=report,
@@ -65,7 +69,8 @@ async def report_page(request: web.Request) -> web.Response:
 async def _run(store: str, since: str, until: str, flow: str) -> tuple[dict[str, Any] | None, str]:
     """The report's JSON, or why there is none (the command's own words)."""
     command = [sys.executable, "-m", "engine.cli", "report", "--json", "--store", store]
-    command += ["--since", since, "--until", until, *(["--flow", flow] if flow else [])]
+    # "--since=-5d", not "--since -5d", which argparse takes for an option of its own
+    command += [f"--since={since}", f"--until={until}", *([f"--flow={flow}"] if flow else [])]
     nice = shutil.which("nice")
     if nice is not None:
         command = [nice, "-n", "10", *command]
