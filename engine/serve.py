@@ -22,7 +22,7 @@ from engine import eventloop
 from engine.ami import Ami
 from engine.config import ConfigError, Settings, load_settings
 from engine.demo_backend import demo_backend_app
-from engine.flow.model import Transfer
+from engine.flow.model import Return, Transfer
 from engine.flowstore import FlowStore
 from engine.logs import setup_logging
 from engine.prompts import PromptCache
@@ -73,7 +73,11 @@ async def _index(request: web.Request) -> web.Response:
         for node in flow.nodes.values()
         if isinstance(node, Transfer) and node.survey
     }
-    flows = sorted((name, flow) for name, flow in every.items() if name not in surveys)
+    parts = {  # made to be called (they return to the flow that called them)
+        name for name, flow in every.items()
+        if any(isinstance(node, Return) for node in flow.nodes.values())
+    }
+    flows = sorted((name, flow) for name, flow in every.items() if name not in surveys | parts)
     items = "".join(
         f'<li><a href="/v/{html.escape(name)}">{html.escape(flow.title.get("en") or name)}</a>'
         f" <small>({html.escape(name)})</small></li>"

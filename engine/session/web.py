@@ -12,6 +12,7 @@ subflow's own team first, else the root flow's): on a call, the transfer to a qu
 
 from __future__ import annotations
 
+import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from engine.flow import model as m
@@ -69,7 +70,7 @@ def _submit(session: Session, node_id: str, value: str) -> None:
     if not _current(session, node_id, m.Input, "*" * len(value.strip())):
         return
     assert isinstance(node, m.Input)
-    value = value.strip()
+    value = keypad_entry(value)
     if not session.acceptable(node, value):
         shown = session.shown(node, value)
         session.record("input", source="web", value=shown, var=node.var, valid=False)
@@ -77,6 +78,20 @@ def _submit(session: Session, node_id: str, value: str) -> None:
         return
     session.interrupt()
     session.accept(node, value, source="web")
+
+
+_GROUPING = str.maketrans("", "", " -.()/\u00a0\u3000")  # "123 456", "555-0100"
+
+
+def keypad_entry(typed: str) -> str:
+    """What a person typed into an input's box, as the keypad would have sent it:
+    full-width digits (U+FF10 to U+FF19, from a Chinese or Japanese keyboard) as ASCII, and
+    the spaces, dashes and dots people group digits with left out, when what
+    remains is digits, * and #; anything else as typed (the input says it is
+    not right)."""
+    text = unicodedata.normalize("NFKC", typed).strip()
+    digits = text.translate(_GROUPING)
+    return digits if digits and all(c in "0123456789*#" for c in digits) else text
 
 
 def _navigate(session: Session, where: str) -> None:

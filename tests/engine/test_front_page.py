@@ -26,6 +26,7 @@ async def test_front_page_lists_the_flows_and_the_desktop(
     assert '<a href="/v/service_line">Demo Bank</a>' in text
     assert 'href="/agent/"' in text and 'href="/agent/report"' in text
     assert "/v/csat_survey" not in text  # a survey after an agent's call, not a journey
+    assert "/v/identify" not in text and "/v/lost_card" not in text  # parts of the line
     health = await client.get("/healthz")
     assert health.status == 503  # no AMI: the health check says so
     flows = ["csat_survey", "identify", "lost_card", "service_line"]

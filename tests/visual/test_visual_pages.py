@@ -477,3 +477,43 @@ async def test_a_web_journey_in_use_is_kept_past_the_ended_journeys_time(
     await asyncio.sleep(0.4)  # quiet
     visual.engine.start_web_session("service_line")
     assert journey not in visual.engine.sessions
+
+
+async def test_a_page_without_javascript_comes_back_by_itself_while_the_backend_works(
+    page: PageClient,
+) -> None:
+    """The slow demo account (3 s): "One moment" reloads itself every 2 s without
+    JavaScript (with it, the page's events bring the result)."""
+    await start(page)
+    await choose(page, "welcome", "1")
+    await choose(page, "main", "1")
+    await page.follow(await page.post("/v/s/submit", {"node": "account", "value": "999999"}))
+    waiting = await page.follow(await page.post("/v/s/submit", {"node": "pin", "value": "9999"}))
+    assert 'class="wait"' in waiting.text or "One moment" in waiting.text, waiting.text[:800]
+    assert '<noscript><meta http-equiv="refresh" content="2"></noscript>' in waiting.text
+    for _ in range(40):
+        shown = await page.get("/v/s")
+        if "refresh" not in shown.text:
+            break
+        await asyncio.sleep(0.2)
+    assert h1(shown) == "Anything else?" and "refresh" not in shown.text  # told, and on
+
+
+async def test_digits_typed_full_width_or_grouped_are_taken_as_keys(
+    page: PageClient, visual: VisualIvr
+) -> None:
+    """A Chinese keyboard's full-width digits, and digits grouped with spaces, are
+    what the keypad would have sent; letters still are not."""
+    await start(page)
+    await choose(page, "welcome", "2")
+    await choose(page, "main", "1")
+
+    async def submit(value: str) -> Reply:
+        sent = await page.post("/v/s/submit", {"node": "account", "value": value})
+        return await page.follow(sent)
+
+    await submit("12a456")
+    assert session_of(visual, page).node.id == "account"  # still asked
+    full_width = "".join(chr(0xFF10 + int(d)) for d in "123") + " " + "456"
+    await submit(full_width)
+    assert session_of(visual, page).vars["account"] == "123456"
