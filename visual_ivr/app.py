@@ -143,7 +143,9 @@ class VisualIvr:
         if snapshot is None:
             return self._message(request, 404, lang, "not_found", [])
         if not self._starts.allow(request.remote or ""):
-            return self._message(request, 429, lang, "busy", [])
+            busy = self._message(request, 429, lang, "busy", [])
+            busy.headers["Retry-After"] = "60"  # the window the starts are counted in
+            return busy
         started = self.engine.start_web_session(flow, lang)
         if started is None:
             return self._message(request, 404, lang, "not_found", [])
@@ -307,14 +309,14 @@ class VisualIvr:
 
     async def _take(self, journey: str, handle: SessionHandle, event: ev.Event) -> None:
         """Submit ``event`` and wait (bounded) until the session has taken it (every
-        web step leaves an ``input`` with source ``web`` in the trail) and the trail
-        is stored."""
+        web step leaves an ``input`` with source ``web`` in the trail, or counts as
+        refused past those kept) and the trail is stored."""
         session = handle.session
-        before = len(session.trail)
+        before, refused = len(session.trail), session.refused_on_web
         handle.submit(event)
 
         def taken() -> bool:
-            return session.done or any(
+            return session.done or session.refused_on_web > refused or any(
                 e.kind == "input" and e.data.get("source") == "web" for e in session.trail[before:]
             )
 

@@ -112,8 +112,10 @@ def page_model(
         p.update(kind="wait", wait=node.get("hold") or t["one_moment"])
         if node["type"] == "say" and p["cards"]:
             p["kind"] = "cards"
-    # A "Back" the flow itself offers here replaces the page's own.
-    p["own_back"] = not any(o["label"] == t["back"] for o in p.get("options", ()))
+    # A "Back" the flow itself offers here replaces the page's own; on the first
+    # page there is nowhere to go back to, so it is not offered.
+    flow_back = any(o["label"] == t["back"] for o in p.get("options", ()))
+    p["own_back"] = not flow_back and session.can_go_back
     p["title"] = f"{p['heading']} · {p['flow_title']}"
     p["handoff"] = handoff
     if handoff is not None and handoff["state"] == "ended" and p["lines"] == [t["transfer_call"]]:

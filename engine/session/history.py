@@ -30,6 +30,10 @@ class History:
             self._places.append((flow, node_id, list(stack)))
             del self._places[:-MAX_PLACES]
 
+    def can_go_back(self, current: str) -> bool:
+        """Is there a place before ``current`` (without forgetting anything)?"""
+        return any(p[1] != current for p in self._places[:-1])
+
     def back(self, current: str) -> Place | None:
         """The last place before ``current``; it and what followed it are forgotten."""
         earlier = [p for p in self._places[:-1] if p[1] != current]

@@ -99,6 +99,7 @@ class Session:
         # notice for the page (a stale tap, an invalid entry), and where back leads.
         self.cards: list[str] = []
         self.notice: str | None = None
+        self.refused_on_web = 0  # page steps that could not apply (engine/session/web.py)
         self._history = History()
         self.speech = SpeechState()  # a spoken choice being read back
         self.page = PagePresence()  # the visual IVR's page in view (presence.py)
@@ -617,6 +618,10 @@ class Session:
             self._stack = list(stack)
         self.flow = flow
         self._enter(node_id)
+
+    @property
+    def can_go_back(self) -> bool:
+        return self._history.can_go_back(self.node.id)
 
     def history_target(self, where: str) -> Place | None:
         if where == "back":

@@ -43,10 +43,20 @@ def _current(session: Session, node_id: str, kind: Any, value: str) -> bool:
     return True
 
 
+MAX_REFUSED_KEPT = 50  # per journey: a script posting steps must not grow its trail
+
+
 def _refused(session: Session, notice: str, value: str, **data: Any) -> None:
-    """A step taken on the page that could not apply: recorded all the same."""
+    """A step taken on the page that could not apply: recorded all the same (the
+    first MAX_REFUSED_KEPT of a journey)."""
     session.notice = notice
-    session.record("input", source="web", value=value, refused=notice, **data)
+    _keep_refused(session, value=value, refused=notice, **data)
+
+
+def _keep_refused(session: Session, **data: Any) -> None:
+    session.refused_on_web += 1
+    if session.refused_on_web <= MAX_REFUSED_KEPT:
+        session.record("input", source="web", **data)
 
 
 def _choose(session: Session, node_id: str, key: str) -> None:
@@ -72,8 +82,7 @@ def _submit(session: Session, node_id: str, value: str) -> None:
     assert isinstance(node, m.Input)
     value = keypad_entry(value)
     if not session.acceptable(node, value):
-        shown = session.shown(node, value)
-        session.record("input", source="web", value=shown, var=node.var, valid=False)
+        _keep_refused(session, value=session.shown(node, value), var=node.var, valid=False)
         session.notice = "invalid"
         return
     session.interrupt()

@@ -11,7 +11,7 @@ import pytest
 from engine.session.events import HttpDone, WebChoose
 from engine.session.machine import Session
 from tests.visual.conftest import fake_call
-from tests.visual.helpers import PageClient, Reply
+from tests.visual.helpers import Clock, PageClient, Reply
 from visual_ivr.app import VisualIvr
 
 CRITICAL_PATH_LIMIT = 20 * 1024
@@ -152,8 +152,9 @@ async def test_a_tap_on_an_outdated_page_says_where_the_journey_is(
 
 
 async def test_back_home_and_language(page: PageClient, visual: VisualIvr) -> None:
-    await start(page)
-    await choose(page, "welcome", "1")
+    first = await start(page)
+    assert 'value="back"' not in first.text  # nowhere to go back to yet
+    assert 'value="back"' in (await choose(page, "welcome", "1")).text
     await choose(page, "main", "1")
     back = await page.follow(await page.post("/v/s/nav", {"where": "back"}))
     assert h1(back) == "Main menu"
@@ -517,3 +518,31 @@ async def test_digits_typed_full_width_or_grouped_are_taken_as_keys(
     full_width = "".join(chr(0xFF10 + int(d)) for d in "123") + " " + "456"
     await submit(full_width)
     assert session_of(visual, page).vars["account"] == "123456"
+
+
+async def test_starts_from_one_address_are_limited_and_say_when_to_try_again(
+    page: PageClient, clock: Clock
+) -> None:
+    from visual_ivr.app import STARTS_PER_MINUTE
+
+    for _ in range(STARTS_PER_MINUTE):
+        assert (await PageClient(page.client).get("/v/service_line")).status == 303
+    busy = await PageClient(page.client).get("/v/service_line")
+    assert busy.status == 429 and busy.headers["Retry-After"] == "60"
+    clock.now += 61  # the next minute
+    assert (await PageClient(page.client).get("/v/service_line")).status == 303
+
+
+async def test_steps_that_cannot_apply_are_kept_up_to_a_bound(
+    page: PageClient, visual: VisualIvr
+) -> None:
+    """Each refused step is in the trail (the agent sees the caller's attempts), but a
+    script posting thousands of them does not grow the journey's trail without end."""
+    from engine.session.web import MAX_REFUSED_KEPT
+
+    await start(page)
+    for _ in range(MAX_REFUSED_KEPT + 20):
+        assert (await page.post("/v/s/choose", {"node": "welcome", "key": "7"})).status == 303
+    refused = [i for i in web_inputs(session_of(visual, page)) if i.get("refused")]
+    assert len(refused) == MAX_REFUSED_KEPT and refused[0]["value"] == "7"
+    assert h1(await choose(page, "welcome", "1")) == "Main menu"  # and the page works on
