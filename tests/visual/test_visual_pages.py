@@ -356,6 +356,8 @@ async def test_a_reference_is_shown_as_one_number(page: PageClient, visual: Visu
     session = session_of(visual, page)
     journey = session.call.call_id
     await visual.hub.until(journey, lambda: session.node.id == "bill_confirm", 5.0)
+    asked = await page.get("/v/s")  # what the call says of the bill, the page shows
+    assert re.search(r'<p class="card">Your bill is [0-9.]+ dollars\.</p>', asked.text)
     await choose(page, "bill_confirm", "1")
     await visual.hub.until(journey, lambda: session.node.id == "anything_else", 5.0)
     done = await page.get("/v/s")
