@@ -30,6 +30,10 @@ class HandoffSettings:
     # Who may open the desktop (it shows callers' data). PRODUCTION: the contact
     # centre's networks; behind a reverse proxy, the proxy must pass the client address.
     agent_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    # The names the desktop is reached by, besides IP addresses and localhost. A page
+    # elsewhere that makes its own name resolve to this engine (DNS rebinding) is
+    # refused: the agent's browser would otherwise fetch callers' data for it.
+    agent_hosts: tuple[str, ...] = ()
     # Call-backs. The sandbox has no phones: a Local channel answers as the caller.
     callback_pattern: str = r"\+?[1-9][0-9]{6,14}"  # E.164, with or without "+"
     callback_channel: str = "Local/{number}@ivr-handoff-callee/n"

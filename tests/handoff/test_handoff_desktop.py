@@ -450,6 +450,16 @@ async def test_the_desktop_is_for_the_contact_centre_only(rig: Rig) -> None:
         await rig.client.ws_connect("/agent/ws?ext=a1", headers={"Origin": "http://evil.test"})
     ws = await rig.client.ws_connect("/agent/ws?ext=no%20spaces")
     assert (await receive(ws, "error"))["message"].startswith("an extension is")
+    # DNS rebinding: a page elsewhere makes its own name resolve here; the agent's
+    # browser then sends that name as the Host.
+    rebound = {"Host": "evil.example:8080", "Origin": "http://evil.example:8080"}
+    for path in ("/agent/", "/agent/report", "/agent/ws?ext=a1"):
+        refused = await rig.client.get(path, headers=rebound)
+        assert refused.status == 403 and "IVR_HANDOFF_AGENT_HOSTS" in await refused.text()
+    assert (await rig.client.get("/agent/", headers={"Host": "[::1]:8080"})).status == 200
+    object.__setattr__(rig.hub.settings, "agent_hosts", ("desk.example.com",))
+    named = await rig.client.get("/agent/", headers={"Host": "Desk.Example.com"})
+    assert named.status == 200  # a name of the contact centre's own, configured
     object.__setattr__(rig.hub.settings, "agent_networks", ("10.0.0.0/8",))
     assert (await rig.client.get("/agent/")).status == 403
     assert (await rig.client.get("/agent/report")).status == 403

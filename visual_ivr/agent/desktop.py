@@ -60,6 +60,28 @@ def _allowed(request: web.Request) -> bool:
 def require_agent_network(request: web.Request) -> None:
     if not _allowed(request):
         raise web.HTTPForbidden(text="the agent desktop is for the contact centre's network")
+    name = _host_name(request.host)
+    if not _known_name(name, request.app[HUB].settings.agent_hosts):
+        raise web.HTTPForbidden(
+            text=f"the agent desktop is not reached by the name {name!r}: add it to "
+            "IVR_HANDOFF_AGENT_HOSTS (names, comma-separated) if it is yours"
+        )
+
+
+def _host_name(host: str) -> str:
+    """The name in a Host header, without its port ("[::1]:8080" -> "::1")."""
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _known_name(name: str, names: tuple[str, ...]) -> bool:
+    try:
+        ipaddress.ip_address(name)
+        return True  # an address: no name a page elsewhere could make resolve here
+    except ValueError:
+        pass
+    return name.lower().rstrip(".") in ("localhost", *(n.lower() for n in names))
 
 
 async def page(request: web.Request) -> web.Response:
