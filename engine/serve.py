@@ -98,7 +98,9 @@ async def _index(request: web.Request) -> web.Response:
 
 
 def build_web_app(engine: Engine, ami: Ami, settings: Settings | None = None) -> web.Application:
-    app = web.Application()
+    # "/v/service_line/" (a slash typed or pasted after it) goes where it was meant.
+    slash = web.normalize_path_middleware(append_slash=False, remove_slash=True)
+    app = web.Application(middlewares=[slash])
     app[ENGINE_KEY] = engine
     app[AMI_KEY] = ami
     app.router.add_get("/", _index)

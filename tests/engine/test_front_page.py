@@ -22,6 +22,8 @@ async def test_front_page_lists_the_flows_and_the_desktop(
     client: TestClient = await aiohttp_client(build_web_app(engine, ami))  # type: ignore[operator]
     response = await client.get("/")
     assert response.status == 200
+    slash = await client.get("/v/service_line/", allow_redirects=False)
+    assert slash.status == 308 and slash.headers["Location"] == "/v/service_line"
     text = await response.text()
     assert '<a href="/v/service_line">Demo Bank</a>' in text
     assert 'href="/agent/"' in text and 'href="/agent/report"' in text
