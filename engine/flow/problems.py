@@ -39,13 +39,7 @@ def _printable(text: str) -> str:
     names what the file holds, and must stay one line that prints as it reads."""
     if text.isprintable():
         return text
-    return "".join(c if c.isprintable() or c == " " else _escaped(c) for c in text)
-
-
-def _escaped(c: str) -> str:
-    if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") or not c.isprintable():
-        return c.encode("unicode_escape").decode("ascii")
-    return c
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def error(where: Where, message: str) -> Problem:

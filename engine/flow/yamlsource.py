@@ -438,15 +438,15 @@ class _Builder:
             value = self.build(value_node)
             if key in seen:
                 first, first_mine = seen[key]
-                if not first_mine:  # "<<: *defaults" then "key: ...": the key written wins
-                    entries = [e for e in entries if e.key != key] if mine else entries
-                elif mine:
+                if first_mine and mine:
                     self.problems.append(
                         error(key_where, f"duplicate key '{key}' (first at line {first.line})")
                     )
                     continue
-                if not mine:
+                if not mine:  # a default merged in again: the first one stands
                     continue
+                # "<<: *defaults" then "key: ...": the key written here wins
+                entries = [e for e in entries if e.key != key]
             seen[key] = (key_where, mine)
             entries.append(Entry(key, key_where, value))
         return Map(tuple(entries), self.where(node))
