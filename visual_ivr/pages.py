@@ -50,6 +50,12 @@ class Where:
     restart: str  # where "start again" leads
 
 
+def _notice(notice: str | None, call: bool) -> str:
+    """The text's key: a page with no call behind it was out of date (another tab,
+    a double tap), it was not moved by a call."""
+    return "moved_web" if notice == "moved" and not call else notice or ""
+
+
 def page_model(
     session: Session, where: Where, handoff: dict[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -68,7 +74,7 @@ def page_model(
         "done": view["done"],
         "live": where.call and not view["done"],
         "cards": view["cards"],
-        "notice": t.get(view["notice"] or "", ""),
+        "notice": t.get(_notice(view["notice"], where.call), ""),
         "invalid": view["notice"] == "invalid",
         "ref": ref,
         "other_langs": [
