@@ -207,8 +207,9 @@ async def originate_caller(
         "ChannelId": channel_id,
         "Timeout": "15000",
     }
-    if phone.variables():
-        action["Variable"] = phone.variables()
+    variables = phone.variables()
+    if variables:
+        action["Variable"] = variables
     await ami.action(action)
 
 

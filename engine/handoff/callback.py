@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.ami import Ami, AmiError
+from engine.flow.model import Transfer
 from engine.handoff.settings import HandoffSettings
+from engine.session.machine import Session
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +96,18 @@ class Survey:
     flow: str = ""
     lang: str = ""
     engine: str = ""
+
+    @classmethod
+    def after(cls, session: Session, engine: tuple[str, int]) -> Survey:
+        """The survey the journey's transfer names, asked once the agent hangs up, as
+        after a call. Asterisk reaches this engine where it listens (``engine``), unless
+        it listens on every address (then the dialplan's IVR_ENGINE says where)."""
+        node = session.node
+        if not (isinstance(node, Transfer) and node.survey):
+            return NO_SURVEY
+        host, port = engine
+        reach = f"{host}:{port}" if host not in ("", "0.0.0.0", "::") else ""
+        return cls(node.survey, session.lang, reach)
 
     def variables(self) -> dict[str, str]:
         if not self.flow:

@@ -557,21 +557,10 @@ class HandoffHub:
         self.collector.set_callback_number(journey, number)
         uniqueid = self.callbacks.calling(journey, number, queue)
         self._bump(journey)
-        survey = self._survey_of(handle.session)
+        survey = Survey.after(handle.session, self.engine.address)
         self._spawn(self.callbacks.place(journey, number, queue, uniqueid, survey))
         log.info("handoff: calling back journey %s into queue %s", journey, queue)
         return self.status(journey)
-
-    def _survey_of(self, session: Session) -> Survey:
-        """The survey the journey's transfer names, asked once the agent hangs up, as
-        after a call: Asterisk reaches this engine where it listens, unless it listens
-        on every address (then the dialplan's IVR_ENGINE says where)."""
-        node = session.node
-        if not (isinstance(node, m.Transfer) and node.survey):
-            return Survey()
-        host, port = self.engine.address
-        engine = f"{host}:{port}" if host not in ("", "0.0.0.0", "::") else ""
-        return Survey(node.survey, session.lang, engine)
 
     def _queue_of(self, session: Session) -> str:
         """The queue the journey's transfer named, else its flow's person."""
