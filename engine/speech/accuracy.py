@@ -62,6 +62,12 @@ def load_sets(path: str) -> dict[str, list[dict[str, Any]]]:
     return data
 
 
+def _meaning(grammar: Grammar, text: str) -> str:
+    """What the session takes from ``text``: digits as digits ("double five" and
+    "five five" are both 55), anything else as its normalised words."""
+    return grammar.spoken_digits(text) or normalise(text)
+
+
 def run_set(
     backend: str, recognizer: Recognizer, sets: list[dict[str, Any]], scratch: str
 ) -> list[Trial]:
@@ -78,6 +84,9 @@ def run_set(
             heard = hypothesis.text if hypothesis else ""
             confidence = hypothesis.confidence if hypothesis else 0.0
             trials.append(
-                Trial(backend, lang, str(said), normalise(str(expected)), heard, confidence)
+                Trial(
+                    backend, lang, str(said), _meaning(grammar, str(expected)),
+                    _meaning(grammar, heard), confidence,
+                )
             )
     return trials

@@ -1,4 +1,5 @@
-"""Spoken digits to digits: "one two three", "一二三" and "일 이 삼" become "123".
+"""Spoken digits to digits: "one two three", "一二三" and "일 이 삼" become "123",
+and "double five" / "triple seven" become "55" / "777" where callers say so.
 
 Input nodes accept digits by voice; recognisers return words, so the words are
 mapped here, per language. A text with anything that is not a digit word gives
@@ -29,6 +30,12 @@ GRAMMAR_WORDS: dict[str, tuple[str, ...]] = {
     "ko": ("영", "공", "일", "이", "삼", "사", "오", "육", "칠", "팔", "구"),
 }
 
+# Words that repeat the next digit: British, Irish, Indian and Australian callers
+# read "5571" as "double five seven one".
+REPEAT_WORDS: dict[str, dict[str, int]] = {
+    "en": {"double": 2, "triple": 3},
+}
+
 _UNSPACED = ("zh", "ja")
 
 
@@ -45,13 +52,22 @@ def tokens(text: str, lang: str) -> list[str]:
 
 def spoken_digits(text: str, lang: str) -> str | None:
     """The digits ``text`` says, or None if it says anything else (or nothing)."""
-    words = DIGIT_WORDS.get(base_language(lang), {})
+    base = base_language(lang)
+    words = DIGIT_WORDS.get(base, {})
+    repeats = REPEAT_WORDS.get(base, {})
     out: list[str] = []
+    times = 1  # a pending "double" or "triple"
     for token in tokens(text, lang):
         if token.isdigit() and token.isascii():
-            out.append(token)
+            out.append(token[0] * times + token[1:])
         elif token in words:
-            out.append(words[token])
+            out.append(words[token] * times)
+        elif token in repeats and times == 1:
+            times = repeats[token]
+            continue
         else:
             return None
+        times = 1
+    if times != 1:
+        return None  # "double" with no digit after it
     return "".join(out) or None

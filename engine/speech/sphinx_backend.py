@@ -1,7 +1,7 @@
 """pocketsphinx: the zero-download English default.
 
-The wheel ships a US-English acoustic model and dictionary; a JSGF grammar built
-from the node's phrases restricts the search. The model is wideband (16 kHz), so
+The wheel ships a US-English acoustic model and dictionary; a finite-state grammar
+built from the node's phrases (and digits) restricts the search. The model is wideband (16 kHz), so
 call audio is upsampled first. A decoder is not thread-safe and takes ~0.1 s to
 create, so each worker thread keeps one, and each decoder keeps the grammars it has
 compiled (by content) for the next utterance that needs them.
@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from engine.media.resample import float_to_pcm, pcm_to_float, upsample_2x
-from engine.speech.grammar import Grammar, jsgf, normalise
+from engine.speech.grammar import Fsg, Grammar, fsg, normalise
 from engine.speech.recognizer import Hypothesis, SpeechError
 
 DITHER = 32.0  # standard deviation, in 16-bit steps (about -60 dBFS)
@@ -96,15 +96,16 @@ class SphinxRecognizer:
         return decoder
 
     def _activate(self, decoder: Any, grammar: Grammar) -> bool:
-        text = jsgf(grammar, self.vocabulary())
-        if not text:
+        built = fsg(grammar, self.vocabulary())
+        if built is None:
             return False
-        name = "g" + hashlib.sha1(text.encode()).hexdigest()[:16]
+        name = "g" + hashlib.sha1(repr(built.arcs).encode()).hexdigest()[:16]
         searches: OrderedDict[str, bool] = self._local.searches
         if name in searches:
             searches.move_to_end(name)
         else:
-            decoder.add_jsgf_string(name, text.encode())
+            model = decoder.create_fsg(name, Fsg.START, Fsg.FINAL, built.weighted())
+            decoder.add_fsg(name, model)
             searches[name] = True
             if len(searches) > MAX_GRAMMARS:
                 old, _ = searches.popitem(last=False)

@@ -61,6 +61,15 @@ async def test_keys_then_spoken_digits(speech_stack: Stack) -> None:
     assert "Your code is 1 2 3 4." in result["prompts"]
 
 
+async def test_a_doubled_digit_said_as_double(speech_stack: Stack) -> None:
+    """"Double two one three" is 2213: four digits, as the input takes."""
+    result = await call(
+        speech_stack, "speech_menu", ("dtmf", "1"), ("say", "double two one three")
+    )
+    assert spoken(result)[0]["value"] == "2213"
+    assert "Your code is 2 2 1 3." in result["prompts"]
+
+
 async def test_silence_takes_the_no_input_path(speech_stack: Stack) -> None:
     result = await call(speech_stack, "speech_menu", ("dtmf", "_ _"))
     retries = [e for e in result["trail"] if e["kind"] == "retry"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.speech.digits import spoken_digits
-from engine.speech.grammar import Grammar, jsgf, normalise, word_list
+from engine.speech.grammar import Fsg, Grammar, fsg, normalise, word_list
 
 
 def test_phrases_are_normalised_once() -> None:
@@ -16,25 +16,59 @@ def test_phrases_are_normalised_once() -> None:
     assert grammar.phrases == ("balance", "pay my bill")
 
 
-def test_jsgf_of_phrases_and_digits() -> None:
-    grammar = Grammar.build("en", ["agent", "check my balance"], digits=(4, 6))
-    assert jsgf(grammar) == (
-        "#JSGF V1.0;\n"
-        "grammar ivr;\n"
-        "<digit> = zero | oh | one | two | three | four | five | six | seven | eight | nine;\n"
-        "public <say> = ( agent ) | ( check my balance )"
-        " | ( <digit> <digit> <digit> <digit> [ <digit> [ <digit> ] ] );\n"
-    )
+def _sentences(built: Fsg, limit: int = 8) -> set[str]:
+    """Every word sequence the grammar accepts, up to ``limit`` words."""
+    found: set[str] = set()
+    paths: list[tuple[int, tuple[str, ...]]] = [(Fsg.START, ())]
+    while paths:
+        state, words = paths.pop()
+        if state == Fsg.FINAL:
+            found.add(" ".join(words))
+        for source, target, word in built.arcs:
+            if source == state and (word is None or len(words) < limit):
+                paths.append((target, words if word is None else (*words, word)))
+    return found
+
+
+def test_fsg_of_phrases_and_digits() -> None:
+    grammar = Grammar.build("en", ["agent", "check my balance"], digits=(2, 3))
+    built = fsg(grammar)
+    assert built is not None
+    heard = _sentences(built)
+    assert {"agent", "check my balance", "one two", "oh oh seven", "double five"} <= heard
+    assert {"double five one", "triple seven"} <= heard
+    # Exactly 2 or 3 digits, however they are said.
+    assert all(2 <= len(grammar.spoken_digits(s) or "") <= 3 for s in heard - set(grammar.phrases))
+    assert not {"one", "one two three four", "double five six seven", "triple", "check"} & heard
+    assert not any("double double" in s or s.endswith(("double", "triple")) for s in heard)
+
+
+def test_the_ways_out_of_a_state_weigh_the_same() -> None:
+    built = fsg(Grammar.build("en", ["agent", "pay my bill"], digits=(4, 4)))
+    assert built is not None
+    first = [arc for arc in built.weighted() if arc[0] == Fsg.START]
+    assert [arc[2] for arc in first] == [1 / 3] * 3
+
+
+def test_a_long_input_stays_small() -> None:
+    built = fsg(Grammar.build("en", [], digits=(8, 12)))
+    assert built is not None and len(built.arcs) < 1000
+    assert len({s for _, s, _ in built.arcs}) < 60
 
 
 def test_long_inputs_get_a_run_of_digits() -> None:
-    assert Grammar.build("en", [], digits=(1, 20)).digit_rule() == "<digit>+"
+    built = fsg(Grammar.build("en", [], digits=(1, 20)))
+    assert built is not None
+    heard = _sentences(built, limit=4)
+    assert {"one", "double two three four", "nine nine nine nine"} <= heard
+    assert "double" not in heard
 
 
-def test_jsgf_leaves_out_words_the_dictionary_lacks() -> None:
+def test_fsg_leaves_out_words_the_dictionary_lacks() -> None:
     grammar = Grammar.build("en", ["agent", "zorblax now"])
-    assert "zorblax" not in jsgf(grammar, {"agent", "now"})
-    assert jsgf(Grammar.build("en", ["zorblax"]), {"agent"}) == ""
+    built = fsg(grammar, {"agent", "now"})
+    assert built is not None and _sentences(built) == {"agent"}
+    assert fsg(Grammar.build("en", ["zorblax"]), {"agent"}) is None
 
 
 def test_vosk_word_list() -> None:
@@ -65,6 +99,8 @@ def test_digits_decide_when_the_input_is_full() -> None:
     grammar = Grammar.build("en", [], digits=(4, 4))
     assert not grammar.decisive("one two three")
     assert grammar.decisive("one two three four")
+    assert not grammar.decisive("one double")
+    assert grammar.decisive("one double two three")
 
 
 @pytest.mark.parametrize(
@@ -80,6 +116,13 @@ def test_digits_decide_when_the_input_is_full() -> None:
         ("one two buckle my shoe", "en", None),
         ("", "en", None),
         ("一二三四五六七八九零", "zh-CN", "1234567890"),
+        ("double five seven one", "en", "5571"),
+        ("one triple oh", "en-GB", "1000"),
+        ("double 5", "en", "55"),
+        ("double", "en", None),
+        ("double double five", "en", None),
+        ("five double", "en", None),
+        ("double 五", "zh", None),
     ],
 )
 def test_spoken_digits(text: str, lang: str, digits: str | None) -> None:
