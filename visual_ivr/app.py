@@ -49,7 +49,7 @@ from visual_ivr.push import Hub
 from visual_ivr.screens import Handoff, Screen, Screens
 from visual_ivr.sms import SmsSender, sender_from_settings
 from visual_ivr.stream import PageStreams
-from visual_ivr.texts import TEXTS, text
+from visual_ivr.texts import PAGE_LANGS, TEXTS, text
 from visual_ivr.tokens import LinkTokens, PageCookies, PageVisit
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ class VisualIvr:
         if visit is not None and visit.flow == flow and handle and not handle.session.done:
             return self._see_page()
         snapshot = self.engine.flows.snapshot.get(flow)
-        lang = _preferred(request, snapshot.languages if snapshot else ("en", "zh"))
+        lang = _preferred(request, snapshot.languages if snapshot else PAGE_LANGS)
         if snapshot is None:
             return self._message(request, 404, lang, "not_found", [])
         if not self._starts.allow(request.remote or ""):
@@ -158,7 +158,7 @@ class VisualIvr:
         check = self.tokens.check(token)
         if self._already_in(request, check.journey):
             return self._see_page()  # the text tapped again, in the browser that used it
-        lang = self._journey_lang(check.journey) or _preferred(request, ("en", "zh"))
+        lang = self._journey_lang(check.journey) or _preferred(request, PAGE_LANGS)
         if not check.ok:
             return self._link_refused(request, lang, check.status)
         body = self.pages.message(
@@ -174,7 +174,7 @@ class VisualIvr:
         result = self.tokens.redeem(request.match_info["token"])
         if not result.ok and self._already_in(request, result.journey):
             return self._see_page()
-        lang = self._journey_lang(result.journey) or _preferred(request, ("en", "zh"))
+        lang = self._journey_lang(result.journey) or _preferred(request, PAGE_LANGS)
         handle = self.engine.sessions.get(result.journey) if result.ok else None
         if handle is None:
             return self._link_refused(request, lang, result.status if not result.ok else "expired")
@@ -355,6 +355,8 @@ class VisualIvr:
         handle = self.engine.sessions.get(visit.journey)
         if isinstance(handle, WebOnlyCall):
             handle.touch()  # its person is still on the page: the engine keeps it
+        if handle is not None:
+            visit.lang = handle.session.lang  # to say "ended" in it, once it has
         return visit, handle
 
     def _already_in(self, request: web.Request, journey: str) -> bool:
@@ -417,11 +419,14 @@ class VisualIvr:
         return self._message(request, code, lang, heading, [text(lang, "link_help")])
 
     def _no_session(self, request: web.Request) -> web.Response:
-        lang = _preferred(request, ("en", "zh"))
+        lang = _preferred(request, PAGE_LANGS)
         return self._message(request, 401, lang, "no_session", [text(lang, "no_session_line")])
 
     def _ended(self, request: web.Request, visit: PageVisit) -> web.Response:
-        lang = _preferred(request, ("en", "zh"))
+        """The journey is over: said in its own language, as its pages were."""
+        lang = _preferred(request, PAGE_LANGS)
+        if visit.lang in PAGE_LANGS and "lang" not in request.query:
+            lang = visit.lang
         link = {"href": f"{self.base}/{visit.flow}", "label": text(lang, "start_again")}
         return self._message(request, 410, lang, "ended", [], link=link)
 

@@ -150,6 +150,9 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
+PAGE_LANGS = tuple(TEXTS)  # the languages the page's own words are written in
+
+
 def text(lang: str, name: str, **values: Any) -> str:
     texts = TEXTS.get(lang, TEXTS["en"])
     return texts.get(name, TEXTS["en"][name]).format(**values)

@@ -110,12 +110,13 @@ class LinkTokens:
             self._links.popitem(last=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PageVisit:
     """What a page cookie stands for."""
 
     journey: str
     flow: str  # the flow the journey started in: where "start again" leads
+    lang: str | None = None  # the journey's language when its page was last seen
 
 
 class PageCookies:

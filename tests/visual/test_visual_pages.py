@@ -76,6 +76,21 @@ async def test_the_browser_language_is_the_starting_language(page: PageClient) -
     assert '<html lang="zh-CN">' in shown.text and h1(shown) == "语言"
 
 
+async def test_a_journey_long_gone_is_ended_in_its_own_language(
+    page: PageClient, visual: VisualIvr
+) -> None:
+    await start(page)
+    assert h1(await choose(page, "welcome", "2")) != "语言"  # 中文
+    assert session_of(visual, page).lang == "zh"
+    visit = visual.cookies.get(page.cookie)
+    assert visit is not None
+    visual.engine.sessions.pop(visit.journey)  # dropped, as after 10 quiet minutes
+    gone = await page.get("/v/s", headers={"Accept-Language": "en"})
+    assert gone.status == 410 and h1(gone) == "本次服务已结束"
+    asked = await page.get("/v/s?lang=en", headers={"Accept-Language": "en"})
+    assert h1(asked) == "This session has ended"
+
+
 async def test_taps_walk_the_flow_and_are_recorded_as_web(
     page: PageClient, visual: VisualIvr
 ) -> None:
