@@ -77,6 +77,9 @@ class Settings:
     prompt_dir: str = "/var/cache/ivr/prompts"
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    # A web client has this long to send a request's headers on a new or idle
+    # connection (its body has webbody.BODY_S more); an idle connection is closed.
+    web_idle_s: int = 30
     public_url: str = ""  # how callers' phones reach the web front end (links in SMS)
     log_format: str = "text"  # text | json
     event_loop: str = "uvloop"  # uvloop | asyncio (engine/eventloop.py)
@@ -115,7 +118,9 @@ _SECTIONS = {
         "trail_db",
         "trail_durability",
     },
-    "web": {"host": "web_host", "port": "web_port", "public_url": "public_url"},
+    "web": {
+        "host": "web_host", "port": "web_port", "idle_s": "web_idle_s", "public_url": "public_url"
+    },
     "speech": {
         "mode": "speech",
         "models": "speech_models",

@@ -132,6 +132,13 @@ class Stack:
             await self.engine.trail.close()
 
 
+def web_runner(app: web.Application, settings: Settings) -> web.AppRunner:
+    """The web server's runner. Its keepalive_timeout also bounds a new connection's
+    wait for a whole first request, so a client sending its headers a byte at a time
+    (slowloris) is closed after ``web_idle_s``; aiohttp's default is an hour."""
+    return web.AppRunner(app, access_log=None, keepalive_timeout=settings.web_idle_s)
+
+
 async def start_stack(settings: Settings, watch: bool = True, report_flows: bool = True) -> Stack:
     """Start the engine (FastAGI), AMI and the web server; port 0 picks a free one."""
     os.makedirs(os.path.dirname(os.path.abspath(settings.trail_db)), exist_ok=True)
@@ -147,7 +154,7 @@ async def start_stack(settings: Settings, watch: bool = True, report_flows: bool
         settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret,
         events=ENGINE_EVENTS,
     )
-    runner = web.AppRunner(build_web_app(engine, ami, settings), access_log=None)
+    runner = web_runner(build_web_app(engine, ami, settings), settings)
     await runner.setup()
     site = web.TCPSite(runner, settings.web_host, settings.web_port)
     await site.start()
