@@ -113,7 +113,11 @@ def page_model(
             max_length=b,
             pattern=spec["pattern"],
             sensitive=spec["sensitive"],
+            typed=spec["typed"],
         )
+        if spec["typed_count"]:
+            n = spec["typed_count"]
+            p["typed_line"] = t["typed_one" if n == 1 else "typed"].format(n=n)
     else:  # say, http, and the nodes a session passes through
         p.update(kind="wait", wait=node.get("hold") or t["one_moment"])
         if node["type"] == "say" and p["cards"]:

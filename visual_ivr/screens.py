@@ -3,7 +3,8 @@
 Every open page of a journey, every reload and every pushed update shows the same
 thing until the session moves, so the rendering (the page, and the update pushed
 to open pages) is kept per journey with the state it was drawn from: the trail's
-length, the node, the language, the notice, the cards, the outcome and, after
+length, the node, the language, the notice, the cards, the keys typed on the call
+into an input, the outcome and, after
 "Talk to a person", the handoff's status version and the page's own handoff forms
 (:class:`Handoff`). Anything that changes what the page shows changes one of these.
 """
@@ -21,7 +22,7 @@ from engine.runtime import SessionHandle
 from visual_ivr.pages import Pages, Where, digest, page_model
 from visual_ivr.tokens import PageVisit
 
-StateKey = tuple[int, str, str, str | None, int, str | None, bool, str, Hashable]
+StateKey = tuple[int, str, str, str | None, int, str, str | None, bool, str, Hashable]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,7 @@ class Screens:
             session.lang,
             session.notice,
             len(session.cards),
+            session.typed,
             session.outcome,
             handle.voice,
             visit.flow,

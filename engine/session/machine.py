@@ -623,6 +623,14 @@ class Session:
     def can_go_back(self) -> bool:
         return self._history.can_go_back(self.node.id)
 
+    @property
+    def typed(self) -> str:
+        """The keys typed so far into the input the caller is at (the page shows
+        them, so a caller can finish there what they began on the keypad)."""
+        if isinstance(self.node, m.Input) and self._phase in ("prompt", "wait"):
+            return self._digits
+        return ""
+
     def history_target(self, where: str) -> Place | None:
         if where == "back":
             return self._history.back(self.node.id)

@@ -29,6 +29,10 @@ def _node_view(session: Session) -> dict[str, Any]:
             "max_length": node.max_length,
             "pattern": node.pattern or f"[0-9]{{{node.min_length},{node.max_length}}}",
             "sensitive": node.sensitive,
+            # What was typed on the call so far: how many keys, and (unless it is
+            # secret) which.
+            "typed": "" if node.sensitive else session.typed,
+            "typed_count": len(session.typed),
         }
         view["label"] = _static_text(session, node.prompt)
     elif isinstance(node, m.Http):

@@ -186,6 +186,42 @@ async def _set_hidden(page: Page, hidden: bool) -> None:
     )
 
 
+async def test_keys_typed_on_the_phone_show_on_the_page(demo_stack: Stack) -> None:
+    """Half an account number typed on the keypad: the page shows it in its field, and
+    the caller finishes there. A PIN's keys are counted on the page, never shown; what
+    the caller is typing into the page stays when a key on the phone comes in."""
+    async with LiveCall(demo_stack, "service_line", caller_number()) as call, chromium() as b:
+        link = await texted_link(demo_stack, call)
+        page = await (await phone(b)).new_page()
+        await page.goto(link)
+        await expect(page.locator("h1")).to_have_text("Main menu", timeout=15_000)
+        await page.get_by_role("button", name="Check my balance").click()
+        await call.at("account", 5)
+        await expect(page.locator("h1")).to_have_text("Account number")
+
+        await call.press("123")
+        await expect(page.locator("#value")).to_have_value("123", timeout=10_000)
+        await expect(page.locator(".typed")).to_have_text("3 digits typed on your phone so far.")
+        field = page.locator("#value")
+        await field.focus()
+        await field.press("End")
+        await page.keyboard.type("456")
+        await page.get_by_role("button", name="Continue").click()
+        await expect(page.locator("h1")).to_have_text("PIN", timeout=10_000)
+        account = [e for e in call.s.trail if e.kind == "input" and e.node == "account"]
+        assert [(e.data["source"], e.data["value"]) for e in account] == [("web", "123456")]
+
+        await page.locator("#value").fill("98")  # typing here, then a key on the phone
+        await page.locator("#value").focus()
+        await call.press("1")
+        await expect(page.locator(".typed")).to_have_text("1 digit typed on your phone so far.")
+        assert await page.locator("#value").input_value() == "98"
+        assert await page.evaluate("document.activeElement.id") == "value"
+        # A PIN's keys are counted, not shown.
+        assert await page.locator("#value").get_attribute("value") is None
+        await call.hangup()
+
+
 async def test_the_call_holds_while_the_caller_reads_the_page(demo_stack: Stack) -> None:
     async with LiveCall(demo_stack, "service_line", caller_number()) as call, chromium() as b:
         link = await texted_link(demo_stack, call)

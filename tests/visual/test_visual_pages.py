@@ -435,6 +435,28 @@ async def test_a_page_in_view_is_counted_once_however_its_streams_come_and_go(
     assert [dict(e.data) for e in opened] == [{"event": "opened"}]  # the first time only
 
 
+async def test_keys_typed_on_the_call_are_on_the_page(
+    page: PageClient, visual: VisualIvr
+) -> None:
+    """The page (no JavaScript: a reload) shows the keys typed so far into the input
+    the call is at; a PIN's only as a count."""
+    call = fake_call(visual.engine)
+    call.press("11")  # English, check my balance
+    assert call.session.node.id == "account"
+    call.press("12")
+    link = f"/v/l/{visual.tokens.issue(call.session.call.call_id)}"
+    shown = await page.follow(await page.post(link))
+    assert h1(shown) == "Account number"
+    assert 'name="value" type="text"' in shown.text and 'value="12"' in shown.text
+    assert "2 digits typed on your phone so far." in shown.text
+    call.press("3456#")
+    assert call.session.node.id == "pin"
+    call.press("9")
+    pin = await page.get("/v/s")
+    assert "1 digit typed on your phone so far." in pin.text
+    assert 'value="9"' not in pin.text and 'type="password"' in pin.text
+
+
 def test_a_call_that_ended_before_the_queue_is_not_said_to_be_connecting() -> None:
     from engine.flow import load_flow_dir
     from engine.session.machine import CallInfo

@@ -12,12 +12,19 @@
     var a = root();
     if (!a || u.v < +a.dataset.v || u.h === a.dataset.h) return;
     var moved = a.dataset.node !== u.node;
+    // Still at the same field (keys typed on the phone came in): what the caller
+    // typed into it here stays, and so does the keyboard.
+    var field = !moved && a.querySelector("#value");
+    var kept = field && field.value !== field.defaultValue ? field.value : null;
+    var typing = field && d.activeElement === field;
     a.innerHTML = u.html;
     a.dataset.v = u.v; a.dataset.h = u.h; a.dataset.node = u.node;
     d.documentElement.lang = u.lang;
     d.title = u.title;
+    field = !moved && a.querySelector("#value");
+    if (field && kept !== null) field.value = kept;
     var f = (!moved && (a.querySelector(".notice") || a.querySelector("[aria-invalid=true]"))) ||
-      ((moved || mine) && a.querySelector("h1"));
+      ((moved || mine) && a.querySelector("h1")) || (typing && field);
     if (f) f.focus();
     if (u.done) { a.dataset.done = "1"; if (es) { es.close(); es = null; } }
     d.dispatchEvent(new CustomEvent("ivr:update", { detail: u }));
