@@ -1,4 +1,10 @@
-"""Carries out a flow's http node: one JSON request with a deadline, never raises."""
+"""Carries out a flow's http node: one JSON request with a deadline, never raises.
+
+The body is read to its end (a backend's response often comes in several chunks),
+up to ``MAX_RESPONSE_BYTES``; it must be strict JSON (no NaN or Infinity, which the
+trail and the agent's desktop could not carry) and nested no deeper than Python's
+parser can follow.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +33,7 @@ async def perform(client: aiohttp.ClientSession, request: HttpRequest) -> HttpDo
             async with client.request(
                 request.method, request.url, json=request.body if request.method != "GET" else None
             ) as response:
-                raw = await response.content.read(MAX_RESPONSE_BYTES + 1)
+                raw = await _body(response)
                 status = response.status
     except TimeoutError:
         return done(False, 0, None, "timeout")
@@ -38,7 +44,24 @@ async def perform(client: aiohttp.ClientSession, request: HttpRequest) -> HttpDo
     if not 200 <= status < 300:
         return done(False, status, None, f"status {status}")
     try:
-        data = json.loads(raw) if raw.strip() else {}
+        data = json.loads(raw, parse_constant=_not_json) if raw.strip() else {}
     except ValueError:
         return done(False, status, None, "response is not JSON")
+    except RecursionError:
+        return done(False, status, None, "response nested too deeply")
     return done(True, status, data)
+
+
+async def _body(response: aiohttp.ClientResponse) -> bytes:
+    """The whole body, or its first ``MAX_RESPONSE_BYTES + 1`` bytes."""
+    raw = bytearray()
+    while len(raw) <= MAX_RESPONSE_BYTES:
+        chunk = await response.content.read(MAX_RESPONSE_BYTES + 1 - len(raw))
+        if not chunk:
+            break
+        raw += chunk
+    return bytes(raw)
+
+
+def _not_json(constant: str) -> object:
+    raise ValueError(f"{constant} is not JSON")

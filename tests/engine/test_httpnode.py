@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
 from aiohttp import web
 
-from engine.httpnode import perform
+from engine.httpnode import MAX_RESPONSE_BYTES, perform
 from engine.session.events import HttpRequest
 
 
@@ -29,7 +30,30 @@ async def backend() -> AsyncIterator[str]:
     async def text(request: web.Request) -> web.Response:
         return web.Response(text="<html>not json</html>")
 
+    async def chunked(request: web.Request) -> web.StreamResponse:
+        body = json.dumps({"items": [f"item {n}" for n in range(20_000)]}).encode()
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for start in range(0, len(body), 4096):  # as a backend streams it, in chunks
+            await response.write(body[start : start + 4096])
+            await asyncio.sleep(0.001)
+        await response.write_eof()
+        return response
+
+    async def huge(request: web.Request) -> web.Response:
+        return web.json_response({"blob": "x" * MAX_RESPONSE_BYTES})
+
+    async def deep(request: web.Request) -> web.Response:
+        return web.Response(text="[" * 100_000 + "]" * 100_000, content_type="application/json")
+
+    async def nan(request: web.Request) -> web.Response:
+        return web.Response(text='{"balance": NaN}', content_type="application/json")
+
     app = web.Application()
+    app.router.add_get("/chunked", chunked)
+    app.router.add_get("/huge", huge)
+    app.router.add_get("/deep", deep)
+    app.router.add_get("/nan", nan)
     app.router.add_route("*", "/ok", ok)
     app.router.add_get("/slow", slow)
     app.router.add_get("/fail", fail)
@@ -78,3 +102,24 @@ async def test_unreachable() -> None:
 async def test_bad_url() -> None:
     ok, _, _, error = await run("not a url")
     assert not ok and error.startswith("unreachable")
+
+
+async def test_a_body_in_many_chunks_is_read_to_its_end(backend: str) -> None:
+    ok, _, data, error = await run(f"{backend}/chunked")
+    assert ok, error
+    assert isinstance(data, dict) and len(data["items"]) == 20_000
+
+
+async def test_a_body_too_large_is_an_error(backend: str) -> None:
+    ok, status, data, error = await run(f"{backend}/huge")
+    assert (ok, status, data, error) == (False, 200, None, "response too large")
+
+
+async def test_json_nested_too_deeply_is_an_error_not_a_crash(backend: str) -> None:
+    ok, _, _, error = await run(f"{backend}/deep")
+    assert not ok and error == "response nested too deeply"
+
+
+async def test_nan_is_not_json(backend: str) -> None:
+    ok, _, _, error = await run(f"{backend}/nan")
+    assert not ok and error == "response is not JSON"
