@@ -23,7 +23,7 @@ def normalise(text: str) -> str:
     return " ".join("".join(kept).split())
 
 
-MAX_SPELLED_DIGITS = 12  # longer inputs get an open-ended run of digits
+MAX_SPELLED_DIGITS = 32  # longer inputs get an open-ended run of digits
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +111,7 @@ def fsg(grammar: Grammar, words: set[str] | None = None) -> Fsg | None:
     out, as the decoder would refuse the whole grammar.
 
     A run of digits counts its digits exactly, "double five" being two: a state per
-    count, so an input of 4 to 12 digits stays a few hundred arcs. (In JSGF the same
+    count, so a 16-digit card number stays a few hundred arcs. (In JSGF the same
     count needs rules that refer to each other, which the decoder expands into a
     tree: 1.2 s and most of a gigabyte for 12 digits.)"""
     arcs: list[Arc] = []
