@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PROMPT_DIR = "/var/cache/ivr/prompts"
 LEAD_IN_S = 0.08  # synthesised prompts only: recordings play as the designer made them
 MAX_REMEMBERED = 100_000
+MAX_SPOKEN_CHARS = 4000  # about four minutes of speech
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,8 @@ class PromptCache:
         digest = hashlib.sha256()
         if isinstance(part, SpeechPart):
             voice = VOICES.get(part.lang, Voice(part.lang))
-            digest.update(f"tts\0{voice.name}\0{voice.words_per_minute}\0{part.text}".encode())
+            text = f"tts\0{voice.name}\0{voice.words_per_minute}\0{part.text}"
+            digest.update(text.encode(errors="surrogatepass"))
         else:
             with open(part.path, "rb") as source:
                 digest.update(b"file-v2\0" + source.read())  # v2: no lead-in
@@ -101,17 +103,12 @@ class PromptCache:
         pad = ["pad", str(LEAD_IN_S), "0"]
         if isinstance(part, SpeechPart):
             voice = VOICES.get(part.lang, Voice(part.lang))
-            speak = [
-                "espeak-ng",
-                "-v",
-                voice.name,
-                "-s",
-                str(voice.words_per_minute),
-                "--stdout",
-                part.text,
-            ]
+            # The text goes in on stdin, never as an argument: it may come from a
+            # backend or a caller, and "-f/etc/passwd" would be an option to read.
+            speak = ["espeak-ng", "-v", voice.name, "-s", str(voice.words_per_minute)]
             convert = ["sox", "-q", "-t", "wav", "-", *sox_out, *pad]
-            await _pipe(speak, convert)
+            text = spoken_text(part.text)
+            await _run(convert, await _run([*speak, "--stdout", "--stdin"], text.encode()))
         else:
             await _run(["sox", "-q", part.path, *sox_out])
         os.replace(temporary, target)
@@ -156,5 +153,10 @@ async def _end(process: asyncio.subprocess.Process) -> None:
     await process.communicate()
 
 
-async def _pipe(first: list[str], second: list[str]) -> None:
-    await _run(second, await _run(first))
+def spoken_text(text: str) -> str:
+    """What espeak-ng is given: at most MAX_SPOKEN_CHARS (minutes of speech; a
+    backend's megabyte would be hours), and no half characters (surrogates)."""
+    if len(text) > MAX_SPOKEN_CHARS:
+        log.warning("prompt text of %d characters cut to %d", len(text), MAX_SPOKEN_CHARS)
+        text = text[:MAX_SPOKEN_CHARS]
+    return text.encode("utf-8", errors="replace").decode("utf-8")

@@ -25,6 +25,26 @@ async def test_a_prompt_renders_to_8khz_audio(tmp_path: Path) -> None:
     assert info.samplerate == 8000 and info.channels == 1 and info.duration > 0.3
 
 
+async def test_prompt_text_is_never_an_option_to_the_renderer(tmp_path: Path) -> None:
+    """Prompt text can come from a backend or a caller: "-f FILE" must be said, not
+    make espeak-ng read FILE aloud; "-12.50" is a number, not an unknown option."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("This is a secret that must never be read to a caller. " * 20)
+    cache = PromptCache(str(tmp_path / "cache"))
+    said = await cache.path_for(SpeechPart(f"-f{secret}", "en"))
+    assert soundfile.info(said + ".wav").duration < 10  # the file would take 60 s
+    amount = await cache.path_for(SpeechPart("-12.50 dollars is your balance.", "en"))
+    assert soundfile.info(amount + ".wav").duration > 1
+
+
+async def test_text_too_long_or_with_half_characters_still_renders(tmp_path: Path) -> None:
+    cache = PromptCache(str(tmp_path))
+    long = await cache.path_for(SpeechPart("word " * 60_000, "en"))  # over the argument limit
+    assert 60 < soundfile.info(long + ".wav").duration < 600  # cut to minutes, not hours
+    odd = await cache.path_for(SpeechPart("bad \ud800 value", "en"))
+    assert soundfile.info(odd + ".wav").duration > 0.3
+
+
 def test_a_render_cancelled_at_any_moment_leaves_nothing_open(tmp_path: Path) -> None:
     """Cancel renders at moments spread over a render's life (before the first process
     starts, while espeak-ng speaks, while sox converts), each on its own loop, and close
