@@ -1,9 +1,9 @@
 """Carries out a flow's http node: one JSON request with a deadline, never raises.
 
 The body is read to its end (a backend's response often comes in several chunks),
-up to ``MAX_RESPONSE_BYTES``; it must be strict JSON (no NaN or Infinity, which the
-trail and the agent's desktop could not carry) and nested no deeper than Python's
-parser can follow.
+up to ``MAX_RESPONSE_BYTES``; it must be strict JSON (no NaN or Infinity, no lone
+surrogates: the trail, the page and the agent's desktop could not carry them) and
+nested no deeper than Python's parser can follow.
 """
 
 from __future__ import annotations
@@ -17,6 +17,13 @@ import aiohttp
 from engine.session.events import HttpDone, HttpRequest
 
 MAX_RESPONSE_BYTES = 1024 * 1024
+
+
+def client() -> aiohttp.ClientSession:
+    """The engine's client for http nodes. It keeps no cookies: a cookie one
+    caller's request was given must not go out with the next caller's (and a
+    shared jar grows without bound)."""
+    return aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
 
 
 async def perform(client: aiohttp.ClientSession, request: HttpRequest) -> HttpDone:
@@ -45,6 +52,9 @@ async def perform(client: aiohttp.ClientSession, request: HttpRequest) -> HttpDo
         return done(False, status, None, f"status {status}")
     try:
         data = json.loads(raw, parse_constant=_not_json) if raw.strip() else {}
+        # What the trail, the page and the desktop can carry: no Infinity (1e400
+        # parses to it), no half characters ("\ud800" escapes parse to them).
+        json.dumps(data, ensure_ascii=False, allow_nan=False).encode()
     except ValueError:
         return done(False, status, None, "response is not JSON")
     except RecursionError:

@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import json
 import queue
+import re
 import secrets
 import sqlite3
 import threading
@@ -204,12 +205,16 @@ class SqliteTrailStore:
             _settle(future, error)
 
     def _commit(self, db: sqlite3.Connection, batches: list[list[_Write]]) -> Exception | None:
+        """Run ``batches`` in one transaction; the error, if it failed (every waiter
+        is told: none is left waiting for a commit that never comes)."""
         try:
-            with db:
-                for writes in batches:
-                    for sql, args in writes:
-                        db.execute(sql, args)
-        except sqlite3.Error as exc:
+            try:
+                _execute(db, batches)
+            except UnicodeEncodeError:
+                # A half character (a lone surrogate) in one value cannot be stored as
+                # UTF-8; it is stored as U+FFFD rather than costing the batch.
+                _execute(db, [[(sql, _encodable(args)) for sql, args in w] for w in batches])
+        except Exception as exc:  # handed to every waiter
             return exc
         self.commits += 1
         return None
@@ -401,6 +406,21 @@ def _create(db: sqlite3.Connection) -> None:
         db.executescript(INDEXES)
     finally:
         db.close()
+
+
+def _execute(db: sqlite3.Connection, batches: list[list[_Write]]) -> None:
+    with db:
+        for writes in batches:
+            for sql, args in writes:
+                db.execute(sql, args)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``args`` with each half character replaced by U+FFFD."""
+    return tuple(_SURROGATE.sub("\ufffd", a) if isinstance(a, str) else a for a in args)
 
 
 def _settle(future: asyncio.Future[None], error: Exception | None) -> None:

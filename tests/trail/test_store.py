@@ -61,6 +61,24 @@ async def test_concurrent_appends_share_commits(tmp_path: Path) -> None:
     await store.close()
 
 
+@pytest.mark.parametrize("durability", ["normal", "full"])
+async def test_a_half_character_costs_no_one_s_steps(tmp_path: Path, durability: str) -> None:
+    """A lone surrogate (from a backend's "\\ud800", a caller ID) cannot be stored
+    as UTF-8. It is stored as U+FFFD, and the journeys that share its commit keep
+    theirs: before, the whole batch was rolled back and its waiters never woke."""
+    store = SqliteTrailStore(str(tmp_path / "t.db"), durability)
+    async with asyncio.timeout(5):
+        await asyncio.gather(
+            store.append("good1", [entry(1, value="fine")]),
+            store.append("bad", [entry(1, value="bad \ud800 x")]),
+            store.append("good2", [entry(1, value="fine")]),
+        )
+    assert [r["value"] for r in await store.trail("good1")] == ["fine"]
+    assert [r["value"] for r in await store.trail("bad")] == ["bad \ufffd x"]
+    assert [r["value"] for r in await store.trail("good2")] == ["fine"]
+    await store.close()
+
+
 async def test_a_call_s_journey_is_found_by_its_channel_unique_id(tmp_path: Path) -> None:
     store = SqliteTrailStore(str(tmp_path / "t.db"))
     store.begin("j1", "service_line", "+15550001", "PJSIP/a-01", 999.0, uniqueid="1764600000.7")
