@@ -20,6 +20,7 @@ from typing import Protocol
 
 import aiohttp
 
+from engine import httpnode
 from engine.agi.call import AgiCall
 from engine.agi.protocol import AgiRequest
 from engine.agi.server import AgiChannel, AgiServer
@@ -121,7 +122,7 @@ class Engine:
         result = await self.flows.reload()
         for problem in result.problems if report_flows else ():
             log.warning("flows: %s", problem)
-        self._http = aiohttp.ClientSession()
+        self._http = httpnode.client()
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self.metrics.watch_loop_lag(), name="loop-lag"))
         if watch:

@@ -85,7 +85,7 @@ class HttpGatewaySender:
 
     async def send(self, to: str, text: str) -> SendResult:
         if self._client is None:
-            self._client = aiohttp.ClientSession()
+            self._client = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
         headers = {"Authorization": f"Bearer {self._token.value}"} if self._token.value else {}
         body = {"to": to, "from": self._from, "text": text}
         try:

@@ -493,7 +493,7 @@ class Session:
         if not done.ok:
             result: Any = {"ok": False, "error": done.error, "status": done.status}
         elif isinstance(done.data, dict):
-            result = {"ok": True, **done.data}
+            result = {**done.data, "ok": True}  # the body's own "ok" does not say it
         else:
             result = {"ok": True, "value": done.data}
         if node.save_as:  # else fire and forget: only where to go next depends on it

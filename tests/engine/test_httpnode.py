@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from engine import httpnode
 from engine.httpnode import MAX_RESPONSE_BYTES, perform
 from engine.session.events import HttpRequest
 
@@ -49,7 +50,25 @@ async def backend() -> AsyncIterator[str]:
     async def nan(request: web.Request) -> web.Response:
         return web.Response(text='{"balance": NaN}', content_type="application/json")
 
+    async def infinite(request: web.Request) -> web.Response:
+        return web.Response(text='{"amount": 1e400}', content_type="application/json")
+
+    async def half(request: web.Request) -> web.Response:
+        return web.Response(text='{"name": "bad \\ud800 x"}', content_type="application/json")
+
+    async def set_cookie(request: web.Request) -> web.Response:
+        response = web.json_response({})
+        response.set_cookie("session", "caller-A")
+        return response
+
+    async def cookies(request: web.Request) -> web.Response:
+        return web.json_response({"cookies": dict(request.cookies)})
+
     app = web.Application()
+    app.router.add_get("/inf", infinite)
+    app.router.add_get("/half", half)
+    app.router.add_get("/set-cookie", set_cookie)
+    app.router.add_get("/cookies", cookies)
     app.router.add_get("/chunked", chunked)
     app.router.add_get("/huge", huge)
     app.router.add_get("/deep", deep)
@@ -123,3 +142,20 @@ async def test_json_nested_too_deeply_is_an_error_not_a_crash(backend: str) -> N
 async def test_nan_is_not_json(backend: str) -> None:
     ok, _, _, error = await run(f"{backend}/nan")
     assert not ok and error == "response is not JSON"
+
+
+@pytest.mark.parametrize("path", ["/inf", "/half"])
+async def test_what_the_trail_cannot_carry_is_not_json(backend: str, path: str) -> None:
+    """1e400 parses to Infinity and "\\ud800" to half a character: neither can be
+    stored, shown on a page or sent to the desktop as JSON."""
+    ok, _, _, error = await run(f"{backend}{path}")
+    assert not ok and error == "response is not JSON"
+
+
+async def test_one_caller_s_cookies_do_not_go_out_with_the_next_s(backend: str) -> None:
+    # "localhost", not an IP address: aiohttp's jar keeps cookies of named hosts only.
+    named = backend.replace("127.0.0.1", "localhost")
+    async with httpnode.client() as client:
+        await perform(client, HttpRequest(1, "GET", f"{named}/set-cookie", None, 1.0))
+        done = await perform(client, HttpRequest(2, "GET", f"{named}/cookies", None, 1.0))
+    assert done.ok and done.data == {"cookies": {}}
