@@ -26,7 +26,7 @@ from jinja2.environment import TemplateExpression
 from jinja2.exceptions import SecurityError
 from jinja2.parser import Parser
 from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
 _N = TypeVar("_N", bound=nodes.Node)
 
@@ -80,12 +80,23 @@ MAX_RESULT = 100_000  # characters or items a ``*`` may make; digits a ``**`` ma
 _PARSE_ERRORS = (TemplateSyntaxError, RecursionError)  # the latter: nested hundreds deep
 
 
-class _FlowEnvironment(SandboxedEnvironment):
-    """The sandbox, and a cap on what one operator may build: ``'a' * 10**9`` would
-    hold the event loop (and gigabytes) while every call waits. Intercepting ``*`` and
-    ``**`` also keeps Jinja from folding such constants as it compiles."""
+class _FlowEnvironment(ImmutableSandboxedEnvironment):
+    """The sandbox, immutable: a template reads the call's values and cannot change
+    them (``{{ r.pop('name') }}`` would empty a saved result for every later step).
+
+    ``r.items`` is a backend's field "items" when it has one, not the dict's method
+    of that name: flows read JSON, whose keys may be any word.
+
+    A cap on what one operator may build: ``'a' * 10**9`` would hold the event loop
+    (and gigabytes) while every call waits. Intercepting ``*`` and ``**`` also keeps
+    Jinja from folding such constants as it compiles."""
 
     intercepted_binops = frozenset({"*", "**"})
+
+    def getattr(self, obj: object, attribute: str) -> object:
+        if isinstance(obj, Mapping) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
 
     def call_binop(self, context: Context, operator: str, left: object, right: object) -> object:
         if operator == "*":

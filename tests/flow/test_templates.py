@@ -36,6 +36,23 @@ def test_render_is_sandboxed() -> None:
         render("{{ x.__class__.__mro__ }}", {"x": 1})
 
 
+def test_a_template_cannot_change_the_call_s_values() -> None:
+    result = {"name": "Alex", "items": [1, 2]}
+    with pytest.raises(TemplateFailure, match="unsafe"):
+        render("{{ r.pop('name') }}", {"r": result})
+    with pytest.raises(TemplateFailure, match="unsafe"):
+        render("{{ r['items'].append(3) }}", {"r": result})
+    assert result == {"name": "Alex", "items": [1, 2]}
+
+
+def test_a_backend_s_field_named_like_a_dict_method_is_the_field() -> None:
+    result = {"items": [1, 2, 3], "keys": "K", "values": ["a"], "get": 7}
+    assert render("{{ r.items | length }} {{ r.keys }} {{ r.get }}", {"r": result}) == "3 K 7"
+    assert render("{% for v in r.values %}{{ v }}{% endfor %}", {"r": result}) == "a"
+    assert evaluate("r.items[0] == 1", {"r": result}) is True
+    assert render("{{ r.get('x', 'none') }}", {"r": {"a": 1}}) == "none"  # no such field
+
+
 def test_render_wraps_runtime_errors() -> None:
     with pytest.raises(TemplateFailure):
         render("{{ 1 / n }}", {"n": 0})
