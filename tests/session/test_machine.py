@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from engine.flow import model as m
 from engine.flow.model import Flow
 from engine.flow.parse import parse_flow
 from engine.session import events as ev
@@ -697,3 +698,14 @@ def test_set_with_an_undefined_name_fails_the_call_as_text_would() -> None:
     """
     d = Driver(flow)
     assert isinstance(d.last(ev.Fail), ev.Fail) and "missing" in d.last(ev.Fail).reason
+
+
+def test_an_input_without_a_pattern_takes_keypad_keys_only() -> None:
+    """A page can post any text, and inputs go into backends' URLs: with no pattern
+    of its own, an input takes what a keypad can send."""
+    d = Driver()
+    pin = d.session.flow.nodes["pin"]
+    assert isinstance(pin, m.Input) and pin.pattern is None
+    assert Session.acceptable(pin, "1234") and Session.acceptable(pin, "1*3#")
+    for posted in ("../x", "12&a", "12 4", "\uff11\uff12\uff13\uff14", "12a4"):
+        assert not Session.acceptable(pin, posted), posted
