@@ -9,6 +9,7 @@ the journey waits there for the "talk to a person" path (a call back).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Awaitable
@@ -19,6 +20,8 @@ from engine.agi.call import CallObserver
 from engine.httpnode import perform
 from engine.session import events as ev
 from engine.session.machine import Session
+
+log = logging.getLogger(__name__)
 
 
 class WebOnlyCall:
@@ -62,6 +65,10 @@ class WebOnlyCall:
                 task = asyncio.get_running_loop().create_task(self._http_request(action))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
+            elif isinstance(action, ev.Fail):  # as a call logs it: the designer's to mend
+                log.error(
+                    "web journey %s: session failed: %s", self.session.call.call_id, action.reason
+                )
         fresh = self.session.trail[self._trail_seen :]
         self._trail_seen = len(self.session.trail)
         saving = self._observer.on_update(self.session, fresh)
