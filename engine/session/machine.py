@@ -494,11 +494,12 @@ class Session:
         node = self.node
         assert isinstance(node, m.Http)
         self._leave_http()
-        # The saved result always says whether it worked: {"ok": ..., **body}.
+        # The saved result always says whether it worked: {"ok": true, **body}, where
+        # a body's own "ok" is the backend's answer (a PIN refused: ok false, 200).
         if not done.ok:
             result: Any = {"ok": False, "error": done.error, "status": done.status}
         elif isinstance(done.data, dict):
-            result = {**done.data, "ok": True}  # the body's own "ok" does not say it
+            result = {"ok": True, **done.data}
         else:
             result = {"ok": True, "value": done.data}
         if node.save_as:  # else fire and forget: only where to go next depends on it

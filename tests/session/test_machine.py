@@ -497,8 +497,7 @@ def test_http_hold_prompt_success_and_stale_answers() -> None:
     d.fire()  # the backend is slow: the hold prompt
     assert d.texts(d.last(ev.Play)) == ["One moment."]
     assert d.feed(ev.HttpDone(999, True, 200, {})) == []  # not ours: ignored
-    d.feed(ev.HttpDone(request.request_id, True, 200, {"vip": True, "ok": "maybe"}))
-    # The result's "ok" is the engine's: a body's own "ok" does not say it worked.
+    d.feed(ev.HttpDone(request.request_id, True, 200, {"vip": True}))
     assert d.session.vars["result"] == {"ok": True, "vip": True}
     assert d.node == "agent"
 
@@ -516,6 +515,16 @@ def test_a_web_move_away_from_a_slow_backend_leaves_its_answer_behind() -> None:
     assert d.feed(ev.HttpDone(request.request_id, True, 200, {"vip": True})) == []
     assert d.feed(ev.TimerFired(hold.timer_id)) == []
     assert d.node == "main" and not d.session.done and "result" not in d.session.vars
+
+
+def test_a_backend_s_own_ok_is_its_answer() -> None:
+    """A backend refusing a PIN answers 200 with {"ok": false}: the result says so
+    (flows branch on it), and the node still takes ``next``, not ``on_error``."""
+    d = Driver()
+    d.keys("3")
+    d.feed(ev.HttpDone(d.last(ev.HttpRequest).request_id, True, 200, {"ok": False, "vip": 0}))
+    assert d.session.vars["result"] == {"ok": False, "vip": 0}
+    assert d.node == "bye"  # next (the branch's default), not on_error (agent)
 
 
 def test_http_error_path() -> None:
