@@ -32,6 +32,10 @@ class AfterCall:
         """The agent's calls that ended and wait for their wrap-up."""
         return sorted(self._waiting.get(ext, ()))
 
+    def paused(self, ext: str) -> bool:
+        """The agent is in its wrap-up pause (which ends at ``wrapup_max_s``)."""
+        return ext in self._resume
+
     def ended(self, ext: str, journey: str) -> None:
         """The agent's call ended: their wrap-up begins (their first one: the pause)."""
         waiting = self._waiting.setdefault(ext, set())

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from engine.ami import Ami, AmiError
@@ -76,10 +76,18 @@ class Desk:
                 return message
 
     def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            with contextlib.suppress(asyncio.QueueFull):
-                self._outbox.put_nowait(None)
+        """No more messages: the writer sends what is queued, then closes the socket.
+        A desk too far behind to take the close has its backlog dropped instead, so
+        that it does close (and signs out; its browser reconnects to a fresh state)."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._outbox.full():
+            while not self._outbox.empty():
+                item = self._outbox.get_nowait()
+                if asyncio.iscoroutine(item):
+                    item.close()
+        self._outbox.put_nowait(None)
 
 
 class Desks:
@@ -89,6 +97,8 @@ class Desks:
         self._pattern = re.compile(settings.extension_pattern)
         self.by_ext: dict[str, set[Desk]] = {}
         self._leaving: dict[str, tuple[Desk, asyncio.Task[None]]] = {}
+        # Whether an agent is to join paused (in after-call work): set by the hub.
+        self.paused: Callable[[str], bool] = lambda ext: False
 
     def member_for(self, ext: str) -> str:
         return self._settings.agent_interface.format(ext=ext)
@@ -96,7 +106,7 @@ class Desks:
     async def sign_in(self, ext: str, queues: tuple[str, ...] = ()) -> Desk:
         if not self._pattern.fullmatch(ext):
             raise SignInError("an extension is letters, digits, '-' and '_'")
-        wanted = queues or self._settings.agent_queues
+        wanted = tuple(dict.fromkeys(queues or self._settings.agent_queues))
         unknown = set(wanted) - set(self._settings.agent_queues)
         if unknown:
             raise SignInError(f"no such queue: {', '.join(sorted(unknown))}")
@@ -158,7 +168,9 @@ class Desks:
                         "Queue": queue,
                         "Interface": member,
                         "MemberName": ext,
-                        "Paused": "false",
+                        # Back within a wrap-up (a reload, Asterisk restarted): still
+                        # paused, or a call would take the desktop from the one ended.
+                        "Paused": "true" if self.paused(ext) else "false",
                     },
                     timeout=5.0,
                 )

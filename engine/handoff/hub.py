@@ -106,12 +106,14 @@ class HandoffHub:
         self._queued: dict[str, QueuedCall] = {}  # journey -> its call in a queue
         self._hung_up: dict[str, float] = {}  # journeys whose call ended before a queue
         self._watchers: dict[str, set[Desk]] = {}  # journey -> desks showing it
+        self._wrapping: set[str] = set()  # journeys whose wrap-up is being saved
         self._pushes: dict[str, list[Push]] = {}
         self._versions: dict[str, int] = {}
         self._changed: dict[str, asyncio.Event] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._running = False
         self.after_call = AfterCall(ami, self.desks, self.settings, self._spawn)
+        self.desks.paused = self.after_call.paused
 
     # ------------------------------------------------------------ life
 
@@ -429,7 +431,15 @@ class HandoffHub:
         }
         if self.engine.trail is None:
             raise HandoffError("no journey store: the wrap-up cannot be kept", 503)
-        await self.engine.trail.save_wrapup(journey, wrapup)
+        # Two desktops of one agent sending theirs at once: the first is kept, the
+        # second told so (else both were told "saved", and the last write won).
+        if journey in self._wrapping:
+            raise HandoffError("this call is wrapped up already", 409)
+        self._wrapping.add(journey)
+        try:
+            await self.engine.trail.save_wrapup(journey, wrapup)
+        finally:
+            self._wrapping.discard(journey)
         for other in self.desks.by_ext.get(desk.ext, {desk}) | {desk}:  # one agent's desktops
             if other.journeys.get(journey) in ("connected", "ended"):
                 other.journeys[journey] = "wrapped"

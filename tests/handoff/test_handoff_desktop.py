@@ -316,6 +316,73 @@ async def test_after_a_call_no_new_call_rings_until_its_wrap_up(rig: Rig) -> Non
     await ws.close()
 
 
+async def test_back_within_the_wrap_up_the_agent_stays_paused(rig: Rig) -> None:
+    """A desktop closed and opened again (a reload, a crash) while its call waits for
+    its wrap-up: the agent rejoins the queues paused, or a new call would ring."""
+    ws = await rig.client.ws_connect("/agent/ws?ext=agent6&queues=support")
+    await receive(ws, "signed_in")
+    journey, channel = await rig.answered(ws, "agent6")
+    rig.ami.emit(Event="Hangup", Channel=channel, Uniqueid=f"u{channel}")
+    assert (await receive(ws, "after_call"))["paused"] is True
+    await ws.close()
+    async with asyncio.timeout(5):  # gone past its grace: out of the queues
+        while not rig.ami.done("QueueRemove"):
+            await asyncio.sleep(0.01)
+    again = await rig.client.ws_connect("/agent/ws?ext=agent6&queues=support")
+    await receive(again, "signed_in")
+    assert [a["Paused"] for a in rig.ami.done("QueueAdd")] == ["false", "true"]
+    await again.send_json(
+        {"type": "wrapup", "journey": journey, "disposition": "resolved", "resolved": True}
+    )
+    await receive(again, "wrapup_saved")
+    await again.close()
+
+
+async def test_two_wrap_ups_at_once_one_is_kept_and_the_other_told(rig: Rig) -> None:
+    one = await rig.client.ws_connect("/agent/ws?ext=agent8&queues=support")
+    await receive(one, "signed_in")
+    journey, channel = await rig.answered(one, "agent8")
+    two = await rig.client.ws_connect("/agent/ws?ext=agent8&queues=support")  # a 2nd tab
+    await receive(two, "signed_in")
+    await receive(two, "connected")
+    rig.ami.emit(Event="Hangup", Channel=channel, Uniqueid=f"u{channel}")
+    await receive(one, "ended")
+    form = {"type": "wrapup", "journey": journey, "resolved": True}
+    await one.send_json({**form, "disposition": "resolved", "note": "from one"})
+    await two.send_json({**form, "disposition": "other", "note": "from two"})
+    replies = {}
+    for ws, name in ((one, "one"), (two, "two")):
+        async with asyncio.timeout(10):
+            while True:
+                message = await ws.receive_json()
+                if message["type"] in ("wrapup_saved", "error"):
+                    replies[name] = message
+                    break
+    saved = [r["wrapup"]["note"] for r in replies.values() if r["type"] == "wrapup_saved"]
+    refused = [r for r in replies.values() if r["type"] == "error"]
+    assert len(saved) == 1 and len(refused) == 1
+    assert "wrapped up already" in refused[0]["message"]
+    assert rig.engine.trail is not None
+    stored = await rig.engine.trail.journey(journey)
+    assert stored is not None and stored.wrapup is not None
+    assert stored.wrapup["note"] == saved[0]  # the one acknowledged is the one kept
+    await one.close()
+    await two.close()
+
+
+async def test_a_desktop_s_garbage_gets_answers_not_tracebacks(rig: Rig) -> None:
+    ws = await rig.client.ws_connect("/agent/ws?ext=agent9&queues=support,support,support")
+    await receive(ws, "signed_in")
+    assert len(rig.ami.done("QueueAdd")) == 1  # a queue named three times joined once
+    await ws.send_str('{"type": "ping", "x": ' + "[" * 5000 + "]" * 5000 + "}")
+    assert (await receive(ws, "error"))["message"] == "not JSON"
+    await ws.send_json({"type": "find", "reference": "3F2A-91BC" + " " * 60_000})
+    assert len((await receive(ws, "found"))["reference"]) <= 64
+    await ws.send_json({"type": "ping"})
+    await receive(ws, "pong")  # still answering
+    await ws.close()
+
+
 async def test_a_caller_gone_while_it_rang_is_withdrawn_not_to_wrap_up(rig: Rig) -> None:
     ws = await rig.client.ws_connect("/agent/ws?ext=agent3&queues=support")
     await receive(ws, "signed_in")

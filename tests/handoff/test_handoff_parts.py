@@ -3,9 +3,12 @@ pages, settings."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from engine.handoff.callback import CallbackPolicy, normalise
+from engine.handoff.desks import OUTBOX_LIMIT, Desk
 from engine.handoff.pushes import PushError, check_answer, parse_push
 from engine.handoff.queue import Connected, Gone, Joined, Moved, QueueBook, RangOut, Ringing
 from engine.handoff.settings import HandoffConfigError, HandoffSettings
@@ -246,3 +249,14 @@ def test_settings_from_the_environment() -> None:
     assert settings.callback_per_journey == 3 and settings.agent_grace_s == 2.5
     with pytest.raises(HandoffConfigError):
         HandoffSettings.from_env({"IVR_HANDOFF_OFFER_ON_RING": "maybe"})
+
+
+async def test_a_desk_too_far_behind_is_closed_not_left_open_and_deaf() -> None:
+    """A desktop that stopped reading fills its outbox: it is closed (its backlog
+    dropped so that the close gets through), and its socket then ends."""
+    desk = Desk("agent1", "PJSIP/agent1", ("support",))
+    for n in range(OUTBOX_LIMIT + 1):
+        desk.put({"type": "pong", "n": n})
+    assert desk.closed
+    async with asyncio.timeout(1):
+        assert await desk.next() is None

@@ -46,6 +46,7 @@ HERE = Path(__file__).parent
 HUB = web.AppKey("agent_hub", HandoffHub)
 ENV = web.AppKey("agent_templates", jinja2.Environment)
 MAX_MESSAGE = 64 * 1024
+MAX_REFERENCE = 64  # characters of a "find" the desktop takes
 
 
 def _allowed(request: web.Request) -> bool:
@@ -119,7 +120,10 @@ async def socket(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text="cross-origin socket")
     hub = request.app[HUB]
     ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE)
-    await ws.prepare(request)
+    try:
+        await ws.prepare(request)
+    except ConnectionError:  # the client left during the handshake
+        return ws
     ext = request.query.get("ext", "")
     queues = tuple(q for q in request.query.get("queues", "").split(",") if q)
     try:
@@ -144,7 +148,7 @@ async def socket(request: web.Request) -> web.StreamResponse:
     finally:
         hub.desk_closed(desk)
         writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
             await writer
         log.info("agent desktop: %s closed", ext)
     return ws
@@ -161,7 +165,7 @@ async def _write(ws: web.WebSocketResponse, desk: Desk) -> None:
 async def _handle(hub: HandoffHub, desk: Desk, text: str) -> dict[str, Any] | None:
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # the latter: nested thousands deep
         return {"type": "error", "message": "not JSON"}
     if not isinstance(data, dict):
         return {"type": "error", "message": "expected an object"}
@@ -174,7 +178,9 @@ async def _handle(hub: HandoffHub, desk: Desk, text: str) -> dict[str, Any] | No
             saved = await hub.wrapup(desk, journey, data)
             return {"type": "wrapup_saved", "journey": journey, "wrapup": saved}
         if kind == "find":
-            text = str(data.get("reference", ""))
+            # A reference is a dozen characters: what is echoed back is bounded too
+            # (a desk that does not read queues up to its outbox's length of replies).
+            text = str(data.get("reference", ""))[:MAX_REFERENCE]
             journeys = await find_by_reference(hub, text, desk)
             return {"type": "found", "reference": text, "journeys": journeys}
         if kind == "push":
