@@ -2,7 +2,8 @@
 
 aiohttp raises on a body it cannot decode (``charset=bogus``: LookupError; bytes
 that are not UTF-8: UnicodeDecodeError; a multipart body with no boundary or cut
-short: ValueError) and on a client gone half way (ConnectionResetError). Each of
+short: ValueError), on JSON nested thousands deep (RecursionError) and on a client
+gone half way (ConnectionResetError). Each of
 those is the client's mistake, not the server's: these readers return None, and
 the route answers 400 instead of a 500 with a traceback in the log.
 
@@ -21,7 +22,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 BODY_S = 30.0
-_UNREADABLE = (ValueError, LookupError, ConnectionResetError, TimeoutError)
+_UNREADABLE = (ValueError, LookupError, ConnectionResetError, TimeoutError, RecursionError)
 T = TypeVar("T")
 
 

@@ -55,7 +55,9 @@ async def status(request: web.Request) -> web.Response:
     hub = request.app[HUB_KEY]
     journey = _journey(request)
     version = request.query.get("version")
-    if version is None or not version.isdigit():
+    # ASCII digits, and few: "²" is a digit to isdigit() but not to int(), and int()
+    # refuses more than 4,300 digits.
+    if version is None or not (version.isascii() and version.isdigit()) or len(version) > 18:
         return web.json_response(hub.status(journey))
     try:
         wait = min(float(request.query.get("wait", MAX_WAIT_S)), MAX_WAIT_S)

@@ -18,6 +18,7 @@ from engine.report.reading import ReportError, journeys, open_store
 from engine.report.text import as_text
 
 _SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([mhdw])$")
+LATEST_S = 253402300799.0  # 9999-12-31T23:59:59Z
 _UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -30,10 +31,10 @@ def when(text: str, now: float) -> float:
     if text == "now":
         return now
     if re.fullmatch(r"\d{9,}(\.\d*)?", text):
-        return float(text)
+        return _in_range(text, float(text))
     span = _SPAN.match(text)
-    if span:
-        return now - float(span.group(1)) * _UNIT_S[span.group(2)]
+    if span:  # back past 1970 is from the beginning
+        return max(0.0, _in_range(text, now - float(span.group(1)) * _UNIT_S[span.group(2)]))
     try:
         return datetime.fromisoformat(text).timestamp()
     except ValueError:
@@ -41,6 +42,12 @@ def when(text: str, now: float) -> float:
             f"{text!r}: give a span back from now (30m, 12h, 7d, 2w), a date (2026-11-01)"
             " or a time (2026-11-01T08:00), or 'all'"
         ) from None
+
+
+def _in_range(text: str, at: float) -> float:
+    if not -LATEST_S < at < LATEST_S:  # inf, from a span of a thousand digits
+        raise ReportError(f"{text[:40]!r}: out of range (before 1970 or after 9999)")
+    return at
 
 
 def run_report(args: argparse.Namespace) -> int:

@@ -485,6 +485,15 @@ async def test_the_page_waits_for_a_change(rig: Rig) -> None:
     assert changed["state"] == "queued" and changed["position"] == 3
     assert (await rig.client.get(f"/handoff/{'0' * 32}")).status == 404
     assert (await rig.client.get("/handoff/not-a-journey")).status == 404
+    for odd in ("%C2%B2", "9" * 5000):  # "²", and more digits than int() takes
+        now = await rig.client.get(f"/handoff/{journey}?version={odd}&wait=0")
+        assert now.status == 200 and (await now.json())["state"] == "queued"
+    deep = "[" * 5000 + "]" * 5000
+    for path in (f"/handoff/{journey}/callback", "/demo/api/verify"):
+        nested = await rig.client.post(
+            path, data=deep, headers={"Content-Type": "application/json"}
+        )
+        assert nested.status == 400, path
 
 
 async def test_call_back_requests_are_checked(rig: Rig) -> None:

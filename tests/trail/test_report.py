@@ -273,6 +273,10 @@ def test_periods() -> None:
         when("last week", NOW)
 
 
+def test_a_span_back_past_1970_is_from_the_beginning() -> None:
+    assert when("100000d", 1.8e9) == 0.0
+
+
 def test_percentiles() -> None:
     assert percentile([], 50) is None
     assert percentile([3.0], 90) == 3.0
@@ -288,6 +292,8 @@ def test_percentiles() -> None:
         ("empty db", [], "not a trail store"),
         (None, ["--since", "yesterday"], "a span back from now"),
         (None, ["--since", "1d", "--until", "2d"], "is not before"),
+        (None, ["--since", "1" * 400 + "d"], "out of range"),
+        (None, ["--since", "9" * 400], "out of range"),
     ],
 )
 def test_what_a_user_gets_wrong(
