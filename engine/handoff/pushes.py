@@ -12,14 +12,24 @@ masked), so the agent — and whoever reads the journey later — sees them.
 from __future__ import annotations
 
 import datetime
+import functools
 import itertools
+import logging
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+import regex
+
+log = logging.getLogger(__name__)
+
 MAX_FIELDS = 8
+# An agent's pattern is checked against a caller's answer on the loop every call
+# shares; one such as "(a|aa)+$" takes exponential time on an answer that almost
+# matches. The regex module can stop a match: one taking longer does not match.
+PATTERN_S = 0.05
 NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _ids = itertools.count(1)
 
@@ -140,8 +150,8 @@ def _field(item: Mapping[str, Any]) -> FormField:
     pattern = _text(item, "pattern", 200)
     if pattern:
         try:
-            re.compile(pattern)
-        except re.error as exc:
+            _compiled(pattern)
+        except (regex.error, OverflowError, RecursionError) as exc:
             raise PushError(f"field '{name}': pattern: {exc}") from exc
     given = _text(item, "type", 12)
     sensitive = bool(item.get("sensitive", False))
@@ -176,11 +186,25 @@ def check_answer(push: Push, values: Mapping[str, Any]) -> tuple[dict[str, str],
             problems[f.name] = "too long"
         elif check is not None and not check[0](value):
             problems[f.name] = check[1]
-        elif f.pattern and re.fullmatch(f.pattern, value) is None:
+        elif f.pattern and not _matches(f.pattern, value):
             problems[f.name] = "not in the expected form"
         else:
             clean[f.name] = value
     return clean, problems
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> regex.Pattern[str]:
+    return regex.compile(pattern)
+
+
+def _matches(pattern: str, value: str) -> bool:
+    try:
+        return _compiled(pattern).fullmatch(value, timeout=PATTERN_S) is not None
+    except TimeoutError:
+        log.warning("push pattern %r: over %.0f ms on an answer; taken as not matching",
+                    pattern[:60], PATTERN_S * 1000)
+        return False
 
 
 def shown(f: FormField, value: str) -> str:

@@ -4,6 +4,7 @@ pages, settings."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -260,3 +261,18 @@ async def test_a_desk_too_far_behind_is_closed_not_left_open_and_deaf() -> None:
     assert desk.closed
     async with asyncio.timeout(1):
         assert await desk.next() is None
+
+
+def test_an_agent_s_pattern_cannot_hold_the_engine() -> None:
+    """"(a|aa)+$" takes exponential time on an answer that almost matches: checked
+    with a time limit, such an answer is refused in about PATTERN_S, not minutes."""
+    push = parse_push(
+        {"kind": "form", "title": "f", "fields": [{"name": "a", "label": "A",
+                                                  "pattern": "(a|aa)+$"}]},
+        "agent1",
+    )
+    started = time.monotonic()
+    clean, problems = check_answer(push, {"a": "a" * 100 + "!"})
+    assert time.monotonic() - started < 1.0
+    assert problems == {"a": "not in the expected form"} and clean == {}
+    assert check_answer(push, {"a": "aaaa"}) == ({"a": "aaaa"}, {})
