@@ -533,6 +533,15 @@ async def test_the_desktop_is_for_the_contact_centre_only(rig: Rig) -> None:
         refused = await rig.client.get(path, headers=rebound)
         assert refused.status == 403 and "IVR_HANDOFF_AGENT_HOSTS" in await refused.text()
     assert (await rig.client.get("/agent/", headers={"Host": "[::1]:8080"})).status == 200
+    assert (await rig.client.get("/agent/", headers={"Host": "[::1]evil.example"})).status == 403
+    with pytest.raises(aiohttp.WSServerHandshakeError):  # an extension's, not a page's
+        origin = {"Origin": f"chrome-extension://{rig.client.host}:{rig.client.port}"}
+        await rig.client.ws_connect("/agent/ws?ext=a1", headers=origin)
+    # Not to be framed by another page (clickjacking), nor cached.
+    for path in ("/agent/", "/agent/report"):
+        headers = (await rig.client.get(path)).headers
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+        assert headers["X-Frame-Options"] == "DENY" and headers["Cache-Control"] == "no-store"
     object.__setattr__(rig.hub.settings, "agent_hosts", ("desk.example.com",))
     named = await rig.client.get("/agent/", headers={"Host": "Desk.Example.com"})
     assert named.status == 200  # a name of the contact centre's own, configured

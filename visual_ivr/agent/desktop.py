@@ -30,6 +30,7 @@ import contextlib
 import ipaddress
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ HERE = Path(__file__).parent
 HUB = web.AppKey("agent_hub", HandoffHub)
 ENV = web.AppKey("agent_templates", jinja2.Environment)
 MAX_MESSAGE = 64 * 1024
+_PORT = re.compile(r"(:[0-9]{1,5})?")
 MAX_REFERENCE = 64  # characters of a "find" the desktop takes
 
 
@@ -70,9 +72,14 @@ def require_agent_network(request: web.Request) -> None:
 
 
 def _host_name(host: str) -> str:
-    """The name in a Host header, without its port ("[::1]:8080" -> "::1")."""
+    """The name in a Host header, without its port ("[::1]:8080" -> "::1"). Anything
+    else after an IPv6 literal's "]" ("[::1]evil.example") leaves the header whole,
+    which is no address and no known name."""
     if host.startswith("["):
-        return host[1 : host.find("]")] if "]" in host else host
+        end = host.find("]")
+        if end > 0 and _PORT.fullmatch(host[end + 1 :]):
+            return host[1:end]
+        return host
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
@@ -111,7 +118,8 @@ def _same_origin(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     if origin is None:
         return True  # not a browser (a script of the contact centre's own)
-    return origin.split("://", 1)[-1] == request.host
+    scheme, _, rest = origin.partition("://")
+    return scheme.lower() in ("http", "https") and rest.lower() == request.host.lower()
 
 
 async def socket(request: web.Request) -> web.StreamResponse:
@@ -194,8 +202,27 @@ async def _handle(hub: HandoffHub, desk: Desk, text: str) -> dict[str, Any] | No
     return {"type": "error", "message": f"unknown message type {kind!r}"}
 
 
+# The desktop and the report show callers' data: not to be framed by another page
+# (clickjacking), cached, or run anything but their own files.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self';"
+    " img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none';"
+    " frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+async def _secure(request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+
+
 def desktop_app(hub: HandoffHub) -> web.Application:
     app = web.Application()
+    app.on_response_prepare.append(_secure)
     app[HUB] = hub
     app[ENV] = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
