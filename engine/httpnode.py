@@ -13,10 +13,13 @@ import json
 import time
 
 import aiohttp
+from yarl import URL
 
 from engine.session.events import HttpDone, HttpRequest
 
 MAX_RESPONSE_BYTES = 1024 * 1024
+MAX_REDIRECTS = 5
+_MOVED = frozenset({301, 302, 303, 307, 308})
 
 
 def client() -> aiohttp.ClientSession:
@@ -37,11 +40,27 @@ async def perform(client: aiohttp.ClientSession, request: HttpRequest) -> HttpDo
 
     try:
         async with asyncio.timeout(request.timeout_s):
-            async with client.request(
-                request.method, request.url, json=request.body if request.method != "GET" else None
-            ) as response:
-                raw = await _body(response)
-                status = response.status
+            method, url = request.method, URL(request.url)
+            body = request.body if method != "GET" else None
+            for _ in range(MAX_REDIRECTS + 1):
+                async with client.request(
+                    method, url, json=body, allow_redirects=False
+                ) as response:
+                    status = response.status
+                    location = response.headers.get("Location") if status in _MOVED else None
+                    if location is None:
+                        raw = await _body(response)
+                        break
+                # Followed on the same host only: a redirect elsewhere would take the
+                # request (a PIN in its body or URL) to a host the flow never named.
+                target = url.join(URL(location))
+                if target.host != url.host or target.scheme not in ("http", "https"):
+                    return done(False, status, None, f"redirected to another host ({status})")
+                if status == 303 or (status in (301, 302) and method == "POST"):
+                    method, body = "GET", None  # as browsers do; 307 and 308 keep both
+                url = target
+            else:
+                return done(False, status, None, "too many redirects")
     except TimeoutError:
         return done(False, 0, None, "timeout")
     except (aiohttp.ClientError, OSError, ValueError) as exc:

@@ -64,7 +64,21 @@ async def backend() -> AsyncIterator[str]:
     async def cookies(request: web.Request) -> web.Response:
         return web.json_response({"cookies": dict(request.cookies)})
 
+    async def moved(request: web.Request) -> web.Response:
+        return web.Response(status=302, headers={"Location": "/ok?moved=1"})
+
+    async def away(request: web.Request) -> web.Response:  # same port, another host name
+        host = "localhost" if request.url.host != "localhost" else "127.0.0.1"
+        elsewhere = request.url.with_host(host).with_path("/ok")
+        return web.Response(status=307, headers={"Location": str(elsewhere)})
+
+    async def loop(request: web.Request) -> web.Response:
+        return web.Response(status=302, headers={"Location": "/loop"})
+
     app = web.Application()
+    app.router.add_route("*", "/moved", moved)
+    app.router.add_route("*", "/away", away)
+    app.router.add_get("/loop", loop)
     app.router.add_get("/inf", infinite)
     app.router.add_get("/half", half)
     app.router.add_get("/set-cookie", set_cookie)
@@ -159,3 +173,19 @@ async def test_one_caller_s_cookies_do_not_go_out_with_the_next_s(backend: str) 
         await perform(client, HttpRequest(1, "GET", f"{named}/set-cookie", None, 1.0))
         done = await perform(client, HttpRequest(2, "GET", f"{named}/cookies", None, 1.0))
     assert done.ok and done.data == {"cookies": {}}
+
+
+async def test_a_redirect_on_the_same_host_is_followed(backend: str) -> None:
+    ok, _, data, _ = await run(f"{backend}/moved", "POST", {"pin": "1234"})
+    assert ok and data == {"echo": {}, "method": "GET"}  # a 302 after a POST: a GET
+
+
+async def test_a_redirect_to_another_host_is_not_followed(backend: str) -> None:
+    """A request (a PIN in its body) goes only to the host the flow named."""
+    ok, status, _, error = await run(f"{backend}/away", "POST", {"pin": "1234"})
+    assert (ok, status, error) == (False, 307, "redirected to another host (307)")
+
+
+async def test_a_redirect_loop_ends(backend: str) -> None:
+    ok, _, _, error = await run(f"{backend}/loop")
+    assert not ok and error == "too many redirects"
