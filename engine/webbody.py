@@ -3,9 +3,9 @@
 aiohttp raises on a body it cannot decode (``charset=bogus``: LookupError; bytes
 that are not UTF-8: UnicodeDecodeError; a multipart body with no boundary or cut
 short: ValueError), on JSON nested thousands deep (RecursionError) and on a client
-gone half way (ConnectionResetError). Each of
-those is the client's mistake, not the server's: these readers return None, and
-the route answers 400 instead of a 500 with a traceback in the log.
+gone half way (ConnectionResetError). Each of those is the client's mistake, not the
+server's: these readers return None, and the route answers 400 instead of a 500
+with a traceback in the log.
 
 A body that takes longer than ``BODY_S`` to arrive is unreadable too: aiohttp has
 no timeout of its own for it, and a client trickling a body a byte at a time would
