@@ -42,7 +42,7 @@ from engine.session.web import handle_web
 
 MAX_TYPE_AHEAD = 32
 MAX_STEPS_WITHOUT_INPUT = 200
-_KEYPAD = re.compile("[0-9*#]*")  # what an input takes when its node has no pattern
+_KEYPAD = re.compile("[0-9*#]*")  # what an input takes, on the phone or the page
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,13 +445,14 @@ class Session:
 
     @staticmethod
     def acceptable(node: m.Input, digits: str) -> bool:
-        """Within the node's lengths, and its pattern's match; with no pattern, keys a
-        keypad has (a page can post any text, and values go into backends' URLs)."""
+        """Keys a keypad has (a page can post any text, and values go into backends'
+        URLs; the validator times patterns on such keys only), within the node's
+        lengths, and matching its pattern if it has one."""
         if not node.min_length <= len(digits) <= node.max_length:
             return False
-        if node.pattern is None:
-            return _KEYPAD.fullmatch(digits) is not None
-        return re.fullmatch(node.pattern, digits) is not None
+        if _KEYPAD.fullmatch(digits) is None:
+            return False
+        return node.pattern is None or re.fullmatch(node.pattern, digits) is not None
 
     @staticmethod
     def shown(node: m.Input, digits: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from typing import Any
 
@@ -709,12 +710,14 @@ def test_set_with_an_undefined_name_fails_the_call_as_text_would() -> None:
     assert isinstance(d.last(ev.Fail), ev.Fail) and "missing" in d.last(ev.Fail).reason
 
 
-def test_an_input_without_a_pattern_takes_keypad_keys_only() -> None:
-    """A page can post any text, and inputs go into backends' URLs: with no pattern
-    of its own, an input takes what a keypad can send."""
+def test_an_input_takes_keypad_keys_only() -> None:
+    """A page can post any text, and inputs go into backends' URLs: an input takes
+    what a keypad can send, with or without a pattern of its own."""
     d = Driver()
     pin = d.session.flow.nodes["pin"]
     assert isinstance(pin, m.Input) and pin.pattern is None
     assert Session.acceptable(pin, "1234") and Session.acceptable(pin, "1*3#")
     for posted in ("../x", "12&a", "12 4", "\uff11\uff12\uff13\uff14", "12a4"):
         assert not Session.acceptable(pin, posted), posted
+    loose = dataclasses.replace(pin, pattern=".+")  # a pattern that would take letters
+    assert not Session.acceptable(loose, "ab12") and Session.acceptable(loose, "1234")
