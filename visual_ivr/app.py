@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 COOKIE = "ivr_page"
 SUBMIT_WAIT_S = 3.0  # how long a step waits for the call to take it
 MAX_FORM_BYTES = 4096
+MAX_VALUE = MAX_FORM_BYTES  # an input's value is never cut: the session judges its length
 STARTS_PER_MINUTE = 120  # web-only journeys one address (or one proxy) may start
 _FLOW_NAME = "{flow:[A-Za-z0-9_.-]+}"
 
@@ -206,13 +207,17 @@ class VisualIvr:
 
     async def choose(self, request: web.Request) -> web.StreamResponse:
         return await self._step(
-            request, lambda form, _: ev.WebChoose(_field(form, "node"), _field(form, "key", 4))
+            request,
+            lambda form, _: ev.WebChoose(_field(form, "node"), _field(form, "key", 4), _at(form)),
         )
 
     async def submit(self, request: web.Request) -> web.StreamResponse:
         return await self._step(
             request,
-            lambda form, _: ev.WebSubmit(_field(form, "node"), _field(form, "value", 64)),
+            # Longer than any input takes (the session refuses it), not cut to fit.
+            lambda form, _: ev.WebSubmit(
+                _field(form, "node"), _field(form, "value", MAX_VALUE), _at(form)
+            ),
         )
 
     async def navigate(self, request: web.Request) -> web.StreamResponse:
@@ -454,6 +459,12 @@ class _RateLimit:
             return False
         self._windows[key] = (start, used + 1)
         return True
+
+
+def _at(form: MultiDictProxy[Any]) -> int | None:
+    """The visit a form was drawn at; None from a form without one (not checked)."""
+    text = _field(form, "at", 10)
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 def _field(form: MultiDictProxy[Any], name: str, limit: int = 100) -> str:

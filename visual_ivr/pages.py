@@ -71,6 +71,7 @@ def page_model(
         "flow_title": where.brand or view["flow_title"],
         "node_id": node["id"],
         "version": view["version"],
+        "at": view["entered"],  # the visit its forms are of
         "done": view["done"],
         "live": where.call and not view["done"],
         "cards": view["cards"],

@@ -63,18 +63,22 @@ class PageSeen:
 
 @dataclass(frozen=True, slots=True)
 class WebChoose:
-    """The caller tapped option ``key`` on the page showing node ``node``."""
+    """The caller tapped option ``key`` on the page showing node ``node``, drawn
+    when the session had entered ``at`` nodes (None: not said, not checked)."""
 
     node: str
     key: str
+    at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class WebSubmit:
-    """The caller submitted ``value`` in the form of input node ``node``."""
+    """The caller submitted ``value`` in the form of input node ``node`` (``at``: as
+    for :class:`WebChoose`)."""
 
     node: str
     value: str
+    at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,22 +21,27 @@ class Frame:
 Place = tuple[m.Flow, str, list[Frame]]  # a flow, a node of it, the call stack there
 
 
+def _same(place: Place, flow: m.Flow, node_id: str) -> bool:
+    """A place is a node *of a flow*: a subflow's "main" is not its caller's."""
+    return place[1] == node_id and place[0].name == flow.name
+
+
 class History:
     def __init__(self) -> None:
         self._places: list[Place] = []
 
     def remember(self, flow: m.Flow, node_id: str, stack: list[Frame]) -> None:
-        if not self._places or self._places[-1][1] != node_id:
+        if not self._places or not _same(self._places[-1], flow, node_id):
             self._places.append((flow, node_id, list(stack)))
             del self._places[:-MAX_PLACES]
 
-    def can_go_back(self, current: str) -> bool:
+    def can_go_back(self, flow: m.Flow, current: str) -> bool:
         """Is there a place before ``current`` (without forgetting anything)?"""
-        return any(p[1] != current for p in self._places[:-1])
+        return any(not _same(p, flow, current) for p in self._places[:-1])
 
-    def back(self, current: str) -> Place | None:
+    def back(self, flow: m.Flow, current: str) -> Place | None:
         """The last place before ``current``; it and what followed it are forgotten."""
-        earlier = [p for p in self._places[:-1] if p[1] != current]
+        earlier = [p for p in self._places[:-1] if not _same(p, flow, current)]
         if not earlier:
             return None
         target = earlier[-1]

@@ -82,6 +82,10 @@ class Session:
         self._ids = itertools.count(1)
         self._out: list[ev.Action] = []
         self._buffer: deque[str] = deque(maxlen=MAX_TYPE_AHEAD)
+        # Nodes entered so far: a page's form says at which entry it was drawn, so a
+        # tap from before the session came back to that node (a loop, another flow's
+        # node of the same id, a second tab) is told it is out of date.
+        self.entered = 0
         self._phase = "idle"
         self._play_id: int | None = None
         self._play_barge = False
@@ -270,6 +274,7 @@ class Session:
         self._enter(target)
 
     def _enter(self, node_id: str) -> None:
+        self.entered += 1
         self._steps += 1
         if self._steps > MAX_STEPS_WITHOUT_INPUT:
             raise RuntimeError(f"no input taken in {MAX_STEPS_WITHOUT_INPUT} steps at {node_id}")
@@ -628,7 +633,7 @@ class Session:
 
     @property
     def can_go_back(self) -> bool:
-        return self._history.can_go_back(self.node.id)
+        return self._history.can_go_back(self.flow, self.node.id)
 
     @property
     def typed(self) -> str:
@@ -640,7 +645,7 @@ class Session:
 
     def history_target(self, where: str) -> Place | None:
         if where == "back":
-            return self._history.back(self.node.id)
+            return self._history.back(self.flow, self.node.id)
         root = self._stack[0].flow if self._stack else self.flow
         return self._history.home(root, self.lang)
 

@@ -24,10 +24,10 @@ if TYPE_CHECKING:
 
 def handle_web(session: Session, event: ev.WebEvent) -> None:
     match event:
-        case ev.WebChoose(node=node_id, key=key):
-            _choose(session, node_id, key)
-        case ev.WebSubmit(node=node_id, value=value):
-            _submit(session, node_id, value)
+        case ev.WebChoose(node=node_id, key=key, at=at):
+            _choose(session, node_id, key, at)
+        case ev.WebSubmit(node=node_id, value=value, at=at):
+            _submit(session, node_id, value, at)
         case ev.WebNavigate(where="human"):  # WebHuman
             _human(session)
         case ev.WebNavigate(where=where):
@@ -36,8 +36,10 @@ def handle_web(session: Session, event: ev.WebEvent) -> None:
             _language(session, lang)
 
 
-def _current(session: Session, node_id: str, kind: Any, value: str) -> bool:
-    if session.node.id != node_id or not isinstance(session.node, kind):
+def _current(session: Session, node_id: str, kind: Any, value: str, at: int | None) -> bool:
+    """The page's form is of the node the session is at, and of this visit to it."""
+    moved = at is not None and at != session.entered
+    if moved or session.node.id != node_id or not isinstance(session.node, kind):
         _refused(session, "moved", value, page=node_id)
         return False
     return True
@@ -59,9 +61,9 @@ def _keep_refused(session: Session, **data: Any) -> None:
         session.record("input", source="web", **data)
 
 
-def _choose(session: Session, node_id: str, key: str) -> None:
+def _choose(session: Session, node_id: str, key: str, at: int | None = None) -> None:
     node = session.node
-    if not _current(session, node_id, m.Menu | m.Input, key):
+    if not _current(session, node_id, m.Menu | m.Input, key, at):
         return
     assert isinstance(node, m.Menu | m.Input)
     option = node.option_for_key(key)
@@ -75,9 +77,9 @@ def _choose(session: Session, node_id: str, key: str) -> None:
     session.goto(option.goto)
 
 
-def _submit(session: Session, node_id: str, value: str) -> None:
+def _submit(session: Session, node_id: str, value: str, at: int | None = None) -> None:
     node = session.node
-    if not _current(session, node_id, m.Input, "*" * len(value.strip())):
+    if not _current(session, node_id, m.Input, "*" * len(value.strip()), at):
         return
     assert isinstance(node, m.Input)
     value = keypad_entry(value)

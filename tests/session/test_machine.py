@@ -721,3 +721,73 @@ def test_an_input_takes_keypad_keys_only() -> None:
         assert not Session.acceptable(pin, posted), posted
     loose = dataclasses.replace(pin, pattern=".+")  # a pattern that would take letters
     assert not Session.acceptable(loose, "ab12") and Session.acceptable(loose, "1234")
+
+
+ROOT_MAIN = """
+start: main
+languages: [en]
+human: person
+nodes:
+  main:
+    type: menu
+    prompt: "Root menu."
+    options:
+      - {key: 1, label: Into sub, goto: sub}
+      - {key: 3, label: Hear it again, goto: again}
+      - {key: 0, label: Person, goto: person}
+  sub: {type: subflow, flow: csub, next: main}
+  again: {type: say, prompt: "Here it is.", next: main}
+  person: {type: transfer, queue: support}
+"""
+
+SUB_MAIN = """
+start: main
+languages: [en]
+nodes:
+  main:
+    type: menu
+    prompt: "Sub menu."
+    options:
+      - {key: 1, label: Return, goto: done}
+  done: {type: return}
+"""
+
+
+def _two_mains() -> Session:
+    flows = {"root": compile_flow(ROOT_MAIN, "root"), "csub": compile_flow(SUB_MAIN, "csub")}
+    session = Session(flows["root"], CallInfo("call-2"), flows=flows.get, clock=lambda: 0.0)
+    session.start()
+    return session
+
+
+def test_back_knows_a_subflow_s_main_from_its_caller_s() -> None:
+    """Both flows call their first menu "main": the page's Back from the subflow's
+    leads to the caller's, not to "no earlier menu"."""
+    session = _two_mains()
+    session.feed(ev.WebChoose("main", "1", session.entered))
+    assert (session.flow.name, session.node.id) == ("csub", "main")
+    assert session.can_go_back
+    session.feed(ev.WebNavigate("back"))
+    assert (session.flow.name, session.node.id) == ("root", "main")
+
+
+def test_a_tap_from_another_visit_to_a_node_is_out_of_date() -> None:
+    """A form carries the visit it was drawn at: a tap on the root's "main" page
+    does not act on the subflow's "main", and a second tap (a double tap, another
+    tab) does not act again once a loop brings the session back to the same menu."""
+    session = _two_mains()
+    drawn = session.entered
+    session.feed(ev.WebChoose("main", "1", drawn))  # into the subflow's own "main"
+    session.feed(ev.WebChoose("main", "1", drawn))  # the root's page, tapped again
+    assert session.notice == "moved" and (session.flow.name, session.node.id) == ("csub", "main")
+
+    session = _two_mains()
+    drawn = session.entered
+    out = session.feed(ev.WebChoose("main", "3", drawn))  # "hear it again": a say...
+    said = next(a for a in out if isinstance(a, ev.Play))
+    session.feed(ev.PromptFinished(said.play_id))  # ...then the same menu again
+    assert session.node.id == "main" and session.entered != drawn
+    session.feed(ev.WebChoose("main", "3", drawn))  # the double tap
+    assert session.notice == "moved" and session.node.id == "main"
+    heard = [e for e in session.trail if e.kind == "input" and e.data.get("source") == "web"]
+    assert [e.data.get("refused") for e in heard] == [None, "moved"]
