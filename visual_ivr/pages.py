@@ -26,7 +26,7 @@ from engine.flow import model as m
 from engine.session.machine import Session
 from engine.session.view import describe
 from engine.trail.reference import reference
-from visual_ivr.texts import LANG_NAMES, LANG_TAGS, TEXTS
+from visual_ivr.texts import LANG_NAMES, LANG_TAGS, TEXTS, direction
 
 SEND_LINK_PATH = "/v/api/send-link"
 
@@ -68,6 +68,7 @@ def page_model(
     p: dict[str, Any] = {
         "lang": lang,
         "lang_tag": LANG_TAGS.get(lang, lang),
+        "dir": direction(lang),
         "flow_title": where.brand or view["flow_title"],
         "node_id": node["id"],
         "version": view["version"],
@@ -94,7 +95,10 @@ def page_model(
         hidden = {
             o.key for o in _options_of(session.node) if _leads_to_send_link(session.flow, o.goto)
         }
-        options = [dict(o, tag=LANG_TAGS.get(o.get("lang") or "", "")) for o in node["options"]]
+        options = [
+            dict(o, tag=LANG_TAGS.get(o.get("lang") or "", o.get("lang") or ""))
+            for o in node["options"]
+        ]
         p.update(kind="menu", options=[o for o in options if o["key"] not in hidden])
         # A menu that offers a person itself needs no second button for it.
         human = session.flow.human
@@ -231,6 +235,7 @@ class Pages:
     ) -> str:
         return self._message.render(
             lang_tag=LANG_TAGS.get(lang, lang),
+            dir=direction(lang),
             heading=heading,
             lines=lines,
             form=form,

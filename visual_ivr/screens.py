@@ -102,6 +102,7 @@ class Screens:
             "h": h,
             "node": model["node_id"],
             "lang": model["lang_tag"],
+            "dir": model["dir"],
             "title": model["title"],
             "done": model["final"],
             "html": html,

@@ -10,7 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 LANG_TAGS = {"en": "en", "zh": "zh-CN"}
-LANG_NAMES = {"en": "English", "zh": "中文"}
+# Each language named in itself, for the page's language buttons (else its code).
+LANG_NAMES = {
+    "en": "English", "zh": "中文", "yue": "粵語", "ko": "한국어", "ja": "日本語",
+    "vi": "Tiếng Việt", "th": "ไทย", "id": "Bahasa Indonesia", "ms": "Bahasa Melayu",
+    "hi": "हिन्दी", "bn": "বাংলা", "ar": "العربية", "he": "עברית", "fa": "فارسی",
+    "ur": "اردو", "tr": "Türkçe", "ru": "Русский", "uk": "Українська", "pl": "Polski",
+    "de": "Deutsch", "fr": "Français", "es": "Español", "pt": "Português",
+    "it": "Italiano", "nl": "Nederlands", "tl": "Tagalog",
+}
+RTL = frozenset({"ar", "he", "fa", "ur", "yi", "ps", "sd", "ug", "dv"})  # written right to left
+
+
+def direction(lang: str) -> str:
+    return "rtl" if lang.replace("_", "-").split("-")[0].lower() in RTL else "ltr"
 
 TEXTS: dict[str, dict[str, str]] = {
     "en": {

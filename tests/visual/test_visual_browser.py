@@ -288,3 +288,48 @@ async def test_a_page_without_javascript_holds_the_call_too(demo_stack: Stack) -
         await page.goto("about:blank")  # the caller leaves the page
         await call.until(lambda: call.s.page.open == 0, 10)
         print(f"page without JavaScript left: seen after {time.monotonic() - left_at:.1f} s")
+
+
+LONG_AND_ARABIC = """
+start: main
+languages: [ar, en]
+human: person
+nodes:
+  main:
+    type: menu
+    title: {ar: "القائمة الرئيسية", en: Main menu}
+    prompt: {ar: "اختر", en: "Choose."}
+    options:
+      - key: 1
+        label: {ar: "رصيد WORD_AR", en: "Balance WORD_EN"}
+        goto: person
+  person: {type: transfer, queue: support}
+""".replace("WORD_AR", "ب" * 2500).replace("WORD_EN", "A" * 2500)
+
+
+async def test_a_long_word_and_a_right_to_left_language_fit_a_phone() -> None:
+    """A label of one 2,500-letter word wraps inside a 360 px screen instead of
+    widening the page (the browser then zooms the whole page out), and an Arabic
+    page is laid out right to left."""
+    import textwrap
+
+    from engine.flow.parse import parse_flow
+    from engine.session.machine import CallInfo, Session
+    from visual_ivr.pages import Pages, Where, digest, page_model
+
+    flow, problems = parse_flow(textwrap.dedent(LONG_AND_ARABIC), "wide.yaml", "wide")
+    assert flow is not None, [str(p) for p in problems]
+    pages = Pages()
+    for lang in ("ar", "en"):
+        session = Session(flow, CallInfo("77" * 16, lang=lang))
+        session.start()
+        model = page_model(session, Where(call=False, brand="", human_phone="", restart="/v/wide"))
+        fragment = pages.fragment(model)
+        async with chromium() as browser:
+            page = await (await phone(browser)).new_page()
+            await page.set_content(pages.page(model, fragment, digest(fragment)))
+            width = await page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
+            assert width[0] <= width[1] == 360, (lang, width)
+            direction = await page.evaluate("getComputedStyle(document.body).direction")
+            assert direction == ("rtl" if lang == "ar" else "ltr")
+            await page.screenshot(path=artifact(f"visual-long-word-{lang}-360.png"))

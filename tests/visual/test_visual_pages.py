@@ -60,7 +60,7 @@ async def test_web_first_gets_a_secure_cookie_and_the_first_menu(page: PageClien
     assert not plain.cookies["ivr_page"]["secure"] and plain.cookies["ivr_page"]["httponly"]
     shown = await page.follow(started)
     assert shown.status == 200
-    assert '<html lang="en">' in shown.text
+    assert '<html lang="en" dir="ltr">' in shown.text
     assert h1(shown) == "Language"
     assert buttons(shown) == ["English", "中文", "Talk to a person"]
     assert '<button name="key" value="2" lang="zh-CN">' in shown.text
@@ -74,7 +74,7 @@ async def test_web_first_gets_a_secure_cookie_and_the_first_menu(page: PageClien
 
 async def test_the_browser_language_is_the_starting_language(page: PageClient) -> None:
     shown = await start(page, **{"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"})
-    assert '<html lang="zh-CN">' in shown.text and h1(shown) == "语言"
+    assert '<html lang="zh-CN" dir="ltr">' in shown.text and h1(shown) == "语言"
 
 
 async def test_a_journey_long_gone_is_ended_in_its_own_language(
@@ -175,7 +175,7 @@ async def test_back_home_and_language(page: PageClient, visual: VisualIvr) -> No
     back = await page.follow(await page.post("/v/s/nav", {"where": "back"}))
     assert h1(back) == "Main menu"
     zh = await page.follow(await page.post("/v/s/lang", {"lang": "zh"}))
-    assert '<html lang="zh-CN">' in zh.text and h1(zh) == "主菜单"
+    assert '<html lang="zh-CN" dir="ltr">' in zh.text and h1(zh) == "主菜单"
     assert "查询余额" in buttons(zh)
     assert '<button name="lang" value="en" lang="en">English</button>' in zh.text
     await choose(page, "main", "2")
@@ -586,3 +586,12 @@ async def test_steps_that_cannot_apply_are_kept_up_to_a_bound(
     refused = [i for i in web_inputs(session_of(visual, page)) if i.get("refused")]
     assert len(refused) == MAX_REFUSED_KEPT and refused[0]["value"] == "7"
     assert h1(await choose(page, "welcome", "1")) == "Main menu"  # and the page works on
+
+
+def test_right_to_left_languages_are_laid_out_so() -> None:
+    from visual_ivr.texts import LANG_NAMES, direction
+
+    assert [direction(x) for x in ("ar", "ar-EG", "he", "fa_IR", "en", "zh", "ko")] == [
+        "rtl", "rtl", "rtl", "rtl", "ltr", "ltr", "ltr"
+    ]
+    assert LANG_NAMES["ar"] == "العربية" and LANG_NAMES["ko"] == "한국어"

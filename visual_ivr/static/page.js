@@ -4,7 +4,7 @@
   // reconnection (a new network) replaces the old stream rather than adding one.
   var d = document, es = null, n = 0, pid = Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
   function root() { return d.getElementById("app"); }
-  // An update: {v, h, node, lang, title, html, done}. Older or identical ones are skipped.
+  // An update: {v, h, node, lang, dir, title, html, done}. Older or identical ones are skipped.
   // Focus goes to what needs the caller (a notice, a field to correct), else to the
   // heading when the page moved on or answers their own step; not when the same page
   // changed by itself (the queue moving), which its status line announces.
@@ -20,6 +20,7 @@
     a.innerHTML = u.html;
     a.dataset.v = u.v; a.dataset.h = u.h; a.dataset.node = u.node;
     d.documentElement.lang = u.lang;
+    d.documentElement.dir = u.dir || "ltr";
     d.title = u.title;
     field = !moved && a.querySelector("#value");
     if (field && kept !== null) field.value = kept;
