@@ -70,7 +70,7 @@ class AgiChannel:
                     response = await self._next_response()
             except (ConnectionError, TimeoutError) as exc:
                 self.close()
-                raise ChannelGone(f"{command}: {exc or type(exc).__name__}") from exc
+                raise ChannelGone(f"{command}: {str(exc) or type(exc).__name__}") from exc
         if response.code == 511:
             self.hung_up = True
             raise ChannelGone(f"{command}: channel is dead")
@@ -101,7 +101,7 @@ class AgiChannel:
                     while await self._reader.read(READ_CHUNK):
                         pass
             except (ConnectionError, TimeoutError) as exc:
-                log.debug("agi: after %s: %s", command, exc or type(exc).__name__)
+                log.debug("agi: after %s: %s", command, str(exc) or type(exc).__name__)
             finally:
                 self.close()
 

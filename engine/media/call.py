@@ -104,6 +104,7 @@ class _Utterance:
     endpointer: Endpointer
     serial: int
     early: tuple[float, Hypothesis | None] | None = None  # at which last voice, what
+    trying: bool = False  # an early try in flight: one at a time per utterance
     decided: bool = False
 
 
@@ -369,7 +370,14 @@ class MediaCall:
                     if was_playing and self._playing is None:
                         self._speech.stats.barge_in_s.append(self._clock() - at)
                 case Pause(last_voice_at=last):
-                    if utterance.spec.listening.early_decision:
+                    # Bursts of noise pause every few hundred ms: one early try at a
+                    # time per utterance, and only on a free worker.
+                    if (
+                        utterance.spec.listening.early_decision
+                        and not utterance.trying
+                        and self._speech.idle_worker()
+                    ):
+                        utterance.trying = True
                         self._spawn(self._recognize(utterance, last, early=True))
                 case SpeechEnd(last_voice_at=last):
                     self._spawn(self._recognize(utterance, last, early=False))
@@ -380,7 +388,11 @@ class MediaCall:
             hypothesis = utterance.early[1]  # nothing was said since the early try
         else:
             pcm = utterance.endpointer.utterance
-            hypothesis = await self._speech.recognize(spec.lang, pcm, spec.grammar)
+            try:
+                hypothesis = await self._speech.recognize(spec.lang, pcm, spec.grammar)
+            finally:
+                if early:
+                    utterance.trying = False
         node = self.session.node
         secret = isinstance(node, Input) and node.sensitive
         log.debug(

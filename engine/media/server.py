@@ -127,7 +127,7 @@ class MediaServer:
                         break
                     events = parser.feed(data)
         except (TimeoutError, ConnectionError, AudioSocketError) as exc:
-            log.info("audiosocket: refused a connection: %s", exc or type(exc).__name__)
+            log.info("audiosocket: refused a connection: %s", str(exc) or type(exc).__name__)
             events = []
         first = events[0] if events else None
         future = self._waiting.pop(first.uuid, None) if isinstance(first, SessionId) else None

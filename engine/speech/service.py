@@ -88,6 +88,7 @@ class SpeechService:
         self._workers = workers
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="speech")
         self._slots = asyncio.Semaphore(workers + self.config.max_queued)
+        self._busy = 0  # recognitions running or waiting for a worker
         self._recognizers: dict[str, Recognizer | None] = {}
         self.stats = SpeechStats()
 
@@ -147,6 +148,12 @@ class SpeechService:
                 log.warning("speech: %s: %s (callers use keys only)", lang, exc)
                 self._recognizers[lang] = None
 
+    def idle_worker(self) -> bool:
+        """A worker is free now. An early try (the utterance so far, at a pause) is
+        made only then: it is a guess that may save a turn, and must not make the
+        callers who have finished speaking wait behind it."""
+        return self._busy < self._workers
+
     async def recognize(self, lang: str, pcm: bytes, grammar: Grammar) -> Hypothesis | None:
         recognizer = self.recognizer(lang)
         if recognizer is None or grammar.empty:
@@ -158,6 +165,7 @@ class SpeechService:
         async with self._slots:
             started = time.monotonic()
             loop = asyncio.get_running_loop()
+            self._busy += 1
             try:
                 result = await loop.run_in_executor(
                     self._pool, recognizer.recognize, pcm, grammar
@@ -165,6 +173,11 @@ class SpeechService:
             except SpeechError as exc:
                 log.warning("speech: %s", exc)
                 return None
+            except Exception:  # a recogniser's bug: the caller hears a no-match, not silence
+                log.exception("speech: the %s recogniser failed", lang)
+                return None
+            finally:
+                self._busy -= 1
             self.stats.recognize_s.append(time.monotonic() - started)
             return result
 

@@ -115,12 +115,20 @@ class SphinxRecognizer:
         return True
 
     def recognize(self, pcm: bytes, grammar: Grammar) -> Hypothesis | None:
+        if not pcm:
+            return None
         decoder = self._decoder()
         if not self._activate(decoder, grammar):
             return None
         decoder.start_utt()
-        decoder.process_raw(upsample_2x(dither(pcm)), full_utt=True)
-        decoder.end_utt()
+        try:
+            decoder.process_raw(upsample_2x(dither(pcm)), full_utt=True)
+            decoder.end_utt()
+        except Exception:
+            # An utterance left open breaks the decoder for every later one on this
+            # thread ("Unable to set search"): the next utterance gets a new one.
+            self._local.decoder = None
+            raise
         hyp = decoder.hyp()
         if hyp is None or not hyp.hypstr.strip():
             return None
