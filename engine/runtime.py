@@ -99,6 +99,7 @@ class Engine:
         # Calls whose flow offers spoken phrases run over AudioSocket (MediaCall);
         # the others keep the plain FastAGI driver, the cheapest path for keys.
         self.speech = speech or SpeechService()
+        self.speech.report = lambda kind: self.metrics.errors.labels(kind).inc()
         self.media = MediaServer()
         self.media_address: str | None = None  # how Asterisk reaches MediaServer
         self.calls: dict[str, AgiCall | MediaCall] = {}

@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -89,6 +90,10 @@ class SpeechService:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="speech")
         self._slots = asyncio.Semaphore(workers + self.config.max_queued)
         self._busy = 0  # recognitions running or waiting for a worker
+        # Told of each utterance lost ("speech_dropped": the queue was full;
+        # "speech_failed": the recogniser failed): the engine counts them in its
+        # metrics' errors, as the trail records both as nothing heard.
+        self.report: Callable[[str], None] = lambda kind: None
         self._recognizers: dict[str, Recognizer | None] = {}
         self.stats = SpeechStats()
 
@@ -160,6 +165,7 @@ class SpeechService:
             return None
         if self._slots.locked():
             self.stats.dropped += 1
+            self.report("speech_dropped")
             log.warning("speech: recognition queue full; utterance dropped")
             return None
         async with self._slots:
@@ -175,6 +181,7 @@ class SpeechService:
                 return None
             except Exception:  # a recogniser's bug: the caller hears a no-match, not silence
                 log.exception("speech: the %s recogniser failed", lang)
+                self.report("speech_failed")
                 return None
             finally:
                 self._busy -= 1

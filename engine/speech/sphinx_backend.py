@@ -1,10 +1,10 @@
 """pocketsphinx: the zero-download English default.
 
 The wheel ships a US-English acoustic model and dictionary; a finite-state grammar
-built from the node's phrases (and digits) restricts the search. The model is wideband (16 kHz), so
-call audio is upsampled first. A decoder is not thread-safe and takes ~0.1 s to
-create, so each worker thread keeps one, and each decoder keeps the grammars it has
-compiled (by content) for the next utterance that needs them.
+built from the node's phrases (and digits) restricts the search. The model is
+wideband (16 kHz), so call audio is upsampled first. A decoder is not thread-safe
+and takes ~0.1 s to create, so each worker thread keeps one, and each decoder keeps
+the grammars it has compiled (by content) for the next utterance that needs them.
 
 Call audio has stretches of exact digital zeros (the far end's silence); the
 decoder's features (log energies) misbehave on them and words at the edges get

@@ -4,11 +4,14 @@ no audio, and the worker count that early tries look at."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
+from engine.flowstore import FlowStore
+from engine.prompts import PromptCache
+from engine.runtime import Engine
 from engine.speech.accuracy import synthesise
 from engine.speech.grammar import Grammar
 from engine.speech.recognizer import Hypothesis
-from engine.speech.service import SpeechConfig, SpeechService
 from engine.speech.sphinx_backend import SphinxRecognizer
 
 GRAMMAR = Grammar.build("en", ["balance", "agent"])
@@ -27,14 +30,19 @@ class Broken:
         raise RuntimeError("a bug in the recogniser")
 
 
-async def test_a_recogniser_that_fails_is_heard_as_nothing_not_silence_for_ever() -> None:
+async def test_a_recogniser_that_fails_is_heard_as_nothing_not_silence_for_ever(
+    tmp_path: Path,
+) -> None:
     """Anything a recogniser raises is a result of None (the session's no-match):
     before, the call waited for ever for an answer that never came."""
-    service = SpeechService(SpeechConfig(workers=1))
+    engine = Engine(FlowStore("flows"), PromptCache(str(tmp_path)))
+    service = engine.speech
     service._recognizers["en"] = Broken()
     async with asyncio.timeout(5):
         assert await service.recognize("en", b"\x00\x01" * 800, GRAMMAR) is None
     assert service.idle_worker()  # the failed one is no longer counted busy
+    exposition = engine.metrics.exposition().decode()
+    assert 'ivr_errors_total{kind="speech_failed"} 1.0' in exposition  # not silent
     service.close()
 
 
