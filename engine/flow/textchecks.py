@@ -262,6 +262,22 @@ def check_empty_prompts(flow: Flow) -> Iterator[Problem]:
                 )
 
 
+def check_plain_texts(flow: Flow) -> Iterator[Problem]:
+    """Titles and labels are shown as written (on the page, in the agent's trail):
+    a template in one would show its braces, so say so where it is written."""
+    for text, context, path in _texts(flow):
+        told: set[Where] = set()  # a plain text stands for every language: once
+        for lang, value in text.by_lang.items():
+            where = at(flow, (*path, lang), at(flow, path, flow.where))
+            if ("{{" in value or "{%" in value) and where not in told:
+                told.add(where)
+                yield warning(
+                    where,
+                    f"{context}: titles and labels are shown as written, braces and "
+                    "all; a value belongs in a say node's prompt",
+                )
+
+
 def check_builtin_overwrites(flow: Flow) -> Iterator[Problem]:
     """A node that sets a built-in variable: every later use reads its value instead
     of what the engine says (``var: caller_id`` loses the caller's number)."""

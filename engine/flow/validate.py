@@ -430,6 +430,7 @@ def validate(
         *textchecks.check_builtin_prompts(flow),
         *textchecks.check_builtin_overwrites(flow),
         *textchecks.check_empty_prompts(flow),
+        *textchecks.check_plain_texts(flow),
         *textchecks.check_sensitive_readback(flow, flows),
         *textchecks.check_files(flow, base_dir),
         *textchecks.check_templates(

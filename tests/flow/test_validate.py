@@ -640,3 +640,22 @@ def test_a_pattern_no_keypad_entry_matches_is_a_warning(fields: str, keys: str) 
 )
 def test_a_pattern_some_keypad_entry_matches_is_fine(pattern: str) -> None:
     assert _input_problems(f'min_length: 2, max_length: 10, pattern: "{pattern}"') == []
+
+
+def test_a_template_in_a_title_or_label_is_a_warning(tmp_path: Path) -> None:
+    """Titles and labels are not rendered: braces there would show on the page."""
+    problems = _checked(
+        tmp_path,
+        "t",
+        'languages: [en, zh]\ntitle: "Bank of {{ town }}"\nstart: main\nhuman: agent\nnodes:\n'
+        '  main: {type: menu, prompt: {en: "Press 0.", zh: "按0"}, title: "Hi {{ name }}",'
+        ' options: [{key: 0, label: {en: "Person {% if vip %}", zh: 人工}, goto: agent}]}\n'
+        '  agent: {type: transfer, queue: q, prompt: {en: "Hi.", zh: "好。"}}\n',
+    )
+    shown = "titles and labels are shown as written, braces and all; "
+    shown += "a value belongs in a say node's prompt"
+    assert problems == [
+        f"title: {shown}",
+        f"menu 'main' title: {shown}",
+        f"menu 'main' option '0' label: {shown}",
+    ]
