@@ -187,7 +187,9 @@ def _no_match(
     session.record(
         "input", source="speech", value=shown, confidence=heard.confidence, matched=False
     )
-    session.retry("no_match", reason=reason or ("not understood" if text else "no speech"))
+    # An empty text is still speech (the end-pointer heard some): nothing in the
+    # node's grammar was recognised in it, or it could not be recognised at all.
+    session.retry("no_match", reason=reason or ("not a choice here" if text else "not understood"))
 
 
 def _read_back(

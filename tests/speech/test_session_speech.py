@@ -104,7 +104,7 @@ def test_unrecognised_speech_is_a_no_match() -> None:
     d = Driver()
     d.hear("", 0.0)
     retry = [e for e in d.session.trail if e.kind == "retry"]
-    assert retry[0].data["retry"] == "no_match" and retry[0].data["reason"] == "no speech"
+    assert retry[0].data["retry"] == "no_match" and retry[0].data["reason"] == "not understood"
     assert d.last(ev.Play).parts[0].text == "Sorry."
 
 
