@@ -373,6 +373,29 @@ def running_pid(layout: Layout) -> int | None:
     return pid
 
 
+def unseen_prompt_dir(prompt_dir: str) -> str | None:
+    """What is wrong when the sandbox's Asterisk runs but cannot see ``prompt_dir``
+    (it shares the prompt directory named when ``up`` last ran): every prompt the
+    engine renders there would fail to play, and its calls would end at once."""
+    layout = Layout.from_env()
+    if running_pid(layout) is None:
+        return None
+    here = Path(prompt_dir).resolve()
+    try:
+        inside = layout.inside(here)
+        inside.stat()
+    except FileNotFoundError:
+        inside = None
+    except OSError:  # the chroot cannot be read (not root): nothing to tell
+        return None
+    if inside is not None and same_dir(here, inside):
+        return None
+    return (
+        f"the sandbox's Asterisk cannot see prompt_dir {here}, so callers would hear "
+        f"nothing: run `IVR_PROMPT_DIR={here} ivr sandbox up` to share it"
+    )
+
+
 def _alive(pid: int) -> bool:
     """True while ``pid`` runs; reaps it if it is our own child that has exited."""
     with suppress(ChildProcessError):

@@ -27,12 +27,15 @@ from engine.flowstore import FlowStore
 from engine.logs import setup_logging
 from engine.prompts import PromptCache
 from engine.runtime import Engine
+from engine.sandbox import unseen_prompt_dir
 from engine.speech.service import speech_service
 from engine.trail.store import SqliteTrailStore
 from visual_ivr.agent import install_handoff
 from visual_ivr.app import VISUAL_KEY, VisualIvr
 
 log = logging.getLogger(__name__)
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")  # an Asterisk here may be the sandbox
 
 # The AMI event classes the engine reads (queues and agents, hang-ups, FullyBooted).
 # Not "dtmf": the engine hears keys over AGI, and each call's keys would otherwise
@@ -180,6 +183,8 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
           flush=True)
     print(f"ivr: metrics on {stack.web_url}/metrics", flush=True)
     print(f"ivr: AMI {settings.ami_user}@{settings.ami_host}:{settings.ami_port}", flush=True)
+    if settings.ami_host in LOOPBACK and (problem := unseen_prompt_dir(settings.prompt_dir)):
+        log.warning("prompts: %s", problem)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -239,3 +239,19 @@ async def test_a_flow_without_a_port_goes_to_the_engine_at_the_global_address(am
             assert (ended["Context"], ended["Exten"]) == ("ivr-result", "hangup"), ended
     finally:
         await ami.action("Setvar", Variable="GLOBAL(IVR_ENGINE)", Value=before["Value"])
+
+
+def test_an_engine_is_told_when_the_sandbox_cannot_see_its_prompts(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prompts are rendered where the engine's prompt_dir says and played from the
+    same path by Asterisk: a directory the running sandbox does not share is named."""
+    from engine.config import Settings
+    from engine.sandbox import unseen_prompt_dir
+
+    monkeypatch.delenv("IVR_SANDBOX_DIR", raising=False)
+    assert unseen_prompt_dir(Settings().prompt_dir) is None  # what `up` shared
+    problem = unseen_prompt_dir(str(tmp_path))
+    assert problem is not None
+    assert f"cannot see prompt_dir {tmp_path}" in problem
+    assert f"IVR_PROMPT_DIR={tmp_path} ivr sandbox up" in problem
