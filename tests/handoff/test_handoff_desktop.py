@@ -529,7 +529,7 @@ async def test_the_desktop_is_for_the_contact_centre_only(rig: Rig) -> None:
     # DNS rebinding: a page elsewhere makes its own name resolve here; the agent's
     # browser then sends that name as the Host.
     rebound = {"Host": "evil.example:8080", "Origin": "http://evil.example:8080"}
-    for path in ("/agent/", "/agent/report", "/agent/ws?ext=a1"):
+    for path in ("/agent/", "/agent/report", "/agent/ws?ext=a1", "/agent/static/desktop.js"):
         refused = await rig.client.get(path, headers=rebound)
         assert refused.status == 403 and "IVR_HANDOFF_AGENT_HOSTS" in await refused.text()
     assert (await rig.client.get("/agent/", headers={"Host": "[::1]:8080"})).status == 200
@@ -548,6 +548,7 @@ async def test_the_desktop_is_for_the_contact_centre_only(rig: Rig) -> None:
     object.__setattr__(rig.hub.settings, "agent_networks", ("10.0.0.0/8",))
     assert (await rig.client.get("/agent/")).status == 403
     assert (await rig.client.get("/agent/report")).status == 403
+    assert (await rig.client.get("/agent/static/desktop.css")).status == 403
 
 
 async def test_the_supervisor_s_report_page(rig: Rig) -> None:

@@ -36,6 +36,7 @@ from typing import Any
 
 import jinja2
 from aiohttp import WSMsgType, web
+from aiohttp.typedefs import Handler
 
 from engine.handoff.desks import Desk, SignInError
 from engine.handoff.hub import HandoffError, HandoffHub
@@ -92,8 +93,15 @@ def _known_name(name: str, names: tuple[str, ...]) -> bool:
     return name.lower().rstrip(".") in ("localhost", *(n.lower() for n in names))
 
 
-async def page(request: web.Request) -> web.Response:
+@web.middleware
+async def agents_only(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Everything under /agent (page, socket, report, scripts) is for the contact
+    centre's network, reached by an address or one of its own names."""
     require_agent_network(request)
+    return await handler(request)
+
+
+async def page(request: web.Request) -> web.Response:
     hub = request.app[HUB]
     template = request.app[ENV].get_template("desktop.html")
     html = template.render(
@@ -123,7 +131,6 @@ def _same_origin(request: web.Request) -> bool:
 
 
 async def socket(request: web.Request) -> web.StreamResponse:
-    require_agent_network(request)
     if not _same_origin(request):
         raise web.HTTPForbidden(text="cross-origin socket")
     hub = request.app[HUB]
@@ -221,7 +228,7 @@ async def _secure(request: web.Request, response: web.StreamResponse) -> None:
 
 
 def desktop_app(hub: HandoffHub) -> web.Application:
-    app = web.Application()
+    app = web.Application(middlewares=[agents_only])
     app.on_response_prepare.append(_secure)
     app[HUB] = hub
     app[ENV] = jinja2.Environment(
