@@ -1,4 +1,4 @@
-"""What the pages (and the text with the link) say, in each language of the demo.
+"""What the pages (and the text with the link) say: English, Chinese and Spanish.
 
 Flows say everything about the service itself; these are the page's own words:
 buttons, notices, the ends of a journey, the link pages. A language missing here
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-LANG_TAGS = {"en": "en", "zh": "zh-CN"}
+LANG_TAGS = {"en": "en", "zh": "zh-CN", "es": "es"}
 # Each language named in itself, for the page's language buttons (else its code).
 LANG_NAMES = {
     "en": "English", "zh": "中文", "yue": "粵語", "ko": "한국어", "ja": "日本語",
@@ -163,6 +163,76 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_found": "没有此项服务",
         "busy": "请稍后再试",
         "sms": "{title}：在手机上查看您的菜单：{url} （仅可打开一次，{minutes}分钟内有效）",
+    },
+    "es": {
+        "live": "Siguiendo su llamada",
+        "back": "Atrás",
+        "home": "Inicio",
+        "human": "Hablar con una persona",
+        "continue": "Continuar",
+        "nav": "Navegación",
+        "reference": "Referencia",
+        "one_moment": "Un momento…",
+        "digits": "{n} dígitos",
+        "digits_range": "de {a} a {b} dígitos",
+        "typed": "Lleva {n} dígitos marcados en su teléfono.",
+        "typed_one": "Lleva 1 dígito marcado en su teléfono.",
+        "moved": "Su llamada ha avanzado. Aquí es donde está ahora.",
+        "moved_web": "Esa página estaba desactualizada. Aquí es donde está ahora.",
+        "invalid": "Eso no parece correcto. Revíselo e inténtelo de nuevo.",
+        "unknown option": "Esa opción no está disponible aquí.",
+        "nowhere": "No hay un menú anterior al que volver.",
+        "no human": "Desde aquí no se puede hablar con nadie.",
+        "transfer_call": "Le estamos comunicando con una persona en su llamada. "
+        "Podrá ver lo que hizo aquí, así que no tendrá que repetirlo.",
+        "transfer_web": "Para hablar con una persona, llame al {phone} e indique esta "
+        "referencia: {ref}. Verá lo que hizo aquí.",
+        "transfer_web_no_phone": "Para hablar con una persona, llámenos e indique esta "
+        "referencia: {ref}. Verá lo que hizo aquí.",
+        "call_ended": "Su llamada ha terminado.",
+        "hangup": "Gracias. Hasta luego.",
+        "error": "Lo sentimos, algo ha fallado por nuestra parte.",
+        "start_again": "Empezar de nuevo en esta página",
+        "ended": "Esta sesión ha terminado",
+        "person": "Hablar con una persona",
+        "hf_place": "Usted es el número {n} en la fila.",
+        "hf_place_wait": "Usted es el número {n} en la fila, unos {m} minutos.",
+        "hf_place_wait_one": "Usted es el número {n} en la fila, 1 minuto aproximadamente.",
+        "hf_connected": "Ya está hablando con una persona.",
+        "hf_calling": "Le llamaremos al {number} en breve.",
+        "hf_failed": "No pudimos comunicarnos con usted al {number}. Puede intentarlo de nuevo.",
+        "cb_intro": "O podemos devolverle la llamada:",
+        "cb_label": "Su número de teléfono",
+        "cb_button": "Llámenme",
+        "cb_invalid_number": "Eso no parece un número de teléfono al que podamos llamar.",
+        "cb_too_many": "Ya le hemos devuelto la llamada en esta visita.",
+        "cb_too_soon": "Ya le estamos llamando.",
+        "cb_number_busy": "Se llamó a ese número hace un momento. Inténtelo más tarde.",
+        "pf_required": "Rellene este campo.",
+        "pf_too_long": "Es demasiado largo.",
+        "pf_not_in_the_expected_form": "Esto no parece correcto. Revíselo.",
+        "pf_not_an_email": "Escriba un correo electrónico, como nombre@ejemplo.com.",
+        "pf_not_a_phone_number": "Escriba un número de teléfono.",
+        "pf_not_a_number": "Escriba un número.",
+        "pf_not_a_date": "Escriba una fecha.",
+        "push_send": "Enviar",
+        "push_seen": "Entendido",
+        "push_sent": "Enviado. Gracias.",
+        "optional": "opcional",
+        "open_heading": "Su menú",
+        "open_line": "Esto abre en este teléfono el menú de su llamada.",
+        "open_button": "Abrir el menú",
+        "used": "Este enlace ya se ha usado",
+        "expired": "Este enlace ha caducado",
+        "invalid_link": "Este enlace no es válido",
+        "link_help": "Un enlace funciona una sola vez, durante unos minutos, en el teléfono "
+        "al que se envió. Puede pedir uno nuevo en su llamada.",
+        "no_session": "Esta página necesita un enlace",
+        "no_session_line": "Abra el enlace que le enviamos por SMS o empiece desde nuestra "
+        "página de servicio.",
+        "not_found": "No existe ese servicio",
+        "busy": "Inténtelo de nuevo en un minuto",
+        "sms": "{title}: su menú en su teléfono: {url} (se abre una vez, en {minutes} min)",
     },
 }
 

@@ -81,6 +81,11 @@ _BUILTIN: Mapping[tuple[RetryKind, str], Mapping[str, tuple[str, str, str]]] = {
             "抱歉，仍然没有收到您的输入。请使用电话键盘按键。",
             "如需帮助，请不要挂机，我将为您转接人工服务。",
         ),
+        "es": (
+            "Disculpe, no le he oído.",
+            "Disculpe, sigo sin oír nada. Use las teclas de su teléfono, por favor.",
+            " Si necesita ayuda, no cuelgue y le pondré con una persona.",
+        ),
     },
     ("no_match", "menu"): {
         "en": (
@@ -92,6 +97,11 @@ _BUILTIN: Mapping[tuple[RetryKind, str], Mapping[str, tuple[str, str, str]]] = {
             "抱歉，没有这个选项。",
             "抱歉，仍然无法识别您的选择。请听清选项后按相应的键。",
             "或者请不要挂机，我将为您转接人工服务。",
+        ),
+        "es": (
+            "Disculpe, esa no es una de las opciones.",
+            "Disculpe, sigo sin entenderle. Escuche las opciones y pulse una tecla.",
+            " O no cuelgue y le pondré con una persona.",
         ),
     },
     ("no_match", "input"): {
@@ -105,12 +115,17 @@ _BUILTIN: Mapping[tuple[RetryKind, str], Mapping[str, tuple[str, str, str]]] = {
             "抱歉，输入仍然无效。请慢慢重新输入。",
             "或者请不要挂机，我将为您转接人工服务。",
         ),
+        "es": (
+            "Disculpe, ese dato no es válido.",
+            "Disculpe, sigue sin ser válido. Vuelva a marcarlo despacio.",
+            " O no cuelgue y le pondré con una persona.",
+        ),
     },
 }
 
 
 def builtin_prompts(kind: RetryKind, node_type: str, to_person: bool) -> tuple[Prompt, ...]:
-    """The built-in tapered prompts for a retry (English and Chinese)."""
+    """The built-in tapered prompts for a retry (English, Chinese and Spanish)."""
     texts = _BUILTIN[(kind, "any" if kind == "no_input" else node_type)]
     first = {lang: (PromptPart(text=t[0]),) for lang, t in texts.items()}
     second = {

@@ -43,7 +43,15 @@ Entry = Mapping[str, Any]
 
 # Node types a person would call a step; branches, returns and sets are plumbing.
 VISIBLE_TYPES = frozenset({"language", "menu", "input", "say", "http", "subflow", "transfer"})
-LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
+# The journey's language as the agent reads it (English names; else its code).
+LANGUAGE_NAMES = {
+    "en": "English", "zh": "Chinese", "yue": "Cantonese", "ko": "Korean", "ja": "Japanese",
+    "vi": "Vietnamese", "th": "Thai", "id": "Indonesian", "ms": "Malay", "hi": "Hindi",
+    "bn": "Bengali", "ar": "Arabic", "he": "Hebrew", "fa": "Persian", "ur": "Urdu",
+    "tr": "Turkish", "ru": "Russian", "uk": "Ukrainian", "pl": "Polish", "de": "German",
+    "fr": "French", "es": "Spanish", "pt": "Portuguese", "it": "Italian", "nl": "Dutch",
+    "tl": "Tagalog",
+}
 
 
 @dataclass(frozen=True, slots=True)

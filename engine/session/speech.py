@@ -31,12 +31,14 @@ if TYPE_CHECKING:
 YES_NO: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "en": (("yes", "yeah", "correct", "that's right"), ("no", "nope", "wrong")),
     "zh": (("是", "是的", "对", "对的"), ("不", "不是", "不对")),
+    "es": (("sí", "si", "correcto", "eso es", "claro"), ("no", "incorrecto")),
     "ko": (("네", "예"), ("아니요", "아니오")),
 }
 
 _DID_YOU_SAY = {
     "en": "Did you say {label}? Say yes or press 1. Say no or press 2.",
     "zh": "您是说{label}吗？是请说“是”或按1，不是请说“不是”或按2。",
+    "es": "¿Ha dicho {label}? Diga sí o pulse 1. Diga no o pulse 2.",
     "ko": "{label}, 맞습니까? 네 또는 1번, 아니요 또는 2번을 눌러 주세요.",
 }
 

@@ -17,6 +17,10 @@ DIGIT_WORDS: dict[str, dict[str, str]] = {
         "零": "0", "\u3007": "0", "洞": "0", "一": "1", "幺": "1", "二": "2", "两": "2",
         "三": "3", "四": "4", "五": "5", "六": "6", "七": "7", "八": "8", "九": "9",
     },
+    "es": {
+        "cero": "0", "uno": "1", "una": "1", "dos": "2", "tres": "3", "cuatro": "4",
+        "cinco": "5", "seis": "6", "siete": "7", "ocho": "8", "nueve": "9",
+    },
     "ko": {
         "영": "0", "공": "0", "일": "1", "이": "2", "삼": "3", "사": "4", "오": "5",
         "육": "6", "륙": "6", "칠": "7", "팔": "8", "구": "9",
@@ -28,6 +32,7 @@ GRAMMAR_WORDS: dict[str, tuple[str, ...]] = {
     "en": ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
     "zh": ("零", "一", "幺", "二", "两", "三", "四", "五", "六", "七", "八", "九"),
     "ko": ("영", "공", "일", "이", "삼", "사", "오", "육", "칠", "팔", "구"),
+    "es": ("cero", "uno", "dos", "tres", "cuatro", "cinco", "seis", "siete", "ocho", "nueve"),
 }
 
 # Words that repeat the next digit: British, Irish, Indian and Australian callers

@@ -10,11 +10,15 @@ import os
 import warnings
 from pathlib import Path
 
+import pytest
 import soundfile
 import uvloop
 
+from engine.flow.parse import builtin_prompts
+from engine.flow.textchecks import BUILTIN_LANGUAGES
 from engine.prompts import PromptCache
 from engine.session.events import SpeechPart
+from engine.session.texts import builtin_text
 
 TEXT = "Thank you for calling. Your balance is one hundred and twenty dollars. " * 8
 
@@ -23,6 +27,21 @@ async def test_a_prompt_renders_to_8khz_audio(tmp_path: Path) -> None:
     path = await PromptCache(str(tmp_path)).path_for(SpeechPart("Hello.", "en"))
     info = soundfile.info(path + ".wav")
     assert info.samplerate == 8000 and info.channels == 1 and info.duration > 0.3
+
+
+@pytest.mark.parametrize("lang", sorted(BUILTIN_LANGUAGES))
+async def test_the_engine_s_own_sentences_are_spoken_in_each_built_in_language(
+    tmp_path: Path, lang: str
+) -> None:
+    """The built-in retries and read-back exist in the language, and espeak-ng has a
+    voice that speaks it (an unknown voice fails to render)."""
+    retry = builtin_prompts("no_match", "menu", to_person=True)[1].parts(lang)[0]
+    confirm = builtin_text("confirm", lang, digits="4 2")
+    assert confirm != builtin_text("confirm", "en", digits="4 2") or lang == "en"
+    cache = PromptCache(str(tmp_path))
+    for sentence in (retry.text or "", confirm, builtin_text("continue", lang, key="#")):
+        path = await cache.path_for(SpeechPart(sentence, lang))
+        assert soundfile.info(path + ".wav").duration > 1.0
 
 
 async def test_prompt_text_is_never_an_option_to_the_renderer(tmp_path: Path) -> None:

@@ -114,6 +114,7 @@ def test_builtin_retry_prompts_taper_and_name_a_person_only_when_there_is_one() 
     assert len(first) < len(second) and "person" in second
     assert all("person" not in (p.parts("en")[0].text or "") for p in without)
     assert all(p.parts("zh")[0].text for p in with_person)
+    assert "persona" in (with_person[1].parts("es")[0].text or "")
 
 
 def test_retry_goto_null_hangs_up_even_with_a_human() -> None:

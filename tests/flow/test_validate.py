@@ -659,3 +659,22 @@ def test_a_template_in_a_title_or_label_is_a_warning(tmp_path: Path) -> None:
         f"menu 'main' title: {shown}",
         f"menu 'main' option '0' label: {shown}",
     ]
+
+
+@pytest.mark.parametrize(("lang", "warned"), [("es", False), ("fr", True)])
+def test_built_in_retry_prompts_cover_english_chinese_and_spanish(
+    tmp_path: Path, lang: str, warned: bool
+) -> None:
+    problems = _checked(
+        tmp_path,
+        "b",
+        f"languages: [en, {lang}]\nstart: main\nhuman: agent\nnodes:\n"
+        f'  main: {{type: menu, prompt: {{en: "Press 0.", {lang}: "Pulse 0."}},'
+        f" options: [{{key: 0, label: {{en: Person, {lang}: Persona}}, goto: agent}}]}}\n"
+        f'  agent: {{type: transfer, queue: q, prompt: {{en: "Hi.", {lang}: "Hola."}}}}\n',
+    )
+    assert problems == (
+        [f"menu 'main': no built-in retry prompts in {lang}; give no_input and no_match "
+         "prompts (callers would hear English)"]
+        if warned else []
+    )

@@ -112,6 +112,7 @@ def test_digits_decide_when_the_input_is_full() -> None:
         ("一二三", "zh", "123"),
         ("幺 两 零", "zh", "120"),
         ("일 이 삼", "ko", "123"),
+        ("cinco cero uno", "es-MX", "501"),
         ("공 칠", "ko", "07"),
         ("one two buckle my shoe", "en", None),
         ("", "en", None),

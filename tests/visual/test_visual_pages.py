@@ -229,6 +229,9 @@ async def test_no_cookie_no_session(page: PageClient) -> None:
     assert (await page.get("/v/s")).status == 401
     assert (await page.post("/v/s/choose", {"node": "main", "key": "1"})).status == 401
     assert (await page.get("/v/no_such_flow")).status == 404
+    spanish = await page.get("/v/s", headers={"Accept-Language": "es-MX,es;q=0.9,en;q=0.5"})
+    assert '<html lang="es" dir="ltr">' in spanish.text
+    assert h1(spanish) == "Esta página necesita un enlace"
 
 
 async def test_steps_answer_json_for_the_script(page: PageClient) -> None:
