@@ -667,6 +667,12 @@ class Session:
     def retry(self, kind: str, reason: str = "") -> None:
         self._retry(kind, reason)
 
+    def keep_waiting(self) -> None:
+        """Wait for the next key again: speech stopped the timer (:meth:`barge_in`)
+        and came to nothing."""
+        if self._phase == "wait" and self._timer_id is None:
+            self._start_wait_timer()
+
     def ask(self, parts: tuple[ev.PlayPart, ...]) -> None:
         """Read something back and wait for yes (1) or no (2)."""
         self._phase = "confirm"

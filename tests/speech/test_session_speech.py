@@ -174,3 +174,29 @@ def test_zh_phrases() -> None:
     d = Driver(lang="zh")
     d.hear("余额")
     assert d.session.node.id == "code"
+
+
+def test_speech_that_is_no_entry_keeps_the_keys_half_typed() -> None:
+    """A cough or a word to someone else after "12": the keys stay, the wait for the
+    next key starts again, and the next keys complete the entry."""
+    d = Driver()
+    d.hear("balance")
+    d.feed(ev.Digit("1"))
+    d.feed(ev.Digit("2"))
+    d.feed(ev.SpeechStarted("code"))
+    assert isinstance(d.actions[-1], ev.CancelTimer)  # speech stops the wait
+    out = d.hear("", 0.0)
+    assert d.session.typed == "12" and not [e for e in d.session.trail if e.kind == "retry"]
+    assert d.inputs()[-1]["ignored"] == "keys being typed"
+    timers = [a for a in out if isinstance(a, ev.StartTimer)]
+    assert [t.seconds for t in timers] == [5.0]  # the inter-digit wait, started again
+    d.feed(ev.Digit("3"))
+    d.feed(ev.Digit("4"))
+    assert d.session.vars["code"] == "1234" and d.session.node.id == "bye"
+
+
+def test_speech_that_is_no_entry_before_any_key_is_a_no_match() -> None:
+    d = Driver()
+    d.hear("balance")
+    d.hear("", 0.0)
+    assert [e.data["retry"] for e in d.session.trail if e.kind == "retry"] == ["no_match"]
