@@ -156,21 +156,22 @@ def _heard(session: Session, heard: ev.SpeechHeard) -> ev.Event | None:
         _choose(session, option, text, heard.confidence)
         return None
     if isinstance(node, m.Input):
+        if session.typed:
+            _while_typing(session, node, text, heard)
+            return None
         digits = spoken_digits(text, session.lang)
         if digits is not None:
             _digits(session, node, digits, heard.confidence)
-            return None
-        if session.typed:
-            _while_typing(session, node, text, heard)
             return None
     _no_match(session, node, text, heard)
     return None
 
 
 def _while_typing(session: Session, node: m.Input, text: str, heard: ev.SpeechHeard) -> None:
-    """Keys half typed, then speech that is no entry (a cough, a word to someone in
-    the room): the keys stay, and the wait for the next one goes on. A no-match
-    would throw away what the caller typed and ask them to start again."""
+    """Keys half typed, then speech that is no choice: most likely a cough or a word
+    to someone in the room, which a grammar of digits may still hear as digits.
+    The keys stay, and the wait for the next one goes on; a no-match would throw
+    away what the caller typed, and digits heard would replace it."""
     shown = "***" if node.sensitive and text else text
     session.record(
         "input", source="speech", value=shown, confidence=heard.confidence, matched=False,

@@ -70,6 +70,24 @@ async def test_a_doubled_digit_said_as_double(speech_stack: Stack) -> None:
     assert "Your code is 2 2 1 3." in result["prompts"]
 
 
+async def test_words_while_typing_do_not_lose_the_keys(speech_stack: Stack) -> None:
+    """Two keys typed, then words to someone in the room (which a grammar of four
+    digits hears as four digits), then the last two keys: the code is the four keys,
+    with no "invalid entry" in between."""
+    result = await call(
+        speech_stack,
+        "speech_menu",
+        ("dtmf", "1 12"),
+        ("say", "!what is the weather like today"),
+        ("dtmf", "w2.5 !34"),
+    )
+    heard = spoken(result)
+    assert [(h["matched"], h["ignored"]) for h in heard] == [(False, "keys being typed")]
+    assert result["inputs"][-1]["value"] == "1234" and result["inputs"][-1]["valid"]
+    assert not [e for e in result["trail"] if e["kind"] == "retry"]
+    assert result["nodes"][-2:] == ["readback", "bye"]
+
+
 async def test_silence_takes_the_no_input_path(speech_stack: Stack) -> None:
     result = await call(speech_stack, "speech_menu", ("dtmf", "_ _"))
     retries = [e for e in result["trail"] if e["kind"] == "retry"]

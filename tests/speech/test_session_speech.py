@@ -195,6 +195,16 @@ def test_speech_that_is_no_entry_keeps_the_keys_half_typed() -> None:
     assert d.session.vars["code"] == "1234" and d.session.node.id == "bye"
 
 
+def test_digits_heard_while_typing_do_not_replace_the_keys() -> None:
+    d = Driver()
+    d.hear("balance")
+    d.feed(ev.Digit("1"))
+    d.hear("one three one eight", 0.9)  # the grammar's best guess at a word in the room
+    assert d.session.typed == "1" and "code" not in d.session.vars
+    d.hear("go back")  # a choice is still a choice
+    assert d.session.node.id == "main"
+
+
 def test_speech_that_is_no_entry_before_any_key_is_a_no_match() -> None:
     d = Driver()
     d.hear("balance")
