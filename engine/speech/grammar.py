@@ -82,26 +82,61 @@ class Grammar:
 Arc = tuple[int, int, str | None]
 
 
+WeightedArc = tuple[int, int, float] | tuple[int, int, float, str]
+
+
 @dataclass(frozen=True, slots=True)
 class Fsg:
     """A finite-state grammar: state 0 is the start, state 1 the end, and each arc
-    (from, to, word) is heard as that word (``None``: taken without a word)."""
+    (from, to, word) is heard as that word (``None``: taken without a word).
+
+    ``garbage`` words (one per phone) make a second way from start to end: a loop
+    of any of them. A grammar alone has no
+    "none of these": noise or an off-topic sentence comes out as the phrase it
+    least mismatches, often with a high confidence. With the loop, such audio is
+    heard as garbage (a no-match), while a phrase that was said still scores
+    better through the grammar, because the loop pays to enter and per word."""
 
     arcs: tuple[Arc, ...]
+    garbage: tuple[str, ...] = ()
 
     START = 0
     FINAL = 1
+    # Probabilities as create_fsg takes them: it applies no language weight (lw).
+    # The entry must stay above the decoder's word beam (wbeam, 7e-29), or the loop
+    # is pruned as soon as it is entered and never wins. Each word (phone) pays, so
+    # a phrase that was said fits better through the grammar than spelt out in
+    # phones. Chosen on synthesised calls as the most rejecting value that lost no
+    # in-grammar utterance on the tuning half; 1e-10 rejects more and loses one or
+    # two phrases in three hundred.
+    GARBAGE_ENTRY = 1e-25
+    GARBAGE_WORD = 1e-12
 
-    def weighted(self) -> list[tuple[int, int, float] | tuple[int, int, float, str]]:
+    def weighted(self) -> list[WeightedArc]:
         """The arcs with probabilities, as pocketsphinx takes them (no word: a
         3-tuple). The ways out of a state are equally likely, so each phrase, and
-        the run of digits, weigh the same at the start."""
+        the run of digits, weigh the same at the start; the garbage loop comes on
+        top, with its own (small) probabilities."""
         ways: dict[int, int] = {}
         for source, _, _ in self.arcs:
             ways[source] = ways.get(source, 0) + 1
-        return [
+        weighted: list[WeightedArc] = [
             (a, b, 1.0 / ways[a]) if word is None else (a, b, 1.0 / ways[a], word)
             for a, b, word in self.arcs
+        ]
+        return weighted + self._garbage_loop()
+
+    def _garbage_loop(self) -> list[WeightedArc]:
+        """start -> loop -(any garbage word)-> back -> loop again, or the end."""
+        if not self.garbage:
+            return []
+        loop = 1 + max(max(a, b) for a, b, _ in self.arcs)
+        back = loop + 1
+        return [
+            (Fsg.START, loop, Fsg.GARBAGE_ENTRY),
+            *((loop, back, Fsg.GARBAGE_WORD, word) for word in self.garbage),
+            (back, loop, 1.0),
+            (back, Fsg.FINAL, 1.0),
         ]
 
 

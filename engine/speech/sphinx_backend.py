@@ -14,9 +14,15 @@ lost, so a faint fixed-seed dither is added first. On the committed utterance se
 
 Confidence is the mean of the words' acoustic scores per frame (as the decoder
 reports them, 0..1); a grammar recogniser is never certain, so it stays below 1.
-Out-of-grammar rejection is weak: speech with no path through the grammar (long
-off-topic sentences, noise) gives nothing, but a short off-grammar phrase may come
-out as the closest phrase; ``min_confidence`` and read-backs are the guard.
+It says little about out-of-grammar audio (10 s of noise came out as "agent" at
+0.91), so each grammar also offers a garbage loop (:class:`Fsg`): one pseudo-word
+per phone of the model, looped from start to end. What the caller said that the
+grammar does not hold is heard as garbage, a no-match. On synthesised calls
+(five voices, off-topic sentences and noise through mu-law) it rejected 58% of
+out-of-grammar audio instead of 23% (83% of noise instead of 49%), for 1
+in-grammar utterance lost out of 295, at about 1.6 times the decoding time.
+Digit runs still take in more off-topic speech than phrases do (41% of it is
+rejected there, 75% for phrase menus): "oh"s and "eight"s fit many sentences.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -37,6 +44,9 @@ DITHER = 32.0  # standard deviation, in 16-bit steps (about -60 dBFS)
 MAX_GRAMMARS = 64  # compiled grammars kept per decoder
 MAX_CONFIDENCE = 0.99
 _FILLERS = {"<s>", "</s>", "<sil>", "[NOISE]", "<noise>", "(NULL)"}
+# Garbage words are named "+gb_<phone>": normalise() turns "+" and "_" into
+# spaces, so no phrase a designer writes can ever be one of them.
+GARBAGE_PREFIX = "+gb_"
 
 
 class SphinxRecognizer:
@@ -47,6 +57,7 @@ class SphinxRecognizer:
         self._dictionary = dictionary
         self._local = threading.local()
         self._words: set[str] | None = None
+        self._phones: tuple[str, ...] = ()
         self._lock = threading.Lock()
 
     def _paths(self) -> tuple[str, str]:
@@ -66,14 +77,27 @@ class SphinxRecognizer:
     def vocabulary(self) -> set[str]:
         with self._lock:
             if self._words is None:
-                _, dictionary = self._paths()
-                words: set[str] = set()
-                with open(dictionary, encoding="utf-8", errors="replace") as handle:
-                    for line in handle:
-                        word = line.split(" ", 1)[0]
-                        words.add(word.split("(", 1)[0])
-                self._words = words
+                self._words = self._read_dictionary()
             return self._words
+
+    def phones(self) -> tuple[str, ...]:
+        """The phones the dictionary's words are made of (those the model has)."""
+        self.vocabulary()
+        return self._phones
+
+    def _read_dictionary(self) -> set[str]:
+        """The dictionary's words (alternative pronunciations folded); its phones
+        are kept for the garbage loop."""
+        _, dictionary = self._paths()
+        words: set[str] = set()
+        phones: set[str] = set()
+        with open(dictionary, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                word, *pronunciation = line.split() or [""]
+                words.add(word.split("(", 1)[0])
+                phones.update(pronunciation)
+        self._phones = tuple(sorted(phones))
+        return words
 
     def unknown_words(self, phrase: str) -> list[str]:
         words = self.vocabulary()
@@ -91,6 +115,7 @@ class SphinxRecognizer:
             decoder = Decoder(
                 hmm=model, dict=dictionary, lm=None, bestpath=False, loglevel="FATAL"
             )
+            add_garbage_words(decoder, self.phones())
             self._local.decoder = decoder
             self._local.searches = OrderedDict()
         return decoder
@@ -99,7 +124,8 @@ class SphinxRecognizer:
         built = fsg(grammar, self.vocabulary())
         if built is None:
             return False
-        name = "g" + hashlib.sha1(repr(built.arcs).encode()).hexdigest()[:16]
+        built = replace(built, garbage=garbage_words(self.phones()))
+        name = "g" + hashlib.sha1(repr((built.arcs, built.garbage)).encode()).hexdigest()[:16]
         searches: OrderedDict[str, bool] = self._local.searches
         if name in searches:
             searches.move_to_end(name)
@@ -130,7 +156,7 @@ class SphinxRecognizer:
             self._local.decoder = None
             raise
         hyp = decoder.hyp()
-        if hyp is None or not hyp.hypstr.strip():
+        if hyp is None or not hyp.hypstr.strip() or heard_garbage(hyp.hypstr):
             return None
         text = normalise(hyp.hypstr)
         if text not in grammar.phrases and not grammar.digit_only(text):
@@ -138,6 +164,26 @@ class SphinxRecognizer:
         scores = [s.prob for s in decoder.seg() or () if s.word not in _FILLERS]
         confidence = sum(scores) / len(scores) if scores else 0.0
         return Hypothesis(text, round(min(confidence, MAX_CONFIDENCE), 3))
+
+
+def garbage_words(phones: tuple[str, ...]) -> tuple[str, ...]:
+    """One garbage word per phone: a loop of them fits any speech or noise. (The
+    model's noise phones, +NSN+ and +SPN+, were tried as free garbage words: a
+    little more noise rejected, but they swallowed the ends of short phrases.)"""
+    return tuple(GARBAGE_PREFIX + phone.lower() for phone in phones)
+
+
+def add_garbage_words(decoder: Any, phones: tuple[str, ...]) -> None:
+    """Teach the decoder the garbage words (each pronounced as its one phone). The
+    dictionary is rebuilt once, with the last word, not once per word."""
+    words = garbage_words(phones)
+    for n, (word, phone) in enumerate(zip(words, phones, strict=True)):
+        decoder.add_word(word, phone, n == len(words) - 1)
+
+
+def heard_garbage(hypstr: str) -> bool:
+    """True when the best path went through the garbage loop: out of grammar."""
+    return any(word.startswith(GARBAGE_PREFIX) for word in hypstr.split())
 
 
 def dither(pcm: bytes) -> bytes:

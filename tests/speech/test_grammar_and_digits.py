@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from engine.speech.digits import spoken_digits
@@ -128,3 +130,17 @@ def test_digits_decide_when_the_input_is_full() -> None:
 )
 def test_spoken_digits(text: str, lang: str, digits: str | None) -> None:
     assert spoken_digits(text, lang) == digits
+
+
+def test_the_garbage_loop_is_a_second_way_from_start_to_end() -> None:
+    built = fsg(Grammar.build("en", ["agent", "pay my bill"], digits=(4, 4)))
+    assert built is not None
+    plain = built.weighted()
+    with_loop = replace(built, garbage=("+gb_aa", "+gb_b")).weighted()
+    assert with_loop[: len(plain)] == plain  # the grammar's own arcs weigh the same
+    loop = with_loop[len(plain) :]
+    states = {s for arc in plain for s in arc[:2]}
+    assert loop[0] == (Fsg.START, max(states) + 1, Fsg.GARBAGE_ENTRY)
+    assert {arc[3] for arc in loop if len(arc) == 4} == {"+gb_aa", "+gb_b"}
+    assert {arc[2] for arc in loop if len(arc) == 4} == {Fsg.GARBAGE_WORD}
+    assert (max(states) + 2, Fsg.FINAL, 1.0) in loop
