@@ -65,6 +65,8 @@ def _add_call(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _add_validate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("validate", help="check flow files; errors as file:line:col: message")
     p.add_argument("files", nargs="+")
+    p.add_argument("--config", default=None,
+                   help="configuration file (TOML): phrases are checked against its speech models")
 
 
 def _add_schema(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -119,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "validate":
         from engine.flow.commands import run_validate
 
-        return run_validate(args.files)
+        return run_validate(args.files, args.config)
     if command == "schema":
         from engine.flow.commands import run_schema
 

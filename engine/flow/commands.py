@@ -12,6 +12,7 @@ import json
 import os
 import sys
 
+from engine.config import ConfigError, Settings, load_settings
 from engine.flow import (
     FlowDir,
     flow_files,
@@ -25,6 +26,7 @@ from engine.flow.model import Flow, Where
 from engine.flow.problems import Problem, error, sorted_problems
 from engine.flow.schema import json_schema
 from engine.flow.validate import Vocabulary, check_phrases, validate
+from engine.speech.recognizer import SpeechError
 
 
 def _expand(files: list[str]) -> tuple[list[str], list[Problem]]:
@@ -55,11 +57,14 @@ def _known_flows(path: str, directories: dict[str, FlowDir] | None = None) -> Fl
     return directories[directory]
 
 
-def _speech_vocabulary() -> Vocabulary:
-    """Phrases checked against the speech models the engine would use."""
-    from engine.speech.service import SpeechService
+def _speech_vocabulary(settings: Settings) -> Vocabulary | None:
+    """Phrases checked against the speech models the engine would use, as the
+    settings name them (None: speech is off, phrases are not heard anyway)."""
+    from engine.speech.service import speech_service
 
-    service = SpeechService()
+    if settings.speech == "off":
+        return None
+    service = speech_service(settings.speech, settings.speech_models)
     cache: dict[tuple[str, str], list[str] | None] = {}
 
     def unknown(lang: str, phrase: str) -> list[str] | None:
@@ -70,13 +75,18 @@ def _speech_vocabulary() -> Vocabulary:
     return unknown
 
 
-def run_validate(files: list[str]) -> int:
+def run_validate(files: list[str], config: str | None = None) -> int:
+    try:
+        settings = load_settings(config)
+        vocabulary = _speech_vocabulary(settings)
+    except (ConfigError, SpeechError) as exc:
+        print(f"ivr validate: {exc}", file=sys.stderr)
+        return 1
     paths, empty = _expand(files)
     errors = warnings = 0
     for problem in empty:
         print(problem)
         errors += 1
-    vocabulary = _speech_vocabulary()
     directories: dict[str, FlowDir] = {}
     for path in paths:
         known = _known_flows(path, directories)
@@ -84,7 +94,7 @@ def run_validate(files: list[str]) -> int:
         first = known.shadowed.get(os.path.abspath(path))
         if first is not None:  # x.yml beside x.yaml: the engine serves x.yaml
             flow, problems = None, sorted_problems([*problems, shadowed_file(path, first)])
-        if flow is not None:
+        if flow is not None and vocabulary is not None:
             problems = sorted_problems([*problems, *check_phrases(flow, vocabulary)])
         for problem in problems:
             print(problem)

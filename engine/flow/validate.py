@@ -356,7 +356,9 @@ Vocabulary = Callable[[str, str], list[str] | None]
 
 def check_phrases(flow: Flow, vocabulary: Vocabulary) -> Iterator[Problem]:
     """Spoken phrases with words the configured speech model does not know: the
-    recogniser could never hear them (pocketsphinx leaves them out of the grammar)."""
+    recogniser could never hear them (pocketsphinx leaves them out of the grammar).
+    Phrases in a language no model serves are said once: its callers use keys."""
+    unserved: set[str] = set()
     for node in flow.nodes.values():
         if not isinstance(node, _INPUT_TYPES):
             continue
@@ -364,9 +366,18 @@ def check_phrases(flow: Flow, vocabulary: Vocabulary) -> Iterator[Problem]:
             for lang, phrases in option.phrases.items():
                 for phrase in phrases:
                     unknown = vocabulary(lang, phrase)
+                    path = node_path(node, "options", i, "phrases", lang)
+                    if unknown is None and lang not in unserved:
+                        unserved.add(lang)
+                        yield warning(
+                            at(flow, path, option.where),
+                            f"{label(node)} option '{option.key}': no speech model for "
+                            f"'{lang}' here, so its callers use keys only (name one in "
+                            "[speech] models or IVR_SPEECH_MODELS, e.g. "
+                            f"{lang}=vosk:/path/to/model)",
+                        )
                     if not unknown:
                         continue
-                    path = node_path(node, "options", i, "phrases", lang)
                     words = ", ".join(f"'{w}'" for w in unknown)
                     yield warning(
                         at(flow, path, option.where),

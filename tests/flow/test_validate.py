@@ -178,9 +178,10 @@ def test_a_flow_that_calls_itself(tmp_path: Path) -> None:
 
 
 def test_validate_says_what_the_engine_will_do_with_a_directory(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """x.yaml and x.yml: the engine serves x.yaml; a subflow that never returns."""
+    monkeypatch.setenv("IVR_SPEECH", "off")  # the phrases are not what this is about
     lost = (FIXTURES / "good" / "lost_card.yaml").read_text(encoding="utf-8")
     (tmp_path / "lost_card.yaml").write_text(lost, encoding="utf-8")
     (tmp_path / "lost_card.yml").write_text(lost, encoding="utf-8")
@@ -328,7 +329,43 @@ def test_ivr_validate_a_directory_of_good_flows(
 ) -> None:
     monkeypatch.chdir(REPO)
     assert main(["validate", "tests/flow/fixtures/good"]) == 0
-    assert capsys.readouterr() == ("", f"ok: {len(GOOD_NAMES)} flows\n")
+    out, err = capsys.readouterr()
+    assert err == f"ok: {len(GOOD_NAMES)} flows, 2 warning(s)\n"
+    # No Chinese speech model comes from a package registry: those callers use keys.
+    assert [line.split(": ", 1)[1] for line in out.splitlines()] == [
+        "warning: menu 'main' option '1': no speech model for 'zh' here, so its callers use "
+        "keys only (name one in [speech] models or IVR_SPEECH_MODELS, e.g. "
+        "zh=vosk:/path/to/model)",
+        "warning: menu 'ask' option '1': no speech model for 'zh' here, so its callers use "
+        "keys only (name one in [speech] models or IVR_SPEECH_MODELS, e.g. "
+        "zh=vosk:/path/to/model)",
+    ]
+
+
+def test_ivr_validate_checks_phrases_against_the_configured_speech(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Phrases in a language no model serves are said once per flow; with speech
+    off, phrases are not checked; a broken speech setting is an error."""
+    flow = tmp_path / "es.yaml"
+    flow.write_text(
+        "languages: [es]\nstart: main\nhuman: agent\nnodes:\n"
+        '  main: {type: menu, prompt: "Pulse 1 o 0.", options: ['
+        "{key: 1, label: Saldo, phrases: {es: [saldo]}, goto: agent},"
+        " {key: 0, label: Persona, phrases: {es: [agente]}, goto: agent}]}\n"
+        '  agent: {type: transfer, queue: q, prompt: "Hola."}\n',
+        encoding="utf-8",
+    )
+    assert main(["validate", str(flow)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("no speech model for 'es' here") == 1 and out.startswith(f"{flow}:5:")
+    monkeypatch.setenv("IVR_SPEECH", "off")
+    assert main(["validate", str(flow)]) == 0
+    assert capsys.readouterr() == ("", "ok: 1 flow\n")
+    monkeypatch.setenv("IVR_SPEECH", "auto")
+    monkeypatch.setenv("IVR_SPEECH_MODELS", "es=whisper")
+    assert main(["validate", str(flow)]) == 1
+    assert "ivr validate: speech model 'es=whisper'" in capsys.readouterr().err
 
 
 def test_variables_set_by_a_subflow_are_known_to_its_caller(tmp_path: Path) -> None:
