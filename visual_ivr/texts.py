@@ -1,4 +1,4 @@
-"""What the pages (and the text with the link) say: English, Chinese and Spanish.
+"""What the pages (and the text with the link) say: English, Chinese, Spanish, Korean.
 
 Flows say everything about the service itself; these are the page's own words:
 buttons, notices, the ends of a journey, the link pages. A language missing here
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-LANG_TAGS = {"en": "en", "zh": "zh-CN", "es": "es"}
+LANG_TAGS = {"en": "en", "zh": "zh-CN", "es": "es", "ko": "ko"}
 # Each language named in itself, for the page's language buttons (else its code).
 LANG_NAMES = {
     "en": "English", "zh": "中文", "yue": "粵語", "ko": "한국어", "ja": "日本語",
@@ -233,6 +233,75 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_found": "No existe ese servicio",
         "busy": "Inténtelo de nuevo en un minuto",
         "sms": "{title}: su menú en su teléfono: {url} (se abre una vez, en {minutes} min)",
+    },
+    "ko": {
+        "live": "통화와 함께 진행 중",
+        "back": "뒤로",
+        "home": "처음으로",
+        "human": "상담원 연결",
+        "continue": "계속",
+        "nav": "탐색",
+        "reference": "참조 번호",
+        "one_moment": "잠시만 기다려 주세요…",
+        "digits": "{n}자리 숫자",
+        "digits_range": "{a}~{b}자리 숫자",
+        "typed": "지금까지 전화기로 {n}자리를 입력하셨습니다.",
+        "typed_one": "지금까지 전화기로 1자리를 입력하셨습니다.",
+        "moved": "통화가 다음 단계로 넘어갔습니다. 현재 위치는 여기입니다.",
+        "moved_web": "이전 화면이었습니다. 현재 위치는 여기입니다.",
+        "invalid": "올바르지 않은 것 같습니다. 확인 후 다시 입력해 주세요.",
+        "unknown option": "여기서는 선택할 수 없는 항목입니다.",
+        "nowhere": "돌아갈 이전 메뉴가 없습니다.",
+        "no human": "여기서는 상담원에게 연결할 수 없습니다.",
+        "transfer_call": "통화 중인 상담원에게 연결하고 있습니다. "
+        "여기서 하신 내용을 상담원이 볼 수 있으니 다시 말씀하실 필요가 없습니다.",
+        "transfer_web": "상담원과 통화하시려면 {phone}(으)로 전화하셔서 참조 번호를 "
+        "알려 주세요: {ref}. 여기서 하신 내용을 상담원이 볼 수 있습니다.",
+        "transfer_web_no_phone": "상담원과 통화하시려면 저희에게 전화하셔서 참조 번호를 "
+        "알려 주세요: {ref}. 여기서 하신 내용을 상담원이 볼 수 있습니다.",
+        "call_ended": "통화가 종료되었습니다.",
+        "hangup": "감사합니다. 안녕히 계세요.",
+        "error": "죄송합니다. 저희 쪽에 문제가 발생했습니다.",
+        "start_again": "이 화면에서 다시 시작",
+        "ended": "이 세션은 종료되었습니다",
+        "person": "상담원 연결",
+        "hf_place": "대기 순서는 {n}번째입니다.",
+        "hf_place_wait": "대기 순서는 {n}번째이며, 약 {m}분 걸립니다.",
+        "hf_place_wait_one": "대기 순서는 {n}번째이며, 약 1분 걸립니다.",
+        "hf_connected": "지금 상담원과 연결되었습니다.",
+        "hf_calling": "곧 {number}(으)로 전화드리겠습니다.",
+        "hf_failed": "{number}(으)로 연락드리지 못했습니다. 다시 시도하실 수 있습니다.",
+        "cb_intro": "또는 저희가 다시 전화드릴 수 있습니다:",
+        "cb_label": "전화번호",
+        "cb_button": "전화 요청",
+        "cb_invalid_number": "전화를 걸 수 있는 번호가 아닌 것 같습니다.",
+        "cb_too_many": "이번 방문에서는 이미 다시 전화드렸습니다.",
+        "cb_too_soon": "지금 전화드리고 있습니다.",
+        "cb_number_busy": "방금 그 번호로 전화를 걸었습니다. 잠시 후 다시 시도해 주세요.",
+        "pf_required": "이 항목을 입력해 주세요.",
+        "pf_too_long": "너무 깁니다.",
+        "pf_not_in_the_expected_form": "올바르지 않은 것 같습니다. 확인해 주세요.",
+        "pf_not_an_email": "name@example.com 같은 이메일 주소를 입력해 주세요.",
+        "pf_not_a_phone_number": "전화번호를 입력해 주세요.",
+        "pf_not_a_number": "숫자를 입력해 주세요.",
+        "pf_not_a_date": "날짜를 입력해 주세요.",
+        "push_send": "보내기",
+        "push_seen": "확인",
+        "push_sent": "보냈습니다. 감사합니다.",
+        "optional": "선택 사항",
+        "open_heading": "메뉴",
+        "open_line": "통화 중인 메뉴를 이 휴대폰에서 엽니다.",
+        "open_button": "메뉴 열기",
+        "used": "이미 사용된 링크입니다",
+        "expired": "만료된 링크입니다",
+        "invalid_link": "유효하지 않은 링크입니다",
+        "link_help": "링크는 보내 드린 휴대폰에서 몇 분 동안 한 번만 열 수 있습니다. "
+        "통화 중에 새 링크를 요청하실 수 있습니다.",
+        "no_session": "이 화면을 보려면 링크가 필요합니다",
+        "no_session_line": "문자로 보내 드린 링크를 열거나 서비스 페이지에서 시작해 주세요.",
+        "not_found": "해당 서비스가 없습니다",
+        "busy": "잠시 후 다시 시도해 주세요",
+        "sms": "{title}: 휴대폰에서 메뉴 보기: {url} ({minutes}분 이내 한 번만 열림)",
     },
 }
 

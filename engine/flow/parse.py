@@ -86,6 +86,11 @@ _BUILTIN: Mapping[tuple[RetryKind, str], Mapping[str, tuple[str, str, str]]] = {
             "Disculpe, sigo sin oír nada. Use las teclas de su teléfono, por favor.",
             " Si necesita ayuda, no cuelgue y le pondré con una persona.",
         ),
+        "ko": (
+            "죄송합니다. 말씀을 듣지 못했습니다.",
+            "죄송합니다. 아직 아무것도 들리지 않습니다. 전화기의 버튼을 눌러 주세요.",
+            " 도움이 필요하시면 끊지 말고 기다려 주세요. 상담원에게 연결해 드리겠습니다.",
+        ),
     },
     ("no_match", "menu"): {
         "en": (
@@ -102,6 +107,11 @@ _BUILTIN: Mapping[tuple[RetryKind, str], Mapping[str, tuple[str, str, str]]] = {
             "Disculpe, esa no es una de las opciones.",
             "Disculpe, sigo sin entenderle. Escuche las opciones y pulse una tecla.",
             " O no cuelgue y le pondré con una persona.",
+        ),
+        "ko": (
+            "죄송합니다. 선택할 수 없는 항목입니다.",
+            "죄송합니다. 여전히 알아듣지 못했습니다. 안내를 들으시고 버튼을 눌러 주세요.",
+            " 또는 끊지 말고 기다리시면 상담원에게 연결해 드리겠습니다.",
         ),
     },
     ("no_match", "input"): {
@@ -120,12 +130,17 @@ _BUILTIN: Mapping[tuple[RetryKind, str], Mapping[str, tuple[str, str, str]]] = {
             "Disculpe, sigue sin ser válido. Vuelva a marcarlo despacio.",
             " O no cuelgue y le pondré con una persona.",
         ),
+        "ko": (
+            "죄송합니다. 입력하신 내용이 올바르지 않습니다.",
+            "죄송합니다. 여전히 올바르지 않습니다. 천천히 다시 입력해 주세요.",
+            " 또는 끊지 말고 기다리시면 상담원에게 연결해 드리겠습니다.",
+        ),
     },
 }
 
 
 def builtin_prompts(kind: RetryKind, node_type: str, to_person: bool) -> tuple[Prompt, ...]:
-    """The built-in tapered prompts for a retry (English, Chinese and Spanish)."""
+    """The built-in tapered prompts for a retry (English, Chinese, Spanish, Korean)."""
     texts = _BUILTIN[(kind, "any" if kind == "no_input" else node_type)]
     first = {lang: (PromptPart(text=t[0]),) for lang, t in texts.items()}
     second = {

@@ -132,12 +132,12 @@ def check_languages(flow: Flow) -> Iterator[Problem]:
             yield from _language_problems(flow, list(text.by_lang), context, path, where)
 
 
-BUILTIN_LANGUAGES = frozenset({"en", "zh", "es"})
+BUILTIN_LANGUAGES = frozenset({"en", "zh", "es", "ko"})
 
 
 def check_builtin_prompts(flow: Flow) -> Iterator[Problem]:
-    """Built-in retry prompts exist in English, Chinese and Spanish only: say so,
-    once, when a flow in another language relies on them."""
+    """Built-in retry prompts exist in English, Chinese, Spanish and Korean only:
+    say so, once, when a flow in another language relies on them."""
     others = [lang for lang in flow.languages if lang not in BUILTIN_LANGUAGES]
     if not others:
         return

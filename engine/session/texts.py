@@ -12,32 +12,37 @@ _TEXTS: dict[str, dict[str, str]] = {
         "en": "You entered {digits}. If that is right, press 1. To enter it again, press 2.",
         "zh": "您输入的是 {digits}。确认请按1，重新输入请按2。",
         "es": "Ha marcado {digits}. Si es correcto, pulse 1. Para marcarlo de nuevo, pulse 2.",
+        "ko": "입력하신 번호는 {digits}입니다. 맞으면 1번, 다시 입력하시려면 2번을 눌러 주세요.",
     },
     "continue": {
         "en": "Please go on, and press {key} when you are done.",
         "zh": "请继续输入，完成后请按{key}键。",
         "es": "Continúe, y pulse {key} cuando termine.",
+        "ko": "계속 입력하시고, 마치시면 {key} 버튼을 눌러 주세요.",
     },
     "continue_no_key": {
         "en": "Please go on.",
         "zh": "请继续输入。",
         "es": "Continúe, por favor.",
+        "ko": "계속 입력해 주세요.",
     },
     "page_hold": {
         "en": "Take your time on your screen. I'm still here.",
         "zh": "请在手机页面上慢慢操作，我一直在线。",
         "es": "Tómese su tiempo en la pantalla. Sigo aquí.",
+        "ko": "화면에서 천천히 진행하세요. 계속 기다리고 있겠습니다.",
     },
     "goodbye": {
         "en": "Thank you for calling. Goodbye.",
         "zh": "感谢您的来电，再见。",
         "es": "Gracias por llamar. Hasta luego.",
+        "ko": "전화해 주셔서 감사합니다. 안녕히 계세요.",
     },
 }
 
 _KEY_NAMES = {
-    "#": {"en": "the pound key", "zh": "井号", "es": "la tecla almohadilla"},
-    "*": {"en": "star", "zh": "星号", "es": "asterisco"},
+    "#": {"en": "the pound key", "zh": "井号", "es": "la tecla almohadilla", "ko": "우물 정자"},
+    "*": {"en": "star", "zh": "星号", "es": "asterisco", "ko": "별표"},
 }
 
 
