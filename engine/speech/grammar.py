@@ -91,11 +91,11 @@ class Fsg:
     (from, to, word) is heard as that word (``None``: taken without a word).
 
     ``garbage`` words (one per phone) make a second way from start to end: a loop
-    of any of them. A grammar alone has no
-    "none of these": noise or an off-topic sentence comes out as the phrase it
-    least mismatches, often with a high confidence. With the loop, such audio is
-    heard as garbage (a no-match), while a phrase that was said still scores
-    better through the grammar, because the loop pays to enter and per word."""
+    of any of them. A grammar alone has no "none of these": noise or an off-topic
+    sentence comes out as the phrase it least mismatches, often with a high
+    confidence. With the loop, such audio is heard as garbage (a no-match), while a
+    phrase that was said still scores better through the grammar, because the loop
+    pays to enter and per word."""
 
     arcs: tuple[Arc, ...]
     garbage: tuple[str, ...] = ()
