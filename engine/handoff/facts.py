@@ -101,7 +101,9 @@ class FactCollector:
         self._flows = flows
         self._store = store
         self._facts: OrderedDict[str, Facts] = OrderedDict()
-        self._reading: dict[str, _Reading] = {}
+        # Journeys being read. An ending removes one; a web journey its person left
+        # never ends, so the least recently read go past KEEP_JOURNEYS.
+        self._reading: OrderedDict[str, _Reading] = OrderedDict()
         self._writes: set[asyncio.Future[None]] = set()
 
     def __call__(self, session: Session, entries: list[TrailEntry]) -> None:
@@ -109,6 +111,10 @@ class FactCollector:
         reading = self._reading.get(journey)
         if reading is None:
             reading = self._reading[journey] = _Reading(session.flow.name)
+            while len(self._reading) > KEEP_JOURNEYS:
+                self._reading.popitem(last=False)
+        else:
+            self._reading.move_to_end(journey)
         changed = False
         for entry in entries:
             changed |= self._read(session, reading, entry)

@@ -155,3 +155,26 @@ def test_masking_the_backends_answers() -> None:
         "echo": "***",
         "cards": [{"cvv": "***"}],
     }
+
+
+def test_journeys_left_without_an_end_do_not_pile_up(monkeypatch: Any) -> None:
+    """A web journey its person left never ends: the collector's reading of it goes
+    once newer journeys pass the limit, least recently read first."""
+    from types import SimpleNamespace
+
+    import engine.handoff.facts as facts_module
+
+    monkeypatch.setattr(facts_module, "KEEP_JOURNEYS", 3)
+    collector = FactCollector(lookup)
+
+    def step(journey: str) -> None:
+        call, flow = SimpleNamespace(call_id=journey), SimpleNamespace(name="f")
+        session = SimpleNamespace(call=call, flow=flow)
+        collector(session, [])  # type: ignore[arg-type]
+
+    for journey in ("a", "b", "c"):
+        step(journey)
+    step("a")  # still in use
+    step("d")
+    step("e")
+    assert list(collector._reading) == ["a", "d", "e"]
