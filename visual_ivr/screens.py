@@ -49,7 +49,7 @@ class Screens:
         flows: Callable[[str], Flow | None],
         human_phone: str,
         base: str,
-        keep: int = 10_000,
+        keep: int = 2_000,  # pages in view at once; a miss only renders the page again
     ) -> None:
         self._pages = pages
         self._flows = flows
