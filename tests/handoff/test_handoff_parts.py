@@ -276,3 +276,25 @@ def test_an_agent_s_pattern_cannot_hold_the_engine() -> None:
     assert time.monotonic() - started < 1.0
     assert problems == {"a": "not in the expected form"} and clean == {}
     assert check_answer(push, {"a": "aaaa"}) == ({"a": "aaaa"}, {})
+
+
+def test_a_busy_machine_does_not_refuse_a_right_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pattern's time limit is wall-clock: one try run out by a busy machine is
+    tried again, and only a pattern that runs out every time refuses the answer."""
+    import engine.handoff.pushes as pushes
+
+    class Slow:
+        def __init__(self, timeouts: int) -> None:
+            self.timeouts = timeouts
+
+        def fullmatch(self, value: str, timeout: float) -> object:
+            if self.timeouts:
+                self.timeouts -= 1
+                raise TimeoutError
+            return object()
+
+    once, always = Slow(1), Slow(pushes.PATTERN_TRIES)
+    monkeypatch.setattr(pushes, "_compiled", lambda pattern: once)
+    assert pushes._matches("[0-9]{6}", "100001")
+    monkeypatch.setattr(pushes, "_compiled", lambda pattern: always)
+    assert not pushes._matches("[0-9]{6}", "100001")
