@@ -42,9 +42,14 @@ def synthesise(text: str, lang: str, path: str) -> bytes:
     voice = VOICES.get(lang, Voice(lang))
     speak = ["espeak-ng", "-v", voice.name, "-s", str(voice.words_per_minute), "-w", path, text]
     subprocess.run(speak, check=True, capture_output=True)
-    pcm = mu_law(read_audio_8k(path))
+    return on_the_line(read_audio_8k(path))
+
+
+def on_the_line(pcm: bytes) -> bytes:
+    """8 kHz PCM as a call carries it: through mu-law, with the end-pointer's
+    pre-roll of silence before and after."""
     lead = bytes(int(LEAD_S * 8000) * 2)
-    return lead + pcm + lead
+    return lead + mu_law(pcm) + lead
 
 
 def mu_law(pcm: bytes) -> bytes:

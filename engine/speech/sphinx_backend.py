@@ -58,6 +58,7 @@ class SphinxRecognizer:
         self._local = threading.local()
         self._words: set[str] | None = None
         self._phones: tuple[str, ...] = ()
+        self._garbage: tuple[str, ...] = ()
         self._lock = threading.Lock()
 
     def _paths(self) -> tuple[str, str]:
@@ -97,6 +98,7 @@ class SphinxRecognizer:
                 words.add(word.split("(", 1)[0])
                 phones.update(pronunciation)
         self._phones = tuple(sorted(phones))
+        self._garbage = garbage_words(self._phones)
         return words
 
     def unknown_words(self, phrase: str) -> list[str]:
@@ -124,7 +126,7 @@ class SphinxRecognizer:
         built = fsg(grammar, self.vocabulary())
         if built is None:
             return False
-        built = replace(built, garbage=garbage_words(self.phones()))
+        built = replace(built, garbage=self._garbage)  # the dictionary is read by now
         name = "g" + hashlib.sha1(repr((built.arcs, built.garbage)).encode()).hexdigest()[:16]
         searches: OrderedDict[str, bool] = self._local.searches
         if name in searches:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from engine.media.resample import float_to_pcm
-from engine.speech.accuracy import LEAD_S, mu_law, synthesise
+from engine.speech.accuracy import on_the_line, synthesise
 from engine.speech.grammar import Grammar
 from engine.speech.sphinx_backend import SphinxRecognizer
 
@@ -53,9 +53,7 @@ def _noises() -> list[np.ndarray]:
 
 
 def _on_the_line(samples: np.ndarray) -> bytes:
-    pcm = mu_law(float_to_pcm(np.clip(samples, -32767, 32767).astype(np.float32)))
-    lead = bytes(int(LEAD_S * RATE) * 2)
-    return lead + pcm + lead
+    return on_the_line(float_to_pcm(np.clip(samples, -32767, 32767).astype(np.float32)))
 
 
 def test_most_out_of_grammar_audio_is_heard_as_nothing(tmp_path: Path) -> None:
