@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # fonts-wqy-microhei: Chinese glyphs for screenshots of the zh pages and graphs.
-HOST_PACKAGES=(espeak-ng sox debootstrap chromium chromium-driver graphviz fonts-wqy-microhei wrk)
+# baresip-core: a softphone that is not ours, for the test that calls the demo as a person would.
+HOST_PACKAGES=(espeak-ng sox debootstrap chromium chromium-driver graphviz fonts-wqy-microhei wrk
+               baresip-core)
 missing=()
 for pkg in "${HOST_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
