@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from engine.flow import load_flow_dir
-from engine.flow.model import Flow
+from engine.flow.model import Flow, Subflow, Transfer
 from engine.flow.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class Snapshot:
 class ReloadResult:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # gone from disk, still called
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -59,6 +60,27 @@ def _stamps(directory: str) -> dict[str, tuple[float, int]]:
                 continue
             stamps[name] = (info.st_mtime, info.st_size)
     return stamps
+
+
+def _called(flow: Flow) -> set[str]:
+    """The flows a call into ``flow`` may go on to: its subflows and surveys."""
+    names = {n.flow for n in flow.nodes.values() if isinstance(n, Subflow)}
+    return names | {n.survey for n in flow.nodes.values() if isinstance(n, Transfer) and n.survey}
+
+
+def _keep_called(new: dict[str, Flow], old: Mapping[str, Flow]) -> list[str]:
+    """A flow deleted from disk while a served flow still calls it keeps serving (in
+    ``new``): the caller's flow is kept at its last good version, which names it, so
+    without it that version would fail mid-call. It goes once nothing calls it."""
+    kept: list[str] = []
+    wanted = [name for flow in new.values() for name in _called(flow)]
+    while wanted:
+        name = wanted.pop()
+        if name not in new and name in old:
+            new[name] = old[name]
+            kept.append(name)
+            wanted.extend(_called(old[name]))
+    return sorted(kept)
 
 
 class FlowStore:
@@ -103,7 +125,8 @@ class FlowStore:
                     result.changed.append(name)
             elif name in old and name in broken:
                 new[name] = old[name]  # the last good version keeps serving
-        result.removed = sorted(set(old) - present)
+        result.kept = _keep_called(new, old)
+        result.removed = sorted(set(old) - set(new))
         self._snapshot = Snapshot(new, self._snapshot.version + 1)
         self.reloads += 1
         if result.errors:
@@ -123,6 +146,11 @@ class FlowStore:
                 result = await self.reload()
                 for problem in result.problems:
                     log.warning("flow reload: %s", problem)
+                for name in result.kept:
+                    log.warning(
+                        "flow reload: %s.yaml is gone, but a flow served calls it: its "
+                        "last version keeps serving until no flow does", name
+                    )
                 log.info(
                     "flows reloaded: changed=%s removed=%s errors=%d",
                     result.changed,

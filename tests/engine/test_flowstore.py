@@ -72,6 +72,46 @@ def test_a_removed_file_stops_serving(tmp_path: Path) -> None:
     assert store.snapshot.get("hello") is None
 
 
+CALLER = """
+start: ask
+human: person
+nodes:
+  ask: {type: subflow, flow: sign_in, next: person}
+  person: {type: transfer, queue: support, survey: survey}
+"""
+SUB = """
+start: done
+nodes:
+  done: {type: return}
+"""
+
+
+def test_a_removed_subflow_serves_while_a_flow_calls_it(tmp_path: Path) -> None:
+    """Deleting a subflow's file (or a survey's) leaves the flow that calls it broken:
+    that flow keeps its last good version, so what it calls keeps serving too, until
+    an edit stops calling it."""
+    (tmp_path / "caller.yaml").write_text(CALLER)
+    (tmp_path / "sign_in.yaml").write_text(SUB)
+    (tmp_path / "survey.yaml").write_text(SUB)
+    store = FlowStore(str(tmp_path))
+    assert not store.load().errors
+    (tmp_path / "sign_in.yaml").unlink()
+    (tmp_path / "survey.yaml").unlink()
+    result = store.load()
+    assert len(result.errors) == 2
+    assert {"unknown flow 'sign_in'", "unknown flow 'survey'"} == {
+        p.message[p.message.index("unknown"):] for p in result.errors
+    }
+    assert result.kept == ["sign_in", "survey"] and result.removed == []
+    assert store.snapshot.get("sign_in") is not None
+    assert store.snapshot.get("survey") is not None
+
+    write(tmp_path / "caller.yaml", "No subflow now")  # calls neither
+    result = store.load()
+    assert result.kept == [] and result.removed == ["sign_in", "survey"]
+    assert store.snapshot.get("sign_in") is None
+
+
 async def test_watch_picks_up_an_edit(tmp_path: Path) -> None:
     path = tmp_path / "hello.yaml"
     write(path, "Before")
