@@ -39,6 +39,8 @@ from typing import Any, Protocol
 
 from engine.session.events import TrailEntry
 
+SAME_WAIT_S = 5.0  # records of one wait by engines that heard it join this far apart
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS journeys (
     id TEXT PRIMARY KEY,
@@ -284,8 +286,22 @@ class SqliteTrailStore:
         )
 
     def save_queued(self, journey: str, queued: dict[str, Any]) -> asyncio.Future[None]:
+        # Every engine on the Asterisk hears every queue's events and keeps the wait
+        # (two run whenever `ivr call` runs beside `ivr serve`), each with the moment
+        # it heard the caller join: records of one wait are milliseconds apart, where
+        # two waits of one journey are a whole call apart. The last one stands.
         return self._submit(
             [
+                (
+                    "DELETE FROM queued WHERE journey = ? AND queue = ?"
+                    " AND joined BETWEEN ? AND ?",
+                    (
+                        journey,
+                        queued["queue"],
+                        queued["joined"] - SAME_WAIT_S,
+                        queued["joined"] + SAME_WAIT_S,
+                    ),
+                ),
                 (
                     "INSERT OR REPLACE INTO queued"
                     " (journey, joined, queue, answered, agent, waited_s, talk_s)"

@@ -90,6 +90,29 @@ async def test_a_call_s_journey_is_found_by_its_channel_unique_id(tmp_path: Path
     await store.close()
 
 
+async def test_one_wait_heard_by_two_engines_is_kept_once(tmp_path: Path) -> None:
+    """Every engine on the Asterisk keeps the waits it hears (`ivr call` beside `ivr
+    serve`), each at the moment it heard the join; a later wait is another row."""
+    path = str(tmp_path / "t.db")
+    store = SqliteTrailStore(path)
+    wait = {"queue": "support", "joined": 1000.0, "answered": False, "waited_s": 4}
+    await store.save_queued("j1", wait)
+    await store.save_queued("j1", {**wait, "joined": 1000.002, "answered": True, "agent": "101"})
+    await store.save_queued("j1", {**wait, "queue": "sales", "joined": 1000.001})
+    await store.save_queued("j1", {**wait, "joined": 1300.0})  # a call-back's wait
+    await store.save_queued("j2", {**wait, "joined": 1000.001})
+    await store.close()
+    rows = sqlite3.connect(path).execute(
+        "SELECT journey, queue, joined, answered FROM queued ORDER BY journey, joined, queue"
+    ).fetchall()
+    assert rows == [
+        ("j1", "sales", 1000.001, 0),
+        ("j1", "support", 1000.002, 1),
+        ("j1", "support", 1300.0, 0),
+        ("j2", "support", 1000.001, 0),
+    ]
+
+
 async def test_journeys_are_found_by_the_end_of_their_id_newest_first(tmp_path: Path) -> None:
     store = SqliteTrailStore(str(tmp_path / "t.db"))
     older, newer, other = (new_journey_id(t) for t in (1000.0, 2000.0, 3000.0))
