@@ -65,6 +65,10 @@ class Step:
     text: str = ""
 
 
+CODECS = ("ulaw", "alaw", "g722", "opus")  # what the sandbox's endpoints allow
+CALL_TIMEOUT_S = 300.0  # a flow's built-in retries alone can take two minutes
+
+
 @dataclass(frozen=True, slots=True)
 class Phone:
     """What the caller's phone can do: the one codec it offers (``opus``, ``g722``,
@@ -73,6 +77,10 @@ class Phone:
 
     codec: str = ""
     inband_keys: bool = False
+
+    def __post_init__(self) -> None:
+        if self.codec and self.codec not in CODECS:
+            raise CallError(f"unknown codec {self.codec!r} (one of: {', '.join(CODECS)})")
 
     def variables(self) -> list[str]:
         """The caller leg's channel variables that make its SIP offer say so."""
@@ -219,7 +227,7 @@ async def place_call(
     flow: str,
     steps: list[Step],
     caller_id: str,
-    timeout: float = 120.0,
+    timeout: float = CALL_TIMEOUT_S,
     phone: Phone = ORDINARY_PHONE,
 ) -> CallReport:
     """Call ``flow`` on ``engine`` through the sandbox, play ``steps``, report.
@@ -263,11 +271,17 @@ async def place_call(
             partial = _report(report, watch.session, "timeout", started)
         raise CallError(f"the call did not finish within {timeout:.0f} s", partial) from exc
     finally:
-        engine.listeners.remove(watch)
-        ami.off(on_channel)
         if not gone.is_set() and names.get("caller"):
+            # Given up (timeout, Ctrl-C): the caller hangs up, and the session is let
+            # end as a caller's hang-up before the engine stops, which would otherwise
+            # hand it to the fallback and store it as dropped.
             with contextlib.suppress(AmiError):
                 await ami.action({"Action": "Hangup", "Channel": names["caller"]})
+            if watch.session is not None:
+                with contextlib.suppress(TimeoutError):
+                    await watch.until(lambda: watch.session.done, 5.0)
+        engine.listeners.remove(watch)
+        ami.off(on_channel)
     session = watch.session
     assert session is not None
     return _report(report, session, session.outcome or "unknown", started)
@@ -430,6 +444,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> CallReport:
         directory = os.path.dirname(os.path.abspath(flow))
         flow = os.path.splitext(os.path.basename(flow))[0]
     _check_flow(flow, directory)
+    phone = Phone(args.codec, args.inband_keys)  # a bad codec is named before any call
     local = replace(settings, flows=directory, agi_host="127.0.0.1", agi_port=0,
                     web_host="127.0.0.1", web_port=0)
     stack = await start_stack(local, watch=False, report_flows=False)
@@ -441,8 +456,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> CallReport:
         await stack.ami.wait_ready(10.0)
         await caller.wait_ready(10.0)
         return await place_call(caller, stack.engine, flow, parse_script(args.script),
-                                args.caller_id, args.timeout,
-                                Phone(args.codec, args.inband_keys))
+                                args.caller_id, args.timeout or CALL_TIMEOUT_S, phone)
     finally:
         await caller.stop()
         await stack.stop()

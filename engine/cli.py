@@ -32,6 +32,16 @@ class _Script(argparse.Action):
         setattr(namespace, self.dest, script)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < 86_400:
+        raise argparse.ArgumentTypeError(f"{text} s: give a number of seconds above 0")
+    return value
+
+
 def _add_call(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("call", help="place a real call into a flow through the sandbox Asterisk")
     p.add_argument("flow", help="a flow's name (its file name without .yaml) or a path")
@@ -52,12 +62,13 @@ def _add_call(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "speaks during the prompt; repeat it, and mix it with --dtmf, in call order",
     )
     p.add_argument("--caller-id", default="+15551230000", help="the calling number")
-    p.add_argument("--codec", default="", help='the one codec the caller\'s phone offers: '
-                   '"opus", "g722", "alaw"... (default: ulaw and alaw)')
+    p.add_argument("--codec", default="", help="the one codec the caller's phone offers: "
+                   "ulaw, alaw, g722 or opus (default: ulaw and alaw)")
     p.add_argument("--inband-keys", action="store_true",
                    help="the phone sends keys as tones in its audio, not as RFC 4733 events")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--timeout", type=float, default=120.0, help="give up after this many seconds")
+    p.add_argument("--timeout", type=_seconds, default=None,
+                   help="give up after this many seconds (300)")
     p.add_argument("--flows", default=None, help="directory of flow files (default: flows/)")
     p.add_argument("--config", default=None, help="configuration file (TOML)")
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from engine.caller import CallError, parse_steps, place_call
+from engine.cli import main
 from engine.serve import Stack
 from tests.conftest import caller_ami, caller_number
 
@@ -149,3 +153,19 @@ async def test_a_call_that_runs_out_of_time_still_reports_what_happened(
     assert report is not None and report.outcome == "timeout"
     assert report.as_dict()["nodes"][0] == "welcome"
     assert "Welcome to Demo Bank. For English, press 1." in report.as_dict()["prompts"]
+
+
+def test_ivr_call_out_of_time_keeps_the_journey_as_a_caller_s_hang_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`ivr call` gives up, hangs the caller up, and stops its engine: the journey is
+    stored as the caller's hang-up, not as a call the engine dropped (its stop hands
+    calls in progress to the fallback, and the report counted them so)."""
+    monkeypatch.setenv("IVR_TRAIL_DB", str(tmp_path / "trail.db"))
+    status = main(["call", "service_line", "--dtmf", "w60", "--timeout", "5", "--json"])
+    assert status == 1
+    journey = json.loads(capsys.readouterr().out)["journey_id"]
+    row = sqlite3.connect(tmp_path / "trail.db").execute(
+        "SELECT outcome FROM journeys WHERE id = ?", (journey,)
+    ).fetchone()
+    assert row == ("caller_hangup",)

@@ -39,3 +39,15 @@ def test_only_the_called_flows_errors(tmp_path: Path, capsys: pytest.CaptureFixt
     lines = err.splitlines()
     assert lines[0] == "ivr call: 'broken' has errors, so it cannot be called:"
     assert all("broken.yaml" in line for line in lines[1:]) and len(lines) >= 2
+
+
+def test_a_codec_or_a_timeout_it_cannot_use(capsys: pytest.CaptureFixture[str]) -> None:
+    """Refused at once, by name (an unknown codec used to fail the call 120 s later as
+    'did not finish')."""
+    status, err = _call(["bank", "--flows", str(GOOD), "--codec", "mp3"], capsys)
+    assert status == 1
+    assert err == "ivr call: unknown codec 'mp3' (one of: ulaw, alaw, g722, opus)\n"
+    with pytest.raises(SystemExit) as exited:
+        main(["call", "bank", "--timeout", "-1"])
+    assert exited.value.code == 2
+    assert "--timeout: -1 s: give a number of seconds above 0" in capsys.readouterr().err
