@@ -9,7 +9,7 @@ import os
 from collections.abc import Callable, Collection, Iterator, Mapping
 
 from engine.flow import textchecks
-from engine.flow.model import AnyNode, Flow, Input, Menu, Subflow, Transfer
+from engine.flow.model import AnyNode, Flow, Input, Menu, Subflow, Transfer, Where
 from engine.flow.problems import Problem, did_you_mean, error, warning
 from engine.flow.textchecks import at, label, node_path
 from engine.flow.walk import graph, search
@@ -45,10 +45,13 @@ def check_subflows(flow: Flow, known_flows: Collection[str]) -> Iterator[Problem
     transfer's survey names a known flow."""
     flows = known_flows if isinstance(known_flows, Mapping) else {}
     for node in flow.nodes.values():
-        if isinstance(node, Transfer) and node.survey and node.survey not in known_flows:
+        if isinstance(node, Transfer) and node.survey:
             where = at(flow, node_path(node, "survey"), node.where)
-            hint = did_you_mean(node.survey, known_flows)
-            yield error(where, f"{label(node)}: survey: unknown flow '{node.survey}'{hint}")
+            if node.survey not in known_flows:
+                hint = did_you_mean(node.survey, known_flows)
+                yield error(where, f"{label(node)}: survey: unknown flow '{node.survey}'{hint}")
+            elif (survey := flows.get(node.survey)) is not None:
+                yield from _languages_called(flow, f"{label(node)}: survey", survey, where)
         if not isinstance(node, Subflow) or not node.flow:
             continue
         where = at(flow, node_path(node, "flow"), node.where)
@@ -59,11 +62,27 @@ def check_subflows(flow: Flow, known_flows: Collection[str]) -> Iterator[Problem
             )
             continue
         called = flows.get(node.flow)
+        if called is not None:
+            yield from _languages_called(flow, label(node), called, where)
         if called is not None and not any(n.type == "return" for n in called.nodes.values()):
             yield warning(
                 where,
                 f"{label(node)}: flow '{node.flow}' has no return node, so the call never "
                 f"comes back to '{node.next}'",
+            )
+
+
+def _languages_called(flow: Flow, context: str, called: Flow, where: Where) -> Iterator[Problem]:
+    """A flow called in a language it does not speak plays its own default language
+    to that caller, beside the caller's flow and the page's words in theirs."""
+    if not textchecks.has_texts(called):
+        return
+    for lang in flow.languages:
+        if lang not in called.languages:
+            yield error(
+                where,
+                f"{context}: flow '{called.name}' has no '{lang}' version (it speaks "
+                f"{', '.join(called.languages)}; this flow speaks {', '.join(flow.languages)})",
             )
 
 

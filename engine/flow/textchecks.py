@@ -81,6 +81,14 @@ def _texts(flow: Flow) -> Iterator[tuple[Text, str, Path]]:
             yield option.label, context, node_path(node, "options", i, "label")
 
 
+def has_texts(flow: Flow) -> bool:
+    """Whether the flow says or shows anything of its own (a subflow may only look
+    something up and branch)."""
+    spoken = any(site.prompt for node in flow.nodes.values() for site in prompts(node))
+    shown = (text.by_lang for text, _, path in _texts(flow) if path in flow.locations)
+    return spoken or any(shown)  # (a title not written is the flow's name)
+
+
 def _language_problems(
     flow: Flow, present: list[str], context: str, path: Path, where: Where
 ) -> Iterator[Problem]:

@@ -290,6 +290,31 @@ def test_a_subflow_without_return_is_a_warning(tmp_path: Path) -> None:
     ]
 
 
+def test_a_flow_called_in_a_language_it_does_not_speak(tmp_path: Path) -> None:
+    """A Spanish caller sent into an English-only subflow (or survey) would hear English
+    beside the Spanish of the flow and the page; one that says nothing is fine."""
+    _write_flows(
+        tmp_path,
+        {
+            "travel": "languages: [en, es]\nstart: book\nhuman: agent\nnodes:\n"
+            "  book: {type: subflow, flow: booking, next: look}\n"
+            "  look: {type: subflow, flow: lookup, next: agent}\n"
+            "  agent: {type: transfer, queue: q, survey: rate}\n",
+            "booking": "start: ask\nnodes:\n  ask: {type: say, prompt: Your reference, "
+            "next: back}\n  back: {type: return}\n",
+            "lookup": "start: back\nnodes:\n  back: {type: return}\n",
+            "rate": "start: bye\nnodes:\n  bye: {type: hangup, prompt: Bye}\n",
+        },
+    )
+    _, problems = load_flow_dir(str(tmp_path))
+    assert [str(p) for p in problems] == [
+        f"{tmp_path / 'travel.yaml'}:5:31: subflow 'book': flow 'booking' has no 'es' "
+        "version (it speaks en; this flow speaks en, es)",
+        f"{tmp_path / 'travel.yaml'}:7:45: transfer 'agent': survey: flow 'rate' has no 'es' "
+        "version (it speaks en; this flow speaks en, es)",
+    ]
+
+
 def test_subflow_names_are_unchecked_without_known_flows() -> None:
     text = (FIXTURES / "broken" / "subflow_unknown.yaml").read_text(encoding="utf-8")
     flow, problems = parse_flow(text, "subflow_unknown.yaml")
