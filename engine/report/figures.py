@@ -25,8 +25,10 @@ given (an input's value, by its variable), counted under the survey's own flow a
 as ``after_call``, under the flow of the call it followed (when that call began in
 the period); with the mean where the answers are numbers (a 1-5 rating).
 
-Per node, for each node entered: visits; for menus and inputs the no-input and
-no-match retries per visit and the visits whose retries ran out; callers who hung
+Per node, for each node entered: visits; for menus and inputs the share of visits
+with a no-input retry, and with a no-match retry (at most 100 %: a caller retried
+three times in one visit is one visit), the retries themselves, and the visits
+whose retries ran out; callers who hung
 up there; journeys that went to a person from there (the node of the last input,
 or of the retries that ran out, before the transfer); the time spent there; for
 backend (http) nodes, the requests that failed.
@@ -60,8 +62,10 @@ class NodeFigures:
     type: str
     visits: int = 0
     journeys: int = 0
-    no_input: int = 0
+    no_input: int = 0  # retries
     no_match: int = 0
+    no_input_visits: int = 0  # visits with at least one
+    no_match_visits: int = 0
     ran_out: int = 0
     hung_up: int = 0
     to_person: int = 0
@@ -77,8 +81,10 @@ class NodeFigures:
             "type": self.type,
             "visits": self.visits,
             "journeys": self.journeys,
-            "no_input_rate": _rate(self.no_input, self.visits) if listens else None,
-            "no_match_rate": _rate(self.no_match, self.visits) if listens else None,
+            "no_input_rate": _rate(self.no_input_visits, self.visits) if listens else None,
+            "no_match_rate": _rate(self.no_match_visits, self.visits) if listens else None,
+            "no_input_retries": self.no_input if listens else None,
+            "no_match_retries": self.no_match if listens else None,
             "retries_ran_out": self.ran_out if listens else None,
             "caller_hung_up": self.hung_up,
             "to_person": self.to_person,
@@ -267,6 +273,7 @@ def _add(figures: FlowFigures, journey: Journey) -> None:
     entered = 0.0
     seen: set[tuple[str, str]] = set()
     chose: NodeFigures | None = None  # where the last input (or run-out) was
+    retried: set[str] = set()  # the kinds of retry in this visit so far
     for step in journey.steps:
         if step.kind == "node":
             flow = str(step.data.get("flow") or flow)
@@ -279,6 +286,7 @@ def _add(figures: FlowFigures, journey: Journey) -> None:
                     flow, step.node, str(step.data.get("type", ""))
                 )
             current.visits += 1
+            retried = set()
             if key not in seen:
                 seen.add(key)
                 current.journeys += 1
@@ -286,9 +294,13 @@ def _add(figures: FlowFigures, journey: Journey) -> None:
         elif current is None:
             continue
         elif step.kind == "retry":
-            kind = step.data.get("retry")
+            kind = str(step.data.get("retry"))
             current.no_input += kind == "no_input"
             current.no_match += kind == "no_match"
+            if kind not in retried:
+                retried.add(kind)
+                current.no_input_visits += kind == "no_input"
+                current.no_match_visits += kind == "no_match"
             if _exhausted(step):
                 current.ran_out += 1
                 chose = current

@@ -232,8 +232,10 @@ async def test_endings_nodes_waits_and_wrapups(
     nodes = {(n["flow"], n["node"]): n for n in f["nodes"]}
     main_menu = nodes[(FLOW, "main")]
     assert main_menu["visits"] == 8 and main_menu["journeys"] == 8
-    assert main_menu["no_input_rate"] == round(3 / 8, 4)
-    assert main_menu["no_match_rate"] == round(4 / 8, 4)
+    # Visits with a retry, not retries per visit: one caller's three no-inputs are 1 of 8.
+    assert main_menu["no_input_rate"] == round(1 / 8, 4)
+    assert main_menu["no_match_rate"] == round(2 / 8, 4)
+    assert (main_menu["no_input_retries"], main_menu["no_match_retries"]) == (3, 4)
     assert main_menu["retries_ran_out"] == 2
     assert main_menu["to_person"] == 2  # one chose 0, one ran out of retries
     assert main_menu["inputs"] == {"key": 4, "web": 1}  # the unmatched 7 is not taken
