@@ -66,6 +66,7 @@ class Step:
 
 
 CODECS = ("ulaw", "alaw", "g722", "opus")  # what the sandbox's endpoints allow
+TONE_CODECS = ("ulaw", "alaw")  # where Asterisk's in-band detector hears keys as tones
 CALL_TIMEOUT_S = 300.0  # a flow's built-in retries alone can take two minutes
 
 
@@ -81,6 +82,12 @@ class Phone:
     def __post_init__(self) -> None:
         if self.codec and self.codec not in CODECS:
             raise CallError(f"unknown codec {self.codec!r} (one of: {', '.join(CODECS)})")
+        if self.inband_keys and self.codec not in ("", *TONE_CODECS):
+            raise CallError(
+                f"keys as tones are heard on {' and '.join(TONE_CODECS)} calls only: Asterisk's "
+                f"in-band detector reads G.711, so a {self.codec} phone must send RFC 4733 "
+                "events (drop --inband-keys, or call with --codec ulaw)"
+            )
 
     def variables(self) -> list[str]:
         """The caller leg's channel variables that make its SIP offer say so."""

@@ -47,6 +47,8 @@ def test_a_codec_or_a_timeout_it_cannot_use(capsys: pytest.CaptureFixture[str]) 
     status, err = _call(["bank", "--flows", str(GOOD), "--codec", "mp3"], capsys)
     assert status == 1
     assert err == "ivr call: unknown codec 'mp3' (one of: ulaw, alaw, g722, opus)\n"
+    status, err = _call(["bank", "--flows", str(GOOD), "--codec", "g722", "--inband-keys"], capsys)
+    assert status == 1 and "keys as tones are heard on ulaw and alaw calls only" in err
     with pytest.raises(SystemExit) as exited:
         main(["call", "bank", "--timeout", "-1"])
     assert exited.value.code == 2
