@@ -1,0 +1,170 @@
+"""How often pocketsphinx takes what a caller did not offer for a choice, and how
+often it loses one they did: the demo's English menus, offline.
+
+Each utterance is synthesised by espeak-ng (several voices and speeds), given the
+pre-roll and end-of-speech silence a call's utterance has, noise where asked (white
+at 15 dB below the speech, or three other voices talking at 10 dB below), and passed
+through mu-law, then recognised with the menu's grammar exactly as on a call. In
+grammar: each menu's own phrases. Out of grammar: off-topic sentences and nonsense,
+against every menu.
+
+Each utterance is decoded once; the table shows the answer with and without the last
+check (``speech_called_silence``: speech the best path calls silence is a no-match),
+so a change to either can be judged on the same decodes.
+
+    .venv/bin/python -m benchmarks.bench_rejection            # about 2 minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import subprocess
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from unittest import mock
+
+import numpy as np
+
+from engine.media.resample import read_audio_8k
+from engine.speech import sphinx_backend
+from engine.speech.accuracy import mu_law
+from engine.speech.grammar import Grammar
+from engine.speech.sphinx_backend import SphinxRecognizer, speech_called_silence
+
+MENUS = {  # the demo's English menus (flows/service_line.yaml)
+    "main": ["balance", "check my balance", "pay my bill", "bill", "lost card", "stolen card",
+             "text me", "send me a link", "agent", "talk to a person"],
+    "link_offer": ["yes", "agree", "go back", "no", "agent", "operator"],
+    "welcome": ["english", "chinese", "agent"],
+    "anything_else": ["main menu", "agent", "goodbye", "no thanks"],
+    "bill_confirm": ["pay", "yes", "back", "no", "agent"],
+}
+OFF_TOPIC = [
+    "what is the weather like today", "I want to speak about my account and the bill",
+    "hello", "um", "uh huh", "hmm", "can you hear me", "my mortgage",
+    "hello is anybody there", "I don't know", "sorry what did you say",
+    "can I change my address please", "how much money do I have",
+    "I would like to open a new savings account", "the train was late again this morning",
+    "please send me a statement by email", "my name is john smith", "what time do you close",
+    "I have a question about insurance", "cancel my subscription", "repeat that",
+    "it's about the payment I made last week", "I'm calling about my daughter's card",
+    "just a moment", "where is the nearest branch", "transfer money to my savings",
+    "I think there is a mistake on my statement", "can I speak to the manager",
+    "good morning", "thank you very much", "I lost my wallet on the bus yesterday",
+    "is this the right number for the dentist", "banana helicopter umbrella",
+    "purple monkey dishwasher", "elephant", "pizza with extra cheese", "the quick brown fox",
+    "seven bridges road", "wonderful", "okay then", "absolutely", "whatever",
+]
+VOICES_IN = [("en-us", 165), ("en-gb", 150), ("en-gb-scotland", 180), ("en-029", 165),
+             ("en-us+f3", 140), ("en-gb-x-rp", 200)]
+VOICES_OUT = [("en-us", 165), ("en-gb", 150), ("en-us+f3", 180)]
+BABBLE = ["the meeting is at three in the afternoon", "could you pass me that file please",
+          "we will be there in ten minutes"]
+PRE_ROLL_S, END_SILENCE_S = 0.3, 0.6
+RATE = 8000
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    menu: str
+    said: str
+    in_grammar: bool
+    noise: str
+    heard: str | None  # without the last check
+    kept: bool  # the last check let it through
+
+
+class Voices:
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, str, int], np.ndarray] = {}
+
+    def say(self, text: str, voice: str, wpm: int) -> np.ndarray:
+        key = (text, voice, wpm)
+        if key not in self._cache:
+            with tempfile.NamedTemporaryFile(suffix=".wav") as out:
+                speak = ["espeak-ng", "-v", voice, "-s", str(wpm), "-w", out.name, text]
+                subprocess.run(speak, check=True, capture_output=True)
+                pcm = read_audio_8k(out.name)
+            self._cache[key] = np.frombuffer(pcm, dtype=np.int16).astype(np.float64)
+        return self._cache[key]
+
+
+def on_a_call(speech: np.ndarray, noise: str, voices: Voices, rng: np.random.Generator) -> bytes:
+    level = float(np.sqrt((speech**2).mean()))
+    line = np.concatenate(
+        [np.zeros(int(PRE_ROLL_S * RATE)), speech, np.zeros(int(END_SILENCE_S * RATE))]
+    )
+    if noise == "white 15 dB":
+        line = line + rng.normal(size=line.size) * level / 10 ** (15 / 20)
+    elif noise == "babble 10 dB":
+        talk = sum(np.resize(voices.say(t, "en-gb", 170), line.size) for t in BABBLE)
+        line = line + talk / np.sqrt((talk**2).mean()) * level / 10 ** (10 / 20)
+    return mu_law(np.clip(line, -32768, 32767).astype(np.int16).tobytes())
+
+
+def decode(recognizer: SphinxRecognizer, pcm: bytes, grammar: Grammar) -> tuple[str | None, bool]:
+    """The answer without the last check, and whether the check keeps it."""
+    segments: list[tuple[str, int, int]] = []
+
+    def record(_pcm: bytes, found: list[tuple[str, int, int]]) -> bool:
+        segments[:] = found
+        return False
+
+    with mock.patch.object(sphinx_backend, "speech_called_silence", record):
+        heard = recognizer.recognize(pcm, grammar)
+    if heard is None:
+        return None, False
+    return heard.text, not speech_called_silence(pcm, segments)
+
+
+def run() -> list[Result]:
+    recognizer = SphinxRecognizer()
+    recognizer.load()
+    voices, rng = Voices(), np.random.default_rng(7)
+    noises = ("clean", "white 15 dB", "babble 10 dB")
+    results = []
+    for menu, phrases in MENUS.items():
+        grammar = Grammar.build("en", phrases)
+        for said, (voice, wpm), noise in itertools.product(phrases, VOICES_IN, noises):
+            pcm = on_a_call(voices.say(said, voice, wpm), noise, voices, rng)
+            results.append(Result(menu, said, True, noise, *decode(recognizer, pcm, grammar)))
+        for said, (voice, wpm), noise in itertools.product(OFF_TOPIC, VOICES_OUT, noises[:2]):
+            pcm = on_a_call(voices.say(said, voice, wpm), noise, voices, rng)
+            results.append(Result(menu, said, False, noise, *decode(recognizer, pcm, grammar)))
+    return results
+
+
+def table(results: list[Result]) -> list[str]:
+    inside = [r for r in results if r.in_grammar]
+    outside = [r for r in results if not r.in_grammar]
+    lines = [
+        f"{len(inside)} in-grammar utterances, {len(outside)} out of grammar",
+        f"{'':28}{'in grammar: right':>19}{'wrong':>7}{'lost':>6}"
+        f"{'out of grammar: taken':>23}",
+    ]
+    for name, check in (("without the silence check", False), ("with it", True)):
+        def taken(r: Result, check: bool = check) -> bool:
+            return r.heard is not None and (r.kept or not check)
+
+        right = sum(taken(r) and r.heard == r.said for r in inside)
+        wrong = sum(taken(r) and r.heard != r.said for r in inside)
+        lost = sum(r.heard == r.said and not taken(r) for r in inside)
+        out = sum(taken(r) for r in outside)
+        lines.append(
+            f"{name:28}{right:>13}/{len(inside):<5}{wrong:>7}{lost:>6}"
+            f"{out:>16}/{len(outside)} = {100 * out / len(outside):.0f} %"
+        )
+    lost_by = Counter(r.noise for r in inside if r.heard == r.said and not r.kept)
+    lines.append(f"right answers the check lost, by noise: {dict(lost_by) or 'none'}")
+    return lines
+
+
+def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    print("\n".join(table(run())))
+
+
+if __name__ == "__main__":
+    main()
