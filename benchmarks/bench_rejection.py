@@ -99,7 +99,7 @@ def on_a_call(speech: np.ndarray, noise: str, voices: Voices, rng: np.random.Gen
     if noise == "white 15 dB":
         line = line + rng.normal(size=line.size) * level / 10 ** (15 / 20)
     elif noise == "babble 10 dB":
-        talk = sum(np.resize(voices.say(t, "en-gb", 170), line.size) for t in BABBLE)
+        talk = np.sum([np.resize(voices.say(t, "en-gb", 170), line.size) for t in BABBLE], axis=0)
         line = line + talk / np.sqrt((talk**2).mean()) * level / 10 ** (10 / 20)
     return mu_law(np.clip(line, -32768, 32767).astype(np.int16).tobytes())
 
