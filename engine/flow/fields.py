@@ -15,11 +15,12 @@ from collections.abc import Callable, Collection
 
 from engine.flow.model import DEFAULT_LANGUAGE, Prompt, PromptPart, Text, Where
 from engine.flow.problems import Problem, did_you_mean, error
-from engine.flow.schema import KEYS, NAME_PATTERN, Table, default, field_of, names
+from engine.flow.schema import KEYS, NAME_PATTERN, QUEUE_PATTERN, Table, default, field_of, names
 from engine.flow.yamlsource import Map, Scalar, Seq, YValue, describe
 
 Path = tuple[str | int, ...]
 _NAME = re.compile(NAME_PATTERN)
+_QUEUE = re.compile(QUEUE_PATTERN)
 _NAMES = frozenset({"a node id", "a flow's name", "a variable name"})  # never empty
 
 
@@ -135,6 +136,19 @@ class Reader:
 
     def flow_name(self, name: str) -> str | None:
         return self.string(name, "a flow's name")
+
+    def queue_name(self, name: str) -> str | None:
+        """An Asterisk queue's name: it goes into the dialplan's Queue() as it is, where
+        a comma would start the application's options."""
+        text = self.string(name, "a queue's name")
+        found = self.map.get(name)
+        if text and text.strip() and found is not None and not _QUEUE.match(text):
+            self.ctx.error(
+                found.where,
+                f"{self.label}: '{text}' is not a queue name (letters, digits, '_', '-' "
+                "and '.', as in queues.conf)",
+            )
+        return text
 
     def variable_name(self, name: str) -> str | None:
         text = self.string(name, "a variable name")

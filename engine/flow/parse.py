@@ -368,7 +368,7 @@ def _return(r: Reader, b: _Base) -> AnyNode:
 
 def _transfer(r: Reader, b: _Base) -> AnyNode:
     return Transfer(
-        *b.head, queue=r.string("queue") or "", prompt=_prompt(r), survey=r.flow_name("survey")
+        *b.head, queue=r.queue_name("queue") or "", prompt=_prompt(r), survey=r.flow_name("survey")
     )
 
 
@@ -487,6 +487,12 @@ def _nodes(ctx: Context, r: Reader) -> dict[str, AnyNode] | None:
                 f"fields of node '{above}' above to make it one of them",
             )
             continue
+        if not e.key.strip() or e.key != e.key.strip() or "/" in e.key or not e.key.isprintable():
+            ctx.error(
+                e.key_where,
+                f"node id {e.key!r}: an id is a name without '/' (reports write a "
+                "subflow's nodes flow/node), control characters or spaces at its ends",
+            )
         nodes[e.key] = _node(ctx, e.key, e.value, e.key_where)
     return nodes
 

@@ -25,6 +25,7 @@ Kind = Literal[
     "optional_target",  # a node id or null
     "name",  # a variable name
     "flow_name",
+    "queue_name",
     "seconds",
     "count",
     "confidence",
@@ -44,6 +45,7 @@ Kind = Literal[
 ]
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+QUEUE_PATTERN = r"^[A-Za-z0-9_.-]+$"  # goes into Queue() as it is: no commas
 LANGUAGE_PATTERN = r"^[a-z]{2,3}([-_][A-Za-z0-9]{2,8})*$"
 KEYS = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "#")
 METHODS = ("GET", "POST")
@@ -257,7 +259,7 @@ NODE_FIELDS: Mapping[str, Table] = {
     ),
     "return": (),
     "transfer": (
-        Field("queue", "string", "The agents' queue.", required=True),
+        Field("queue", "queue_name", "The agents' queue.", required=True),
         Field("prompt", "prompt", "Said before connecting."),
         Field(
             "survey",
@@ -314,6 +316,7 @@ _KIND_SCHEMAS: Mapping[Kind, dict[str, object]] = {
     "optional_target": {"type": ["string", "null"]},
     "name": {"type": "string", "pattern": NAME_PATTERN},
     "flow_name": {"type": "string", "minLength": 1},
+    "queue_name": {"type": "string", "pattern": QUEUE_PATTERN},
     "seconds": {"type": "number", "exclusiveMinimum": 0},
     "count": {"type": "integer", "minimum": 1},
     "confidence": {"type": "number", "minimum": 0, "maximum": 1},

@@ -171,8 +171,16 @@ def check_files(flow: Flow, base_dir: str | None) -> Iterator[Problem]:
                     if part.file is None:
                         continue
                     full = os.path.join(base, part.file)
+                    where = at(flow, (*site.path, lang, i), site.prompt.where)
+                    inside = os.path.abspath(full).startswith(os.path.abspath(base) + os.sep)
+                    if not inside:
+                        yield warning(
+                            where,
+                            f"{site.context}: recorded file '{part.file}' is outside the "
+                            "flow's folder, so it does not go where the flows go: keep "
+                            "recordings beside the flows (e.g. recordings/welcome.wav)",
+                        )
                     if not os.path.isfile(full):
-                        where = at(flow, (*site.path, lang, i), site.prompt.where)
                         yield error(
                             where,
                             f"{site.context}: recorded file '{part.file}' not "

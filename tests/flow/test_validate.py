@@ -338,6 +338,44 @@ def test_recordings_are_looked_for_in_base_dir() -> None:
     assert str(FIXTURES / "good" / "audio" / "hold.wav") in problems[1].message
 
 
+def test_a_recording_outside_the_flows_folder_is_named(tmp_path: Path) -> None:
+    """Flows are deployed as a folder: a recording elsewhere stays behind."""
+    (tmp_path / "rec").mkdir()
+    (tmp_path / "rec" / "hi.wav").write_bytes(b"")
+    (tmp_path / "flows").mkdir()
+    text = (
+        "start: a\nhuman: b\nnodes:\n"
+        "  a: {type: say, prompt: {file: ../rec/hi.wav}, next: c}\n"
+        "  c: {type: say, prompt: {file: /etc/hostname}, next: b}\n"
+        "  b: {type: transfer, queue: q, prompt: {file: ../flows/../rec/hi.wav}}\n"
+    )
+    messages = _checked(tmp_path / "flows", "f", text)
+    assert len(messages) == 3 and all("is outside the flow's folder" in m for m in messages)
+    inside = text.replace("../rec/hi.wav", "rec/hi.wav").replace("/etc/hostname", "rec/hi.wav")
+    (tmp_path / "flows" / "rec").mkdir()
+    (tmp_path / "flows" / "rec" / "hi.wav").write_bytes(b"")
+    assert _checked(tmp_path / "flows", "f", inside) == []
+
+
+def test_node_ids_and_queue_names_that_would_break_elsewhere() -> None:
+    """A '/' in a node id makes the report's flow/node ambiguous; a queue name goes into
+    the dialplan's Queue() as it is, where a comma starts its options."""
+    text = (
+        'start: a\nhuman: q\nnodes:\n  a: {type: say, prompt: hi, next: "t/x"}\n'
+        '  "t/x": {type: say, prompt: hi, next: q}\n'
+        '  q: {type: transfer, queue: "support,t,,,,,1"}\n'
+    )
+    _, problems = parse_flow(text, "f.yaml")
+    assert [str(p) for p in problems] == [
+        "f.yaml:5:3: node id 't/x': an id is a name without '/' (reports write a subflow's "
+        "nodes flow/node), control characters or spaces at its ends",
+        "f.yaml:6:30: transfer 'q': 'support,t,,,,,1' is not a queue name (letters, digits, "
+        "'_', '-' and '.', as in queues.conf)",
+    ]
+    fine = text.replace("t/x", "t_x").replace("support,t,,,,,1", "support-en.2")
+    assert parse_flow(fine, "f.yaml")[1] == []
+
+
 def test_ivr_validate_prints_problems_and_fails_on_errors(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
