@@ -100,6 +100,11 @@ async def _index(request: web.Request) -> web.Response:
     return web.Response(text=body, content_type="text/html")
 
 
+async def _no_icon(request: web.Request) -> web.Response:
+    """Browsers ask every page's site for an icon; a 404 is an error in their console."""
+    return web.Response(status=204, headers={"Cache-Control": "max-age=86400"})
+
+
 def build_web_app(engine: Engine, ami: Ami, settings: Settings | None = None) -> web.Application:
     # "/v/service_line/" (a slash typed or pasted after it) goes where it was meant.
     slash = web.normalize_path_middleware(append_slash=False, remove_slash=True)
@@ -109,6 +114,7 @@ def build_web_app(engine: Engine, ami: Ami, settings: Settings | None = None) ->
     app.router.add_get("/", _index)
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/healthz", _health)
+    app.router.add_get("/favicon.ico", _no_icon)
     app.add_subapp("/demo/api", demo_backend_app())
     visual = VisualIvr(engine, settings or Settings())
     app[VISUAL_KEY] = visual

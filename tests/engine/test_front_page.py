@@ -29,6 +29,8 @@ async def test_front_page_lists_the_flows_and_the_desktop(
     assert 'href="/agent/"' in text and 'href="/agent/report"' in text
     assert "/v/csat_survey" not in text  # a survey after an agent's call, not a journey
     assert "/v/identify" not in text and "/v/lost_card" not in text  # parts of the line
+    icon = await client.get("/favicon.ico")  # every page's browser asks: not a 404
+    assert icon.status == 204
     health = await client.get("/healthz")
     assert health.status == 503  # no AMI: the health check says so
     flows = ["csat_survey", "identify", "lost_card", "service_line"]
