@@ -128,6 +128,9 @@ def _parse_for_drawing(file: str) -> Flow | None:
 
 
 def run_graph(file: str, output: str | None) -> int:
+    if output is not None and not output.lower().endswith(".svg"):
+        print(f"ivr graph: draws SVG; name the output .svg, not {output}", file=sys.stderr)
+        return 2
     flow = _parse_for_drawing(file)
     if flow is None:
         print(f"{file}: cannot be drawn", file=sys.stderr)

@@ -58,6 +58,15 @@ def test_svg(tmp_path: Path) -> None:
     assert "<svg" in out.read_text(encoding="utf-8")
 
 
+def test_an_output_not_named_svg_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SVG written into bank.png opens nowhere: say so instead."""
+    assert run_graph(str(GOOD / "bank.yaml"), str(tmp_path / "bank.png")) == 2
+    assert "name the output .svg" in capsys.readouterr().err
+    assert not (tmp_path / "bank.png").exists()
+
+
 def test_missing_graphviz_is_an_error_not_a_traceback() -> None:
     with pytest.raises(GraphError, match="not found"):
         render_svg(_flow("bank"), dot="no-such-dot-program")
