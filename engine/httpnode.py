@@ -64,7 +64,7 @@ async def perform(client: aiohttp.ClientSession, request: HttpRequest) -> HttpDo
     except TimeoutError:
         return done(False, 0, None, "timeout")
     except (aiohttp.ClientError, OSError, ValueError) as exc:
-        return done(False, 0, None, f"unreachable: {type(exc).__name__}")
+        return done(False, 0, None, why_unreachable(exc))
     if len(raw) > MAX_RESPONSE_BYTES:
         return done(False, status, None, "response too large")
     if not 200 <= status < 300:
@@ -79,6 +79,23 @@ async def perform(client: aiohttp.ClientSession, request: HttpRequest) -> HttpDo
     except RecursionError:
         return done(False, status, None, "response nested too deeply")
     return done(True, status, data)
+
+
+def why_unreachable(exc: Exception) -> str:
+    """In words a designer can branch on or read out, not the client's class names."""
+    match exc:
+        case aiohttp.InvalidURL() | ValueError():
+            return "unreachable: not a URL"
+        case aiohttp.ClientConnectorDNSError():
+            return "unreachable: host not found"
+        case aiohttp.ClientConnectorCertificateError() | aiohttp.ClientSSLError():
+            return "unreachable: TLS failed"
+        case aiohttp.ClientConnectorError():
+            return "unreachable: connection refused"
+        case aiohttp.ServerDisconnectedError() | aiohttp.ClientPayloadError():
+            return "unreachable: the server hung up"
+        case _:
+            return "unreachable"
 
 
 async def _body(response: aiohttp.ClientResponse) -> bytes:

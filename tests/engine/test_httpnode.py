@@ -129,12 +129,14 @@ async def test_not_json(backend: str) -> None:
 
 async def test_unreachable() -> None:
     ok, _, _, error = await run("http://127.0.0.1:9/")
-    assert not ok and error.startswith("unreachable")
+    assert (ok, error) == (False, "unreachable: connection refused")
+    ok, _, _, error = await run("http://no-such-host.invalid/")
+    assert (ok, error) == (False, "unreachable: host not found")
 
 
 async def test_bad_url() -> None:
     ok, _, _, error = await run("not a url")
-    assert not ok and error.startswith("unreachable")
+    assert (ok, error) == (False, "unreachable: not a URL")
 
 
 async def test_a_body_in_many_chunks_is_read_to_its_end(backend: str) -> None:
