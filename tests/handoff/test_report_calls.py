@@ -19,7 +19,7 @@ from engine.serve import Stack
 from engine.session.machine import Session
 from tests.conftest import caller_number
 from tests.handoff.conftest import AgentConnects, Caller, desktop, hub_of, unique_ext
-from tests.visual.live import artifact, chromium
+from tests.visual.live import artifact, chromium, phone
 
 pytestmark = pytest.mark.asterisk
 
@@ -142,6 +142,14 @@ async def test_the_supervisor_reads_the_report_in_a_browser(stack: Stack) -> Non
         await expect(page).to_have_url(re.compile(r"since=all"))
         await expect(page.locator("h2")).to_have_text("service_line")
         await context.close()
+        # On a supervisor's phone the page fits its width; only the nodes' table scrolls.
+        small = await phone(browser)
+        page = await small.new_page()
+        await page.goto(f"{stack.web_url}/agent/report?since=1d&flow=service_line")
+        await expect(page.locator("h2")).to_have_text("service_line")
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 360, width  # (a mobile browser zooms out to show a wider page)
+        await small.close()
 
 
 async def test_the_caller_rates_the_call_when_the_agent_hangs_up(
