@@ -424,7 +424,8 @@ class Session:
         if key == "1":
             self.accept(node, self._digits)
         elif key == "2":
-            self._record("input", source="key", value=key, confirm="re-enter")
+            shown = self.shown(node, self._digits)  # what was read back, for the agent
+            self._record("input", source="key", value=key, confirm="re-enter", rejected=shown)
             self._listen(self._prompt_of(node))
         else:
             self._retry("no_match", reason="confirmation")

@@ -232,7 +232,9 @@ def _answer(session: Session, pending: Pending, key: str, source: ev.InputSource
     if key == "1" and option is not None:
         _choose(session, option, pending.text, pending.confidence)
     elif key == "2":
-        session.record("input", source=source, value=key, confirm="re-enter")
+        session.record(
+            "input", source=source, value=key, confirm="re-enter", rejected=pending.text
+        )
         session.listen_again()
     else:
         session.retry("no_match", reason="confirmation")

@@ -125,6 +125,7 @@ async def test_read_back_answered_with_a_key(speech_stack: Stack) -> None:
     )
     # "No" (2) asks again; 1 then picks the balance by key.
     assert [i.get("confirm") for i in result["inputs"]][:2] == ["asked", "re-enter"]
+    assert result["inputs"][1]["rejected"] == "agent"  # what the caller said no to
     assert result["nodes"] == ["menu", "balance"]
 
 

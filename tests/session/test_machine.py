@@ -468,6 +468,10 @@ def test_sensitive_input_is_confirmed_and_masked() -> None:
     values = [str(e.data.get("value")) for e in d.session.trail if e.kind == "input"]
     assert all("1111" not in v and "9876" not in v for v in values)
     assert "****" in values
+    # The agent sees that a read-back was refused, and what it held, masked here.
+    [refused] = [e.data for e in d.session.trail if e.data.get("confirm") == "re-enter"]
+    assert refused["rejected"] == "****"
+    assert "9876" not in repr([e.data for e in d.session.trail])
 
 
 def test_a_confirmation_typed_ahead_is_used() -> None:

@@ -216,6 +216,7 @@
       case "input": return [e.var ? `${e.label || e.var} =` : "", e.value,
         e.confidence != null ? `(${Math.round(e.confidence * 100)}% sure)` : "",
         e.valid === false ? "(invalid)" : "", e.refused ? `(refused: ${e.refused})` : "",
+        e.confirm === "re-enter" ? `(said no to ${e.rejected || "the read-back"})` : "",
         e.matched === false ? (e.ignored ? `(ignored: ${e.ignored})` : "(not understood)") : "",
         e.goto ? `→ ${e.goto}` : ""].join(" ").replace(/\s+/g, " ").trim();
       case "http": return `${e.ok ? "ok" : "failed"} ${e.status || ""} ${e.error || ""} ${e.elapsed_ms} ms`;
