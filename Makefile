@@ -11,8 +11,10 @@ setup:
 sandbox: setup
 	@.venv/bin/ivr sandbox up
 
+# A web-only caller who asks for a person is told to call the demo line (100 on the
+# sandbox's softphone account) with their reference.
 demo: sandbox
-	.venv/bin/ivr serve
+	IVR_HUMAN_PHONE="$${IVR_HUMAN_PHONE:-100}" .venv/bin/ivr serve
 
 lint: setup
 	.venv/bin/ruff check
