@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import subprocess
 import tempfile
 from collections import Counter
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from unittest import mock
 
 import numpy as np
+import yaml
 
 from engine.media.resample import read_audio_8k
 from engine.speech import sphinx_backend
@@ -41,22 +43,8 @@ MENUS = {  # the demo's English menus (flows/service_line.yaml)
     "anything_else": ["main menu", "agent", "goodbye", "no thanks"],
     "bill_confirm": ["pay", "yes", "back", "no", "agent"],
 }
-OFF_TOPIC = [
-    "what is the weather like today", "I want to speak about my account and the bill",
-    "hello", "um", "uh huh", "hmm", "can you hear me", "my mortgage",
-    "hello is anybody there", "I don't know", "sorry what did you say",
-    "can I change my address please", "how much money do I have",
-    "I would like to open a new savings account", "the train was late again this morning",
-    "please send me a statement by email", "my name is john smith", "what time do you close",
-    "I have a question about insurance", "cancel my subscription", "repeat that",
-    "it's about the payment I made last week", "I'm calling about my daughter's card",
-    "just a moment", "where is the nearest branch", "transfer money to my savings",
-    "I think there is a mistake on my statement", "can I speak to the manager",
-    "good morning", "thank you very much", "I lost my wallet on the bus yesterday",
-    "is this the right number for the dentist", "banana helicopter umbrella",
-    "purple monkey dishwasher", "elephant", "pizza with extra cheese", "the quick brown fox",
-    "seven bridges road", "wonderful", "okay then", "absolutely", "whatever",
-]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OFF_TOPIC = os.path.join(ROOT, "tests", "speech", "off_topic.yaml")  # shared with the test
 VOICES_IN = [("en-us", 165), ("en-gb", 150), ("en-gb-scotland", 180), ("en-029", 165),
              ("en-us+f3", 140), ("en-gb-x-rp", 200)]
 VOICES_OUT = [("en-us", 165), ("en-gb", 150), ("en-us+f3", 180)]
@@ -124,13 +112,15 @@ def run() -> list[Result]:
     recognizer.load()
     voices, rng = Voices(), np.random.default_rng(7)
     noises = ("clean", "white 15 dB", "babble 10 dB")
+    with open(OFF_TOPIC, encoding="utf-8") as handle:
+        off_topic: list[str] = yaml.safe_load(handle)
     results = []
     for menu, phrases in MENUS.items():
         grammar = Grammar.build("en", phrases)
         for said, (voice, wpm), noise in itertools.product(phrases, VOICES_IN, noises):
             pcm = on_a_call(voices.say(said, voice, wpm), noise, voices, rng)
             results.append(Result(menu, said, True, noise, *decode(recognizer, pcm, grammar)))
-        for said, (voice, wpm), noise in itertools.product(OFF_TOPIC, VOICES_OUT, noises[:2]):
+        for said, (voice, wpm), noise in itertools.product(off_topic, VOICES_OUT, noises[:2]):
             pcm = on_a_call(voices.say(said, voice, wpm), noise, voices, rng)
             results.append(Result(menu, said, False, noise, *decode(recognizer, pcm, grammar)))
     return results
