@@ -38,7 +38,9 @@ def _seconds(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not 0 < value < 86_400:
-        raise argparse.ArgumentTypeError(f"{text} s: give a number of seconds above 0")
+        raise argparse.ArgumentTypeError(
+            f"{text} s: give a number of seconds above 0, at most a day"
+        )
     return value
 
 
