@@ -31,9 +31,16 @@ class History:
         self._places: list[Place] = []
 
     def remember(self, flow: m.Flow, node_id: str, stack: list[Frame]) -> None:
-        if not self._places or not _same(self._places[-1], flow, node_id):
-            self._places.append((flow, node_id, list(stack)))
-            del self._places[:-MAX_PLACES]
+        """A menu or input entered. One visited before at the same depth (a loop back
+        to the main menu, a subflow's "back" returning to it) takes the journey back
+        to where it was then: Back goes on from there, not into what was left."""
+        for i, place in enumerate(self._places):
+            if _same(place, flow, node_id) and len(place[2]) == len(stack):
+                self._places[i] = (flow, node_id, list(stack))
+                del self._places[i + 1 :]
+                return
+        self._places.append((flow, node_id, list(stack)))
+        del self._places[:-MAX_PLACES]
 
     def can_go_back(self, flow: m.Flow, current: str) -> bool:
         """Is there a place before ``current`` (without forgetting anything)?"""

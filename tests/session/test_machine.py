@@ -775,6 +775,21 @@ def test_back_knows_a_subflow_s_main_from_its_caller_s() -> None:
     assert (session.flow.name, session.node.id) == ("root", "main")
 
 
+def test_back_after_a_subflow_returned_goes_on_from_the_menu_it_returned_to() -> None:
+    """main -> the subflow's menu -> (its own "Return") -> main again: the page's Back
+    leads on from main, not into the subflow just left (it did, so Back went to and
+    fro between the two)."""
+    session = _two_mains()
+    session.feed(ev.WebChoose("main", "1", session.entered))  # into the subflow
+    session.feed(ev.WebChoose("main", "1", session.entered))  # its "Return"
+    assert (session.flow.name, session.node.id) == ("root", "main")
+    assert not session.can_go_back  # main was the first menu: nowhere before it
+    session.feed(ev.WebChoose("main", "1", session.entered))
+    assert session.can_go_back
+    session.feed(ev.WebNavigate("back"))
+    assert (session.flow.name, session.node.id) == ("root", "main")
+
+
 def test_a_tap_from_another_visit_to_a_node_is_out_of_date() -> None:
     """A form carries the visit it was drawn at: a tap on the root's "main" page
     does not act on the subflow's "main", and a second tap (a double tap, another

@@ -333,3 +333,26 @@ async def test_a_long_word_and_a_right_to_left_language_fit_a_phone() -> None:
             direction = await page.evaluate("getComputedStyle(document.body).direction")
             assert direction == ("rtl" if lang == "ar" else "ltr")
             await page.screenshot(path=artifact(f"visual-long-word-{lang}-360.png"))
+
+
+async def test_the_phone_s_back_is_the_page_s_back(demo_stack: Stack) -> None:
+    """Every step of a journey is the one address /v/s: the browser's Back (a phone's
+    back button or gesture) used to leave the journey. It now does what the page's
+    Back does while there is one (the flow's own "Back" option where it has one), and
+    leaves from the first page."""
+    async with chromium() as b:
+        page = await (await phone(b)).new_page()
+        await page.goto("about:blank")
+        await page.goto(f"{demo_stack.web_url}/v/service_line")
+        await page.get_by_role("button", name="English").click()
+        await expect(page.locator("h1")).to_have_text("Main menu")
+        await page.get_by_role("button", name="Check my balance").click()
+        await expect(page.locator("h1")).to_have_text("Account number")
+        await page.go_back()  # the sign-in's own "Back" (its * option): to the main menu
+        await expect(page.locator("h1")).to_have_text("Main menu")
+        assert page.url.endswith("/v/s")
+        await page.go_back()  # the page's Back: to the language page, the first
+        await expect(page.get_by_role("button", name="English")).to_be_visible()
+        assert await page.locator("button[data-back]").count() == 0
+        await page.go_back()
+        await expect(page).to_have_url("about:blank")

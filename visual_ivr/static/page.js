@@ -66,5 +66,15 @@
       if (a && navigator.sendBeacon) navigator.sendBeacon(a.dataset.events.replace(/events$/, "away"), pid + "." + n);
     } else if (!d.hidden && !es) listen();
   });
+  // The phone's Back (its button or gesture) is the page's Back while the page has one:
+  // every step is the one address /v/s, so the browser's own Back would leave the
+  // journey. One history entry stands for the page, pushed again each time it is used.
+  if (window.history && history.pushState) {
+    history.pushState({ ivr: pid }, "");
+    window.addEventListener("popstate", function () {
+      var a = root(), back = a && !a.dataset.done && a.querySelector("button[data-back]");
+      if (back) { history.pushState({ ivr: pid }, ""); back.click(); } else history.back();
+    });
+  }
   if (d.readyState === "loading") d.addEventListener("DOMContentLoaded", listen); else listen();
 })();
