@@ -358,19 +358,32 @@ def _shift(where: Where, text: str, line: int) -> Where:
 def name_where(site: TemplateSite, name: str) -> Where:
     """Where the template uses ``name``: its line, and its column read from the
     file's line (the text's own offsets differ from the file's by quotes, escapes
-    and folding)."""
+    and folding). A folded text (``>-``, or a quoted one over several lines) has
+    lost its line breaks: its file lines are read on until the name is found, for
+    no more of the file than the text is long."""
     where = _shift(site.where, site.text, _line_of(site.text, name))
     if where is NOWHERE:
         return where
     linecache.checkcache(where.file)
-    line = linecache.getline(where.file, where.line)
+    number, budget = where.line, len(site.text) + 1
     start = where.col - 1 if where.line == site.where.line else 0
+    while budget > 0 and (line := linecache.getline(where.file, number)):
+        column = _use_in(line, start, name, site.expression)
+        if column is not None:
+            return Where(where.file, number, column)
+        budget -= len(line[start:].strip()) + 1
+        number, start = number + 1, 0
+    return where
+
+
+def _use_in(line: str, start: int, name: str, expression: bool) -> int | None:
+    """The column of ``name`` used in a template on this file line, from ``start``."""
     for found in re.finditer(rf"\b{re.escape(name)}\b", line[start:]):
         before = line[start : start + found.start()]
         opened = before.count("{{") + before.count("{%") - before.count("}}") - before.count("%}")
-        if site.expression or opened > 0:
-            return Where(where.file, where.line, start + found.start() + 1)
-    return where
+        if expression or opened > 0:
+            return start + found.start() + 1
+    return None
 
 
 def _line_of(text: str, name: str) -> int:

@@ -357,6 +357,24 @@ def test_a_recording_outside_the_flows_folder_is_named(tmp_path: Path) -> None:
     assert _checked(tmp_path / "flows", "f", inside) == []
 
 
+def test_a_name_in_a_folded_prompt_is_found_on_its_own_line(tmp_path: Path) -> None:
+    """A folded text (>-, or a quoted one over several lines) has lost its line
+    breaks: the error still points at the line and column of the name."""
+    text = (
+        "start: a\nhuman: t\nnodes:\n  a:\n    type: say\n    prompt: >-\n"
+        "      Hello there.\n      And {{ nope }} on line three.\n    next: b\n"
+        '  b:\n    type: say\n    prompt: "first line\n      second {{ alsonope }} line"\n'
+        "    next: t\n  t: {type: transfer, queue: support}\n"
+    )
+    path = tmp_path / "f.yaml"
+    path.write_text(text, encoding="utf-8")
+    _, problems = load_flow_file(str(path), ["f"])
+    assert [str(p) for p in problems] == [
+        f"{path}:8:14: say 'a' prompt: unknown variable 'nope'",
+        f"{path}:13:17: say 'b' prompt: unknown variable 'alsonope'",
+    ]
+
+
 def test_node_ids_and_queue_names_that_would_break_elsewhere() -> None:
     """A '/' in a node id makes the report's flow/node ambiguous; a queue name goes into
     the dialplan's Queue() as it is, where a comma starts its options."""
