@@ -129,7 +129,9 @@ def page_model(
             p["kind"] = "cards"
     # A "Back" the flow itself offers here replaces the page's own; on the first
     # page there is nowhere to go back to, so it is not offered.
-    flow_back = any(o["label"] == t["back"] for o in p.get("options", ()))
+    if "options" in p:
+        p["options"] = [dict(o, back=o["label"] == t["back"]) for o in p["options"]]
+    flow_back = any(o["back"] for o in p.get("options", ()))
     p["own_back"] = not flow_back and session.can_go_back
     p["title"] = f"{p['heading']} · {p['flow_title']}"
     p["handoff"] = handoff
