@@ -93,6 +93,7 @@ class Session:
         self._hold_timer: int | None = None
         self._http_id: int | None = None
         self._digits = ""
+        self._digits_from: ev.InputSource = "key"  # where the digits read back came from
         self._nudged = False
         self._swallow: str | None = None
         self._counts = {"no_input": 0, "no_match": 0}
@@ -231,7 +232,7 @@ class Session:
             if self._counts["no_input"] > node.no_input.max:
                 self._goto(node.no_input.goto)
             else:
-                self._ask_confirmation(node)
+                self._ask_confirmation(node, self._digits_from)
         elif isinstance(node, m.Input) and self._phase == "wait" and self._digits:
             if self.acceptable(node, self._digits):
                 self._finish_input(node)
@@ -415,14 +416,16 @@ class Session:
             return
         self.accept(node, digits)
 
-    def _ask_confirmation(self, node: m.Input) -> None:
+    def _ask_confirmation(self, node: m.Input, source: ev.InputSource = "key") -> None:
         self._phase = "confirm"
+        self._digits_from = source
         shown = "*" * len(self._digits) if node.sensitive else " ".join(self._digits)
-        self._play_parts(self._text_parts("confirm", digits=shown), barge_in=True)
+        text = "confirm_heard" if source == "speech" else "confirm"
+        self._play_parts(self._text_parts(text, digits=shown), barge_in=True)
 
     def _confirm_key(self, node: m.Input, key: str) -> None:
         if key == "1":
-            self.accept(node, self._digits)
+            self.accept(node, self._digits, source=self._digits_from)
         elif key == "2":
             shown = self.shown(node, self._digits)  # what was read back, for the agent
             self._record("input", source="key", value=key, confirm="re-enter", rejected=shown)
@@ -685,8 +688,9 @@ class Session:
         self._listen(self._prompt_of(node))
 
     def confirm_digits(self, node: m.Input, digits: str) -> None:
+        """Read back digits the caller said and wait for yes (1) or no (2)."""
         self._digits = digits
-        self._ask_confirmation(node)
+        self._ask_confirmation(node, source="speech")
 
     # ------------------------------------------------------------ bookkeeping
 

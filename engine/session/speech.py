@@ -241,18 +241,25 @@ def _answer(session: Session, pending: Pending, key: str, source: ev.InputSource
 
 
 def _digits(session: Session, node: m.Input, digits: str, confidence: float) -> None:
+    """Digits the caller said. A grammar of digits hears some digits in almost any
+    speech ("I don't know" as 1 0 0 2 2 0), and even digits that were said come out
+    wrong often enough on a phone line (six as eight, seven as one) that an account
+    number or a PIN attempt should not be spent on them unheard: they are read back,
+    and a yes (or 1) takes them. With ``confirm_speech: false`` (and no ``confirm``)
+    the designer takes confident digits as heard, and the rest is a no-match."""
+    shown = session.shown(node, digits)
     if not session.acceptable(node, digits):
-        shown = session.shown(node, digits)
         session.record("input", source="speech", value=shown, confidence=confidence, valid=False)
         session.retry("no_match", reason="invalid")
         return
-    unsure = confidence < node.min_confidence
-    if unsure and not node.listening.confirm:
-        session.record("input", source="speech", value=session.shown(node, digits),
-                       confidence=confidence, valid=False)
+    if not node.listening.confirm and confidence < node.min_confidence:
+        session.record("input", source="speech", value=shown, confidence=confidence, valid=False)
         session.retry("no_match", reason="low confidence")
         return
-    if node.confirm or unsure:
+    if node.listening.confirm or node.confirm:
+        session.record(
+            "input", source="speech", value=shown, confidence=confidence, confirm="asked"
+        )
         session.confirm_digits(node, digits)
         return
     session.accept(node, digits, source="speech")

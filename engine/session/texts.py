@@ -14,6 +14,17 @@ _TEXTS: dict[str, dict[str, str]] = {
         "es": "Ha marcado {digits}. Si es correcto, pulse 1. Para marcarlo de nuevo, pulse 2.",
         "ko": "입력하신 번호는 {digits}입니다. 맞으면 1번, 다시 입력하시려면 2번을 눌러 주세요.",
     },
+    # Digits a caller said: a grammar of digits hears some digits in almost any
+    # speech, so what it heard is always read back before it is used.
+    "confirm_heard": {
+        "en": "I heard {digits}. If that is right, say yes or press 1. If not, say no or press 2.",
+        "zh": "我听到的是 {digits}。正确请说“是”或按1，不对请说“不是”或按2。",
+        "es": "He entendido {digits}. Si es correcto, diga sí o pulse 1. Si no, diga no o pulse 2.",
+        "ko": (
+            "말씀하신 번호는 {digits}입니다. "
+            "맞으면 네 또는 1번, 아니면 아니요 또는 2번을 눌러 주세요."
+        ),
+    },
     "continue": {
         "en": "Please go on, and press {key} when you are done.",
         "zh": "请继续输入，完成后请按{key}键。",

@@ -55,19 +55,45 @@ async def test_spoken_option_then_keys(speech_stack: Stack) -> None:
 
 
 async def test_keys_then_spoken_digits(speech_stack: Stack) -> None:
-    result = await call(speech_stack, "speech_menu", ("dtmf", "1"), ("say", "one two three four"))
+    """Spoken digits are read back, and a spoken yes takes them."""
+    result = await call(
+        speech_stack, "speech_menu", ("dtmf", "1"), ("say", "one two three four"), ("say", "yes")
+    )
     assert result["nodes"][-2:] == ["readback", "bye"]
-    assert spoken(result)[0]["value"] == "1234"
+    assert spoken(result)[0]["value"] == "1234" and spoken(result)[0]["confirm"] == "asked"
+    assert "I heard 1 2 3 4. If that is right, say yes or press 1." in " ".join(result["prompts"])
+    assert result["inputs"][-1]["source"] == "speech" and result["inputs"][-1]["valid"]
     assert "Your code is 1 2 3 4." in result["prompts"]
 
 
 async def test_a_doubled_digit_said_as_double(speech_stack: Stack) -> None:
     """"Double two one three" is 2213: four digits, as the input takes."""
     result = await call(
-        speech_stack, "speech_menu", ("dtmf", "1"), ("say", "double two one three")
+        speech_stack, "speech_menu", ("dtmf", "1"), ("say", "double two one three"), ("dtmf", "1")
     )
     assert spoken(result)[0]["value"] == "2213"
     assert "Your code is 2 2 1 3." in result["prompts"]
+
+
+async def test_spoken_digits_refused_at_the_read_back_are_entered_again(
+    speech_stack: Stack,
+) -> None:
+    """What the grammar heard is not used when the caller says no: the code is the
+    one typed after."""
+    result = await call(
+        speech_stack, "speech_menu", ("dtmf", "1"), ("say", "one two three four"), ("say", "no"),
+        ("dtmf", "4321"),
+    )
+    assert [i.get("confirm") for i in result["inputs"] if i["node"] == "code"][:2] == [
+        "asked", None
+    ]
+    refused = next(i for i in result["inputs"] if i.get("confirm") == "re-enter")
+    assert refused["rejected"] == "1234"
+    assert result["inputs"][-1] == {
+        "node": "code", "source": "key", "value": "4321", "var": "code", "valid": True,
+        "sensitive": False,
+    }
+    assert "Your code is 4 3 2 1." in result["prompts"]
 
 
 async def test_words_while_typing_do_not_lose_the_keys(speech_stack: Stack) -> None:

@@ -41,6 +41,15 @@ nodes:
     confirm_speech: false
     options:
       - {key: 1, label: One, phrases: {en: [one thing]}, goto: bye}
+  quick_code:
+    type: input
+    prompt: "Your code, quickly."
+    var: code
+    min_length: 4
+    max_length: 4
+    confirm_speech: false
+    options: [{key: "*", label: Back, phrases: {en: [go back]}, goto: main}]
+    next: bye
   bye: {type: hangup, prompt: "Bye."}
   agent: {type: transfer, queue: support}
 """
@@ -148,12 +157,58 @@ def test_without_read_back_low_confidence_is_no_match() -> None:
     assert retry[-1].data["reason"] == "low confidence"
 
 
-def test_spoken_digits_fill_an_input() -> None:
+def test_spoken_digits_are_read_back_and_a_yes_takes_them() -> None:
     d = Driver()
     d.hear("balance")
     d.hear("one two three four", 0.9)
+    assert d.session.phase == "confirm" and "code" not in d.session.vars
+    assert d.last(ev.Play).parts[0].text.startswith("I heard 1 2 3 4. If that is right")
+    assert d.inputs()[-1] == {
+        "source": "speech", "value": "1234", "confidence": 0.9, "confirm": "asked"
+    }
+    spec = listen_spec(d.session)
+    assert spec is not None and "yes" in spec.grammar.phrases and spec.grammar.digits is None
+    d.hear("yes", 0.8)
     assert d.session.vars["code"] == "1234" and d.session.node.id == "bye"
-    assert d.inputs()[-1]["source"] == "speech"
+    assert d.inputs()[-1]["source"] == "speech" and d.inputs()[-1]["valid"]
+
+
+def test_spoken_digits_refused_are_asked_for_again() -> None:
+    d = Driver()
+    d.hear("balance")
+    d.hear("one three one eight", 0.95)  # "what is the weather like today"
+    d.feed(ev.Digit("2"))
+    assert d.session.node.id == "code" and "code" not in d.session.vars
+    assert d.inputs()[-1] == {
+        "source": "key", "value": "2", "confirm": "re-enter", "rejected": "1318"
+    }
+    assert d.last(ev.Play).parts[0].text == "Your code."
+    for key in "4321":
+        d.feed(ev.Digit(key))
+    assert d.session.vars["code"] == "4321" and d.inputs()[-1]["source"] == "key"
+
+
+def test_silence_at_a_spoken_read_back_asks_it_again() -> None:
+    d = Driver()
+    d.hear("balance")
+    d.hear("one two three four", 0.9)
+    d.feed(ev.PromptFinished(d.last(ev.Play).play_id))
+    d.feed(ev.TimerFired(d.last(ev.StartTimer).timer_id))
+    assert d.last(ev.Play).parts[0].text.startswith("I heard 1 2 3 4.")
+    d.feed(ev.Digit("1"))
+    assert d.session.vars["code"] == "1234" and d.inputs()[-1]["source"] == "speech"
+
+
+def test_without_read_back_confident_digits_are_taken_as_heard() -> None:
+    d = Driver()
+    d.session.jump(d.session.flow, "quick_code")
+    d.hear("one two three four", 0.9)
+    assert d.session.vars["code"] == "1234" and d.session.node.id == "bye"
+    d = Driver()
+    d.session.jump(d.session.flow, "quick_code")
+    d.hear("four three two one", 0.3)
+    assert "code" not in d.session.vars
+    assert [e.data["reason"] for e in d.session.trail if e.kind == "retry"] == ["low confidence"]
 
 
 def test_spoken_digits_of_the_wrong_length_are_a_no_match() -> None:
