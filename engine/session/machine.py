@@ -469,7 +469,9 @@ class Session:
 
     # ------------------------------------------------------------ retries
 
-    def _retry(self, kind: str, reason: str = "") -> None:
+    def _retry(self, kind: str, reason: str = "", instead: str | None = None) -> None:
+        """Count a retry and ask again, first with the node's retry prompt (or the
+        engine's own sentence ``instead``), or leave by the retry's ``goto``."""
         node = self.node
         assert isinstance(node, m.Menu | m.Input)
         retry = node.no_input if kind == "no_input" else node.no_match
@@ -483,7 +485,8 @@ class Session:
             self._goto(retry.goto)
             return
         self._nudged = False
-        parts = self._render(retry.prompt_for(count)) + self._prompt_of(node)
+        said = self._text_parts(instead) if instead else self._render(retry.prompt_for(count))
+        parts = said + self._prompt_of(node)
         self._listen(parts)
 
     # ------------------------------------------------------------ other nodes
@@ -668,8 +671,8 @@ class Session:
                 self._phase = "wait"
         self._cancel_timer()
 
-    def retry(self, kind: str, reason: str = "") -> None:
-        self._retry(kind, reason)
+    def retry(self, kind: str, reason: str = "", instead: str | None = None) -> None:
+        self._retry(kind, reason, instead)
 
     def keep_waiting(self) -> None:
         """Wait for the next key again: speech stopped the timer (:meth:`barge_in`)

@@ -160,6 +160,11 @@ def _heard(session: Session, heard: ev.SpeechHeard) -> ev.Event | None:
             _while_typing(session, node, text, heard)
             return None
         digits = spoken_digits(text, session.lang)
+        if digits is not None and node.sensitive:
+            session.record("input", source="speech", value="*" * len(digits),
+                           confidence=heard.confidence, valid=False)
+            session.retry("no_match", reason="said aloud", instead="type_it")
+            return None
         if digits is not None:
             _digits(session, node, digits, heard.confidence)
             return None

@@ -25,6 +25,14 @@ _TEXTS: dict[str, dict[str, str]] = {
             "맞으면 네 또는 1번, 아니면 아니요 또는 2번을 눌러 주세요."
         ),
     },
+    # Digits said aloud at a sensitive input (a PIN) are not taken: reading them back
+    # would say them aloud again, and a PIN attempt is not spent on a guess.
+    "type_it": {
+        "en": "For your security, please type it on your keypad.",
+        "zh": "为了您的安全，请使用电话键盘输入。",
+        "es": "Por su seguridad, márquelo en el teclado del teléfono.",
+        "ko": "보안을 위해 전화기 키패드로 입력해 주세요.",
+    },
     "continue": {
         "en": "Please go on, and press {key} when you are done.",
         "zh": "请继续输入，完成后请按{key}键。",

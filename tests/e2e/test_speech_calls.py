@@ -96,6 +96,21 @@ async def test_spoken_digits_refused_at_the_read_back_are_entered_again(
     assert "Your code is 4 3 2 1." in result["prompts"]
 
 
+async def test_a_pin_said_aloud_is_asked_for_on_the_keypad(speech_stack: Stack) -> None:
+    """A sensitive input does not take spoken digits: they are not read back aloud
+    and no attempt is spent on a guess; the caller is asked to type, and does."""
+    result = await call(
+        speech_stack, "speech_menu", ("say", "pay my bill"), ("say", "one two three four"),
+        ("dtmf", "4321"),
+    )
+    assert result["nodes"] == ["menu", "bill", "paid", "bye"]
+    said, typed = (i for i in result["inputs"] if i["node"] == "bill")
+    assert said["source"] == "speech" and said["value"] == "****" and not said["valid"]
+    assert typed["source"] == "key" and typed["value"] == "****" and typed["valid"]
+    assert "For your security, please type it on your keypad." in result["prompts"]
+    assert not any("1 2 3 4" in p for p in result["prompts"])
+
+
 async def test_words_while_typing_do_not_lose_the_keys(speech_stack: Stack) -> None:
     """Two keys typed, then words to someone in the room (which a grammar of four
     digits hears as four digits), then the last two keys: the code is the four keys,

@@ -50,6 +50,14 @@ nodes:
     confirm_speech: false
     options: [{key: "*", label: Back, phrases: {en: [go back]}, goto: main}]
     next: bye
+  pin:
+    type: input
+    prompt: "Your PIN."
+    var: pin
+    min_length: 4
+    max_length: 4
+    sensitive: true
+    next: bye
   bye: {type: hangup, prompt: "Bye."}
   agent: {type: transfer, queue: support}
 """
@@ -209,6 +217,23 @@ def test_without_read_back_confident_digits_are_taken_as_heard() -> None:
     d.hear("four three two one", 0.3)
     assert "code" not in d.session.vars
     assert [e.data["reason"] for e in d.session.trail if e.kind == "retry"] == ["low confidence"]
+
+
+def test_a_pin_said_aloud_is_not_taken_and_the_keypad_is_asked_for() -> None:
+    d = Driver()
+    d.session.jump(d.session.flow, "pin")
+    d.hear("one two three four", 0.95)
+    assert "pin" not in d.session.vars and d.session.phase != "confirm"
+    assert d.inputs()[-1] == {
+        "source": "speech", "value": "****", "confidence": 0.95, "valid": False
+    }
+    retry = [e.data for e in d.session.trail if e.kind == "retry"]
+    assert retry == [{"retry": "no_match", "count": 1, "max": 3, "reason": "said aloud"}]
+    texts = [p.text for p in d.last(ev.Play).parts]
+    assert texts == ["For your security, please type it on your keypad.", "Your PIN."]
+    for key in "1234":
+        d.feed(ev.Digit(key))
+    assert d.session.vars["pin"] == "1234"
 
 
 def test_spoken_digits_of_the_wrong_length_are_a_no_match() -> None:
