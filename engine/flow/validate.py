@@ -276,6 +276,19 @@ def _compiled(pattern: str | None) -> tuple[re.Pattern[str] | None, str | None]:
         return None, str(exc) if isinstance(exc, OverflowError) else "nested too deeply"
 
 
+# Variable names that hold what only the caller should know.
+_SECRET_NAME = re.compile(
+    r"(^|[_\W\d])(pin|pins|passcode|password|passwd|cvv|cvc|cvv2|ssn|secret)([_\W\d]|$)"
+    r"|pincode|passcode|password",
+    re.IGNORECASE,
+)
+
+
+def _sounds_secret(var: str) -> bool:
+    """``pin``, ``card_pin``, ``cardPin``, ``cvv2``, ``password`` (not ``spinner``)."""
+    return _SECRET_NAME.search(re.sub("([a-z])([A-Z])", r"\1_\2", var)) is not None
+
+
 def check_inputs(flow: Flow) -> Iterator[Problem]:
     for node in flow.nodes.values():
         if not isinstance(node, Input):
@@ -301,6 +314,14 @@ def check_inputs(flow: Flow) -> Iterator[Problem]:
             )
             continue
         yield from _never_accepted(flow, node, bad)
+        if not node.sensitive and _sounds_secret(node.var):
+            where = at(flow, node_path(node, "var"), node.where)
+            yield warning(
+                where,
+                f"{label(node)}: '{node.var}' sounds like a secret, but the input is not "
+                "sensitive: what the caller enters is shown to the agent, kept in the "
+                "trail and read back aloud (add sensitive: true)",
+            )
         for i, option in enumerate(node.options):
             example = _probe(node, option.key, pattern) if option.key and not bad else None
             if example is not None:

@@ -796,3 +796,23 @@ def test_built_in_retry_prompts_cover_their_languages_only(
          "prompts (callers would hear English)"]
         if warned else []
     )
+
+
+def test_an_input_named_like_a_secret_but_not_sensitive(tmp_path: Path) -> None:
+    flow = (
+        "start: pin\nhuman: agent\nnodes:\n"
+        "  pin:\n    type: input\n    prompt: Your PIN.\n    var: {var}\n"
+        "    max_length: 4\n    next: spin\n"
+        "  spin:\n    type: input\n    prompt: Spin.\n    var: spinner\n    next: agent\n"
+        "  agent: {{type: transfer, queue: q}}\n"
+    )
+    problems = _checked(tmp_path, "p", flow.format(var="cardPin"))
+    assert problems == [
+        "input 'pin': 'cardPin' sounds like a secret, but the input is not sensitive: what "
+        "the caller enters is shown to the agent, kept in the trail and read back aloud "
+        "(add sensitive: true)"
+    ]
+    problem = load_flow_file(str(tmp_path / "p.yaml"))[1][0]
+    assert str(problem).startswith(f"{tmp_path / 'p.yaml'}:7:10: warning:")
+    flow = flow.replace("    max_length: 4\n", "    max_length: 4\n    sensitive: true\n")
+    assert _checked(tmp_path, "p", flow.format(var="pin")) == []
