@@ -1,7 +1,10 @@
 """After-call work: from the end of an agent's call until its wrap-up is saved, the
 agent's phone rings no more (a queue pause, for at most ``wrapup_max_s``), so the
 next call cannot take the desktop from a call not yet wrapped up. The calls waiting
-for their wrap-up are kept per agent, so a reloaded desktop gets them back."""
+for their wrap-up are kept per agent, so a reloaded desktop gets them back. When
+``wrapup_max_s`` runs out, the pause ends and those calls stop waiting (a wrap-up may
+still be saved from a desktop that shows one): the agent's next call that ends
+pauses them again."""
 
 from __future__ import annotations
 
@@ -59,11 +62,17 @@ class AfterCall:
             timer.cancel()
         if paused:
             self._resume[ext] = asyncio.get_running_loop().call_later(
-                self._settings.wrapup_max_s, self._pause, ext, False
+                self._settings.wrapup_max_s, self._time_up, ext
             )
         for desk in self._desks.by_ext.get(ext, ()):
             desk.put({"type": "after_call", "paused": paused})
         self._spawn(self._queue_pause(ext, paused))
+
+    def _time_up(self, ext: str) -> None:
+        """The wrap-up time ran out: the agent takes calls again."""
+        self._resume.pop(ext, None)
+        self._waiting.pop(ext, None)
+        self._pause(ext, False)
 
     async def _queue_pause(self, ext: str, paused: bool) -> None:
         fields = {"Action": "QueuePause", "Interface": self._desks.member_for(ext)}

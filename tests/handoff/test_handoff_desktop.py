@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -101,11 +102,13 @@ class Rig:
                 status = await self.hub.wait_status(journey, status["version"], 10)
         return channel
 
-    async def answered(self, ws: aiohttp.ClientWebSocketResponse, member: str) -> tuple[str, str]:
+    async def answered(
+        self, ws: aiohttp.ClientWebSocketResponse, member: str, channel: str = "Local/cb-1;1"
+    ) -> tuple[str, str]:
         """A journey escalated on the page, queued, rung to ``member`` and answered:
         (journey, channel), once the desktop on ``ws`` has the call connected."""
         journey = await self.journey_at_transfer()
-        channel = await self.queue(journey)
+        channel = await self.queue(journey, channel)
         self.ring(channel, member)
         self.connect(channel, member)
         await receive(ws, "connected")
@@ -313,6 +316,36 @@ async def test_after_a_call_no_new_call_rings_until_its_wrap_up(rig: Rig) -> Non
             while True:
                 kinds.append((await ws.receive_json())["type"])
     assert "ended" not in kinds  # the queue's two reports of the end: said once
+    await ws.close()
+
+
+async def test_a_wrap_up_not_saved_in_time_frees_the_agent_and_the_next_call_pauses_again(
+    rig: Rig,
+) -> None:
+    """The wrap-up time runs out: the agent takes calls again, the call left unsaved
+    no longer holds them, and their next call's end pauses them as the first did."""
+    after_call = rig.hub.after_call
+    after_call._settings = replace(after_call._settings, wrapup_max_s=0.3)
+    ws = await rig.client.ws_connect("/agent/ws?ext=agent7&queues=support")
+    await receive(ws, "signed_in")
+    _, channel = await rig.answered(ws, "agent7")
+    rig.ami.emit(Event="Hangup", Channel=channel, Uniqueid=f"u{channel}")
+    assert (await receive(ws, "after_call"))["paused"] is True
+    assert (await receive(ws, "after_call"))["paused"] is False  # time is up
+    assert after_call.waiting("agent7") == [] and not after_call.paused("agent7")
+
+    second, channel = await rig.answered(ws, "agent7", channel="Local/cb-2;1")
+    rig.ami.emit(Event="Hangup", Channel=channel, Uniqueid=f"u{channel}")
+    assert (await receive(ws, "after_call"))["paused"] is True
+    assert after_call.waiting("agent7") == [second] and after_call.paused("agent7")
+    await ws.send_json(
+        {"type": "wrapup", "journey": second, "disposition": "resolved", "resolved": True}
+    )
+    assert (await receive(ws, "after_call"))["paused"] is False
+    async with asyncio.timeout(5):
+        while len(rig.ami.done("QueuePause")) < 4:
+            await asyncio.sleep(0.01)
+    assert [a["Paused"] for a in rig.ami.done("QueuePause")] == ["true", "false"] * 2
     await ws.close()
 
 
