@@ -485,6 +485,13 @@ def run_call(args: argparse.Namespace) -> int:
     if report.outcome == "error":  # the flow failed at run time: the trail says where
         print("ivr call: the flow failed during the call (see its error above)", file=sys.stderr)
         return 1
+    if any(e["kind"] == "error" for e in trail_as_dicts(report.trail)):
+        print(
+            "ivr call: the flow hit an error during the call and the caller was sent to "
+            "its person (see the error above)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

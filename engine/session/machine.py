@@ -23,6 +23,7 @@ Everything the caller did goes to ``trail`` as it happens.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import re
 import time
@@ -32,13 +33,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.flow import model as m
-from engine.flow.templates import evaluate, render, value
+from engine.flow.templates import TemplateFailure, evaluate, render, value
 from engine.session import events as ev
 from engine.session.history import Frame, History, Place
 from engine.session.presence import PagePresence
 from engine.session.speech import SpeechState, handle_speech
 from engine.session.texts import builtin_text
 from engine.session.web import handle_web
+
+log = logging.getLogger(__name__)
 
 MAX_TYPE_AHEAD = 32
 MAX_STEPS_WITHOUT_INPUT = 200
@@ -141,7 +144,9 @@ class Session:
             for name, template in self.flow.variables.items():
                 self.vars[name] = value(template, self.vars)
             self._enter(self.flow.start)
-        except Exception as exc:  # a template that fails at run time
+        except TemplateFailure as exc:  # a template that fails at run time
+            self._template_failed(exc)
+        except Exception as exc:
             self._fail(f"{type(exc).__name__}: {exc}")
         return self._out
 
@@ -151,6 +156,8 @@ class Session:
             return self._out
         try:
             self._dispatch(event)
+        except TemplateFailure as exc:
+            self._template_failed(exc)
         except Exception as exc:
             self._fail(f"{type(exc).__name__}: {exc}")
         return self._out
@@ -706,6 +713,27 @@ class Session:
         self._phase = "done"
         self.outcome = outcome
         self._record("end", outcome=outcome)
+
+    def _template_failed(self, exc: TemplateFailure) -> None:
+        """A template failed at run time, most often on a backend's answer without a
+        field the flow reads: the caller goes to the flow's person, as after a failed
+        backend, and the designer finds the place in the log and the trail. Only a
+        failure on the way to that person ends the session."""
+        where = self.node.where
+        reason = (
+            f"{where.file}:{where.line}: flow '{self.flow.name}' node '{self.node.id}': "
+            f"{exc}"
+        )
+        human = self.flow.human
+        if self.done or human is None or self.node.id == human:
+            self._fail(reason)
+            return
+        log.warning("call %s: %s; to '%s'", self.call.call_id, reason, human)
+        self._record("error", reason=reason, then=human)
+        try:
+            self._goto(human)
+        except TemplateFailure as again:
+            self._fail(f"{reason}; then at '{human}': {again}")
 
     def _fail(self, reason: str) -> None:
         self._record("error", reason=reason)

@@ -45,3 +45,20 @@ async def test_no_match_and_no_input_count_apart(fixture_stack: Stack, tools: Am
     assert retries == [("no_input", 1), ("no_match", 1), ("no_input", 2)]
     assert r["nodes"] == ["menu", "digits", "readback", "bye"]
     assert "You entered 4 3 2 1." in r["prompts"]
+
+
+async def test_a_prompt_that_fails_on_a_call_sends_the_caller_to_the_person(
+    fixture_stack: Stack, tools: Ami
+) -> None:
+    """A template that fails while the call runs (a field that is not there) leaves
+    the caller with the flow's person, not with the dialplan's catch-all, and the
+    trail says where it failed."""
+    report = await place_call(
+        tools, fixture_stack.engine, "quick", parse_steps("2"), caller_number(), timeout=60
+    )
+    r = report.as_dict()
+    assert r["nodes"] == ["menu", "broken", "person"]
+    assert r["outcome"] == "transfer:support" and "Connecting you." in r["prompts"]
+    error = next(e for e in r["trail"] if e["kind"] == "error")
+    assert error["node"] == "broken" and error["then"] == "person"
+    assert "quick.yaml:35: flow 'quick' node 'broken':" in error["reason"]

@@ -532,6 +532,38 @@ def test_a_backend_s_own_ok_is_its_answer() -> None:
     assert d.node == "bye"  # next (the branch's default), not on_error (agent)
 
 
+def test_a_template_failing_on_a_backend_s_answer_goes_to_the_person() -> None:
+    """A backend answers without a field a prompt reads: the caller goes to the flow's
+    person, as after a failed backend, not out of the flow; the trail says where."""
+    text = BASE.replace("default: bye", "default: tell") + textwrap.indent(
+        textwrap.dedent("""
+        tell:
+          type: say
+          prompt: {en: "Due {{ result.bill.due }}.", zh: "{{ result.bill.due }}。"}
+          next: bye
+        """),
+        "  ",
+    )
+    d = Driver(text)
+    d.keys("3")
+    d.feed(ev.HttpDone(d.last(ev.HttpRequest).request_id, True, 200, {"vip": False}))
+    assert d.node == "agent" and d.session.outcome == "transfer:support"
+    assert not any(isinstance(a, ev.Fail) for a in d.actions)
+    error = next(e for e in d.session.trail if e.kind == "error")
+    assert error.node == "tell" and error.data["then"] == "agent"
+    assert error.data["reason"].startswith("main.yaml:")
+    assert "flow 'main' node 'tell'" in error.data["reason"]
+    assert "bill" in error.data["reason"]
+
+
+def test_a_template_failing_at_the_person_itself_ends_the_session() -> None:
+    text = BASE.replace('prompt: {en: "Connecting you.", zh: "正在转接。"}',
+                        'prompt: {en: "{{ result.x.y }}", zh: "{{ result.x.y }}"}')
+    d = Driver(text)
+    d.keys("0")
+    assert isinstance(d.actions[-1], ev.Fail) and d.session.outcome == "error"
+
+
 def test_http_error_path() -> None:
     d = Driver()
     d.keys("3")
