@@ -492,8 +492,12 @@ class Session:
             self._goto(retry.goto)
             return
         self._nudged = False
-        said = self._text_parts(instead) if instead else self._render(retry.prompt_for(count))
-        parts = said + self._prompt_of(node)
+        if isinstance(node, m.LanguageMenu):  # a caller may speak any of its languages
+            parts = self._in_each_language(node, retry.prompt_for(count))
+        elif instead:
+            parts = self._text_parts(instead) + self._prompt_of(node)
+        else:
+            parts = self._render(retry.prompt_for(count)) + self._prompt_of(node)
         self._listen(parts)
 
     # ------------------------------------------------------------ other nodes
@@ -591,8 +595,20 @@ class Session:
         flow's default language must hear which key is theirs."""
         if not isinstance(node, m.LanguageMenu):
             return self._render(node.prompt)
+        return self._in_each_language(node, m.EMPTY_PROMPT)
+
+    def _in_each_language(
+        self, node: m.LanguageMenu, before: m.Prompt
+    ) -> tuple[ev.PlayPart, ...]:
+        """A language menu's prompt in each of its languages, the caller's own first,
+        each after ``before`` (a retry's prompt) in that language where it has one."""
         langs = sorted(node.prompt.by_lang, key=lambda lang: lang != self.lang)
-        return tuple(part for lang in langs for part in self._render(node.prompt, lang))
+        return tuple(
+            part
+            for lang in langs
+            for part in (self._render(before, lang) if lang in before.by_lang else ())
+            + self._render(node.prompt, lang)
+        )
 
     def _screen_texts(self, prompt: m.Prompt) -> list[str]:
         """The prompt's texts as the visual IVR shows them (digits not spaced out for

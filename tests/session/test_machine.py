@@ -685,11 +685,33 @@ def test_a_language_menu_speaks_every_language_the_callers_first(
         (spoken[first], first), (spoken[second], second)
     ]
     d.end_prompt()
-    d.fire()  # no key: the retry prompt in the caller's language, then both again
-    retry = [p.text for p in d.last(ev.Play).parts if isinstance(p, ev.SpeechPart)]
-    assert retry == [{"en": "Sorry.", "zh": "对不起。"}[first], spoken[first], spoken[second]]
+    d.fire()  # no key: the retry prompt and the menu in each language, the caller's first
+    retry = [(p.text, p.lang) for p in d.last(ev.Play).parts if isinstance(p, ev.SpeechPart)]
+    sorry = {"en": "Sorry.", "zh": "对不起。"}
+    assert retry == [
+        (sorry[first], first), (spoken[first], first), (sorry[second], second),
+        (spoken[second], second),
+    ]
     d.keys("2")
     assert d.session.lang == "zh" and d.texts(d.last(ev.Play)) == ["主菜单。"]
+
+
+def test_a_language_menu_s_retry_in_one_language_is_said_once() -> None:
+    """A retry prompt written in one language is said before that language's part,
+    not read in the other language's voice; built-in retries exist in each."""
+    d = Driver(LANGUAGE_MENU.replace('prompts: [{en: "Sorry.", zh: "对不起。"}]',
+                                     'prompts: [{en: "Sorry."}]'))
+    d.end_prompt()
+    d.fire()
+    retry = [(p.text, p.lang) for p in d.last(ev.Play).parts if isinstance(p, ev.SpeechPart)]
+    assert retry == [
+        ("Sorry.", "en"), ("For English, press 1.", "en"), ("中文服务请按2。", "zh")
+    ]
+    d = Driver(LANGUAGE_MENU.replace('prompts: [{en: "Sorry.", zh: "对不起。"}], ', ""))
+    d.end_prompt()
+    d.fire()
+    langs = [p.lang for p in d.last(ev.Play).parts if isinstance(p, ev.SpeechPart)]
+    assert langs == ["en", "en", "zh", "zh"]
 
 
 def test_a_screen_shows_digits_together_that_the_voice_spells_out() -> None:
