@@ -200,9 +200,8 @@ class Session:
                 pass  # stale: a prompt, timer or request that is no longer current
 
     def _on_digit(self, key: str) -> None:
-        swallow, self._swallow = self._swallow, None
-        if key == swallow:
-            return  # "123456#" into a six-digit input: the "#" is not a new key
+        if not self._buffer and self._swallowed(key):  # (else a kept key is next)
+            return
         if not self.listening:
             self._buffer.append(key)
             return
@@ -352,7 +351,16 @@ class Session:
         node = self.node
         while self._buffer and self.node is node and self._phase in ("wait", "confirm"):
             self._cancel_timer()
-            self._handle_key(self._buffer.popleft())
+            key = self._buffer.popleft()
+            if not self._swallowed(key):
+                self._handle_key(key)
+
+    def _swallowed(self, key: str) -> bool:
+        """The terminator right after an input that filled up ("123456#" into a
+        six-digit input) is not a new key, typed ahead or not; any other key ends
+        the watch for it."""
+        swallow, self._swallow = self._swallow, None
+        return key == swallow
 
     def _start_wait_timer(self) -> None:
         node = self.node

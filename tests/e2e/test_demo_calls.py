@@ -140,6 +140,18 @@ async def test_type_ahead_loses_no_key(demo_stack: Stack) -> None:
                     ("anything_else", "9")]
 
 
+async def test_type_ahead_through_a_prompt_that_must_be_heard(demo_stack: Stack) -> None:
+    """The lost-card path's introduction must be heard, so all the keys wait for it:
+    the "#" after the full account and PIN are theirs, not empty entries, and the
+    "1" that blocks the card is kept for the question it answers."""
+    r = await call(demo_stack, "!13123456#1234#1 9")
+    assert not [e for e in r["trail"] if e["kind"] == "retry"]
+    keys = [(i["node"], i["value"]) for i in r["inputs"]]
+    assert keys == [("welcome", "1"), ("main", "3"), ("account", "123456"), ("pin", "****"),
+                    ("confirm", "1"), ("anything_else", "9")]
+    assert "blocked_say" in r["nodes"] and r["outcome"] == "hangup"
+
+
 async def test_a_call_that_runs_out_of_time_still_reports_what_happened(
     demo_stack: Stack,
 ) -> None:

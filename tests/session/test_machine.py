@@ -494,6 +494,19 @@ def test_a_whole_sign_in_typed_ahead_during_an_info_prompt() -> None:
     assert d.node == "thanks"
 
 
+def test_terminators_after_full_inputs_typed_ahead_are_not_new_keys() -> None:
+    """Typed during a prompt that must be heard: the account fills up at six keys
+    and the PIN at four, and the "#" after each is the entry's own, not an empty
+    next entry (which would also have thrown away the keys after it)."""
+    d = Driver()
+    d.feed(ev.Digit("2"))  # -> info: keys wait for its end
+    d.keys("1123456#2468#1")  # menu 1, account 123456#, PIN 2468#, confirm yes
+    d.end_prompt()
+    assert not [e for e in d.session.trail if e.kind == "retry"]
+    assert d.session.vars == d.session.vars | {"account": "123456", "pin": "2468"}
+    assert d.node == "thanks"
+
+
 def test_http_hold_prompt_success_and_stale_answers() -> None:
     d = Driver()
     d.keys("3")
