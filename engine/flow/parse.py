@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from engine.flow.fields import (
@@ -147,6 +147,31 @@ def builtin_prompts(kind: RetryKind, node_type: str, to_person: bool) -> tuple[P
         lang: (PromptPart(text=t[1] + (t[2] if to_person else "")),) for lang, t in texts.items()
     }
     return Prompt(first), Prompt(second)
+
+
+def _no_false_promise(nodes: dict[str, AnyNode]) -> None:
+    """The built-in retry prompts say "stay on the line and I'll connect you to a
+    person". Staying on the line is silence, which takes the no-input way out: where
+    that is not a transfer, they leave the sentence out."""
+    for node_id, node in nodes.items():
+        if not isinstance(node, Menu | Input):
+            continue
+        goto = node.no_input.goto
+        if goto is not None and isinstance(nodes.get(goto), Transfer):
+            continue
+        nodes[node_id] = replace(
+            node,
+            no_input=_without_person(node.no_input, "no_input"),
+            no_match=_without_person(node.no_match, "no_match"),
+        )
+
+
+def _without_person(retry: Retry, kind: RetryKind) -> Retry:
+    """``retry`` without the person sentence, if its prompts are the built-in ones."""
+    for node_type in ("menu", "input"):
+        if retry.prompts == builtin_prompts(kind, node_type, True):
+            return replace(retry, prompts=builtin_prompts(kind, node_type, False))
+    return retry
 
 
 @dataclass(frozen=True, slots=True)
@@ -539,6 +564,7 @@ def parse_flow(text: str, path: str, name: str | None = None) -> tuple[Flow | No
     nodes = _nodes(ctx, r)
     if nodes is None:
         return None, sorted_problems(ctx.problems)
+    _no_false_promise(nodes)
     flow = Flow(
         name=ctx.name,
         path=path,

@@ -314,3 +314,29 @@ def test_yes_and_no_are_words_where_text_is_expected() -> None:
     assert options[1].phrases["en"] == ("go back", "no")
     value, _ = load_yaml("a: yes\nb: true\n", "f")
     assert value is not None and to_plain(value) == {"a": "yes", "b": True}
+
+
+def test_built_in_retries_offer_a_person_only_where_silence_leads_to_one() -> None:
+    """"Stay on the line and I'll connect you to a person": staying on the line is
+    silence, so only where the no-input way out is a transfer."""
+    text = (
+        "start: a\nhuman: agent\nnodes:\n"
+        "  a: {type: menu, prompt: A., options: [{key: 1, label: B, goto: b}]}\n"
+        "  b:\n    type: menu\n    prompt: B.\n    options: [{key: 1, label: A, goto: a}]\n"
+        "    no_input: {goto: bye}\n"
+        "  bye: {type: hangup, prompt: Bye.}\n"
+        "  agent: {type: transfer, queue: q}\n"
+    )
+    flow, problems = parse_flow(text, "p.yaml")
+    assert flow is not None and not [p for p in problems if p.is_error]
+
+    def second(node: str, kind: str) -> str:
+        retry = getattr(flow.nodes[node], kind)
+        return str(retry.prompts[1].by_lang["en"][0].text)
+
+    assert second("a", "no_input").endswith("I'll connect you to a person.")
+    assert second("a", "no_match").endswith("I'll connect you to a person.")
+    assert second("b", "no_input") == (
+        "Sorry, I still didn't hear anything. Please use the keys on your phone."
+    )
+    assert "person" not in second("b", "no_match")
