@@ -420,6 +420,8 @@ class MediaCall:
     def _listen(self) -> None:
         """Follow what the session listens for: a new turn gets a fresh end-pointer."""
         spec = listen_spec(self.session) if not self.session.done else None
+        if spec is not None and not self._speech.available(spec.lang):
+            spec = None  # no model hears this language: its callers use keys only
         current = self._utterance
         if spec is None:
             self._utterance = None

@@ -236,3 +236,16 @@ async def test_engine_stopping_mid_speech_call_hands_it_to_the_fallback(
             with contextlib.suppress(Exception):
                 await ami.action({"Action": "Hangup", "Channel": channel})
         await ami.stop()
+
+
+async def test_a_language_no_model_hears_takes_keys_only(demo_stack: Stack) -> None:
+    """The demo's Chinese has phrases but no Chinese model is configured: a caller who
+    speaks is not told "that isn't a choice" for words nothing could hear; the menu
+    waits for keys, and a key still works."""
+    result = await call(
+        demo_stack, "service_line", ("dtmf", "2"), ("say", "查询余额"), ("dtmf", "0")
+    )
+    assert spoken(result) == []
+    assert [(i["node"], i["value"]) for i in result["inputs"]] == [("welcome", "2"), ("main", "0")]
+    assert [e["retry"] for e in result["trail"] if e["kind"] == "retry"] in ([], ["no_input"])
+    assert result["outcome"] == "transfer:support"
