@@ -114,9 +114,6 @@ def page_model(
             label=node["title"] or node["label"],
             hint=hint,
             options=node["options"],
-            min_length=a,
-            max_length=b,
-            pattern=spec["pattern"],
             sensitive=spec["sensitive"],
             typed=spec["typed"],
         )

@@ -27,10 +27,6 @@ def _node_view(session: Session) -> dict[str, Any]:
         view["input"] = {
             "min_length": node.min_length,
             "max_length": node.max_length,
-            # For the browser's own check: keys and lengths. A flow's pattern is a
-            # Python one, which a browser may read otherwise or refuse (it then checks
-            # nothing); the session checks it.
-            "pattern": _keys_pattern(node),
             "sensitive": node.sensitive,
             # What was typed on the call so far: how many keys, and (unless it is
             # secret) which.
@@ -44,11 +40,6 @@ def _node_view(session: Session) -> dict[str, Any]:
     elif isinstance(node, m.Transfer):
         view["queue"] = node.queue
     return view
-
-
-def _keys_pattern(node: m.Input) -> str:
-    keys = "[0-9*#]" if node.pattern and ("*" in node.pattern or "#" in node.pattern) else "[0-9]"
-    return f"{keys}{{{node.min_length},{node.max_length}}}"
 
 
 def _static_text(session: Session, prompt: m.Prompt) -> str:

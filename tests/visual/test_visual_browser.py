@@ -75,16 +75,22 @@ async def test_the_page_and_the_call_are_one_journey(demo_stack: Stack) -> None:
         await expect(page.locator("h1")).to_have_text("PIN", timeout=10_000)
         assert await page.locator("#value").get_attribute("type") == "password"
 
-        # The form is checked like the voice input: in the browser (a help only)...
+        # The form is checked like the voice input, by the session, in the flow's words
+        # (the browser's own check would refuse grouped or full-width digits).
         await page.fill("#value", "12")
-        assert await page.locator("#value:invalid").count() == 1
-        # ...and by the session, for a browser that checks nothing.
-        await page.evaluate("document.querySelector('form.entry').noValidate = true")
         await page.get_by_role("button", name="Continue").click()
         await expect(page.locator(".notice")).to_contain_text("doesn't look right")
         assert call.s.node.id == "pin"
         assert await page.evaluate("document.activeElement.className") == "notice"
-        await page.fill("#value", "1234")
+        # No network: the page and what was typed stay, and it says so.
+        await context.set_offline(True)
+        await page.fill("#value", "１２ 34")  # a Chinese keyboard's digits, grouped
+        await page.get_by_role("button", name="Continue").click()
+        await expect(page.locator(".notice.offline")).to_contain_text("No connection")
+        assert await page.evaluate("document.activeElement.className") == "notice offline"
+        assert await page.locator("#value").input_value() == "１２ 34"
+        assert call.s.node.id == "pin"
+        await context.set_offline(False)
         await page.get_by_role("button", name="Continue").click()
         await expect(page.locator("h1")).to_have_text("Anything else?", timeout=15_000)
         await expect(page.locator(".card")).to_have_text("Alex, your balance is 1520.75 dollars.")

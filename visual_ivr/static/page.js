@@ -46,8 +46,23 @@
         for (i = 0; i < buttons.length; i++) buttons[i].disabled = false;
         apply(u, true);
       })
-      .catch(function () { location.reload(); });
+      .catch(function (e) {
+        if (e instanceof Response) { location.reload(); return; }  // the server's answer
+        // No answer at all (no network): the page, and what was typed, stay.
+        for (i = 0; i < buttons.length; i++) buttons[i].disabled = false;
+        offline();
+      });
   });
+  function offline() {
+    var m = root() && root().querySelector("main[data-offline]");
+    if (!m) return;
+    var p = m.querySelector(".notice.offline") || d.createElement("p");
+    p.className = "notice offline"; p.setAttribute("role", "alert"); p.tabIndex = -1;
+    p.textContent = m.dataset.offline;
+    var h = m.querySelector("h1");
+    m.insertBefore(p, h ? h.nextSibling : m.firstChild);
+    p.focus();
+  }
   function listen() {
     var a = root();
     if (!a || !a.dataset.events || !window.EventSource || a.dataset.done || d.hidden) return;
