@@ -84,11 +84,11 @@ async def test_the_page_and_the_call_are_one_journey(demo_stack: Stack) -> None:
         assert await page.evaluate("document.activeElement.className") == "notice"
         # No network: the page and what was typed stay, and it says so.
         await context.set_offline(True)
-        await page.fill("#value", "１２ 34")  # a Chinese keyboard's digits, grouped
+        await page.fill("#value", "\uff11\uff12 34")  # a Chinese keyboard's digits, grouped
         await page.get_by_role("button", name="Continue").click()
         await expect(page.locator(".notice.offline")).to_contain_text("No connection")
         assert await page.evaluate("document.activeElement.className") == "notice offline"
-        assert await page.locator("#value").input_value() == "１２ 34"
+        assert await page.locator("#value").input_value() == "\uff11\uff12 34"
         assert call.s.node.id == "pin"
         await context.set_offline(False)
         await page.get_by_role("button", name="Continue").click()
@@ -362,3 +362,39 @@ async def test_the_phone_s_back_is_the_page_s_back(demo_stack: Stack) -> None:
         assert await page.locator("button[data-back]").count() == 0
         await page.go_back()
         await expect(page).to_have_url("about:blank")
+
+
+# Words a line break cuts in two: a word whose text has more than one box.
+CUT_WORDS = """() => {
+  const cut = [];
+  for (const el of document.querySelectorAll("h1, .label, .foot button, .card")) {
+    const text = el.firstChild && el.firstChild.nodeType === 3 ? el.firstChild : null;
+    if (!text) continue;
+    for (const m of text.data.matchAll(/\\S+/g)) {
+      const r = document.createRange();
+      r.setStart(text, m.index); r.setEnd(text, m.index + m[0].length);
+      if (r.getClientRects().length > 1) cut.push(m[0]);
+    }
+  }
+  return cut;
+}"""
+
+
+async def test_text_zoomed_to_200_percent_keeps_its_words_whole(demo_stack: Stack) -> None:
+    """A 360 px phone with its text at 200 % lays the page out 180 px wide: words
+    wrap between them ("Block my | card"), not inside ("Bloc | k"), and the page
+    does not scroll sideways."""
+    async with chromium() as b:
+        context = await b.new_context(viewport={"width": 180, "height": 740})
+        page = await context.new_page()
+        await page.goto(f"{demo_stack.web_url}/v/service_line")
+        await page.get_by_role("button", name="English").click()
+        await expect(page.locator("h1")).to_have_text("Main menu")
+        assert await page.evaluate(CUT_WORDS) == []
+        await page.get_by_role("button", name="Report a lost card").click()
+        await expect(page.locator("h1")).to_have_text("Account number")
+        assert await page.evaluate(CUT_WORDS) == []
+        width = await page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
+        assert width[0] <= width[1]
+        await page.screenshot(path=artifact("visual-zoom-200.png"), full_page=True)
+        await context.close()
