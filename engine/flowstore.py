@@ -39,6 +39,8 @@ class ReloadResult:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # gone from disk, still called
+    refused: list[str] = field(default_factory=list)  # broken: the last good one serves
+    unserved: list[str] = field(default_factory=list)  # broken, and never good
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -125,6 +127,9 @@ class FlowStore:
                     result.changed.append(name)
             elif name in old and name in broken:
                 new[name] = old[name]  # the last good version keeps serving
+                result.refused.append(name)
+            elif name in broken:
+                result.unserved.append(name)
         result.kept = _keep_called(new, old)
         result.removed = sorted(set(old) - set(new))
         self._snapshot = Snapshot(new, self._snapshot.version + 1)
@@ -143,17 +148,30 @@ class FlowStore:
         while True:
             await asyncio.sleep(interval)
             if self.changed_on_disk():
-                result = await self.reload()
-                for problem in result.problems:
-                    log.warning("flow reload: %s", problem)
-                for name in result.kept:
-                    log.warning(
-                        "flow reload: %s.yaml is gone, but a flow served calls it: its "
-                        "last version keeps serving until no flow does", name
-                    )
-                log.info(
-                    "flows reloaded: changed=%s removed=%s errors=%d",
-                    result.changed,
-                    result.removed,
-                    len(result.errors),
-                )
+                _log_reload(await self.reload())
+
+
+def _log_reload(result: ReloadResult) -> None:
+    """What a designer who just saved a file needs to read: what is wrong, and what
+    callers get meanwhile."""
+    for problem in result.problems:
+        (log.error if problem.severity == "error" else log.warning)("flow reload: %s", problem)
+    for name in sorted(result.refused):
+        log.error(
+            "flow reload: %s.yaml has errors, so this edit is refused: the last good "
+            "version keeps serving new calls", name
+        )
+    for name in sorted(result.unserved):
+        log.error("flow reload: %s.yaml has errors and is not served", name)
+    for name in result.kept:
+        log.warning(
+            "flow reload: %s.yaml is gone, but a flow served calls it: its "
+            "last version keeps serving until no flow does", name
+        )
+    log.info(
+        "flows reloaded: changed=%s removed=%s refused=%s errors=%d",
+        result.changed,
+        result.removed,
+        sorted(result.refused + result.unserved),
+        len(result.errors),
+    )

@@ -129,7 +129,7 @@ def _subflow_problems(flows: Mapping[str, Flow], known: Collection[str]) -> list
                 continue
             where = flow.locations.get(("nodes", node.id, "flow"), node.where)
             if node.flow not in flows:
-                message = f"flow '{node.flow}' has errors and is not loaded"
+                message = f"flow '{node.flow}' has errors (see its own messages)"
                 problems.append(warning(where, f"subflow '{node.id}': {message}"))
     return problems
 

@@ -51,6 +51,7 @@ def test_reload_good_then_broken_then_good(tmp_path: Path) -> None:
     result = store.load()
     assert result.errors and str(result.errors[0]).startswith(f"{path}:")
     assert greeting(store) == "Version one"  # the last good version keeps serving
+    assert result.refused == ["hello"] and result.unserved == []
 
     write(path, "Version two")
     assert store.load().changed == ["hello"]
@@ -110,6 +111,31 @@ def test_a_removed_subflow_serves_while_a_flow_calls_it(tmp_path: Path) -> None:
     result = store.load()
     assert result.kept == [] and result.removed == ["sign_in", "survey"]
     assert store.snapshot.get("sign_in") is None
+
+
+async def test_the_log_says_a_broken_edit_is_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "hello.yaml"
+    write(path, "Before")
+    (tmp_path / "other.yaml").write_text("start: [\n")
+    store = FlowStore(str(tmp_path))
+    store.load()
+    reloaded = asyncio.Event()
+    store.listeners.append(lambda result: reloaded.set())
+    watcher = asyncio.create_task(store.watch(interval=0.05))
+    try:
+        path.write_text(GOOD.format(greeting="After").replace("goto: person", "goto: persn"))
+        await asyncio.wait_for(reloaded.wait(), 2)
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+    assert greeting(store) == "Before"
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert any("unknown" in e and "persn" in e for e in errors)
+    assert "flow reload: hello.yaml has errors, so this edit is refused: the last good " \
+        "version keeps serving new calls" in errors
+    assert "flow reload: other.yaml has errors and is not served" in errors
 
 
 async def test_watch_picks_up_an_edit(tmp_path: Path) -> None:

@@ -663,7 +663,7 @@ def test_a_subflow_that_cannot_be_read_is_one_error_at_the_node(
     flows, problems = load_flow_dir(str(tmp_path))  # the engine: a warning, main serves
     assert list(flows) == ["main"]
     assert [p.message for p in problems if p.where.file.endswith("main.yaml")] == [
-        "subflow 'signin': flow 'child' has errors and is not loaded"
+        "subflow 'signin': flow 'child' has errors (see its own messages)"
     ]
 
 
