@@ -36,6 +36,7 @@ import numpy as np
 import yaml
 
 from engine.media.resample import read_audio_8k
+from engine.session.speech import PERSON_PHRASES
 from engine.speech import sphinx_backend
 from engine.speech.accuracy import mu_law
 from engine.speech.digits import spoken_digits
@@ -50,6 +51,7 @@ MENUS = {  # the demo's English menus (flows/service_line.yaml)
     "anything_else": ["main menu", "agent", "goodbye", "no thanks"],
     "bill_confirm": ["pay", "yes", "back", "no", "agent"],
 }
+PERSON = list(PERSON_PHRASES["en"])  # an input's, where no option offers a person
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OFF_TOPIC = os.path.join(ROOT, "tests", "speech", "off_topic.yaml")  # shared with the test
 VOICES_IN = [("en-us", 165), ("en-gb", 150), ("en-gb-scotland", 180), ("en-029", 165),
@@ -124,7 +126,7 @@ def run() -> list[Result]:
         off_topic: list[str] = yaml.safe_load(handle)
     results = []
     for menu, phrases in MENUS.items():
-        grammar = Grammar.build("en", phrases)
+        grammar = Grammar.build("en", phrases)  # each offers a person: no built-in ones
         for said, (voice, wpm), noise in itertools.product(phrases, VOICES_IN, noises):
             pcm = on_a_call(voices.say(said, voice, wpm), noise, voices, rng)
             results.append(Result(menu, said, "phrase", noise, *decode(recognizer, pcm, grammar)))
@@ -148,7 +150,7 @@ def run_digits() -> list[Result]:
     recognizer = SphinxRecognizer()
     recognizer.load()
     voices, rng = Voices(), np.random.default_rng(11)
-    grammar = Grammar.build("en", ["go back", "agent"], digits=(6, 6))
+    grammar = Grammar.build("en", ["go back", *PERSON], digits=(6, 6))
     with open(OFF_TOPIC, encoding="utf-8") as handle:
         off_topic: list[str] = yaml.safe_load(handle)
     numbers = [" ".join(DIGIT_WORDS[d] for d in rng.integers(0, 10, 6))

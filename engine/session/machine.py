@@ -687,6 +687,16 @@ class Session:
         root = self._stack[0].flow if self._stack else self.flow
         return self._history.home(root, self.lang)
 
+    def person_target(self) -> tuple[m.Flow, str, list[Frame] | None] | None:
+        """Where "a person" leads from here: this flow's ``human``, else (a subflow
+        without one) the root flow's, leaving the subflow; None if neither has one."""
+        if self.flow.human is not None:
+            return self.flow, self.flow.human, None
+        root = self.history_target("home")
+        if root is not None and root[0].human is not None:
+            return root[0], root[0].human, root[2]
+        return None
+
     # ------------------------------------------------------------ for the speech side
 
     @property

@@ -116,17 +116,14 @@ def _navigate(session: Session, where: str) -> None:
 
 
 def _human(session: Session) -> None:
-    flow, stack = session.flow, None
-    if flow.human is None:
-        root = session.history_target("home")
-        if root is not None:
-            flow, stack = root[0], root[2]
-    if flow.human is None:
+    target = session.person_target()
+    if target is None:
         _refused(session, "no human", "human")
         return
+    flow, human, stack = target
     session.interrupt()
-    session.record("input", source="web", value="human", goto=flow.human)
-    session.jump(flow, flow.human, stack)
+    session.record("input", source="web", value="human", goto=human)
+    session.jump(flow, human, stack)
 
 
 def _language(session: Session, lang: str) -> None:

@@ -249,3 +249,15 @@ async def test_a_language_no_model_hears_takes_keys_only(demo_stack: Stack) -> N
     assert [(i["node"], i["value"]) for i in result["inputs"]] == [("welcome", "2"), ("main", "0")]
     assert [e["retry"] for e in result["trail"] if e["kind"] == "retry"] in ([], ["no_input"])
     assert result["outcome"] == "transfer:support"
+
+
+async def test_a_person_asked_for_in_other_words_at_an_input(speech_stack: Stack) -> None:
+    """The code input has no option for a person, and "representative" is not one of
+    the menu's words: the flow's person still hears the caller out."""
+    result = await call(
+        speech_stack, "speech_menu", ("dtmf", "1"), ("say", "representative")
+    )
+    assert result["nodes"] == ["menu", "balance", "code", "person"]
+    asked = spoken(result)[-1]
+    assert asked["value"] == "representative" and asked["person"] is True
+    assert result["outcome"] == "transfer:support"

@@ -8,7 +8,7 @@ from typing import Any
 from engine.flow.parse import parse_flow
 from engine.session import events as ev
 from engine.session.machine import CallInfo, Session
-from engine.session.speech import listen_spec
+from engine.session.speech import PERSON_PHRASES, listen_spec
 
 FLOW = """
 languages: [en, zh]
@@ -89,14 +89,16 @@ def test_listen_spec_follows_the_node_and_language() -> None:
     d = Driver()
     spec = listen_spec(d.session)
     assert spec is not None
+    person = set(PERSON_PHRASES["en"])  # only where no option offers a person by voice
     assert spec.grammar.phrases == ("agent", "balance", "check my balance")
     assert spec.listening.end_silence_s == 0.8 and spec.grammar.digits is None
     d.hear("balance")
     spec = listen_spec(d.session)
     assert spec is not None and spec.node == "code"
-    assert spec.grammar.digits == (4, 4) and spec.grammar.phrases == ("go back",)
+    assert spec.grammar.digits == (4, 4) and set(spec.grammar.phrases) == {"go back"} | person
     zh = listen_spec(Driver(lang="zh").session)
-    assert zh is not None and zh.grammar.phrases == ("余额",) and zh.lang == "zh"
+    assert zh is not None and zh.lang == "zh"
+    assert set(zh.grammar.phrases) == {"余额"} | set(PERSON_PHRASES["zh"])
 
 
 def test_speech_onset_stops_the_prompt_and_the_words_choose() -> None:
@@ -290,3 +292,47 @@ def test_speech_that_is_no_entry_before_any_key_is_a_no_match() -> None:
     d.hear("balance")
     d.hear("", 0.0)
     assert [e.data["retry"] for e in d.session.trail if e.kind == "retry"] == ["no_match"]
+
+
+def test_asking_for_a_person_in_other_words_at_an_input() -> None:
+    """An input has no option for a person: the built-in ways to ask reach the flow's
+    person, recorded as the caller's words; also with keys half typed."""
+    d = Driver()
+    d.hear("balance")
+    d.hear("representative", 0.8)
+    assert d.session.node.id == "agent" and d.session.outcome == "transfer:support"
+    assert d.inputs()[-1] == {
+        "source": "speech", "value": "representative", "confidence": 0.8, "goto": "agent",
+        "person": True,
+    }
+    d = Driver()
+    d.hear("balance")
+    d.feed(ev.Digit("1"))
+    d.hear("operator", 0.9)
+    assert d.session.node.id == "agent"
+
+
+def test_a_node_s_own_phrase_comes_before_the_built_in_ones() -> None:
+    d = Driver()
+    d.hear("agent", 0.9)  # option 0's own phrase
+    assert d.inputs()[-1]["option"] == "0" and "person" not in d.inputs()[-1]
+
+
+def test_a_flow_without_a_person_does_not_listen_for_one() -> None:
+    flow, problems = parse_flow(
+        textwrap.dedent("""
+        start: rate
+        nodes:
+          rate:
+            type: menu
+            prompt: "Rate us."
+            options: [{key: 1, label: Good, phrases: {en: [good]}, goto: bye}]
+          bye: {type: hangup}
+        """),
+        "r.yaml", "r",
+    )
+    assert flow is not None, problems
+    session = Session(flow, CallInfo("c2"), clock=lambda: 0.0)
+    session.start()
+    spec = listen_spec(session)
+    assert spec is not None and spec.grammar.phrases == ("good",)
