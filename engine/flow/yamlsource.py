@@ -104,6 +104,9 @@ def describe(value: YValue) -> str:
         return "empty"
     if isinstance(v, bool | int | float):
         return value.raw
+    odd = next((c for c in value.raw if c in _LOOK_ALIKES), None)
+    if odd is not None:  # "type： hangup" (a full-width colon) is text, not a field
+        return f"text ('{value.raw[:40]}'): it holds {_LOOK_ALIKES[odd]}"
     return f"text ('{value.raw[:40]}')"
 
 
@@ -156,6 +159,51 @@ def _where(path: str, mark: yaml.Mark | None) -> Where:
     if mark is None:
         return Where(path, 1, 1)
     return Where(path, mark.line + 1, mark.column + 1)
+
+
+def _on_a_line(path: str, mark: yaml.Mark | None, text: str) -> Where:
+    """``mark`` as a place, kept on the file's last line: the parser's end of the
+    stream is the line after it, which an editor does not have."""
+    where = _where(path, mark)
+    lines = text.splitlines() or [""]
+    if where.line > len(lines):
+        return Where(path, len(lines), len(lines[-1]) + 1)
+    return where
+
+
+# Characters that look like YAML's own but are not: the parser reads them as text,
+# and fails somewhere that says nothing of them.
+_LOOK_ALIKES = {
+    "\u00a0": "a no-break space (U+00A0), which YAML takes for text: type a plain space",
+    "\u202f": "a narrow no-break space (U+202F), which YAML takes for text: type a plain "
+    "space",
+    "\u3000": "a full-width space (U+3000), which YAML takes for text: type a plain space",
+    "\uff1a": "a full-width colon (U+FF1A), which is not YAML's ':': type ':'",
+    "\uff0c": "a full-width comma (U+FF0C), which is not YAML's ',': type ','",
+} | {chr(c): f"a typographic space (U+{c:04X}), which YAML takes for text: type a plain space"
+     for c in range(0x2000, 0x200B)}
+
+
+def _look_alike(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, int, str] | None:
+    """A look-alike character outside quotes on the lines the parser failed on (or
+    the one before): the line, the column and what to say."""
+    marks = [m for m in (exc.context_mark, exc.problem_mark) if m is not None]
+    if not marks:
+        return None
+    lines = text.splitlines()
+    first = max(0, min(m.line for m in marks) - 1)
+    for number in range(first, min(max(m.line for m in marks) + 1, len(lines))):
+        line = lines[number].split("#", 1)[0]
+        for column, char in enumerate(line):
+            if char in _LOOK_ALIKES and not _quoted(line, column):
+                return number, column, f"invalid YAML: this is {_LOOK_ALIKES[char]}"
+    return None
+
+
+def _quoted(line: str, column: int) -> bool:
+    """Whether ``column`` of ``line`` is inside quotes (an even count before it is not)."""
+    before = line[:column]
+    return before.count('"') % 2 == 1 or before.count("'") % 2 == 1
 
 
 def _where_at(path: str, text: str, position: int) -> Where:
@@ -260,10 +308,14 @@ def _unclosed_bracket(exc: yaml.MarkedYAMLError, text: str) -> str | None:
     start, problem = exc.context_mark, exc.problem_mark
     pair = _OPENERS.get(exc.context or "")
     lines = text.splitlines()
-    if pair is None or start is None or problem is None or problem.line >= len(lines):
+    if pair is None or start is None or problem is None:
         return None
-    line, later = lines[start.line], lines[problem.line]
-    opened, closed = pair
+    line, opened, closed = lines[start.line], pair[0], pair[1]
+    if problem.line >= len(lines):  # the file ended inside the brackets
+        if line.count(opened) <= line.count(closed):
+            return None
+        return f"invalid YAML: the {opened} opened here is never closed: end it with {closed}"
+    later = lines[problem.line]
     if (
         problem.line == start.line
         or line.count(opened) <= line.count(closed)
@@ -272,6 +324,34 @@ def _unclosed_bracket(exc: yaml.MarkedYAMLError, text: str) -> str | None:
         return None
     return (
         f"invalid YAML: the {opened} opened here is not closed on this line: end it with {closed}"
+    )
+
+
+def _left_open_at_the_end(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, int, str] | None:
+    """The file ended inside a ``[`` or ``{``: the last one left open, outside quotes
+    and comments (the parser only says it found the end of the stream)."""
+    if "<stream end>" not in (exc.problem or ""):
+        return None
+    depth: list[tuple[int, int, str]] = []
+    for number, line in enumerate(text.splitlines()):
+        quote = ""
+        for column, char in enumerate(line):
+            if quote:
+                quote = "" if char == quote else quote
+            elif char in "\"'":
+                quote = char
+            elif char == "#" and (column == 0 or line[column - 1] in " \t"):
+                break
+            elif char in "[{":
+                depth.append((number, column, char))
+            elif char in "]}" and depth:
+                depth.pop()
+    if not depth:
+        return None
+    number, column, opened = depth[-1]
+    closed = "]" if opened == "[" else "}"
+    return number, column, (
+        f"invalid YAML: the {opened} opened here is never closed: end it with {closed}"
     )
 
 
@@ -473,6 +553,9 @@ def load_yaml(text: str, path: str) -> tuple[YValue | None, list[Problem]]:
         where = _where_at(path, text, int(exc.position))
         return None, [error(where, f"invalid character U+{int(exc.character):04X} in the file")]
     except yaml.MarkedYAMLError as exc:
+        odd = _look_alike(exc, text)
+        if odd is not None:
+            return None, [error(Where(path, odd[0] + 1, odd[1] + 1), odd[2])]
         quote = _unclosed_quote(exc, text)
         if quote is not None:
             return None, [error(_where(path, quote[0]), quote[1])]
@@ -482,8 +565,11 @@ def load_yaml(text: str, path: str) -> tuple[YValue | None, list[Problem]]:
         bracket = _unclosed_bracket(exc, text)
         if bracket is not None and exc.context_mark is not None:
             return None, [error(_where(path, exc.context_mark), bracket)]
+        left_open = _left_open_at_the_end(exc, text)
+        if left_open is not None:
+            return None, [error(Where(path, left_open[0] + 1, left_open[1] + 1), left_open[2])]
         mark = exc.context_mark if _bare_star(exc) else exc.problem_mark or exc.context_mark
-        return None, [error(_where(path, mark), _yaml_message(exc, text))]
+        return None, [error(_on_a_line(path, mark, text), _yaml_message(exc, text))]
     except yaml.YAMLError as exc:
         return None, [error(Where(path, 1, 1), f"invalid YAML: {exc}")]
     except RecursionError:
