@@ -100,12 +100,18 @@ def run_validate(files: list[str], config: str | None = None) -> int:
             print(problem)
             errors += problem.is_error
             warnings += not problem.is_error
-    summary = f"{len(paths)} flow{'s' if len(paths) != 1 else ''}"
+    summary = _count(len(paths), "flow")
     if errors:
-        print(f"{errors} error(s), {warnings} warning(s) in {summary}", file=sys.stderr)
+        print(f"{_count(errors, 'error')}, {_count(warnings, 'warning')} in {summary}",
+              file=sys.stderr)
         return 1
-    print(f"ok: {summary}" + (f", {warnings} warning(s)" if warnings else ""), file=sys.stderr)
+    print(f"ok: {summary}" + (f", {_count(warnings, 'warning')}" if warnings else ""),
+          file=sys.stderr)
     return 0
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"
 
 
 def run_schema() -> int:

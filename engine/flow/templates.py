@@ -8,6 +8,7 @@ the text is spoken, and the web front end escapes on its own.
 
 Filters for speech: ``say_number`` (``1234.5`` → ``"1234.50"``: TTS reads numerals,
 amounts with cents keep two places), ``say_digits`` (``"1234"`` → ``"1 2 3 4"``),
+``say_money`` (``1520.75`` → ``"1520 dollars and 75 cents"``, :mod:`engine.flow.money`),
 ``mask`` (``"12345678"`` → ``"****5678"``).
 """
 
@@ -27,6 +28,8 @@ from jinja2.exceptions import SecurityError
 from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
+
+from engine.flow.money import say_money, show_money
 
 _N = TypeVar("_N", bound=nodes.Node)
 
@@ -120,7 +123,8 @@ def _repeated(item: object, count: object) -> int:
 def _environment(screen: bool = False) -> SandboxedEnvironment:
     env = _FlowEnvironment(undefined=StrictUndefined, autoescape=False)
     spelt = show_digits if screen else say_digits
-    env.filters.update(say_number=say_number, say_digits=spelt, mask=mask)
+    money = show_money if screen else say_money
+    env.filters.update(say_number=say_number, say_digits=spelt, say_money=money, mask=mask)
     return env
 
 

@@ -20,7 +20,8 @@ ENDING_LABELS = {
 
 
 def as_text(report: dict[str, Any]) -> str:
-    lines = [f"Journeys begun {_time(report['since'])} to {_time(report['until'])}"]
+    since = "" if report["since"] <= 0 else f" from {_time(report['since'])}"
+    lines = [f"Journeys begun{since} up to {_time(report['until'])}"]
     if not report["flows"]:
         lines.append("  none in the store for that period.")
     for flow in report["flows"]:
@@ -146,6 +147,4 @@ def seconds(value: float | None) -> str:
 
 
 def _time(at: float) -> str:
-    if at <= 0:
-        return "the beginning"
     return datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M")

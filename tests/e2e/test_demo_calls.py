@@ -34,7 +34,7 @@ async def test_balance_in_english(demo_stack: Stack) -> None:
     r = await call(demo_stack, "1 1 123456# 1234# 9")
     assert r["nodes"][:3] == ["welcome", "main", "balance_identify"]
     assert "say_balance" in r["nodes"]
-    assert said(r, "your balance is 1520.75 dollars")
+    assert said(r, "your balance is 1520 dollars and 75 cents")
     assert r["outcome"] == "hangup"
     pins = [i for i in r["inputs"] if i.get("var") == "pin"]
     assert pins == [
@@ -84,7 +84,7 @@ async def test_failing_backend_takes_the_error_exit(demo_stack: Stack) -> None:
 async def test_bill_payment(demo_stack: Stack) -> None:
     r = await call(demo_stack, "1 2 123456# 1234# 1 9")
     assert "bill_pay" in r["nodes"] and "bill_done" in r["nodes"]
-    assert said(r, "We paid 89.90 dollars")
+    assert said(r, "We paid 89 dollars and 90 cents")
     assert r["outcome"] == "hangup"
 
 
@@ -133,7 +133,7 @@ async def test_type_ahead_loses_no_key(demo_stack: Stack) -> None:
     balance), and a backend request; none is lost."""
     r = await call(demo_stack, "!11123456#1234#9")
     assert r["nodes"][:3] == ["welcome", "main", "balance_identify"]
-    assert "say_balance" in r["nodes"] and said(r, "your balance is 1520.75")
+    assert "say_balance" in r["nodes"] and said(r, "your balance is 1520 dollars and 75 cents")
     assert r["outcome"] == "hangup"
     keys = [(i["node"], i["value"]) for i in r["inputs"]]
     assert keys == [("welcome", "1"), ("main", "1"), ("account", "123456"), ("pin", "****"),

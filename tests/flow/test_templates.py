@@ -139,3 +139,28 @@ def test_an_operator_may_not_build_something_huge() -> None:
     with pytest.raises(TemplateFailure, match="'\\*\\*' would make a number"):
         render("{{ 10 ** 10000000 }}", {})
     assert template_issue("{{ 'a' * 1000000000 }}") is None  # compiles, and quickly
+
+
+@pytest.mark.parametrize(
+    ("value", "lang", "currency", "spoken", "shown"),
+    [
+        (1520.75, "en", "USD", "1520 dollars and 75 cents", "$1,520.75"),
+        ("89.9", "en", "USD", "89 dollars and 90 cents", "$89.90"),
+        (1, "en", "USD", "1 dollar", "$1.00"),
+        (0.01, "en", "USD", "1 cent", "$0.01"),
+        (0, "en", "USD", "0 dollars", "$0.00"),
+        (-3.25, "en", "GBP", "minus 3 pounds and 25 pence", "-£3.25"),
+        (49.99, "es", "USD", "49 dólares con 99 centavos", "$49.99"),
+        (2.5, "es", "EUR", "2 euros con 50 céntimos", "€2.50"),
+        (1520.75, "zh", "CNY", "1520.75元", "¥1,520.75"),
+        (15000, "ko", "KRW", "15000원", "₩15,000"),
+        ("n/a", "en", "USD", "n/a USD", "n/a USD"),  # not a number: as it is
+    ],
+)
+def test_say_money(value: object, lang: str, currency: str, spoken: str, shown: str) -> None:
+    variables = {"v": value, "lang": lang}
+    template = f'{{{{ v | say_money("{currency}") }}}}'
+    assert render(template, variables) == spoken
+    assert render(template, variables, screen=True) == shown
+    if currency == "USD":
+        assert render("{{ v | say_money }}", variables) == spoken

@@ -402,7 +402,7 @@ def test_ivr_validate_prints_problems_and_fails_on_errors(
     assert main(["validate", broken]) == 1
     out, err = capsys.readouterr()
     assert out == (FIXTURES / "broken" / "unknown_target.expected").read_text(encoding="utf-8")
-    assert err == "2 error(s), 1 warning(s) in 1 flow\n"
+    assert err == "2 errors, 1 warning in 1 flow\n"
 
 
 def test_ivr_validate_a_directory_of_good_flows(
@@ -411,7 +411,7 @@ def test_ivr_validate_a_directory_of_good_flows(
     monkeypatch.chdir(REPO)
     assert main(["validate", "tests/flow/fixtures/good"]) == 0
     out, err = capsys.readouterr()
-    assert err == f"ok: {len(GOOD_NAMES)} flows, 2 warning(s)\n"
+    assert err == f"ok: {len(GOOD_NAMES)} flows, 2 warnings\n"
     # No Chinese speech model comes from a package registry: those callers use keys.
     assert [line.split(": ", 1)[1] for line in out.splitlines()] == [
         "warning: menu 'main' option '1': no speech model for 'zh' here, so its callers use "
@@ -621,7 +621,7 @@ def test_ivr_validate_an_empty_directory_is_an_error(
     assert main(["validate", str(tmp_path)]) == 1
     out, err = capsys.readouterr()
     assert out == f"{tmp_path}:1:1: no flow files (*.yaml, *.yml) in this directory\n"
-    assert err == "1 error(s), 0 warning(s) in 0 flows\n"
+    assert err == "1 error, 0 warnings in 0 flows\n"
 
 
 def test_ivr_validate_skips_a_fifo_next_to_the_flow(

@@ -93,7 +93,7 @@ async def test_the_page_and_the_call_are_one_journey(demo_stack: Stack) -> None:
         await context.set_offline(False)
         await page.get_by_role("button", name="Continue").click()
         await expect(page.locator("h1")).to_have_text("Anything else?", timeout=15_000)
-        await expect(page.locator(".card")).to_have_text("Alex, your balance is 1520.75 dollars.")
+        await expect(page.locator(".card")).to_have_text("Alex, your balance is $1,520.75.")
         await page.screenshot(path=artifact("visual-balance-360.png"))
 
         # "Talk to a person", from any page, moves the call into the queue.
@@ -397,4 +397,37 @@ async def test_text_zoomed_to_200_percent_keeps_its_words_whole(demo_stack: Stac
         width = await page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
         assert width[0] <= width[1]
         await page.screenshot(path=artifact("visual-zoom-200.png"), full_page=True)
+        await context.close()
+
+
+async def test_focus_stays_with_the_person_using_the_page(demo_stack: Stack) -> None:
+    """A screen reader's focus is never left on nothing, nor taken from a field being
+    typed in: a language switch (whose update may come on the event stream before the
+    tap's own answer) puts it on the new heading; an out-of-date tap from another
+    page of the journey shows its notice here but leaves the typing alone."""
+    async with chromium() as b:
+        context = await phone(b)
+        page = await context.new_page()
+        await page.goto(f"{demo_stack.web_url}/v/service_line")
+        await page.get_by_role("button", name="English").click()
+        await expect(page.locator("h1")).to_have_text("Main menu")
+        await page.get_by_role("button", name="中文").click()
+        await expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+        assert await page.evaluate("document.activeElement.tagName") == "H1"
+
+        await page.get_by_role("button", name="English").click()
+        await expect(page.locator("html")).to_have_attribute("lang", "en")
+        await page.get_by_role("button", name="Check my balance").click()
+        await expect(page.locator("h1")).to_have_text("Account number")
+        field = page.locator("#value")
+        await field.focus()
+        await page.keyboard.type("123")
+        stale = await context.request.post(  # another page, still showing the first menu
+            f"{demo_stack.web_url}/v/s/choose", form={"node": "welcome", "at": "1", "key": "1"}
+        )
+        assert stale.ok
+        await expect(page.locator(".notice")).to_contain_text("out of date")
+        assert await page.evaluate("document.activeElement.id") == "value"
+        await page.keyboard.type("456")
+        await expect(field).to_have_value("123456")
         await context.close()

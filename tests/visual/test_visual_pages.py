@@ -142,7 +142,7 @@ async def test_a_form_is_validated_like_the_voice_input(
     await visual.hub.until(journey, lambda: session.node.id == "anything_else", 5.0)
     done = await page.get("/v/s")
     assert h1(done) == "Anything else?"
-    assert '<p class="card">Alex, your balance is 1520.75 dollars.</p>' in done.text
+    assert '<p class="card">Alex, your balance is $1,520.75.</p>' in done.text
     inputs = web_inputs(session)
     assert [(i["node"], i["value"], i.get("valid")) for i in inputs[2:]] == [
         ("account", "12", False),
@@ -379,11 +379,11 @@ async def test_a_reference_is_shown_as_one_number(page: PageClient, visual: Visu
     journey = session.call.call_id
     await visual.hub.until(journey, lambda: session.node.id == "bill_confirm", 5.0)
     asked = await page.get("/v/s")  # what the call says of the bill, the page shows
-    assert re.search(r'<p class="card">Your bill is [0-9.]+ dollars\.</p>', asked.text)
+    assert re.search(r'<p class="card">Your bill is \$[0-9.,]+\.</p>', asked.text)
     await choose(page, "bill_confirm", "1")
     await visual.hub.until(journey, lambda: session.node.id == "anything_else", 5.0)
     done = await page.get("/v/s")
-    paid = r'<p class="card">Done\. We paid [0-9.]+ dollars\. Your reference is (.*?)\.</p>'
+    paid = r'<p class="card">Done\. We paid \$[0-9.,]+\. Your reference is (.*?)\.</p>'
     card = re.search(paid, done.text)
     assert card is not None, done.text
     assert re.fullmatch(r"[0-9]{4,}", card[1]), card[1]

@@ -5,9 +5,12 @@
   var d = document, es = null, n = 0, pid = Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
   function root() { return d.getElementById("app"); }
   // An update: {v, h, node, lang, dir, title, html, done}. Older or identical ones are skipped.
-  // Focus goes to what needs the caller (a notice, a field to correct), else to the
-  // heading when the page moved on or answers their own step; not when the same page
-  // changed by itself (the queue moving), which its status line announces.
+  // Focus goes to what needs the caller after their own step (a notice, a field to
+  // correct), else to the heading when the page moved on or answers their own step;
+  // not when the same page changed by itself (the queue moving, a notice caused on
+  // another page), which its status line or alert announces, and never away from a
+  // field being typed in. Focus on something the update replaced goes to the heading
+  // (the update of a step may come on the event stream before the step's own answer).
   function apply(u, mine) {
     var a = root();
     if (!a || u.v < +a.dataset.v || u.h === a.dataset.h) return;
@@ -17,6 +20,7 @@
     var field = !moved && a.querySelector("#value");
     var kept = field && field.value !== field.defaultValue ? field.value : null;
     var typing = field && d.activeElement === field;
+    var lost = !typing && a.contains(d.activeElement);
     a.innerHTML = u.html;
     a.dataset.v = u.v; a.dataset.h = u.h; a.dataset.node = u.node;
     d.documentElement.lang = u.lang;
@@ -24,8 +28,8 @@
     d.title = u.title;
     field = !moved && a.querySelector("#value");
     if (field && kept !== null) field.value = kept;
-    var f = (!moved && (a.querySelector(".notice") || a.querySelector("[aria-invalid=true]"))) ||
-      ((moved || mine) && a.querySelector("h1")) || (typing && field);
+    var f = (mine && !moved && (a.querySelector(".notice") || a.querySelector("[aria-invalid=true]"))) ||
+      (typing && field) || ((moved || mine || lost) && a.querySelector("h1"));
     if (f) f.focus();
     if (u.done) { a.dataset.done = "1"; if (es) { es.close(); es = null; } }
     d.dispatchEvent(new CustomEvent("ivr:update", { detail: u }));
