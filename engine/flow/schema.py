@@ -127,7 +127,11 @@ LANGUAGE_OPTION_FIELDS: Table = (
     Field("lang", "language", "The language this option selects (none: keep the current one)."),
 )
 RETRY_FIELDS: Table = (
-    Field("max", "count", "How many times before giving up.", default=3),
+    Field(
+        "max", "count",
+        "How many times the node is asked again before going to goto (3: four tries).",
+        default=3,
+    ),
     Field("prompts", "prompts", "A prompt per try (the last repeats); built-in if omitted."),
     Field(
         "goto",
