@@ -26,7 +26,8 @@ async def find_by_reference(
     tail = tail_of(text)
     if tail is None:
         raise HandoffError(
-            f"{text.strip()[:40]!r} is not a reference: 8 letters and digits, like 3F2A-91BC"
+            f"{text.strip()[:40]!r} is not a reference: 8 characters, digits and the "
+            "letters A to F, like 3F2A-91BC"
         )
     found = [journey for journey in hub.engine.sessions if journey.endswith(tail)]
     store = hub.engine.trail
