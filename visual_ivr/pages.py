@@ -134,9 +134,14 @@ def page_model(
     p["handoff"] = handoff
     if handoff is not None and handoff["state"] == "ended" and p["lines"] == [t["transfer_call"]]:
         p["lines"] = []  # not "you're being connected": the handoff's line says it ended
+    if handoff is not None and handoff["state"] in _BEING_CALLED and not where.call:
+        p["lines"] = []  # not "call us with this reference": a person is calling them
     # A page stops listening once nothing on it can change: a handoff still can.
     p["final"] = p["done"] and (handoff is None or handoff["settled"])
     return p
+
+
+_BEING_CALLED = ("calling_back", "queued", "connected")
 
 
 def _options_of(node: m.AnyNode) -> tuple[m.Option, ...]:

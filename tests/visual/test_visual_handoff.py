@@ -142,6 +142,7 @@ async def test_call_me_back_from_a_web_only_journey(rig: Rig) -> None:
     asked = await page.follow(await page.post("/v/s/callback", {"number": "+1 555 010 0199"}))
     assert status_lines(asked) == ["We will call you at +15550100199 shortly."]
     assert 'action="/v/s/callback"' not in asked.text
+    assert "give this reference" not in asked.text  # a person is calling: not "call us"
     [originate] = rig.ami.done("Originate")
     assert f"IVR_JOURNEY={journey}" in originate["Variable"]
 
@@ -153,6 +154,7 @@ async def test_call_me_back_from_a_web_only_journey(rig: Rig) -> None:
     await rig.until_state(journey, "queued")
     queued = await page.get("/v/s")
     assert status_lines(queued) == ["You are number 3 in line."]
+    assert "give this reference" not in queued.text
 
 
 async def test_pushed_cards_and_forms(rig: Rig) -> None:
