@@ -28,6 +28,13 @@ class Metrics:
             registry=r,
         )
         self.errors = Counter("ivr_errors_total", "Errors, by kind", ["kind"], registry=r)
+        self.agi_refused = Counter(
+            "ivr_agi_refused_total",
+            "FastAGI connections that brought no request: closed (a port scan, a health "
+            "check), stalled (past the header timeout) or garbage",
+            ["reason"],
+            registry=r,
+        )
         self.reloads = Counter(
             "ivr_flow_reloads_total", "Flow reloads, by result", ["result"], registry=r
         )

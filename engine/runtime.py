@@ -109,7 +109,9 @@ class Engine:
         self.sessions: dict[str, SessionHandle] = {}  # by journey id, calls and web-only
         self._ended: deque[tuple[float, str]] = deque()
         self.ami: Ami | None = None  # set when there is one: web moves wake calls with it
-        self._agi = AgiServer(self._handle)
+        self._agi = AgiServer(
+            self._handle, refused=lambda why: self.metrics.agi_refused.labels(why).inc()
+        )
         self._http: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._wakes: set[asyncio.Task[None]] = set()

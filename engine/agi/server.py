@@ -132,27 +132,30 @@ Handler = Callable[[AgiChannel], Awaitable[None]]
 
 async def read_environment(
     reader: asyncio.StreamReader, timeout: float
-) -> tuple[AgiRequest, ResponseParser] | None:
-    """The environment block, or None if the peer left, stalled or spoke garbage."""
+) -> tuple[AgiRequest, ResponseParser] | str:
+    """The environment block, or why there is none: the peer ``closed`` early (a
+    port scan, a health check), ``stalled`` past ``timeout``, or sent ``garbage``."""
     parser = EnvironmentParser()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
         remaining = deadline - loop.time()
         if remaining <= 0:
-            return None
+            return "stalled"
         try:
             async with asyncio.timeout(remaining):
                 data = await reader.read(READ_CHUNK)
-        except (TimeoutError, ConnectionError):
-            return None
+        except TimeoutError:
+            return "stalled"
+        except ConnectionError:
+            return "closed"
         if not data:
-            return None
+            return "closed"
         try:
             request = parser.feed(data)
         except AgiProtocolError as exc:
             log.info("agi: refused a connection: %s", exc)
-            return None
+            return "garbage"
         if request is not None:
             responses = ResponseParser()
             responses.feed(parser.rest)
@@ -162,9 +165,15 @@ async def read_environment(
 class AgiServer:
     """Accepts FastAGI connections and runs ``handler`` for each valid one."""
 
-    def __init__(self, handler: Handler, header_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        header_timeout: float = 5.0,
+        refused: Callable[[str], None] | None = None,
+    ) -> None:
         self._handler = handler
         self._header_timeout = header_timeout
+        self._refused = refused  # told why a connection brought no request
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.linger = Linger()  # connections whose session is over, until Asterisk closes
@@ -187,7 +196,9 @@ class AgiServer:
         channel: AgiChannel | None = None
         try:
             found = await read_environment(reader, self._header_timeout)
-            if found is None:
+            if isinstance(found, str):
+                if self._refused is not None:
+                    self._refused(found)
                 return
             request, parser = found
             channel = AgiChannel(request, reader, writer, parser, self.linger)

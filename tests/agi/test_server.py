@@ -140,3 +140,26 @@ async def test_stop_closes_sessions_in_progress(server: tuple[AgiServer, Recorde
     await agi.stop()
     assert await asyncio.wait_for(reader.read(), 2) == b""
     writer.close()
+
+
+async def test_connections_that_bring_no_request_are_counted_by_why() -> None:
+    """An operator sees port scans, stalled peers and garbage in the metrics."""
+    reasons: list[str] = []
+    agi = AgiServer(Recorder(), header_timeout=0.3, refused=reasons.append)
+    _, port = await agi.start("127.0.0.1", 0)
+    try:
+        _, closer = await asyncio.open_connection("127.0.0.1", port)
+        closer.close()
+        _, staller = await asyncio.open_connection("127.0.0.1", port)
+        staller.write(b"agi_network_script: demo\n")  # half a header, then nothing
+        reader, talker = await asyncio.open_connection("127.0.0.1", port)
+        talker.write(b"GET / HTTP/1.1\r\n\r\n")
+        await asyncio.wait_for(reader.read(), 2)
+        async with asyncio.timeout(3):
+            while len(reasons) < 3:
+                await asyncio.sleep(0.02)
+        assert sorted(reasons) == ["closed", "garbage", "stalled"]
+        staller.close()
+        talker.close()
+    finally:
+        await agi.stop()
