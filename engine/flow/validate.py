@@ -16,6 +16,7 @@ that has no edge out of itself. Checks across flows: :mod:`.subflows`.
 
 from __future__ import annotations
 
+import difflib
 import re
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -112,10 +113,26 @@ def check_reachable(flow: Flow, succ: Graph) -> Iterator[Problem]:
     if flow.start not in flow.nodes:
         return
     roots = [n for n in (flow.start, flow.human) if n is not None and n in flow.nodes]
-    reached = search(roots, lambda n: succ[n])
+    meant = _meant_targets(flow)
+    reached = search(roots, lambda n: succ[n] + meant.get(n, ()))
     for node_id, node in flow.nodes.items():
         if node_id not in reached and not _unreadable(flow, node):
             yield warning(node.where, f"{label(node)}: never reached from start '{flow.start}'")
+
+
+def _meant_targets(flow: Flow) -> dict[str, tuple[str, ...]]:
+    """Per node, the nodes its unknown targets most likely mean ('mian' for 'main'):
+    one typo is one error, not also a warning for each node behind it."""
+    meant: dict[str, tuple[str, ...]] = {}
+    guesses = 0
+    for node_id, node in flow.nodes.items():
+        for edge in edges(node):
+            if edge.target in flow.nodes or guesses >= _MAX_SUGGESTIONS:
+                continue
+            guesses += 1
+            close = difflib.get_close_matches(edge.target, list(flow.nodes), n=1, cutoff=0.6)
+            meant[node_id] = meant.get(node_id, ()) + tuple(close)
+    return meant
 
 
 def _ends(flow: Flow, node: AnyNode) -> bool:
