@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,19 @@ def test_a_removed_subflow_serves_while_a_flow_calls_it(tmp_path: Path) -> None:
     assert store.snapshot.get("sign_in") is None
 
 
+async def edit_while_watching(store: FlowStore, edit: Callable[[], object]) -> None:
+    """Make ``edit`` while the store watches its directory; return once it reloaded."""
+    reloaded = asyncio.Event()
+    store.listeners.append(lambda result: reloaded.set())
+    watcher = asyncio.create_task(store.watch(interval=0.05))
+    try:
+        edit()
+        await asyncio.wait_for(reloaded.wait(), 2)
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+
+
 async def test_the_log_says_a_broken_edit_is_refused(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -121,15 +135,8 @@ async def test_the_log_says_a_broken_edit_is_refused(
     (tmp_path / "other.yaml").write_text("start: [\n")
     store = FlowStore(str(tmp_path))
     store.load()
-    reloaded = asyncio.Event()
-    store.listeners.append(lambda result: reloaded.set())
-    watcher = asyncio.create_task(store.watch(interval=0.05))
-    try:
-        path.write_text(GOOD.format(greeting="After").replace("goto: person", "goto: persn"))
-        await asyncio.wait_for(reloaded.wait(), 2)
-    finally:
-        watcher.cancel()
-        await asyncio.gather(watcher, return_exceptions=True)
+    broken = GOOD.format(greeting="After").replace("goto: person", "goto: persn")
+    await edit_while_watching(store, lambda: path.write_text(broken))
     assert greeting(store) == "Before"
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert any("unknown" in e and "persn" in e for e in errors)
@@ -143,15 +150,7 @@ async def test_watch_picks_up_an_edit(tmp_path: Path) -> None:
     write(path, "Before")
     store = FlowStore(str(tmp_path))
     store.load()
-    reloaded = asyncio.Event()
-    store.listeners.append(lambda result: reloaded.set())
-    watcher = asyncio.create_task(store.watch(interval=0.05))
-    try:
-        write(path, "After")
-        await asyncio.wait_for(reloaded.wait(), 2)
-    finally:
-        watcher.cancel()
-        await asyncio.gather(watcher, return_exceptions=True)
+    await edit_while_watching(store, lambda: write(path, "After"))
     assert greeting(store) == "After"
 
 
