@@ -2,15 +2,16 @@
   "use strict";
   // pid names this page to the server, which keeps one event stream per page: a
   // reconnection (a new network) replaces the old stream rather than adding one.
-  var d = document, es = null, n = 0, pid = Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
+  // stepping: a step of this page's is on its way; updates meanwhile are its answer,
+  // even those the event stream brings first.
+  var d = document, es = null, n = 0, stepping = false, pid = Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
   function root() { return d.getElementById("app"); }
   // An update: {v, h, node, lang, dir, title, html, done}. Older or identical ones are skipped.
   // Focus goes to what needs the caller after their own step (a notice, a field to
   // correct), else to the heading when the page moved on or answers their own step;
   // not when the same page changed by itself (the queue moving, a notice caused on
   // another page), which its status line or alert announces, and never away from a
-  // field being typed in. Focus on something the update replaced goes to the heading
-  // (the update of a step may come on the event stream before the step's own answer).
+  // field being typed in.
   function apply(u, mine) {
     var a = root();
     if (!a || u.v < +a.dataset.v || u.h === a.dataset.h) return;
@@ -28,8 +29,9 @@
     d.title = u.title;
     field = !moved && a.querySelector("#value");
     if (field && kept !== null) field.value = kept;
-    var f = (mine && !moved && (a.querySelector(".notice") || a.querySelector("[aria-invalid=true]"))) ||
-      (typing && field) || ((moved || mine || lost) && a.querySelector("h1"));
+    var own = mine || stepping || lost;  // their own step, or what they were on is gone
+    var f = (own && !moved && (a.querySelector(".notice") || a.querySelector("[aria-invalid=true]"))) ||
+      (typing && field) || ((moved || own) && a.querySelector("h1"));
     if (f) f.focus();
     if (u.done) { a.dataset.done = "1"; if (es) { es.close(); es = null; } }
     d.dispatchEvent(new CustomEvent("ivr:update", { detail: u }));
@@ -43,14 +45,17 @@
     if (s && s.name) body.set(s.name, s.value);
     var buttons = f.querySelectorAll("button"), i;
     for (i = 0; i < buttons.length; i++) buttons[i].disabled = true;
+    stepping = true;
     fetch(f.action, { method: "POST", body: body, headers: { Accept: "application/json" },
                       credentials: "same-origin" })
       .then(function (r) { if (!r.ok) throw r; return r.json(); })
       .then(function (u) {
         for (i = 0; i < buttons.length; i++) buttons[i].disabled = false;
         apply(u, true);
+        stepping = false;
       })
       .catch(function (e) {
+        stepping = false;
         if (e instanceof Response) { location.reload(); return; }  // the server's answer
         // No answer at all (no network): the page, and what was typed, stay.
         for (i = 0; i < buttons.length; i++) buttons[i].disabled = false;
