@@ -99,8 +99,8 @@ async def test_the_page_and_the_call_are_one_journey(demo_stack: Stack) -> None:
         # "Talk to a person", from any page, moves the call into the queue.
         await page.get_by_role("button", name="Main menu").click()
         await expect(page.locator("h1")).to_have_text("Main menu")
-        await page.get_by_role("button", name="Check my balance").click()
-        await expect(page.locator("h1")).to_have_text("Account number")
+        await page.get_by_role("button", name="Pay my bill").click()  # signed in: not again
+        await expect(page.locator("h1")).to_have_text("Pay your bill")
         await page.get_by_role("button", name="Talk to a person").click()
         await call.until(lambda: call.s.done, 10)
         assert call.s.outcome == "transfer:support"
@@ -116,8 +116,8 @@ async def test_the_page_and_the_call_are_one_journey(demo_stack: Stack) -> None:
             ("pin", "**", False),  # the page's invalid entry, refused by the session
             ("pin", "****", True),
             ("anything_else", "1", None),
-            ("main", "1", None),
-            ("account", "human", None),  # "talk to a person"
+            ("main", "2", None),
+            ("bill_confirm", "0", None),  # "talk to a person", this menu's own option
         ]
         await context.close()
 
