@@ -750,22 +750,23 @@ class Session:
 
     def _template_failed(self, exc: TemplateFailure) -> None:
         """A template failed at run time, most often on a backend's answer without a
-        field the flow reads: the caller goes to the flow's person, as after a failed
-        backend, and the designer finds the place in the log and the trail. Only a
-        failure on the way to that person ends the session."""
+        field the flow reads: the caller goes to the flow's person (a subflow without
+        one: the calling flow's), as after a failed backend, and the designer finds the
+        place in the log and the trail. Only a failure at that person ends the session."""
         where = self.node.where
         reason = (
             f"{where.file}:{where.line}: flow '{self.flow.name}' node '{self.node.id}': "
             f"{exc}"
         )
-        human = self.flow.human
-        if self.done or human is None or self.node.id == human:
+        target = self.person_target()
+        if self.done or target is None or (target[0] is self.flow and target[1] == self.node.id):
             self._fail(reason)
             return
+        flow, human, stack = target
         log.warning("call %s: %s; to '%s'", self.call.call_id, reason, human)
         self._record("error", reason=reason, then=human)
         try:
-            self._goto(human)
+            self.jump(flow, human, stack)
         except TemplateFailure as again:
             self._fail(f"{reason}; then at '{human}': {again}")
 

@@ -569,6 +569,18 @@ def test_a_template_failing_on_a_backend_s_answer_goes_to_the_person() -> None:
     assert "bill" in error.data["reason"]
 
 
+def test_a_template_failing_in_a_subflow_without_a_person_goes_to_the_caller_s() -> None:
+    broken = OTHER.replace('{en: "Hello from the subflow.", zh: "你好。"}',
+                           '{en: "{{ caller_id.x.y }}", zh: "{{ caller_id.x.y }}"}')
+    flows = {"main": compile_flow(BASE, "main"), "other": compile_flow(broken, "other")}
+    session = Session(flows["main"], CallInfo("call-2", caller_id="5550100"),
+                      flows=flows.get, clock=lambda: 0.0)
+    session.start()
+    session.feed(ev.Digit("4"))  # the subflow, whose prompt fails
+    assert session.flow.name == "main" and session.node.id == "agent"
+    assert session.outcome == "transfer:support"
+
+
 def test_a_template_failing_at_the_person_itself_ends_the_session() -> None:
     text = BASE.replace('prompt: {en: "Connecting you.", zh: "正在转接。"}',
                         'prompt: {en: "{{ result.x.y }}", zh: "{{ result.x.y }}"}')
