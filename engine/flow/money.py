@@ -43,7 +43,6 @@ _CURRENCIES: dict[str, tuple[str, int, dict[str, tuple[str, ...]]]] = {
         "zh": ("韩元",), "ko": ("원",),
     }),
 }
-CURRENCIES = frozenset(_CURRENCIES)
 _AND = {"en": "and", "es": "con"}
 _MINUS = {"en": "minus", "es": "menos", "zh": "负", "ko": "마이너스"}
 
@@ -91,10 +90,6 @@ def shown_money(value: object, currency: str = "USD") -> str:
 
 @pass_context
 def say_money(context: Context, value: object, currency: str = "USD") -> str:
+    """The filter: :func:`spoken_money` in the caller's language."""
     lang = context.get("lang")
     return spoken_money(value, currency, lang if isinstance(lang, str) else "en")
-
-
-@pass_context
-def show_money(context: Context, value: object, currency: str = "USD") -> str:
-    return shown_money(value, currency)

@@ -29,7 +29,7 @@ from jinja2.parser import Parser
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 
-from engine.flow.money import say_money, show_money
+from engine.flow.money import say_money, shown_money
 
 _N = TypeVar("_N", bound=nodes.Node)
 
@@ -123,7 +123,7 @@ def _repeated(item: object, count: object) -> int:
 def _environment(screen: bool = False) -> SandboxedEnvironment:
     env = _FlowEnvironment(undefined=StrictUndefined, autoescape=False)
     spelt = show_digits if screen else say_digits
-    money = show_money if screen else say_money
+    money = shown_money if screen else say_money
     env.filters.update(say_number=say_number, say_digits=spelt, say_money=money, mask=mask)
     return env
 
