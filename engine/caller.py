@@ -36,7 +36,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from engine import eventloop
+from engine import eventloop, queuecheck
 from engine.ami import Ami, AmiError
 from engine.config import ConfigError, Settings, load_settings
 from engine.prompts import PromptCache, PromptError
@@ -152,6 +152,7 @@ class CallReport:
     duration_s: float = 0.0
     trail: list[TrailEntry] = field(default_factory=list)
     journey_id: str = ""
+    warnings: list[str] = field(default_factory=list)  # what the designer should know
 
     def as_dict(self) -> dict[str, Any]:
         entries = trail_as_dicts(self.trail)
@@ -173,6 +174,7 @@ class CallReport:
             "outcome": self.outcome,
             "duration_s": round(self.duration_s, 3),
             "trail": entries,
+            "warnings": self.warnings,
         }
 
 
@@ -416,9 +418,13 @@ def _print_human(report: CallReport) -> None:
         elif kind == "input":
             print(f"      ← {entry.get('source')} {entry.get('value')}")
         elif kind in ("retry", "page", "http", "error", "language"):
-            details = {k: v for k, v in entry.items() if k not in ("seq", "at", "kind", "node")}
-            print(f"      · {kind} {details}")
+            details = (
+                f"{k}={v}" for k, v in entry.items() if k not in ("seq", "at", "kind", "node")
+            )
+            print(f"      · {kind} {' '.join(details)}")
     print(f"outcome: {report.outcome} after {report.duration_s:.1f} s")
+    for warning in report.warnings:
+        print(f"warning: {warning}")
 
 
 def _check_flow(name: str, directory: str) -> None:
@@ -462,11 +468,30 @@ async def _main(args: argparse.Namespace, settings: Settings) -> CallReport:
             raise CallError(f"no valid flow named '{flow}' in {directory} (try: ivr validate)")
         await stack.ami.wait_ready(10.0)
         await caller.wait_ready(10.0)
-        return await place_call(caller, stack.engine, flow, parse_script(args.script),
-                                args.caller_id, args.timeout or CALL_TIMEOUT_S, phone)
+        report = await place_call(caller, stack.engine, flow, parse_script(args.script),
+                                  args.caller_id, args.timeout or CALL_TIMEOUT_S, phone)
+        report.warnings.extend(await _queue_warnings(stack.ami, report.outcome))
+        return report
     finally:
         await caller.stop()
         await stack.stop()
+
+
+async def _queue_warnings(ami: Ami, outcome: str) -> list[str]:
+    """A transfer to a queue Asterisk does not have went to the fallback queue."""
+    kind, _, queue = outcome.partition(":")
+    if kind != "transfer" or not queue:
+        return []
+    try:
+        if not await queuecheck.missing_queues(ami, [queue]):
+            return []
+        fallback = await queuecheck.fallback_queue(ami)
+    except AmiError:
+        return []
+    return [
+        f"Asterisk has no queue '{queue}', so this caller waits in the fallback queue "
+        f"'{fallback}'; define the queue in queues.conf, or correct the name"
+    ]
 
 
 def run_call(args: argparse.Namespace) -> int:

@@ -38,6 +38,12 @@ class Metrics:
         self.reloads = Counter(
             "ivr_flow_reloads_total", "Flow reloads, by result", ["result"], registry=r
         )
+        self.queues_missing = Gauge(
+            "ivr_queues_missing",
+            "Queues that transfers (or the agent desktop) name and the Asterisk does not "
+            "have: their callers wait in the fallback queue",
+            registry=r,
+        )
         self.gc_pause = Histogram(
             "ivr_gc_pause_seconds",
             "How long each pass of Python's cyclic garbage collector held the event loop",

@@ -14,15 +14,16 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from aiohttp import web
 
-from engine import eventloop
+from engine import eventloop, queuecheck
 from engine.ami import Ami
 from engine.config import ConfigError, Settings, load_settings
 from engine.demo_backend import demo_backend_app
-from engine.flow.model import Return, Transfer
+from engine.flow.model import Flow, Return, Transfer
 from engine.flowstore import FlowStore
 from engine.logs import setup_logging
 from engine.prompts import PromptCache
@@ -30,7 +31,7 @@ from engine.runtime import Engine
 from engine.sandbox import unseen_prompt_dir
 from engine.speech.service import speech_service
 from engine.trail.store import SqliteTrailStore
-from visual_ivr.agent import install_handoff
+from visual_ivr.agent import HANDOFF_HUB, install_handoff
 from visual_ivr.app import VISUAL_KEY, VisualIvr
 
 log = logging.getLogger(__name__)
@@ -195,15 +196,32 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    queues = loop.create_task(_watch_queues(stack), name="queue-check")
     if ready is not None:
         ready.set()
     try:
         await stop.wait()
     finally:
+        queues.cancel()
         calls = len(stack.engine.calls)
         log.info("stopping: %d calls in progress go to the dialplan fallback", calls)
         await stack.stop()
         print("ivr: stopped", flush=True)
+
+
+async def _watch_queues(stack: Stack) -> None:
+    """Say which transfers name a queue the Asterisk does not have (queuecheck.py)."""
+    store = stack.engine.flows
+
+    def current() -> tuple[int, Mapping[str, Flow]]:
+        return store.snapshot.version, store.snapshot.flows
+
+    agent_queues = stack.runner.app[HANDOFF_HUB].settings.agent_queues
+    missing = stack.engine.metrics.queues_missing
+    try:
+        await queuecheck.watch(stack.ami, current, agent_queues, missing.set)
+    except Exception:  # a check that cannot run must not take the engine down, nor hide
+        log.exception("queues: the check of the flows' queues stopped")
 
 
 def run_serve(args: argparse.Namespace) -> int:
