@@ -45,6 +45,7 @@ from engine.flow.subflows import (
 )
 from engine.flow.textchecks import at, label, node_path
 from engine.flow.walk import Graph, components, cycle, edges, graph, search
+from engine.speech.grammar import normalise
 
 _INPUT_TYPES = (Menu, Input)
 _MAX_PROBE_LENGTH = 32
@@ -247,6 +248,27 @@ def check_keys(flow: Flow) -> Iterator[Problem]:
                 )
             else:
                 first[option.key] = i
+        yield from _same_phrases(flow, node)
+
+
+def _same_phrases(flow: Flow, node: Menu | Input) -> Iterator[Problem]:
+    """A phrase two options share is heard as the first of them, always."""
+    first: dict[tuple[str, str], int] = {}
+    for i, option in enumerate(node.options):
+        for lang, phrases in option.phrases.items():
+            for phrase in phrases:
+                said = (lang, normalise(phrase))
+                j = first.setdefault(said, i)
+                if j == i:
+                    continue
+                other = node.options[j]
+                yield error(
+                    at(flow, node_path(node, "options", i, "phrases", lang), option.where),
+                    f"{label(node)} option '{option.key}': option '{other.key}' (line "
+                    f"{other.where.line}) already has the {lang} phrase '{phrase}', so a "
+                    f"caller saying it always gets option '{other.key}'; give each option "
+                    "its own words",
+                )
 
 
 def _probe(node: Input, key: str, pattern: re.Pattern[str] | None) -> str | None:
