@@ -38,6 +38,13 @@ class Metrics:
         self.reloads = Counter(
             "ivr_flow_reloads_total", "Flow reloads, by result", ["result"], registry=r
         )
+        self.http_requests = Counter(
+            "ivr_http_requests_total",
+            "Requests of flows' http nodes, by flow and result (ok, timeout, 4xx, 5xx, "
+            "failed: unreachable or an answer that is not JSON)",
+            ["flow", "result"],
+            registry=r,
+        )
         self.queues_missing = Gauge(
             "ivr_queues_missing",
             "Queues that transfers (or the agent desktop) name and the Asterisk does not "

@@ -15,8 +15,8 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -368,12 +368,41 @@ class _Observer:
     def on_update(self, session: Session, entries: list[TrailEntry]) -> Awaitable[None] | None:
         for listener in self._engine.listeners:
             listener(session, entries)
+        for entry in entries:
+            if entry.kind == "http":
+                self._http_done(session, entry)
         if entries and self._engine.trail is not None:
             return self._engine.trail.append(session.call.call_id, entries)
         return None
 
     def on_step_latency(self, seconds: float) -> None:
         self._engine.metrics.observe_step(seconds)
+
+    def _http_done(self, session: Session, entry: TrailEntry) -> None:
+        """Count every backend request, and log a failed one: an outage otherwise
+        shows only as more callers sent to a person."""
+        flow = session.flow.name
+        result = http_result(entry.data)
+        self._engine.metrics.http_requests.labels(flow, result).inc()
+        if result != "ok":
+            log.warning(
+                "http: flow %s node %s: %s after %s ms (call %s)", flow, entry.node,
+                entry.data.get("error") or result, entry.data.get("elapsed_ms"),
+                session.call.call_id,
+            )
+
+
+def http_result(data: Mapping[str, Any]) -> str:
+    """A bounded label for an http node's result: ok, timeout, 4xx, 5xx, or
+    failed (unreachable, not JSON, too large, redirected away)."""
+    if data.get("ok"):
+        return "ok"
+    status = int(data.get("status") or 0)
+    if data.get("error") == "timeout":
+        return "timeout"
+    if 400 <= status < 600 and data.get("error") == f"status {status}":
+        return f"{status // 100}xx"
+    return "failed"
 
 
 def _spoken_languages(flow: Flow) -> set[str]:

@@ -73,12 +73,21 @@ async def test_slow_backend_plays_the_hold_prompt(demo_stack: Stack) -> None:
     assert http[0]["ok"] and http[0]["elapsed_ms"] >= 2900
 
 
-async def test_failing_backend_takes_the_error_exit(demo_stack: Stack) -> None:
+async def test_failing_backend_takes_the_error_exit(
+    demo_stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
     r = await call(demo_stack, "1 1 000000# 1111#")
     http = [e for e in r["trail"] if e["kind"] == "http"]
     assert http[0]["ok"] is False and http[0]["status"] == 503
     assert "down_say" in r["nodes"]
     assert r["outcome"] == "transfer:support"
+    # An outage shows in the metrics and the log, not only as more transfers.
+    registry = demo_stack.engine.metrics.registry
+    sample = registry.get_sample_value
+    assert sample("ivr_http_requests_total", {"flow": "identify", "result": "5xx"}) == 1
+    assert sample("ivr_http_requests_total", {"flow": "identify", "result": "ok"}) is None
+    failed = [m for m in caplog.messages if m.startswith("http: flow identify node ")]
+    assert len(failed) == 1 and f"status 503 after {http[0]['elapsed_ms']} ms" in failed[0]
 
 
 async def test_bill_payment(demo_stack: Stack) -> None:
