@@ -51,6 +51,11 @@ class Metrics:
             "have: their callers wait in the fallback queue",
             registry=r,
         )
+        self.flows_broken = Gauge(
+            "ivr_flows_broken",
+            "Flow files with errors: not served, or served at their last good version",
+            registry=r,
+        )
         self.gc_pause = Histogram(
             "ivr_gc_pause_seconds",
             "How long each pass of Python's cyclic garbage collector held the event loop",

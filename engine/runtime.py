@@ -26,7 +26,7 @@ from engine.agi.protocol import AgiRequest
 from engine.agi.server import AgiChannel, AgiServer
 from engine.ami import Ami, AmiError
 from engine.flow.model import Flow, Input, Menu, Subflow
-from engine.flowstore import FlowStore
+from engine.flowstore import FlowStore, ReloadResult
 from engine.media.call import MediaCall
 from engine.media.server import MediaServer
 from engine.metrics import Metrics
@@ -123,8 +123,9 @@ class Engine:
         """Serve; ``report_flows``: log every flow file's problems (``ivr call``
         reports those of the flow it calls itself)."""
         result = await self.flows.reload()
-        for problem in result.problems if report_flows else ():
-            log.warning("flows: %s", problem)
+        self._count_broken(result)
+        if report_flows:
+            _log_start(result)
         self._http = httpnode.client()
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self.metrics.watch_loop_lag(), name="loop-lag"))
@@ -192,10 +193,14 @@ class Engine:
                     todo.append(sub)
         return False
 
-    def _on_reload(self, result: object) -> None:
-        self.metrics.reloads.labels("error" if getattr(result, "errors", []) else "ok").inc()
+    def _on_reload(self, result: ReloadResult) -> None:
+        self.metrics.reloads.labels("error" if result.errors else "ok").inc()
+        self._count_broken(result)
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self.warm_prompts()))
+
+    def _count_broken(self, result: ReloadResult) -> None:
+        self.metrics.flows_broken.set(len(result.refused) + len(result.unserved))
 
     async def _handle(self, channel: AgiChannel) -> None:
         request = channel.request
@@ -403,6 +408,18 @@ def http_result(data: Mapping[str, Any]) -> str:
     if 400 <= status < 600 and data.get("error") == f"status {status}":
         return f"{status // 100}xx"
     return "failed"
+
+
+def _log_start(result: ReloadResult) -> None:
+    """The flows' problems at start, errors as errors: a flow that cannot be served
+    sends its calls to the dialplan's fallback, which an operator must hear of."""
+    for problem in result.problems:
+        (log.error if problem.is_error else log.warning)("flows: %s", problem)
+    for name in sorted(result.unserved):
+        log.error(
+            "flows: %s.yaml has errors and is not served: its calls go to the dialplan's "
+            "fallback (the apology, then a person)", name
+        )
 
 
 def _spoken_languages(flow: Flow) -> set[str]:
