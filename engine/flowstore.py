@@ -148,10 +148,10 @@ class FlowStore:
         while True:
             await asyncio.sleep(interval)
             if self.changed_on_disk():
-                _log_reload(await self.reload())
+                log_reload(await self.reload())
 
 
-def _log_reload(result: ReloadResult) -> None:
+def log_reload(result: ReloadResult) -> None:
     """What a designer who just saved a file needs to read: what is wrong, and what
     callers get meanwhile."""
     for problem in result.problems:

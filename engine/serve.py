@@ -24,7 +24,7 @@ from engine.ami import Ami
 from engine.config import ConfigError, Settings, load_settings
 from engine.demo_backend import demo_backend_app
 from engine.flow.model import Flow, Return, Transfer
-from engine.flowstore import FlowStore
+from engine.flowstore import FlowStore, log_reload
 from engine.logs import setup_logging
 from engine.prompts import PromptCache
 from engine.runtime import Engine
@@ -65,6 +65,12 @@ async def _health(request: web.Request) -> web.Response:
         "ami_connected": ami.connected,
     }
     return web.json_response(body, status=200 if ami.connected else 503)
+
+
+async def _live(request: web.Request) -> web.Response:
+    """Liveness: the engine's loop answers. Calls keep being served while AMI is
+    down (only agents and queues wait for it), so a restart would not help then."""
+    return web.json_response({"live": True})
 
 
 async def _index(request: web.Request) -> web.Response:
@@ -115,6 +121,7 @@ def build_web_app(engine: Engine, ami: Ami, settings: Settings | None = None) ->
     app.router.add_get("/", _index)
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/healthz", _health)
+    app.router.add_get("/livez", _live)
     app.router.add_get("/favicon.ico", _no_icon)
     app.add_subapp("/demo/api", demo_backend_app())
     visual = VisualIvr(engine, settings or Settings())
@@ -196,6 +203,8 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    reloads: set[asyncio.Task[None]] = set()
+    loop.add_signal_handler(signal.SIGHUP, _reload_on_signal, stack.engine.flows, reloads)
     queues = loop.create_task(_watch_queues(stack), name="queue-check")
     if ready is not None:
         ready.set()
@@ -207,6 +216,19 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
         log.info("stopping: %d calls in progress go to the dialplan fallback", calls)
         await stack.stop()
         print("ivr: stopped", flush=True)
+
+
+def _reload_on_signal(flows: FlowStore, running: set[asyncio.Task[None]]) -> None:
+    """SIGHUP, as daemons take it: read the flows again now (they are also read
+    whenever their files change)."""
+    log.info("SIGHUP: reloading the flows")
+
+    async def reload() -> None:
+        log_reload(await flows.reload())
+
+    task = asyncio.get_running_loop().create_task(reload(), name="flow-reload")
+    running.add(task)
+    task.add_done_callback(running.discard)
 
 
 async def _watch_queues(stack: Stack) -> None:

@@ -203,6 +203,25 @@ async def test_sigterm_hands_calls_to_the_fallback_and_exits_cleanly(
         await watch.hang_up()
 
 
+async def test_sighup_reloads_and_livez_answers(engine_process: EngineProcess) -> None:
+    """SIGHUP reads the flows again (it used to end the engine without a word), and
+    /livez answers while the engine runs."""
+    process = engine_process.process
+    assert process.stdout is not None
+    process.send_signal(signal.SIGHUP)
+    async with asyncio.timeout(20):
+        while not any("flows reloaded:" in line for line in engine_process.output):
+            line = (await process.stdout.readline()).decode()
+            assert line, f"engine exited: {engine_process.output}"
+            engine_process.output.append(line)
+    assert any("SIGHUP: reloading the flows" in line for line in engine_process.output)
+    assert process.returncode is None
+    async with aiohttp.ClientSession() as http:
+        url = f"http://127.0.0.1:{engine_process.web_port}/livez"
+        async with http.get(url) as response:
+            assert response.status == 200 and await response.json() == {"live": True}
+
+
 async def _hammer(port: int, stop: asyncio.Event) -> int:
     """Port-scan and garbage the FastAGI port until told to stop; returns attempts."""
     attempts = 0
