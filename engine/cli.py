@@ -111,7 +111,12 @@ def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ivr", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="ivr",
+        description="A programmable IVR and visual IVR on Asterisk: YAML call flows, "
+        "driven over FastAGI and AMI, and the same menus as a web page.",
+        epilog="Start with `ivr sandbox up`, then `ivr serve`; `ivr COMMAND --help` for each.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (
         _add_serve, _add_call, _add_validate, _add_schema, _add_graph, _add_report, _add_sandbox

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
 from datetime import datetime
 
 from engine.report.figures import tally
-from engine.report.reading import ReportError, journeys, open_store
+from engine.report.reading import ReportError, check_flow_name, journeys, open_store
 from engine.report.text import as_text
 
 _SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([mhdw])$")
@@ -59,6 +60,8 @@ def run_report(args: argparse.Namespace) -> int:
             raise ReportError(f"--since {args.since} is not before --until {args.until}")
         db = open_store(store)
         try:
+            if args.flow:
+                check_flow_name(db, args.flow)
             flows = tally(journeys(db, since, until, args.flow))
         finally:
             db.close()
@@ -71,10 +74,14 @@ def run_report(args: argparse.Namespace) -> int:
         "until": until,
         "flows": [figures.as_dict() for _, figures in sorted(flows.items())],
     }
-    if args.json:
-        print(json.dumps(report, ensure_ascii=False, indent=2))
-    else:
-        print(as_text(report))
+    try:
+        if args.json:
+            print(json.dumps(report, ensure_ascii=False, indent=2))
+        else:
+            print(as_text(report))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `ivr report | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

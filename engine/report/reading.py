@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from engine.flow.problems import did_you_mean
+
 
 class ReportError(Exception):
     """The store cannot be read: said in a line the user can act on."""
@@ -62,6 +64,17 @@ def open_store(path: str) -> sqlite3.Connection:
     except sqlite3.Error as exc:
         raise ReportError(f"{path}: not a trail store the report can read: {exc}") from exc
     return db
+
+
+def check_flow_name(db: sqlite3.Connection, flow: str) -> None:
+    """ReportError when no journey of any time is of ``flow`` (a typo, most likely:
+    the report would otherwise say only that the period has none)."""
+    if db.execute("SELECT 1 FROM journeys WHERE flow = ? LIMIT 1", (flow,)).fetchone():
+        return
+    names = [row[0] for row in db.execute("SELECT DISTINCT flow FROM journeys ORDER BY flow")]
+    there = f" (flows there: {', '.join(names)})" if names else ""
+    raise ReportError(f"--flow {flow}: no journey of that flow in the store{there}"
+                      f"{did_you_mean(flow, names)}")
 
 
 def journeys(

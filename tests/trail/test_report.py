@@ -3,8 +3,11 @@ per-node figures, queue waits, wrap-ups, the period, and what a user can get wro
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ from engine.report.figures import percentile
 from engine.report.reading import ReportError
 from engine.session.events import TrailEntry
 from engine.trail.store import SqliteTrailStore, new_journey_id
+from tests.conftest import ROOT
 
 NOW = 1_790_000_000.0  # 2026-09-21
 FLOW = "service_line"
@@ -263,6 +267,32 @@ async def test_only_one_flow(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     await store.close()
     out = report(capsys, "--store", path, "--since", "all", "--until", str(NOW), "--flow", "b")
     assert [(f["flow"], f["journeys"]) for f in out["flows"]] == [("b", 2)]
+    # A name no journey has is a mistake, not an empty period.
+    assert main(["report", "--store", path, "--since", "all", "--flow", "bb"]) == 2
+    assert capsys.readouterr().err == (
+        "ivr report: --flow bb: no journey of that flow in the store (flows there: a, b)"
+        " (did you mean 'b'?)\n"
+    )
+
+
+def test_a_reader_that_stops_early(tmp_path: Path) -> None:
+    """`ivr report --json | head -1`: no traceback when head has read what it wanted
+    (the report is larger than a pipe holds, so the writer meets the closed pipe)."""
+    path = str(tmp_path / "trail.sqlite3")
+    asyncio.run(_journeys(path, 300))
+    run = subprocess.run(
+        f"{sys.executable} -m engine.cli report --json --store {path} --since all | head -1",
+        shell=True, capture_output=True, text=True, cwd=ROOT, check=False,
+    )
+    assert run.stdout == "{\n" and run.stderr == ""
+
+
+async def _journeys(path: str, flows: int) -> None:
+    store = SqliteTrailStore(path)
+    w = Writer(store)
+    for i in range(flows):
+        await w.journey([node("main", "menu"), end("main", "hangup")], flow=f"flow{i}")
+    await store.close()
 
 
 def test_periods() -> None:
