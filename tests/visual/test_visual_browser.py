@@ -225,6 +225,16 @@ async def test_keys_typed_on_the_phone_show_on_the_page(demo_stack: Stack) -> No
         assert await page.evaluate("document.activeElement.id") == "value"
         # A PIN's keys are counted, not shown.
         assert await page.locator("#value").get_attribute("value") is None
+        # Resting on another control, a key on the phone leaves focus there (it went
+        # to the heading, and a screen reader read it again at every key), and the
+        # count is said through the live region that was there before it changed.
+        home = page.get_by_role("button", name="Home")
+        await home.focus()
+        await call.press("2")
+        typed = "2 digits typed on your phone so far."
+        await expect(page.locator(".typed")).to_have_text(typed)
+        assert await page.evaluate("document.activeElement.value") == "home"
+        await expect(page.locator("#live")).to_have_text(typed)
         await call.hangup()
 
 
@@ -430,4 +440,10 @@ async def test_focus_stays_with_the_person_using_the_page(demo_stack: Stack) -> 
         assert await page.evaluate("document.activeElement.id") == "value"
         await page.keyboard.type("456")
         await expect(field).to_have_value("123456")
+        # An entry the input refuses: the notice is the field's description.
+        await field.fill("12")
+        await page.get_by_role("button", name="Continue").click()
+        await expect(page.locator("#value")).to_have_attribute("aria-invalid", "true")
+        await expect(page.locator("#value")).to_have_attribute("aria-describedby", "notice hint")
+        assert await page.evaluate("document.activeElement.id") == "notice"
         await context.close()

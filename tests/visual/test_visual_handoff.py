@@ -75,7 +75,7 @@ async def rig(visual: VisualIvr, aiohttp_client: ClientMaker) -> AsyncIterator[R
 
 
 def status_lines(reply: Reply) -> list[str]:
-    return re.findall(r'<p class="wait" role="status">(.*?)</p>', reply.text)
+    return re.findall(r'<p class="wait" data-status>(.*?)</p>', reply.text)
 
 
 async def test_the_queue_place_shows_and_moves_live(rig: Rig) -> None:

@@ -6,12 +6,28 @@
   // even those the event stream brings first.
   var d = document, es = null, n = 0, stepping = false, pid = Date.now().toString(36) + Math.random().toString(36).slice(2, 12);
   function root() { return d.getElementById("app"); }
+  // The status lines of a page ("3 digits typed on your phone", a place in line), said
+  // through the one live region outside #app: one that arrives already filled in, as
+  // every update's new HTML does, is not announced.
+  function statuses(a) {
+    return [].map.call(a.querySelectorAll("[data-status]"), function (e) {
+      return e.textContent;
+    }).join(" ");
+  }
+  // What a control is, so that the same one can be found in the page's new HTML.
+  function spot(e) {
+    if (e.id) return "#" + CSS.escape(e.id);
+    if (e.tagName !== "BUTTON" || !e.form) return null;
+    var s = 'form[action="' + CSS.escape(e.form.getAttribute("action")) + '"] button';
+    return e.name ? s + '[name="' + CSS.escape(e.name) + '"][value="' + CSS.escape(e.value) + '"]' : s;
+  }
   // An update: {v, h, node, lang, dir, title, html, done}. Older or identical ones are skipped.
   // Focus goes to what needs the caller after their own step (a notice, a field to
   // correct), else to the heading when the page moved on or answers their own step;
-  // not when the same page changed by itself (the queue moving, a notice caused on
-  // another page), which its status line or alert announces, and never away from a
-  // field being typed in.
+  // not when the same page changed by itself (keys typed on the phone, the queue
+  // moving, a notice caused on another page): focus stays on the same control, and
+  // the live region or the alert says what changed. Never away from a field being
+  // typed in.
   function apply(u, mine) {
     var a = root();
     if (!a || u.v < +a.dataset.v || u.h === a.dataset.h) return;
@@ -22,7 +38,13 @@
     var kept = field && field.value !== field.defaultValue ? field.value : null;
     var typing = field && d.activeElement === field;
     var lost = !typing && a.contains(d.activeElement);
+    var at = lost && !moved && !mine && !stepping && window.CSS ? spot(d.activeElement) : null;
+    var said = statuses(a);
     a.innerHTML = u.html;
+    var same = at && a.querySelector(at);
+    if (same) { same.focus(); lost = false; }
+    var live = d.getElementById("live"), now = statuses(a);
+    if (live && now && now !== said) live.textContent = now;
     a.dataset.v = u.v; a.dataset.h = u.h; a.dataset.node = u.node;
     d.documentElement.lang = u.lang;
     d.documentElement.dir = u.dir || "ltr";
