@@ -9,9 +9,10 @@ reports it and returns a harmless placeholder so reading can go on and find the 
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 
 from engine.flow.model import DEFAULT_LANGUAGE, Prompt, PromptPart, Text, Where
 from engine.flow.problems import Problem, did_you_mean, error
@@ -34,6 +35,7 @@ class Context:
         self.human: str | None = None
         self.problems: list[Problem] = []
         self.locations: dict[Path, Where] = {}
+        self.unread_sets: set[str] = set()  # see unread_variables
 
     @property
     def default_language(self) -> str:
@@ -66,6 +68,24 @@ def _instead(key: str, known: Collection[str]) -> str:
     return found[1] if found is not None and found[0] in known else ""
 
 
+# Fields whose values name the variables they set.
+_SETTERS = ("var", "save_as", "values", "variables")
+
+
+def unread_variables(mapping: Map, known: Collection[str] = ()) -> Iterator[str]:
+    """The variables that fields not read (not in ``known``) would set, had they been:
+    a misspelled setter ('saveas: slots'), or one on a node that could not be read.
+    The mistake is reported where it is written; a use of such a name is not also
+    reported as unknown (``Flow.unread_sets``), once per use."""
+    for entry in mapping:
+        if entry.key in known or not difflib.get_close_matches(entry.key, _SETTERS, 1, 0.6):
+            continue
+        if isinstance(entry.value, Map):
+            yield from (e.key for e in entry.value)
+        elif isinstance(entry.value, Scalar) and entry.value.text():
+            yield entry.value.text() or ""
+
+
 class Reader:
     """One mapping read against its field table. ``label`` starts every message
     (``menu 'main'``); ``path`` is the model path its values are recorded under."""
@@ -89,6 +109,7 @@ class Reader:
 
     def _check_fields(self) -> None:
         known = names(self.table)
+        self.ctx.unread_sets.update(unread_variables(self.map, known))
         for entry in self.map:
             if entry.key not in known:
                 hint = (

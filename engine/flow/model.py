@@ -374,6 +374,10 @@ class Flow:
     locations: Mapping[tuple[str | int, ...], Where] = field(
         default_factory=dict, compare=False, repr=False
     )
+    # Variables that something the parser could not read would have set (a misspelled
+    # 'save_as', a node of unknown type or defined twice): that mistake is reported,
+    # and uses of these names are not also reported as unknown. Filled by the parser.
+    unread_sets: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
     @property
     def default_language(self) -> str:

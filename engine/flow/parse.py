@@ -24,6 +24,7 @@ from engine.flow.fields import (
     read_prompt,
     read_templates,
     read_text,
+    unread_variables,
 )
 from engine.flow.model import (
     AnyNode,
@@ -436,17 +437,25 @@ def _node_type(ctx: Context, node_id: str, body: Map, where: Where) -> str | Non
     return text
 
 
+def _stand_in(ctx: Context, node_id: str, where: Where) -> AnyNode:
+    """What a node that could not be read becomes: a return with no 'type' recorded.
+    The validator knows it (its targets, its kind are unknown), and judges nothing
+    through it: not which nodes it leads to, nor whether it is a transfer."""
+    ctx.locations.pop(("nodes", node_id, "type"), None)
+    return Return(node_id, where, Text(), None, None)
+
+
 def _node(ctx: Context, node_id: str, value: YValue, where: Where) -> AnyNode:
     ctx.mark(("nodes", node_id), where)
-    placeholder = Return(node_id, where, Text(), None, None)
     if not isinstance(value, Map):
         ctx.error(
             value.where, f"node '{node_id}': must be a mapping with a 'type', not {describe(value)}"
         )
-        return placeholder
+        return _stand_in(ctx, node_id, where)
     node_type = _node_type(ctx, node_id, value, where)
     if node_type is None:
-        return placeholder
+        ctx.unread_sets.update(unread_variables(value))
+        return _stand_in(ctx, node_id, where)
     label = f"{node_type} '{node_id}'"
     r = Reader(ctx, value, node_fields(node_type), label, ("nodes", node_id), where)
     base = _Base(
@@ -519,6 +528,16 @@ def _nodes(ctx: Context, r: Reader) -> dict[str, AnyNode] | None:
                 "subflow's nodes flow/node), control characters or spaces at its ends",
             )
         nodes[e.key] = _node(ctx, e.key, e.value, e.key_where)
+    for e in found.repeated:
+        if e.key not in nodes:
+            continue
+        # An id defined twice (reported as a duplicate key): which definition was meant
+        # is not known, so neither stands; each is still read for its own mistakes.
+        _node(ctx, e.key, e.value, e.key_where)
+        for definition in (found.get(e.key), e.value):
+            if isinstance(definition, Map):
+                ctx.unread_sets.update(unread_variables(definition))
+        nodes[e.key] = _stand_in(ctx, e.key, nodes[e.key].where)
     return nodes
 
 
@@ -577,5 +596,6 @@ def parse_flow(text: str, path: str, name: str | None = None) -> tuple[Flow | No
         caller_name=caller_name,
         where=value.where,
         locations=ctx.locations,
+        unread_sets=frozenset(ctx.unread_sets),
     )
     return flow, sorted_problems(ctx.problems)

@@ -431,7 +431,8 @@ def check_templates(
     not looked up (they come after a subflow that could not be read). A use guarded
     with ``is defined`` or ``| default`` may read a name another flow sets (one that
     calls this flow): ``set_elsewhere`` says whether one does; a name no flow sets is
-    a typo, guarded or not."""
+    a typo, guarded or not. A name in ``flow.unread_sets`` is not reported: a field
+    that would set it was misspelled, and that is the mistake said."""
     defined = defined_variables(flow) | set(also_defined)
     returns = any(node.type == "return" for node in flow.nodes.values())
     # Names a branch proves set ("x is defined"): the use-before-set check follows
@@ -468,7 +469,7 @@ def check_templates(
             site.text
         )
         required = templates.required_names(site.text, site.expression)
-        for name in sorted(used - defined):
+        for name in sorted(used - defined - flow.unread_sets):
             if (name not in required or name in proven) and set_elsewhere(name):
                 continue
             where = name_where(site, name)

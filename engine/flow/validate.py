@@ -82,7 +82,7 @@ def check_start_and_human(flow: Flow) -> Iterator[Problem]:
         yield error(
             where, f"human: unknown node '{flow.human}'{did_you_mean(flow.human, flow.nodes)}"
         )
-    elif not isinstance(human, Transfer):
+    elif not isinstance(human, Transfer) and not _unreadable(flow, human):
         yield error(where, f"human: '{flow.human}' is a {human.type}, not a transfer")
 
 
@@ -122,11 +122,14 @@ def check_reachable(flow: Flow, succ: Graph) -> Iterator[Problem]:
 
 
 def _meant_targets(flow: Flow) -> dict[str, tuple[str, ...]]:
-    """Per node, the nodes its unknown targets most likely mean ('mian' for 'main'):
-    one typo is one error, not also a warning for each node behind it."""
+    """Per node, the nodes its unknown targets most likely mean ('mian' for 'main'),
+    and every node for one the parser could not read: one mistake is one error, not
+    also a warning for each node behind it."""
     meant: dict[str, tuple[str, ...]] = {}
     guesses = 0
     for node_id, node in flow.nodes.items():
+        if _unreadable(flow, node):  # its targets are unknown: it may lead to any node
+            meant[node_id] = tuple(flow.nodes)
         for edge in edges(node):
             if edge.target in flow.nodes or guesses >= _MAX_SUGGESTIONS:
                 continue

@@ -76,6 +76,10 @@ class Entry:
 class Map:
     entries: tuple[Entry, ...]
     where: Where
+    # Keys written again later in the mapping, each reported as a duplicate and left
+    # out of ``entries`` (the first stands): a reader may tell that the one it read
+    # was not the only one.
+    repeated: tuple[Entry, ...] = ()
 
     def entry(self, key: str) -> Entry | None:
         return next((e for e in self.entries if e.key == key), None)
@@ -260,6 +264,7 @@ class _Builder:
         written = {id(key) for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge"}
         self.loader.flatten_mapping(node)  # resolves "<<" merge keys: theirs come first
         entries: list[Entry] = []
+        repeated: list[Entry] = []
         seen: dict[str, tuple[Where, bool]] = {}
         for key_node, value_node in node.value:
             key_where = self.where(key_node)
@@ -280,6 +285,7 @@ class _Builder:
                     self.problems.append(
                         error(key_where, f"duplicate key '{key}' (first at line {first.line})")
                     )
+                    repeated.append(Entry(key, key_where, value))
                     continue
                 if not mine:  # a default merged in again: the first one stands
                     continue
@@ -287,7 +293,7 @@ class _Builder:
                 entries = [e for e in entries if e.key != key]
             seen[key] = (key_where, mine)
             entries.append(Entry(key, key_where, value))
-        return Map(tuple(entries), self.where(node))
+        return Map(tuple(entries), self.where(node), tuple(repeated))
 
 
 def load_yaml(text: str, path: str) -> tuple[YValue | None, list[Problem]]:
