@@ -420,6 +420,19 @@ def subflow_variables(flow: Flow, flows: Mapping[str, Flow | None]) -> set[str]:
     return names
 
 
+_BRACES = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.DOTALL)
+
+
+def _braced_expression(site: TemplateSite) -> str | None:
+    """An expression written as a template (``when: "{{ hours.open }}"``), which does
+    not compile: what to write instead. (A branch case's 'when' is the only field
+    that is an expression.)"""
+    if not site.expression or "{{" not in site.text:
+        return None
+    bare = " ".join(_BRACES.sub(r"\1", site.text).split())
+    return f"a 'when' is an expression: write it without {{{{ }}}}, e.g. when: {bare}"
+
+
 def check_templates(
     flow: Flow,
     also_defined: Collection[str] = (),
@@ -457,11 +470,8 @@ def check_templates(
         else:
             continue
         if issue is not None:
-            message = issue.message
-            yield error(
-                _shift(site.where, site.text, issue.line),
-                f"{site.context}: template error: {message}",
-            )
+            message = _braced_expression(site) or f"template error: {issue.message}"
+            yield error(_shift(site.where, site.text, issue.line), f"{site.context}: {message}")
             continue
         if site.node in unchecked:
             continue
