@@ -161,7 +161,10 @@ def _ending(view: dict[str, Any], where: Where, t: dict[str, str], ref: str) -> 
     if outcome == "caller_hangup":
         return {"heading": t["ended"], "lines": [t["call_ended"]], "restart": where.restart}
     if outcome == "hangup":
-        return {"heading": t["ended"], "lines": [t["hangup"]], "restart": where.restart}
+        # The flow's own last words (its say texts and hangup prompt, in the caller's
+        # language) are the page's cards; the page's goodbye only when it said none.
+        lines = [] if view["cards"] else [t["hangup"]]
+        return {"heading": t["ended"], "lines": lines, "restart": where.restart}
     person = (
         t["transfer_web"].format(phone=where.human_phone, ref=ref)
         if where.human_phone

@@ -328,6 +328,7 @@ class Session:
                 self._out.append(ev.Transfer(node.queue, self.call.call_id, survey, lang))
             case m.Hangup():
                 self._play(node.prompt, barge_in=False)
+                self.cards.extend(self._screen_texts(node.prompt))  # the flow's goodbye
                 self._end("hangup")
                 self._out.append(ev.Hangup())
 

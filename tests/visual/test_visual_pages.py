@@ -601,3 +601,64 @@ def test_right_to_left_languages_are_laid_out_so() -> None:
         "rtl", "rtl", "rtl", "rtl", "ltr", "ltr", "ltr"
     ]
     assert LANG_NAMES["ar"] == "العربية" and LANG_NAMES["ko"] == "한국어"
+
+
+_GOODBYE_FLOW = """
+languages: [en, zh]
+start: lang
+nodes:
+  lang:
+    type: language
+    prompt: {en: "For English, press 1.", zh: "中文请按2。"}
+    options:
+      - {key: 1, lang: en, label: English, goto: thanks}
+      - {key: 2, lang: zh, label: 中文, goto: thanks}
+  thanks:
+    type: say
+    prompt: {en: "Your visit is booked.", zh: "您的预约已确认。"}
+    next: bye
+  bye: {type: hangup, prompt: {en: "Goodbye from the clinic.", zh: "诊所祝您健康，再见。"}}
+  quiet: {type: hangup}
+"""
+
+
+@pytest.mark.parametrize(
+    ("key", "lang", "cards"),
+    [("1", "en", ["Your visit is booked.", "Goodbye from the clinic."]),
+     ("2", "zh", ["您的预约已确认。", "诊所祝您健康，再见。"])],
+)
+def test_the_end_page_says_the_flows_own_goodbye_in_the_pages_language(
+    key: str, lang: str, cards: list[str]
+) -> None:
+    from engine.flow.parse import parse_flow
+    from engine.session.machine import CallInfo
+    from visual_ivr.pages import Pages, Where, page_model
+    from visual_ivr.texts import TEXTS
+
+    flow, problems = parse_flow(_GOODBYE_FLOW, "clinic.yaml")
+    assert flow is not None and problems == []
+    session = Session(flow, CallInfo("6b0f" * 8))
+    session.start()
+    session.feed(WebChoose("lang", key))
+    assert session.outcome == "hangup"
+    where = Where(call=False, brand="", human_phone="", restart="/v/clinic")
+    model = page_model(session, where)
+    assert (model["lang"], model["cards"], model["lines"]) == (lang, cards, [])
+    shown = Pages().fragment(model)
+    assert f'<p class="card">{cards[-1]}</p>' in shown
+    assert TEXTS[lang]["hangup"] not in shown
+
+
+def test_the_end_page_says_its_own_goodbye_when_the_flow_says_none() -> None:
+    from engine.flow.parse import parse_flow
+    from engine.session.machine import CallInfo
+    from visual_ivr.pages import Where, page_model
+    from visual_ivr.texts import TEXTS
+
+    flow, _ = parse_flow(_GOODBYE_FLOW.replace("start: lang", "start: quiet"), "clinic.yaml")
+    assert flow is not None
+    session = Session(flow, CallInfo("6b0f" * 8))
+    session.start()
+    assert session.outcome == "hangup"
+    model = page_model(session, Where(call=False, brand="", human_phone="", restart="/v/c"))
+    assert (model["cards"], model["lines"]) == ([], [TEXTS["en"]["hangup"]])
