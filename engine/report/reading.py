@@ -73,8 +73,9 @@ def check_flow_name(db: sqlite3.Connection, flow: str) -> None:
         return
     names = [row[0] for row in db.execute("SELECT DISTINCT flow FROM journeys ORDER BY flow")]
     there = f" (flows there: {', '.join(names)})" if names else ""
-    raise ReportError(f"--flow {flow}: no journey of that flow in the store{there}"
-                      f"{did_you_mean(flow, names)}")
+    raise ReportError(
+        f"no journey of flow '{flow}' in the store{there}{did_you_mean(flow, names)}"
+    )
 
 
 def journeys(

@@ -601,4 +601,7 @@ async def test_the_supervisor_s_report_page(rig: Rig) -> None:
     head = await rig.client.head("/agent/report", params={"since": "yesterday"})
     assert head.status == 200  # no report is run for a HEAD
     nothing = await rig.client.get("/agent/report", params={"since": "1h", "flow": "nope"})
-    assert "No journeys began in that period in the flow “nope”" in await nothing.text()
+    assert nothing.status == 400  # a name no journey has: a mistake, not an empty period
+    assert "no journey of flow &#39;nope&#39; in the store (flows there: service_line)" in (
+        await nothing.text()
+    )

@@ -270,7 +270,7 @@ async def test_only_one_flow(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     # A name no journey has is a mistake, not an empty period.
     assert main(["report", "--store", path, "--since", "all", "--flow", "bb"]) == 2
     assert capsys.readouterr().err == (
-        "ivr report: --flow bb: no journey of that flow in the store (flows there: a, b)"
+        "ivr report: no journey of flow 'bb' in the store (flows there: a, b)"
         " (did you mean 'b'?)\n"
     )
 
