@@ -1,6 +1,7 @@
 """The visual IVR's routes, mounted by ``ivr serve`` at ``/v``.
 
-    GET  /v/<flow>            start a web-only journey, then the page
+    GET  /v/<flow>            start a web-only journey, then the page (on the second
+                              request, which brings back a cookie the first set)
     GET  /v/l/<token>         a link from a text: a page that opens it (one POST)
     POST /v/l/<token>         trade the link for a page cookie, then the page
     GET  /v/s                 the page: where the journey is now
@@ -55,6 +56,10 @@ from visual_ivr.tokens import LinkTokens, PageCookies, PageVisit
 log = logging.getLogger(__name__)
 
 COOKIE = "ivr_page"
+# A journey begins on the second request for /v/<flow>, the one that brings this
+# cookie back: a link preview, an uptime check or a crawler (no cookies, or a HEAD)
+# gets the redirect and no journey, which would count in the report as abandoned.
+START_COOKIE = "ivr_start"
 SUBMIT_WAIT_S = 3.0  # how long a step waits for the call to take it
 MAX_FORM_BYTES = 4096
 MAX_VALUE = MAX_FORM_BYTES  # an input's value is never cut: the session judges its length
@@ -143,6 +148,10 @@ class VisualIvr:
         lang = _preferred(request, snapshot.languages if snapshot else PAGE_LANGS)
         if snapshot is None:
             return self._message(request, 404, lang, "not_found", [])
+        if request.method == "HEAD":
+            return web.Response(headers={"Cache-Control": "no-store"})
+        if request.cookies.get(START_COOKIE) != flow:
+            return self._start_with_cookie(request, flow, lang)
         if not self._starts.allow(request.remote or ""):
             busy = self._message(request, 429, lang, "busy", [])
             busy.headers["Retry-After"] = "60"  # the window the starts are counted in
@@ -152,6 +161,19 @@ class VisualIvr:
             return self._message(request, 404, lang, "not_found", [])
         response = self._see_page()
         self._set_cookie(request, response, self.cookies.open(started.session.call.call_id, flow))
+        response.del_cookie(START_COOKIE, path=self.base)
+        return response
+
+    def _start_with_cookie(self, request: web.Request, flow: str, lang: str) -> web.Response:
+        """Back to the same address with a cookie that says a browser asked for it
+        (a client that keeps none comes back without it: no journey for it)."""
+        if "started" in request.query:  # it was set, and did not come back
+            return self._message(request, 400, lang, "cookies", [text(lang, "cookies_line")])
+        response = web.Response(
+            status=303,
+            headers={"Location": f"{self.base}/{flow}?started", "Cache-Control": "no-store"},
+        )
+        self._set_cookie(request, response, flow, START_COOKIE, max_age=60)
         return response
 
     async def open_link(self, request: web.Request) -> web.StreamResponse:
@@ -379,7 +401,14 @@ class VisualIvr:
             status=303, headers={"Location": f"{self.base}/s", "Cache-Control": "no-store"}
         )
 
-    def _set_cookie(self, request: web.Request, response: web.Response, value: str) -> None:
+    def _set_cookie(
+        self,
+        request: web.Request,
+        response: web.Response,
+        value: str,
+        name: str = COOKIE,
+        max_age: int | None = None,
+    ) -> None:
         """The page's cookie: Secure wherever the page is served over https (here, or
         behind a proxy, or as the public address says); over plain http (the demo
         opened from a phone on the LAN) a browser would drop a Secure cookie, and the
@@ -390,7 +419,8 @@ class VisualIvr:
             or self.settings.public_url.lower().startswith("https:")
         )
         response.set_cookie(
-            COOKIE, value, path=self.base, secure=secure, httponly=True, samesite="Lax"
+            name, value, path=self.base, secure=secure, httponly=True, samesite="Lax",
+            max_age=max_age,
         )
 
     def _html(self, body: str | bytes, status: int = 200) -> web.Response:

@@ -96,6 +96,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_session_line": "Open the link we texted you, or start from our service page.",
         "not_found": "There is no such service",
         "busy": "Please try again in a minute",
+        "cookies": "This page needs cookies",
+        "cookies_line": "Allow cookies for this site in your browser, then open the page again.",
         "sms": "{title}: your menu on your phone: {url} (opens once, within {minutes} min)",
     },
     "zh": {
@@ -164,6 +166,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_session_line": "请打开我们发送给您的短信链接，或从服务页面开始。",
         "not_found": "没有此项服务",
         "busy": "请稍后再试",
+        "cookies": "此页面需要启用Cookie",
+        "cookies_line": "请在浏览器中允许本网站使用Cookie，然后重新打开此页面。",
         "sms": "{title}：在手机上查看您的菜单：{url} （仅可打开一次，{minutes}分钟内有效）",
     },
     "es": {
@@ -235,6 +239,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "página de servicio.",
         "not_found": "No existe ese servicio",
         "busy": "Inténtelo de nuevo en un minuto",
+        "cookies": "Esta página necesita cookies",
+        "cookies_line": "Permita las cookies de este sitio en su navegador y vuelva a abrir la "
+        "página.",
         "sms": "{title}: su menú en su teléfono: {url} (se abre una vez, en {minutes} min)",
     },
     "ko": {
@@ -306,6 +313,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_session_line": "문자로 보내 드린 링크를 열거나 서비스 페이지에서 시작해 주세요.",
         "not_found": "해당 서비스가 없습니다",
         "busy": "잠시 후 다시 시도해 주세요",
+        "cookies": "이 페이지는 쿠키가 필요합니다",
+        "cookies_line": "브라우저에서 이 사이트의 쿠키를 허용한 후 페이지를 다시 열어 주세요.",
         "sms": "{title}: 휴대폰에서 메뉴 보기: {url} ({minutes}분 이내 한 번만 열림)",
     },
 }

@@ -45,6 +45,7 @@ class PageClient:
 
     client: TestClient[Any, Any]
     cookie: str = ""
+    start_cookie: str = ""  # set by /v/<flow>, which starts a journey once it comes back
     history: list[Reply] = field(default_factory=list)
 
     async def _reply(self, response: ClientResponse) -> Reply:
@@ -53,6 +54,8 @@ class PageClient:
             jar.load(header)
         if "ivr_page" in jar:
             self.cookie = jar["ivr_page"].value
+        if "ivr_start" in jar:
+            self.start_cookie = jar["ivr_start"].value
         reply = Reply(
             response.status,
             dict(response.headers),
@@ -65,8 +68,10 @@ class PageClient:
 
     def _headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         headers = dict(extra or {})
-        if self.cookie:
-            headers["Cookie"] = f"ivr_page={self.cookie}"
+        cookies = {"ivr_page": self.cookie, "ivr_start": self.start_cookie}
+        sent = "; ".join(f"{name}={value}" for name, value in cookies.items() if value)
+        if sent:
+            headers["Cookie"] = sent
         return headers
 
     async def get(self, path: str, headers: Mapping[str, str] | None = None) -> Reply:
@@ -83,6 +88,14 @@ class PageClient:
             path, data=data or {}, headers=self._headers(headers), allow_redirects=False
         ) as response:
             return await self._reply(response)
+
+    async def open(self, path: str, headers: Mapping[str, str] | None = None) -> Reply:
+        """GET a flow's address as a browser opens it: its first answer only sets the
+        cookie that starts the journey, and sends the browser back for it."""
+        first = await self.get(path, headers)
+        if first.status == 303 and first.location.endswith("?started"):
+            return await self.get(first.location, headers)
+        return first
 
     async def follow(self, reply: Reply) -> Reply:
         """Follow one 303 as a browser would (a GET, with the cookie)."""

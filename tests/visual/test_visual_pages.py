@@ -43,7 +43,7 @@ def web_inputs(session: Session) -> list[dict[str, object]]:
 
 
 async def start(page: PageClient, flow: str = "service_line", **headers: str) -> Reply:
-    started = await page.get(f"/v/{flow}", headers=headers)
+    started = await page.open(f"/v/{flow}", headers=headers)
     assert started.status == 303 and started.location == "/v/s"
     return await page.follow(started)
 
@@ -53,11 +53,11 @@ async def choose(page: PageClient, node: str, key: str) -> Reply:
 
 
 async def test_web_first_gets_a_secure_cookie_and_the_first_menu(page: PageClient) -> None:
-    started = await page.get("/v/service_line", headers={"X-Forwarded-Proto": "https"})
+    started = await page.open("/v/service_line", headers={"X-Forwarded-Proto": "https"})
     cookie = started.cookies["ivr_page"]
     assert cookie["secure"] and cookie["httponly"]  # served over https, by a proxy
     assert cookie["samesite"] == "Lax" and cookie["path"] == "/v"
-    plain = await PageClient(page.client).get("/v/service_line")  # http: a phone on the LAN
+    plain = await PageClient(page.client).open("/v/service_line")  # http: a phone on the LAN
     assert not plain.cookies["ivr_page"]["secure"] and plain.cookies["ivr_page"]["httponly"]
     shown = await page.follow(started)
     assert shown.status == 200
@@ -69,7 +69,7 @@ async def test_web_first_gets_a_secure_cookie_and_the_first_menu(page: PageClien
     assert ">Talk to a person<" in shown.text  # on every page
     assert "script-src 'sha256-" in shown.headers["Content-Security-Policy"]
     assert shown.headers["Cache-Control"] == "no-store"
-    again = await page.get("/v/service_line")  # a reload keeps the journey
+    again = await page.open("/v/service_line")  # a reload keeps the journey
     assert again.status == 303 and "ivr_page" not in again.cookies
 
 
@@ -231,7 +231,7 @@ async def test_no_cookie_no_session(page: PageClient) -> None:
     page.cookie = "A" * 32
     assert (await page.get("/v/s")).status == 401
     assert (await page.post("/v/s/choose", {"node": "main", "key": "1"})).status == 401
-    assert (await page.get("/v/no_such_flow")).status == 404
+    assert (await page.open("/v/no_such_flow")).status == 404
     spanish = await page.get("/v/s", headers={"Accept-Language": "es-MX,es;q=0.9,en;q=0.5"})
     assert '<html lang="es" dir="ltr">' in spanish.text
     assert h1(spanish) == "Esta página necesita un enlace"
@@ -572,11 +572,33 @@ async def test_starts_from_one_address_are_limited_and_say_when_to_try_again(
     from visual_ivr.app import STARTS_PER_MINUTE
 
     for _ in range(STARTS_PER_MINUTE):
-        assert (await PageClient(page.client).get("/v/service_line")).status == 303
-    busy = await PageClient(page.client).get("/v/service_line")
+        assert (await PageClient(page.client).open("/v/service_line")).status == 303
+    busy = await PageClient(page.client).open("/v/service_line")
     assert busy.status == 429 and busy.headers["Retry-After"] == "60"
     clock.now += 61  # the next minute
-    assert (await PageClient(page.client).get("/v/service_line")).status == 303
+    assert (await PageClient(page.client).open("/v/service_line")).status == 303
+
+
+async def test_a_client_that_keeps_no_cookies_starts_no_journey(
+    page: PageClient, visual: VisualIvr
+) -> None:
+    """A link preview, an uptime check, a crawler: a HEAD, or a GET whose cookie
+    does not come back, gets no journey (each counted as abandoned in the report);
+    a browser with cookies refused is told why the page cannot work."""
+    before = set(visual.engine.sessions)
+    head = await page.client.head("/v/service_line", allow_redirects=False)
+    assert head.status == 200
+    first = await page.get("/v/service_line")
+    assert first.status == 303 and first.location == "/v/service_line?started"
+    assert first.cookies["ivr_start"]["max-age"] == "60"
+    page.start_cookie = ""  # not kept
+    back = await page.get(first.location)
+    assert back.status == 400 and "This page needs cookies" in back.text
+    assert set(visual.engine.sessions) == before
+    started = await page.open("/v/service_line")  # a browser: one journey
+    assert started.status == 303 and started.location == "/v/s"
+    assert started.cookies["ivr_start"]["max-age"] == "0"  # used up
+    assert len(set(visual.engine.sessions) - before) == 1
 
 
 async def test_steps_that_cannot_apply_are_kept_up_to_a_bound(
