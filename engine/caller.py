@@ -461,6 +461,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> CallReport:
     local = replace(settings, flows=directory, agi_host="127.0.0.1", agi_port=0,
                     web_host="127.0.0.1", web_port=0)
     stack = await start_stack(local, watch=False, report_flows=False)
+    stack.engine.test_calls = True  # in the designer's trail store, not in the figures
     caller = tools_ami(settings)
     caller.start()
     try:

@@ -105,6 +105,9 @@ def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--since", default="7d", help="30m, 12h, 7d, 2w ago, a date, or all (7d)")
     p.add_argument("--until", default="now", help="the period's end, as --since (now)")
     p.add_argument("--flow", default=None, help="only journeys begun in this flow")
+    p.add_argument(
+        "--with-tests", action="store_true", help="count the calls `ivr call` placed, too"
+    )
     p.add_argument("--store", default=None, help="the trail store (default: trail_db setting)")
     p.add_argument("--config", default=None, help="configuration file (TOML)")
     p.add_argument("--json", action="store_true", help="print one JSON object")

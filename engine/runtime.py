@@ -106,6 +106,7 @@ class Engine:
         self._let_go: dict[str, asyncio.Event] = {}  # set when the call leaves `calls`
         self.listeners: list[SessionListener] = []
         self.constants: dict[str, str] = {}  # builtin variables every call sees
+        self.test_calls = False  # `ivr call`'s engine: its journeys are marked as tests
         self.sessions: dict[str, SessionHandle] = {}  # by journey id, calls and web-only
         self._ended: deque[tuple[float, str]] = deque()
         self.ami: Ami | None = None  # set when there is one: web moves wake calls with it
@@ -222,6 +223,7 @@ class Engine:
             uniqueid=request.unique_id,
             lang=request.query.get("lang"),
             survey_of=await self._surveyed(request) if request.query.get("survey") else "",
+            test=self.test_calls,
         )
         session = Session(flow, call, flows=snapshot.get, constants=self.constants)
         assert self._http is not None

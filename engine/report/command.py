@@ -12,10 +12,17 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime
 
 from engine.report.figures import tally
-from engine.report.reading import ReportError, check_flow_name, journeys, open_store
+from engine.report.reading import (
+    Journey,
+    ReportError,
+    check_flow_name,
+    journeys,
+    open_store,
+)
 from engine.report.text import as_text
 
 _SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([mhdw])$")
@@ -62,7 +69,8 @@ def run_report(args: argparse.Namespace) -> int:
         try:
             if args.flow:
                 check_flow_name(db, args.flow)
-            flows = tally(journeys(db, since, until, args.flow))
+            tests: list[Journey] = []
+            flows = tally(_callers(journeys(db, since, until, args.flow), tests, args.with_tests))
         finally:
             db.close()
     except ReportError as exc:
@@ -73,6 +81,7 @@ def run_report(args: argparse.Namespace) -> int:
         "since": since,
         "until": until,
         "flows": [figures.as_dict() for _, figures in sorted(flows.items())],
+        "test_calls_left_out": len(tests),
     }
     try:
         if args.json:
@@ -83,6 +92,18 @@ def run_report(args: argparse.Namespace) -> int:
     except BrokenPipeError:  # `ivr report | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
+
+
+def _callers(
+    every: Iterator[Journey], tests: list[Journey], with_tests: bool
+) -> Iterator[Journey]:
+    """The journeys to count: callers', and `ivr call`'s only ``with_tests`` (the
+    others go to ``tests``, to be said left out)."""
+    for journey in every:
+        if journey.test and not with_tests:
+            tests.append(journey)
+        else:
+            yield journey
 
 
 def _configured_store(config: str | None) -> str:

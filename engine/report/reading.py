@@ -49,6 +49,12 @@ class Journey:
     steps: list[Step] = field(default_factory=list)
     waits: list[dict[str, Any]] = field(default_factory=list)  # QueuedCall.record()
 
+    @property
+    def test(self) -> bool:
+        """Placed by `ivr call` (a designer trying a flow), not by a caller."""
+        first = self.steps[0] if self.steps else None
+        return first is not None and first.kind == "start" and bool(first.data.get("test"))
+
 
 def _key(at: float) -> str:
     """The smallest journey id of a journey begun at ``at`` or later."""

@@ -22,6 +22,10 @@ ENDING_LABELS = {
 def as_text(report: dict[str, Any]) -> str:
     since = "" if report["since"] <= 0 else f" from {_time(report['since'])}"
     lines = [f"Journeys begun{since} up to {_time(report['until'])}"]
+    if report.get("test_calls_left_out"):
+        n = report["test_calls_left_out"]
+        lines.append(f"  ({n} test call{'s' if n != 1 else ''} of `ivr call` left out: "
+                     "--with-tests counts them)")
     if not report["flows"]:
         lines.append("  none in the store for that period.")
     for flow in report["flows"]:

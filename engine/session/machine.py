@@ -57,6 +57,7 @@ class CallInfo:
     uniqueid: str = ""  # the Asterisk channel's, which its queue events carry
     lang: str | None = None
     survey_of: str = ""  # a survey after an agent's call: that call's journey
+    test: bool = False  # placed by `ivr call`: the report leaves it out
 
 
 FlowLookup = Callable[[str], m.Flow | None]
@@ -139,6 +140,7 @@ class Session:
             caller_id=self.call.caller_id,
             lang=self.lang,
             **({"survey_of": self.call.survey_of} if self.call.survey_of else {}),
+            **({"test": True} if self.call.test else {}),
         )
         try:
             for name, template in self.flow.variables.items():

@@ -190,3 +190,7 @@ def test_ivr_call_out_of_time_keeps_the_journey_as_a_caller_s_hang_up(
         "SELECT outcome FROM journeys WHERE id = ?", (journey,)
     ).fetchone()
     assert row == ("caller_hangup",)
+    start = sqlite3.connect(tmp_path / "trail.db").execute(
+        "SELECT data FROM trail WHERE journey = ? AND kind = 'start'", (journey,)
+    ).fetchone()
+    assert json.loads(start[0])["test"] is True  # left out of the report's figures

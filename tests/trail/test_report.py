@@ -295,6 +295,29 @@ async def _journeys(path: str, flows: int) -> None:
     await store.close()
 
 
+async def test_test_calls_are_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`ivr call`'s journeys (a designer trying a flow, maybe in production's store)
+    are said left out, and counted on demand."""
+    path = str(tmp_path / "trail.sqlite3")
+    store = SqliteTrailStore(path)
+    w = Writer(store)
+    test = ("start", "main", {"flow": FLOW, "test": True})
+    await w.journey([test, node("main", "menu"), end("main", "hangup")])
+    await w.journey([("start", "main", {"flow": FLOW}), node("main", "menu"), end("main", "hangup")])
+    await store.close()
+    span = ("--store", path, "--since", "all", "--until", str(NOW))
+    out = report(capsys, *span)
+    assert out["test_calls_left_out"] == 1 and out["flows"][0]["journeys"] == 1
+    out = report(capsys, *span, "--with-tests")
+    assert out["test_calls_left_out"] == 0 and out["flows"][0]["journeys"] == 2
+    assert main(["report", *span]) == 0
+    assert "(1 test call of `ivr call` left out: --with-tests counts them)" in (
+        capsys.readouterr().out
+    )
+
+
 def test_periods() -> None:
     assert when("7d", NOW) == NOW - 7 * 86400
     assert when("90m", NOW) == NOW - 5400
