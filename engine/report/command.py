@@ -70,7 +70,8 @@ def run_report(args: argparse.Namespace) -> int:
             if args.flow:
                 check_flow_name(db, args.flow)
             tests: list[Journey] = []
-            flows = tally(_callers(journeys(db, since, until, args.flow), tests, args.with_tests))
+            every = journeys(db, since, until, args.flow)
+            flows = tally(_callers(every, tests, args.with_tests), now)
         finally:
             db.close()
     except ReportError as exc:

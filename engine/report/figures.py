@@ -10,7 +10,9 @@ How each journey ended (its *ending*), from the outcome the engine stored:
     to_person        it reached a transfer: a queue, or a call-back asked on the page
     caller_hung_up   the caller hung up in self-service, before any goal
     failed           the engine failed the call (an error; the dialplan's fallback
-                     took it) or lost it (``dropped``)
+                     took it) or lost it (``dropped``); also a call with no ending
+                     stored whose last step is over ``LOST_AFTER_S`` old: its engine
+                     stopped (killed, crashed) before it could store one
     not_ended        in progress, or a page (web only) left open or closed
 
 Containment is the share of ended journeys that needed no person: self_served,
@@ -166,15 +168,16 @@ class FlowFigures:
         }
 
 
-def tally(journeys: Iterable[Journey]) -> dict[str, FlowFigures]:
-    """Each flow's figures (journeys are counted under the flow they began in)."""
+def tally(journeys: Iterable[Journey], now: float | None = None) -> dict[str, FlowFigures]:
+    """Each flow's figures (journeys are counted under the flow they began in), as
+    seen at ``now`` (see ``ending``)."""
     flows: dict[str, FlowFigures] = {}
     answered: dict[str, FlowFigures] = {}  # journeys an agent answered: their flow's figures
     for journey in journeys:
         figures = flows.get(journey.flow)
         if figures is None:
             figures = flows[journey.flow] = FlowFigures(journey.flow)
-        _add(figures, journey)
+        _add(figures, journey, now)
         if any(wait.get("answered") for wait in journey.waits):
             answered[journey.id] = figures
         surveyed = _survey_of(journey)
@@ -227,11 +230,19 @@ def _number(text: str) -> bool:
     return True
 
 
-def ending(journey: Journey, goals: set[str] | None = None) -> str:
-    """How ``journey`` ended (its ``goals`` reached: found in its steps if not given)."""
+# No call stays in self-service this long (a queue's wait is stored as the transfer
+# that began it): a call journey with no ending, quiet for longer, was lost.
+LOST_AFTER_S = 3600.0
+
+
+def ending(journey: Journey, goals: set[str] | None = None, now: float | None = None) -> str:
+    """How ``journey`` ended (its ``goals`` reached: found in its steps if not given),
+    as the report made at ``now`` sees it (None: no call is taken for lost)."""
     outcome = journey.outcome
     if outcome is None:
-        return "not_ended"
+        last = journey.steps[-1].at if journey.steps else journey.started
+        lost = now is not None and not journey.web_only and now - last > LOST_AFTER_S
+        return "failed" if lost else "not_ended"
     if outcome.startswith("transfer"):
         return "to_person"
     if outcome == "hangup":
@@ -261,9 +272,9 @@ def _exhausted(step: Step) -> bool:
     return isinstance(count, int) and isinstance(most, int) and count > most
 
 
-def _add(figures: FlowFigures, journey: Journey) -> None:
+def _add(figures: FlowFigures, journey: Journey, now: float | None) -> None:
     goals = _goals(journey.steps)
-    how = ending(journey, goals)
+    how = ending(journey, goals, now)
     figures.journeys += 1
     figures.web_only += journey.web_only
     figures.endings[how] += 1

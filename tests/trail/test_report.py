@@ -305,7 +305,8 @@ async def test_test_calls_are_left_out(
     w = Writer(store)
     test = ("start", "main", {"flow": FLOW, "test": True})
     await w.journey([test, node("main", "menu"), end("main", "hangup")])
-    await w.journey([("start", "main", {"flow": FLOW}), node("main", "menu"), end("main", "hangup")])
+    caller = ("start", "main", {"flow": FLOW})
+    await w.journey([caller, node("main", "menu"), end("main", "hangup")])
     await store.close()
     span = ("--store", path, "--since", "all", "--until", str(NOW))
     out = report(capsys, *span)
@@ -316,6 +317,23 @@ async def test_test_calls_are_left_out(
     assert "(1 test call of `ivr call` left out: --with-tests counts them)" in (
         capsys.readouterr().out
     )
+
+
+def test_a_call_its_engine_lost_is_not_in_progress_for_ever() -> None:
+    """A call whose engine was killed has no ending stored: past an hour of quiet it
+    counts as failed (the dialplan's fallback took it), not as in progress, which
+    left it out of containment; a page left open stays 'not ended'."""
+    from engine.report.figures import LOST_AFTER_S, ending
+    from engine.report.reading import Journey, Step
+
+    def journey(web: bool, last: float) -> Journey:
+        steps = [Step(last, "node", "main", {"type": "menu"})]
+        return Journey("j", FLOW, web, last - 5, None, None, None, steps)
+
+    assert ending(journey(False, NOW - LOST_AFTER_S - 1), now=NOW) == "failed"
+    assert ending(journey(False, NOW - 600), now=NOW) == "not_ended"
+    assert ending(journey(True, NOW - 10 * LOST_AFTER_S), now=NOW) == "not_ended"
+    assert ending(journey(False, NOW - 10 * LOST_AFTER_S)) == "not_ended"  # no clock
 
 
 def test_periods() -> None:
