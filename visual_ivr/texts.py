@@ -96,6 +96,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_session_line": "Open the link we texted you, or start from our service page.",
         "not_found": "There is no such service",
         "busy": "Please try again in a minute",
+        "still_there": "Are you still there? Choose an option to go on: your call will "
+        "not wait much longer.",
         "cookies": "This page needs cookies",
         "cookies_line": "Allow cookies for this site in your browser, then open the page again.",
         "sms": "{title}: your menu on your phone: {url} (opens once, within {minutes} min)",
@@ -166,6 +168,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_session_line": "请打开我们发送给您的短信链接，或从服务页面开始。",
         "not_found": "没有此项服务",
         "busy": "请稍后再试",
+        "still_there": "您还在吗？请选择一项继续，通话不会再等待太久。",
         "cookies": "此页面需要启用Cookie",
         "cookies_line": "请在浏览器中允许本网站使用Cookie，然后重新打开此页面。",
         "sms": "{title}：在手机上查看您的菜单：{url} （仅可打开一次，{minutes}分钟内有效）",
@@ -239,6 +242,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "página de servicio.",
         "not_found": "No existe ese servicio",
         "busy": "Inténtelo de nuevo en un minuto",
+        "still_there": "¿Sigue ahí? Elija una opción para continuar: su llamada no esperará "
+        "mucho más.",
         "cookies": "Esta página necesita cookies",
         "cookies_line": "Permita las cookies de este sitio en su navegador y vuelva a abrir la "
         "página.",
@@ -313,6 +318,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_session_line": "문자로 보내 드린 링크를 열거나 서비스 페이지에서 시작해 주세요.",
         "not_found": "해당 서비스가 없습니다",
         "busy": "잠시 후 다시 시도해 주세요",
+        "still_there": "계십니까? 계속하시려면 항목을 선택해 주세요. "
+        "통화가 오래 기다리지 않습니다.",
         "cookies": "이 페이지는 쿠키가 필요합니다",
         "cookies_line": "브라우저에서 이 사이트의 쿠키를 허용한 후 페이지를 다시 열어 주세요.",
         "sms": "{title}: 휴대폰에서 메뉴 보기: {url} ({minutes}분 이내 한 번만 열림)",

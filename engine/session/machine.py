@@ -295,6 +295,8 @@ class Session:
         self._nudged = False
         self._counts = {"no_input": 0, "no_match": 0}
         self.page.new_node()
+        if self.notice == "still_there":  # about the node left
+            self.notice = None
         if node.goal:
             self._record("node", type=node.type, flow=self.flow.name, goal=node.goal)
         else:
@@ -499,6 +501,10 @@ class Session:
         self._record("retry", retry=kind, count=count, max=retry.max, reason=reason)
         if kind == "no_match":
             self._buffer.clear()
+        elif self.page.open:
+            # The hold on the page is over (presence.py): the voice asks again, and then
+            # goes where silence leads. Someone reading rather than listening is told.
+            self.notice = "still_there"
         if count > retry.max:
             self._goto(retry.goto)
             return

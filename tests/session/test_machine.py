@@ -325,9 +325,17 @@ def test_a_page_left_open_holds_ten_minutes_then_silence_counts() -> None:
         assert d.texts(d.last(ev.Play)) == [HOLD_LINE]
         d.end_prompt()
     assert MAX_HOLDS * HOLD_S >= 600
+    assert d.session.notice is None
     d.fire()
     assert d.texts(d.last(ev.Play))[0] == "I did not hear you."
-    # A new node starts its own count of holds.
+    assert d.session.notice == "still_there"  # said on the page, for who reads it
+    d.end_prompt()
+    d.fire()
+    d.end_prompt()
+    d.fire()  # the retries run out: on to where silence leads, the notice gone
+    assert d.node == "agent" and d.session.notice is None
+    d = Driver()  # A new node starts its own count of holds.
+    d.feed(ev.PageSeen(True))
     d.feed(ev.Digit("1"))
     assert d.node == "account"
     d.end_prompt()
