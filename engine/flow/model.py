@@ -212,6 +212,7 @@ class Input(Node):
     options: tuple[Option, ...] = ()
     min_confidence: float = 0.5
     listening: Listening = Listening()
+    hint: Text = Text()  # for the page: how to write it ("month, day, year: 01311990")
 
     @property
     def type(self) -> NodeType:

@@ -317,6 +317,7 @@ def _input(r: Reader, b: _Base) -> AnyNode:
         options=_options(r, OPTION_FIELDS),
         min_confidence=r.fraction("min_confidence"),
         listening=_listening(r),
+        hint=read_text(r.ctx, r.value("hint"), f"{r.label} hint", (*r.path, "hint")),
     )
 
 

@@ -213,6 +213,12 @@ NODE_FIELDS: Mapping[str, Table] = {
             "Mask it in the trail and logs (PINs, card numbers).",
             default=False,
         ),
+        Field(
+            "hint",
+            "text",
+            "For the page, under the field: how to write it, e.g. 'Month, day and year:"
+            " 01311990' (the page adds how many digits).",
+        ),
         Field("options", "options", "Shortcut keys accepted as the first key (e.g. * back)."),
         Field("next", "target", "Where to go with the input.", required=True),
         Field("no_input", "retry", _NO_INPUT),

@@ -76,6 +76,8 @@ def _texts(flow: Flow) -> Iterator[tuple[Text, str, Path]]:
     yield flow.title, "title", ("title",)
     for node in flow.nodes.values():
         yield node.title, f"{label(node)} title", node_path(node, "title")
+        if isinstance(node, Input):
+            yield node.hint, f"{label(node)} hint", node_path(node, "hint")
         for i, option in enumerate(getattr(node, "options", ())):
             context = f"{label(node)} option '{option.key}' label"
             yield option.label, context, node_path(node, "options", i, "label")

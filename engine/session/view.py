@@ -32,6 +32,7 @@ def _node_view(session: Session) -> dict[str, Any]:
             # secret) which.
             "typed": "" if node.sensitive else session.typed,
             "typed_count": len(session.typed),
+            "hint": node.hint.get(lang),
         }
         view["label"] = _static_text(session, node.prompt)
     elif isinstance(node, m.Http):

@@ -579,6 +579,42 @@ async def test_starts_from_one_address_are_limited_and_say_when_to_try_again(
     assert (await PageClient(page.client).open("/v/service_line")).status == 303
 
 
+def test_an_input_s_hint_tells_the_page_how_to_write_it() -> None:
+    """The prompt is for the ear; the page shows the field's title, and the flow's
+    own hint (a date's order) before how many digits it takes, in the page's language."""
+    import textwrap
+
+    from engine.flow.parse import parse_flow
+    from engine.session.machine import CallInfo
+    from visual_ivr.pages import Where, page_model
+
+    flow, problems = parse_flow(textwrap.dedent("""\
+        languages: [en, es]
+        start: dob
+        human: nurse
+        nodes:
+          dob:
+            type: input
+            title: {en: Date of birth, es: Fecha de nacimiento}
+            hint: {en: "Month, day and year: 01311990", es: "Mes, día y año: 01311990"}
+            prompt: {en: Enter your date of birth., es: Marque su fecha de nacimiento.}
+            var: dob
+            min_length: 8
+            max_length: 8
+            next: nurse
+          nurse: {type: transfer, queue: support}
+        """), "dob.yaml", "dob")
+    assert flow is not None and not [p for p in problems if p.is_error], problems
+    for lang, hint in (("en", "Month, day and year: 01311990 · 8 digits"),
+                       ("es", "Mes, día y año: 01311990 · 8 dígitos")):
+        session = Session(flow, CallInfo("88" * 16, lang=lang))
+        session.start()
+        model = page_model(session, Where(call=False, brand="", human_phone="", restart=""))
+        assert (model["label"], model["hint"]) == (
+            "Date of birth" if lang == "en" else "Fecha de nacimiento", hint
+        )
+
+
 async def test_a_client_that_keeps_no_cookies_starts_no_journey(
     page: PageClient, visual: VisualIvr
 ) -> None:
