@@ -42,6 +42,7 @@ class ReloadResult:
     refused: list[str] = field(default_factory=list)  # broken: the last good one serves
     unserved: list[str] = field(default_factory=list)  # broken, and never good
     problems: list[Problem] = field(default_factory=list)
+    fresh: list[Problem] = field(default_factory=list)  # not found by the reload before
 
     @property
     def errors(self) -> list[Problem]:
@@ -90,6 +91,7 @@ class FlowStore:
         self.directory = directory
         self._snapshot = Snapshot({}, 0)
         self._stamps: dict[str, tuple[float, int]] = {}
+        self._problems: set[Problem] = set()  # the last reload's
         self.listeners: list[Callable[[ReloadResult], None]] = []
         self.reloads = 0
         self.failed_reloads = 0
@@ -118,6 +120,8 @@ class FlowStore:
         old = dict(self._snapshot.flows)
         new: dict[str, Flow] = {}
         result = ReloadResult(problems=list(problems))
+        result.fresh = [p for p in problems if p not in self._problems]
+        self._problems = set(problems)
         broken = {os.path.splitext(os.path.basename(p.where.file))[0] for p in result.errors}
         present = {os.path.splitext(name)[0] for name in self._stamps}
         for name in present:
@@ -151,17 +155,20 @@ class FlowStore:
                 log_reload(await self.reload())
 
 
-def log_reload(result: ReloadResult) -> None:
+def log_reload(result: ReloadResult, everything: bool = False) -> None:
     """What a designer who just saved a file needs to read: what is wrong, and what
-    callers get meanwhile."""
-    for problem in result.problems:
+    callers get meanwhile. The problems the reload before logged already are not
+    logged again (``everything``: they are), so the log shows what the edit did."""
+    problems = result.problems if everything else result.fresh
+    for problem in problems:
         (log.error if problem.severity == "error" else log.warning)("flow reload: %s", problem)
-    for name in sorted(result.refused):
+    named = {os.path.splitext(os.path.basename(p.where.file))[0] for p in problems}
+    for name in sorted(n for n in result.refused if everything or n in named):
         log.error(
             "flow reload: %s.yaml has errors, so this edit is refused: the last good "
             "version keeps serving new calls", name
         )
-    for name in sorted(result.unserved):
+    for name in sorted(n for n in result.unserved if everything or n in named):
         log.error("flow reload: %s.yaml has errors and is not served", name)
     for name in result.kept:
         log.warning(
@@ -169,9 +176,11 @@ def log_reload(result: ReloadResult) -> None:
             "last version keeps serving until no flow does", name
         )
     log.info(
-        "flows reloaded: changed=%s removed=%s refused=%s errors=%d",
+        "flows reloaded: changed=%s removed=%s refused=%s errors=%d (%d new), warnings=%d",
         result.changed,
         result.removed,
         sorted(result.refused + result.unserved),
         len(result.errors),
+        sum(p.is_error for p in result.fresh),
+        len(result.problems) - len(result.errors),
     )

@@ -188,6 +188,13 @@ async def start_stack(settings: Settings, watch: bool = True, report_flows: bool
 
 async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     stack = await start_stack(settings)
+    # Signals are ours before the addresses are printed: whoever reads them may send one.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    reloads: set[asyncio.Task[None]] = set()
+    loop.add_signal_handler(signal.SIGHUP, _reload_on_signal, stack.engine.flows, reloads)
     agi_host, agi_port = stack.agi_address
     flows = ", ".join(sorted(stack.engine.flows.snapshot.flows)) or "none"
     print(f"ivr: FastAGI on agi://{agi_host}:{agi_port}/<flow>  (flows: {flows})", flush=True)
@@ -199,12 +206,6 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
     print(f"ivr: AMI {settings.ami_user}@{settings.ami_host}:{settings.ami_port}", flush=True)
     if settings.ami_host in LOOPBACK and (problem := unseen_prompt_dir(settings.prompt_dir)):
         log.warning("prompts: %s", problem)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    reloads: set[asyncio.Task[None]] = set()
-    loop.add_signal_handler(signal.SIGHUP, _reload_on_signal, stack.engine.flows, reloads)
     queues = loop.create_task(_watch_queues(stack), name="queue-check")
     if ready is not None:
         ready.set()
@@ -224,7 +225,7 @@ def _reload_on_signal(flows: FlowStore, running: set[asyncio.Task[None]]) -> Non
     log.info("SIGHUP: reloading the flows")
 
     async def reload() -> None:
-        log_reload(await flows.reload())
+        log_reload(await flows.reload(), everything=True)
 
     task = asyncio.get_running_loop().create_task(reload(), name="flow-reload")
     running.add(task)
