@@ -115,4 +115,3 @@ async def watch(
                 if report is not None:
                     report(found)
         await asyncio.sleep(CHECK_EVERY_S)
-

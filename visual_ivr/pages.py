@@ -109,6 +109,8 @@ def page_model(
         spec = node["input"]
         a, b = spec["min_length"], spec["max_length"]
         hint = t["digits"].format(n=a) if a == b else t["digits_range"].format(a=a, b=b)
+        if spec["hint"]:  # the flow's own words first: how to write it
+            hint = f"{spec['hint']} · {hint}"
         p.update(
             kind="input",
             label=node["title"] or node["label"],
