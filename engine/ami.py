@@ -145,8 +145,11 @@ class Ami:
         max_backoff: float = 30.0,
         ping_timeout: float = 5.0,
         events: str = "on",
+        connect_timeout: float = 5.0,
     ) -> None:
         self._address = (host, port)
+        # How long a connection and then the login's answer may take, each.
+        self._connect_timeout = connect_timeout
         self._events = events  # the login's event mask: "on", "off" or classes
         self._user = user
         self._secret = secret
@@ -237,7 +240,7 @@ class Ami:
                 await self._keep_alive()
             except (OSError, AmiError, TimeoutError) as exc:
                 self._problem = str(exc) or type(exc).__name__
-                log.warning("ami: %s", exc)
+                log.warning("ami: %s", self._problem)
             self._drop()
             delay = backoff * (0.5 + random.random())
             log.info("ami: reconnecting in %.1f s", delay)
@@ -263,13 +266,26 @@ class Ami:
         manager.register_event("*", self._dispatch)
         connection = loop.create_connection(manager.config["protocol_factory"], *self._address)
         done: asyncio.Future[Any] = loop.create_future()
+        host, port = self._address
         # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation
         # that arrives as the awaited thing completes, and stop() would wait forever.
-        async with asyncio.timeout(5.0):
-            done.set_result(await connection)
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                done.set_result(await connection)
+        except TimeoutError as exc:
+            raise AmiError(
+                f"no answer from {host}:{port} within {self._connect_timeout:g} s"
+            ) from exc
         manager.connection_made(done)
-        async with asyncio.timeout(5.0):
-            response = await manager.authenticated_future
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                response = await manager.authenticated_future
+        except TimeoutError as exc:
+            manager.close()
+            raise AmiError(
+                f"{host}:{port} did not answer the login as '{self._user}' within "
+                f"{self._connect_timeout:g} s"
+            ) from exc
         if not response.success:
             manager.close()
             raise AmiError(f"login as '{self._user}' refused")

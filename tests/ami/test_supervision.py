@@ -6,10 +6,11 @@ every real-call test."""
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 
-from engine.ami import Ami
+from engine.ami import Ami, AmiError
 from engine.config import Secret
 from tests.ami.conftest import FakeAmi
 
@@ -56,6 +57,42 @@ async def test_unreachable_ami_is_a_clear_error() -> None:
             await ami.action({"Action": "Ping"}, timeout=0.5)
     finally:
         await ami.stop()
+
+
+async def test_a_connection_that_is_never_answered_says_what_timed_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A TimeoutError says nothing of itself (its str is empty): the log said "ami: "."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    filler = socket.create_connection(listener.getsockname())  # the backlog is full now
+    port = listener.getsockname()[1]
+    ami = Ami("127.0.0.1", port, "ivr", Secret("x"), connect_timeout=0.2)
+    ami.start()
+    try:
+        with pytest.raises(AmiError, match=f"no answer from 127.0.0.1:{port} within 0.2 s$"):
+            await ami.wait_ready(1.0)
+    finally:
+        await ami.stop()
+        filler.close()
+        listener.close()
+    assert f"ami: no answer from 127.0.0.1:{port} within 0.2 s" in caplog.messages
+
+
+async def test_a_login_that_is_never_answered_says_what_timed_out(
+    fake: tuple[FakeAmi, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    state, port = fake
+    state.silent = True
+    ami = Ami("127.0.0.1", port, "ivr", Secret("x"), connect_timeout=0.2, max_backoff=0.2)
+    ami.start()
+    try:
+        await asyncio.sleep(0.5)
+    finally:
+        await ami.stop()
+    problem = f"127.0.0.1:{port} did not answer the login as 'ivr' within 0.2 s"
+    assert f"ami: {problem}" in caplog.messages
 
 
 def test_handlers_can_be_removed() -> None:
