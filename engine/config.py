@@ -1,6 +1,11 @@
 """Settings: defaults suit the sandbox; a TOML file and IVR_* environment variables
 override them (environment wins). The AMI secret is never printed or logged.
 
+A value a setting cannot be (a port above 65535, a regular expression that does not
+compile, a section the engine does not know) stops ``ivr serve`` before anything
+starts, with every such mistake on a line of its own naming where it was given
+(engine/setting_values.py says what each kind of setting takes).
+
 Example ``ivr.toml``::
 
     [asterisk]
@@ -34,20 +39,37 @@ Example ``ivr.toml``::
     link_ttl_s = 600             # a link opens the page once, within this time
     link_resend_s = 180          # one text per call (and per number) this often
     human_phone = "+1 555 0100"  # shown on web-only pages: how to reach a person
+
+    [handoff]                    # engine/handoff/settings.py; or IVR_HANDOFF_<NAME>
+    agent_queues = ["support", "billing"]   # or "support, billing"
+    agent_networks = ["10.20.0.0/16"]       # who may open the agent desktop
+    callback_channel = "PJSIP/{number}@carrier"
+    callback_caller_id = "+15550100"
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from engine import setting_values as values
 from engine.eventloop import LOOPS
+from engine.handoff.settings import PARSERS as HANDOFF_PARSERS
+from engine.handoff.settings import HandoffSettings
+from engine.setting_values import Entry, Parser, from_environment, parse
+from engine.trail.store import DURABILITIES
 
 
 class ConfigError(Exception):
-    pass
+    """What is wrong with the settings, one problem a line, each naming where the
+    setting was given: ``IVR_AGI_PORT: ...``, ``ivr.toml: [engine] agi_port: ...``."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +124,53 @@ class Settings:
     speech_models: str = ""
     speech_workers: int = 0
     media_address: str = ""  # how Asterisk reaches the engine's AudioSocket server
+    # The agent desktop and call-backs: the [handoff] section, IVR_HANDOFF_* variables.
+    handoff: HandoffSettings = field(default_factory=HandoffSettings)
 
 
-_SECTIONS = {
-    "asterisk": {
+# Each setting's parser (engine/setting_values.py): what it may be.
+_PARSERS: dict[str, Parser] = {
+    "ami_host": values.text,
+    "ami_port": values.port(free=False),
+    "ami_user": values.text,
+    "ami_secret": lambda raw: Secret(values.text(raw)),
+    "tools_ami_user": values.text,
+    "tools_ami_secret": lambda raw: Secret(values.text(raw)),
+    "agi_host": values.text,
+    "agi_port": values.port(free=True),
+    "flows": values.text,
+    "prompt_dir": values.text,
+    "web_host": values.text,
+    "web_port": values.port(free=True),
+    "web_idle_s": values.whole(1, "seconds"),
+    "public_url": values.text,
+    "log_format": values.choice("text", "json"),
+    "event_loop": values.choice(*LOOPS),
+    "sms_gateway_url": values.text,
+    "sms_gateway_token": lambda raw: Secret(values.text(raw)),
+    "sms_from": values.text,
+    "mobile_pattern": values.regex,
+    "link_ttl_s": values.whole(1, "seconds"),
+    "link_resend_s": values.whole(0, "seconds"),  # 0: no limit
+    "human_phone": values.text,
+    "trail_db": values.text,
+    "trail_durability": values.choice(*DURABILITIES),
+    "speech": values.choice("auto", "off"),
+    "speech_models": values.text,  # checked where the models are loaded (engine/speech)
+    "speech_workers": values.whole(0),  # 0: one per core
+    "media_address": values.text,
+}
+
+def _same(*keys: str) -> dict[str, str]:
+    return {key: key for key in keys}
+
+
+# The config file's sections: each key in it -> the setting it gives.
+_SECTIONS: dict[str, dict[str, str]] = {
+    "asterisk": _same(
         "ami_host", "ami_port", "ami_user", "ami_secret", "tools_ami_user", "tools_ami_secret"
-    },
-    "engine": {
+    ),
+    "engine": _same(
         "agi_host",
         "agi_port",
         "flows",
@@ -117,7 +179,7 @@ _SECTIONS = {
         "event_loop",
         "trail_db",
         "trail_durability",
-    },
+    ),
     "web": {
         "host": "web_host", "port": "web_port", "idle_s": "web_idle_s", "public_url": "public_url"
     },
@@ -127,7 +189,7 @@ _SECTIONS = {
         "workers": "speech_workers",
         "media_address": "media_address",
     },
-    "visual": {
+    "visual": _same(
         "sms_gateway_url",
         "sms_gateway_token",
         "sms_from",
@@ -135,44 +197,61 @@ _SECTIONS = {
         "link_ttl_s",
         "link_resend_s",
         "human_phone",
-    },
+    ),
+    "handoff": _same(*HANDOFF_PARSERS),  # HandoffSettings' own names
 }
 
 
-def _coerce(name: str, value: Any) -> Any:
-    kind = {f.name: f.type for f in fields(Settings)}[name]
-    try:
-        if kind == "int":
-            return int(value)
-        if kind == "Secret":
-            return Secret(str(value))
-        return str(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name}: expected {kind}, got {value!r}") from exc
-
-
-def load_settings(path: str | None = None, environ: dict[str, str] | None = None) -> Settings:
-    values: dict[str, Any] = {}
-    if path is not None:
-        try:
-            with open(path, "rb") as handle:
-                data = tomllib.load(handle)
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"{path}: {exc}") from exc
-        for section, keys in _SECTIONS.items():
-            table = data.get(section, {})
-            mapping = keys if isinstance(keys, dict) else {k: k for k in keys}
-            for key, value in table.items():
-                if key not in mapping:
-                    raise ConfigError(f"{path}: [{section}] has no setting '{key}'")
-                values[mapping[key]] = _coerce(mapping[key], value)
+def load_settings(path: str | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings: the defaults, the file's over them, the environment's over those.
+    Every mistake in either is reported in one ConfigError, before anything starts."""
     env = os.environ if environ is None else environ
-    for f in fields(Settings):
-        name = f"IVR_{f.name.upper()}"
-        if name in env:
-            values[f.name] = _coerce(f.name, env[name])
-    settings = replace(Settings(), **values)
-    if settings.event_loop not in LOOPS:
-        expected = ", ".join(LOOPS)
-        raise ConfigError(f"event_loop: expected one of {expected}, got {settings.event_loop!r}")
-    return settings
+    problems: list[str] = []
+    given = _file_entries(path, _read_toml(path), problems) if path is not None else {}
+    own = [entry for section, entries in given.items() if section != "handoff" for entry in entries]
+    found = parse(_PARSERS, [*own, *from_environment(_PARSERS, env, "IVR_")], problems)
+    handoff = HandoffSettings.read(env, given.get("handoff", ()), problems)
+    if problems:
+        raise ConfigError(*problems)
+    return Settings(**found, handoff=handoff)
+
+
+def _read_toml(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def _file_entries(path: str, data: dict[str, Any], problems: list[str]) -> dict[str, list[Entry]]:
+    """Each section's settings as (setting, where, value). A section or key the
+    engine does not know is a problem: ignored, its settings would silently be the
+    defaults (an ``[engien]`` section, and the engine serves the sandbox's flows)."""
+    entries: dict[str, list[Entry]] = {}
+    for section, table in data.items():
+        keys = _SECTIONS.get(section)
+        if keys is None or not isinstance(table, dict):
+            problems.append(f"{path}: {_misplaced(section, table)}")
+            continue
+        for key, raw in table.items():
+            if key in keys:
+                where = f"{path}: [{section}] {key}"
+                entries.setdefault(section, []).append((keys[key], where, raw))
+            else:
+                hint = values.did_you_mean(key, keys)
+                problems.append(f"{path}: [{section}] has no setting '{key}'{hint}")
+    return entries
+
+
+def _misplaced(name: str, value: object) -> str:
+    """What is wrong with a top-level ``name`` that is not one of the sections."""
+    if name in _SECTIONS:
+        return f"'{name}' must be a section: [{name}] on a line of its own, its settings under it"
+    if isinstance(value, dict):
+        hint = values.did_you_mean(name, _SECTIONS)
+        known = ", ".join(f"[{s}]" for s in _SECTIONS)
+        return f"no section [{name}]{hint}; the sections are {known}"
+    home = next((s for s, keys in _SECTIONS.items() if name in keys), None)
+    where = f": it belongs in [{home}]" if home else ""
+    return f"'{name}' is outside any section{where}"

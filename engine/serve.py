@@ -127,7 +127,8 @@ def build_web_app(engine: Engine, ami: Ami, settings: Settings | None = None) ->
     visual = VisualIvr(engine, settings or Settings())
     app[VISUAL_KEY] = visual
     app.add_subapp("/v", visual.app())
-    install_handoff(app, engine, ami)  # /agent: the agent desktop; /handoff: the page's JSON
+    # /agent: the agent desktop; /handoff: the page's JSON
+    install_handoff(app, engine, ami, settings.handoff if settings else None)
     return app
 
 
@@ -250,14 +251,14 @@ async def _watch_queues(stack: Stack) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
-    except ConfigError as exc:
-        print(f"ivr serve: {exc}", file=sys.stderr)
-        return 1
-    if args.flows:
-        settings = replace(settings, flows=args.flows)
-    setup_logging(settings.log_format)
-    try:
+        if args.flows:
+            settings = replace(settings, flows=args.flows)
+        setup_logging(settings.log_format)
         eventloop.run(serve(settings), settings.event_loop)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"ivr serve: {problem}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"ivr serve: {exc}", file=sys.stderr)
         return 1

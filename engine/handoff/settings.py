@@ -1,7 +1,9 @@
 """Settings of the handoff: agents' devices, their queues, and call-backs.
 
-Defaults suit the sandbox; ``IVR_HANDOFF_*`` environment variables override them
-(``IVR_HANDOFF_AGENT_QUEUES=support,billing``). PRODUCTION: point
+Defaults suit the sandbox; the config file's ``[handoff]`` section and
+``IVR_HANDOFF_*`` environment variables override them, the environment winning
+(``agent_queues = ["support", "billing"]``, ``IVR_HANDOFF_AGENT_QUEUES=support,billing``);
+:func:`engine.config.load_settings` reads both. PRODUCTION: point
 ``callback_channel`` at your carrier (``PJSIP/{number}@carrier``), set
 ``callback_caller_id`` to your service number, and ``callback_pattern`` to the
 numbers you are willing to call (your country's mobiles, say).
@@ -10,8 +12,11 @@ numbers you are willing to call (your country's mobiles, say).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from engine import setting_values as values
+from engine.setting_values import Entry, Parser, from_environment, parse
 
 
 class HandoffConfigError(Exception):
@@ -50,31 +55,44 @@ class HandoffSettings:
     wrapup_max_s: float = 120.0
 
     @classmethod
+    def read(
+        cls, environ: Mapping[str, str], given: Iterable[Entry], problems: list[str]
+    ) -> HandoffSettings:
+        """The settings ``given`` (a config file's ``[handoff]`` section), with the
+        environment's over them; what is wrong with any is added to ``problems``."""
+        entries = [*given, *from_environment(PARSERS, environ, ENV_PREFIX)]
+        return cls(**parse(PARSERS, entries, problems))
+
+    @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HandoffSettings:
-        env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            raw = env.get(f"IVR_HANDOFF_{f.name.upper()}")
-            if raw is None:
-                continue
-            try:
-                values[f.name] = _coerce(str(f.type), raw)
-            except ValueError as exc:
-                raise HandoffConfigError(f"IVR_HANDOFF_{f.name.upper()}: {exc}") from exc
-        return replace(cls(), **values)  # type: ignore[arg-type]
+        """The environment's settings alone: for an app built without
+        :class:`engine.config.Settings` (the ones loaded carry their own)."""
+        problems: list[str] = []
+        settings = cls.read(os.environ if environ is None else environ, (), problems)
+        if problems:
+            raise HandoffConfigError("\n".join(problems))
+        return settings
 
 
-def _coerce(kind: str, raw: str) -> object:
-    if kind == "tuple[str, ...]":
-        return tuple(x.strip() for x in raw.split(",") if x.strip())
-    if kind == "bool":
-        if raw.lower() in ("1", "true", "yes", "on"):
-            return True
-        if raw.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(f"expected yes or no, got {raw!r}")
-    if kind == "int":
-        return int(raw)
-    if kind == "float":
-        return float(raw)
-    return raw
+ENV_PREFIX = "IVR_HANDOFF_"
+
+PARSERS: dict[str, Parser] = {
+    "agent_interface": values.template("ext", "PJSIP/{ext}"),
+    "agent_queues": values.names,
+    "extension_pattern": values.regex,
+    "agent_grace_s": values.seconds(0),
+    "agent_networks": values.networks,
+    "agent_hosts": values.names,
+    "callback_pattern": values.regex,
+    "callback_channel": values.template("number", "PJSIP/{number}@carrier"),
+    "callback_context": values.text,
+    "callback_caller_id": values.text,
+    "callback_ring_s": values.whole(1, "seconds"),
+    # At least one: with none, every caller who asks is told "we have already called
+    # you back", which is not true.
+    "callback_per_journey": values.whole(1),
+    "callback_journey_gap_s": values.seconds(0),
+    "callback_number_gap_s": values.seconds(0),
+    "offer_on_ring": values.yes_no,
+    "wrapup_max_s": values.seconds(0),
+}

@@ -154,10 +154,19 @@ def _finish_write(journey: str, outcome: str, ended: float) -> _Write:
     return "UPDATE journeys SET outcome = ?, ended = ? WHERE id = ?", (outcome, ended, journey)
 
 
+# The store's durabilities (the trail_durability setting): SQLite's synchronous=NORMAL
+# in WAL mode survives the engine being killed; FULL also survives a power cut.
+DURABILITIES = ("normal", "full")
+
+
 class SqliteTrailStore:
     def __init__(self, path: str, durability: str = "normal") -> None:
         self.path = path
-        self._durability = "FULL" if durability == "full" else "NORMAL"
+        if durability.lower() not in DURABILITIES:
+            raise ValueError(
+                f"durability {durability!r}: expected one of {', '.join(DURABILITIES)}"
+            )
+        self._durability = durability.upper()
         self._queue: queue.SimpleQueue[
             tuple[list[_Write], asyncio.Future[None], asyncio.AbstractEventLoop] | None
         ] = queue.SimpleQueue()

@@ -24,9 +24,9 @@ def test_config_errors_are_clear(tmp_path: Path) -> None:
     config.write_text("[web]\nprot = 1\n")
     with pytest.raises(ConfigError, match="has no setting 'prot'"):
         load_settings(str(config), environ={})
-    with pytest.raises(ConfigError, match="agi_port"):
+    with pytest.raises(ConfigError, match="IVR_AGI_PORT: expected a port number"):
         load_settings(None, environ={"IVR_AGI_PORT": "many"})
-    with pytest.raises(ConfigError, match="event_loop: expected one of uvloop, asyncio"):
+    with pytest.raises(ConfigError, match="IVR_EVENT_LOOP: expected one of uvloop, asyncio"):
         load_settings(None, environ={"IVR_EVENT_LOOP": "trio"})
 
 

@@ -22,6 +22,13 @@ def entry(seq: int, kind: str = "node", node: str = "main", **data: object) -> T
     return TrailEntry(seq, 1000.0 + seq, kind, node, data)  # type: ignore[arg-type]
 
 
+def test_a_durability_the_store_does_not_have_is_refused(tmp_path: Path) -> None:
+    """It used to be NORMAL, silently: a "FULL" asked for was not had."""
+    with pytest.raises(ValueError, match="durability 'maybe': expected one of normal, full"):
+        SqliteTrailStore(str(tmp_path / "t.db"), "maybe")
+    assert not (tmp_path / "t.db").exists()
+
+
 @pytest.mark.parametrize("durability", ["normal", "full"])
 async def test_append_and_read_in_order(tmp_path: Path, durability: str) -> None:
     store = SqliteTrailStore(str(tmp_path / "t.db"), durability)
