@@ -13,6 +13,7 @@ import html
 import logging
 import os
 import signal
+import sqlite3
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -29,6 +30,7 @@ from engine.logs import setup_logging
 from engine.prompts import PromptCache
 from engine.runtime import Engine
 from engine.sandbox import unseen_prompt_dir
+from engine.speech.recognizer import SpeechError
 from engine.speech.service import speech_service
 from engine.trail.store import SqliteTrailStore
 from visual_ivr.agent import HANDOFF_HUB, install_handoff
@@ -158,14 +160,18 @@ def web_runner(app: web.Application, settings: Settings) -> web.AppRunner:
 
 
 async def start_stack(settings: Settings, watch: bool = True, report_flows: bool = True) -> Stack:
-    """Start the engine (FastAGI), AMI and the web server; port 0 picks a free one."""
-    os.makedirs(os.path.dirname(os.path.abspath(settings.trail_db)), exist_ok=True)
-    trail = SqliteTrailStore(settings.trail_db, settings.trail_durability)
+    """Start the engine (FastAGI), AMI and the web server; port 0 picks a free one.
+    ConfigError: the flows directory, the speech models or the trail are not usable."""
+    _check_flows_dir(settings.flows)
+    try:
+        speech = speech_service(settings.speech, settings.speech_models, settings.speech_workers)
+    except SpeechError as exc:
+        raise ConfigError(str(exc)) from exc
     engine = Engine(
         FlowStore(settings.flows),
         PromptCache(settings.prompt_dir),
-        trail=trail,
-        speech=speech_service(settings.speech, settings.speech_models, settings.speech_workers),
+        trail=_open_trail(settings.trail_db, settings.trail_durability),
+        speech=speech,
     )
     engine.media_address = settings.media_address or None
     ami = Ami(
@@ -185,6 +191,30 @@ async def start_stack(settings: Settings, watch: bool = True, report_flows: bool
     )
     ami.start()
     return Stack(engine, ami, runner, agi_address, web_url)
+
+
+def _check_flows_dir(path: str) -> None:
+    """An engine started on a directory that is not there serves no flow, yet looks
+    healthy (/healthz says 200): every call would fail. A typo in IVR_FLOWS or
+    --flows is said at start-up instead."""
+    if not os.path.exists(path):
+        where = "" if os.path.isabs(path) else f" (in {os.getcwd()})"
+        raise ConfigError(f"flows: directory {path!r} does not exist{where}")
+    if not os.path.isdir(path):
+        raise ConfigError(f"flows: {path!r} is not a directory (of the flows' YAML files)")
+
+
+def _open_trail(path: str, durability: str) -> SqliteTrailStore:
+    """The journeys' trail; a path SQLite cannot use (a directory, a file that is not
+    a database, a directory that cannot be made) is a ConfigError naming trail_db."""
+    if os.path.isdir(path):
+        suggestion = os.path.join(path, "trail.sqlite3")
+        raise ConfigError(f"trail_db {path}: is a directory; name a file, such as {suggestion}")
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        return SqliteTrailStore(path, durability)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"trail_db {path}: {exc}") from exc
 
 
 async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ from engine.handoff.settings import PARSERS as HANDOFF_PARSERS
 from engine.handoff.settings import HandoffConfigError, HandoffSettings
 from engine.prompts import PromptCache
 from engine.runtime import Engine
-from tests.conftest import FLOWS
+from tests.conftest import FLOWS, local_settings
 from visual_ivr.agent import HANDOFF_HUB
 
 
@@ -216,4 +216,44 @@ def test_serve_prints_each_problem_and_exits_1(
         1,
         "ivr serve: IVR_AGI_PORT: expected a port number from 0 to 65535 (0: any free port), "
         "got '99999'\nivr serve: IVR_SPEECH: expected one of auto, off, got 'maybe'\n",
+    )
+
+
+@pytest.mark.parametrize("kind", ["a directory", "not SQLite"])
+def test_serve_says_when_the_trail_db_cannot_be_a_trail(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "trail"
+    if kind == "a directory":
+        path.mkdir()
+        expected = f"is a directory; name a file, such as {path}/trail.sqlite3"
+    else:
+        path.write_text("journeys, one a line\n")
+        expected = "file is not a database"
+    for name, value in {"IVR_TRAIL_DB": str(path), "IVR_AGI_PORT": "0", "IVR_WEB_PORT": "0",
+                        "IVR_FLOWS": FLOWS}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(serve, "setup_logging", lambda fmt: None)  # pytest's own stay
+    assert run_serve(capsys) == (1, f"ivr serve: trail_db {path}: {expected}\n")
+
+
+async def refused(settings: Settings) -> str:
+    """Why the stack did not start ("started" if it did: stopped, not left running)."""
+    try:
+        stack = await serve.start_stack(settings, watch=False)
+    except ConfigError as exc:
+        return str(exc)
+    await stack.stop()
+    return "started"
+
+
+async def test_a_flows_directory_that_is_not_there_is_a_config_error(tmp_path: Path) -> None:
+    """Before, the engine started on no flow at all, and /healthz said it was fine."""
+    settings = replace(local_settings(), trail_db=str(tmp_path / "t.sqlite3"))
+    assert await refused(replace(settings, flows="/nonexistent")) == (
+        "flows: directory '/nonexistent' does not exist"
+    )
+    assert await refused(replace(settings, speech_models="es=whisper")) == (
+        "speech model 'es=whisper': expected lang=pocketsphinx or lang=vosk:DIR"
     )
