@@ -124,6 +124,8 @@ class Settings:
     speech_models: str = ""
     speech_workers: int = 0
     media_address: str = ""  # how Asterisk reaches the engine's AudioSocket server
+    media_port: int = 0  # its port (0: any free one; fix it to open it in a firewall)
+    demo_backend: bool = True  # /demo/api, the demo flows' backend; off in production
     # The agent desktop and call-backs: the [handoff] section, IVR_HANDOFF_* variables.
     handoff: HandoffSettings = field(default_factory=HandoffSettings)
 
@@ -159,6 +161,8 @@ _PARSERS: dict[str, Parser] = {
     "speech_models": values.text,  # checked where the models are loaded (engine/speech)
     "speech_workers": values.whole(0),  # 0: one per core
     "media_address": values.text,
+    "media_port": values.port(free=True),
+    "demo_backend": values.yes_no,
 }
 
 def _same(*keys: str) -> dict[str, str]:
@@ -179,6 +183,7 @@ _SECTIONS: dict[str, dict[str, str]] = {
         "event_loop",
         "trail_db",
         "trail_durability",
+        "demo_backend",
     ),
     "web": {
         "host": "web_host", "port": "web_port", "idle_s": "web_idle_s", "public_url": "public_url"
@@ -188,6 +193,7 @@ _SECTIONS: dict[str, dict[str, str]] = {
         "models": "speech_models",
         "workers": "speech_workers",
         "media_address": "media_address",
+        "media_port": "media_port",
     },
     "visual": _same(
         "sms_gateway_url",

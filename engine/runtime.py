@@ -102,6 +102,7 @@ class Engine:
         self.speech.report = lambda kind: self.metrics.errors.labels(kind).inc()
         self.media = MediaServer()
         self.media_address: str | None = None  # how Asterisk reaches MediaServer
+        self.media_port = 0  # where it listens (0: any free port)
         self.calls: dict[str, AgiCall | MediaCall] = {}
         self._let_go: dict[str, asyncio.Event] = {}  # set when the call leaves `calls`
         self.listeners: list[SessionListener] = []
@@ -143,7 +144,7 @@ class Engine:
         gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
         gc.callbacks.append(self.metrics.on_gc)
         if self.speech.config.enabled:
-            await self.media.start(host, 0)
+            await self.media.start(host, self.media_port)
             self._tasks.append(loop.create_task(self.warm_speech(), name="warm-speech"))
         return self.address
 

@@ -125,7 +125,8 @@ def build_web_app(engine: Engine, ami: Ami, settings: Settings | None = None) ->
     app.router.add_get("/healthz", _health)
     app.router.add_get("/livez", _live)
     app.router.add_get("/favicon.ico", _no_icon)
-    app.add_subapp("/demo/api", demo_backend_app())
+    if settings is None or settings.demo_backend:
+        app.add_subapp("/demo/api", demo_backend_app())
     visual = VisualIvr(engine, settings or Settings())
     app[VISUAL_KEY] = visual
     app.add_subapp("/v", visual.app())
@@ -174,6 +175,7 @@ async def start_stack(settings: Settings, watch: bool = True, report_flows: bool
         speech=speech,
     )
     engine.media_address = settings.media_address or None
+    engine.media_port = settings.media_port
     ami = Ami(
         settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret,
         events=ENGINE_EVENTS,
@@ -235,6 +237,14 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None) -> None:
           flush=True)
     print(f"ivr: metrics on {stack.web_url}/metrics", flush=True)
     print(f"ivr: AMI {settings.ami_user}@{settings.ami_host}:{settings.ami_port}", flush=True)
+    media_host, media_port = stack.engine.media.address
+    if media_port:  # speech is on
+        told = settings.media_address or media_host
+        print(f"ivr: speech audio (AudioSocket) on {media_host}:{media_port}, Asterisk told "
+              f"{told}", flush=True)
+    if settings.demo_backend:
+        print(f"ivr: demo backend on {stack.web_url}/demo/api (demo_backend = false in "
+              "production)", flush=True)
     if settings.ami_host in LOOPBACK and (problem := unseen_prompt_dir(settings.prompt_dir)):
         log.warning("prompts: %s", problem)
     queues = loop.create_task(_watch_queues(stack), name="queue-check")

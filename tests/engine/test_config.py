@@ -118,6 +118,27 @@ def test_the_loaded_handoff_settings_reach_the_desktop(tmp_path: Path) -> None:
     assert app[HANDOFF_HUB].settings is settings.handoff
 
 
+async def test_the_demo_backend_is_off_when_told_and_the_media_port_is_kept(
+    tmp_path: Path,
+) -> None:
+    """Production serves no demo accounts; a firewall needs the AudioSocket port
+    known before the engine starts."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    settings = load_settings(None, {"IVR_DEMO_BACKEND": "no", "IVR_MEDIA_PORT": "40100"})
+    assert (settings.demo_backend, settings.media_port) == (False, 40100)
+    assert problems(IVR_MEDIA_PORT="70000")[0].startswith("IVR_MEDIA_PORT: expected a port")
+    verify = {"account": "123456", "pin": "1234"}
+    for on, status in ((True, 200), (False, 404)):
+        engine = Engine(FlowStore(FLOWS), PromptCache(str(tmp_path)))
+        app = serve.build_web_app(
+            engine, Ami("127.0.0.1", 9, "ivr", Secret("x")), replace(settings, demo_backend=on)
+        )
+        async with TestClient(TestServer(app)) as client:
+            answer = await client.post("/demo/api/verify", json=verify)
+            assert answer.status == status
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "problem"),
     [
