@@ -104,6 +104,7 @@ class Settings:
     web_idle_s: int = 30
     public_url: str = ""  # how callers' phones reach the web front end (links in SMS)
     log_format: str = "text"  # text | json
+    log_level: str = "info"  # debug (each call's start too) | info | warning | error
     event_loop: str = "uvloop"  # uvloop | asyncio (engine/eventloop.py)
     # The visual IVR: texting a link to the caller, and the pages.
     sms_gateway_url: str = ""  # empty: texts are logged (and kept in memory), not sent
@@ -147,6 +148,7 @@ _PARSERS: dict[str, Parser] = {
     "web_idle_s": values.whole(1, "seconds"),
     "public_url": values.text,
     "log_format": values.choice("text", "json"),
+    "log_level": values.choice("debug", "info", "warning", "error"),
     "event_loop": values.choice(*LOOPS),
     "sms_gateway_url": values.text,
     "sms_gateway_token": lambda raw: Secret(values.text(raw)),
@@ -180,6 +182,7 @@ _SECTIONS: dict[str, dict[str, str]] = {
         "flows",
         "prompt_dir",
         "log_format",
+        "log_level",
         "event_loop",
         "trail_db",
         "trail_durability",

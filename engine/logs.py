@@ -1,4 +1,9 @@
-"""Structured logs: one line per record, as text or as JSON objects."""
+"""Structured logs: one line per record, as text or as JSON objects.
+
+A record logged while a call or a page's request is being handled carries that
+journey's id (``CALL``, set by whoever handles it; asyncio tasks inherit it), as the
+JSON field ``call``: one caller's story is ``jq 'select(.call == "...")'`` away.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,23 @@ import json
 import logging
 import sys
 import time
+from contextvars import ContextVar
+from typing import Any
 
 from aiohttp.http_exceptions import HttpProcessingError
+
+CALL: ContextVar[str] = ContextVar("call", default="")
+_make_record = logging.getLogRecordFactory()
+
+
+def _record_with_call(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    """Every record, made where it is logged, gets the call being handled there."""
+    record = _make_record(*args, **kwargs)
+    record.call = CALL.get()
+    return record
+
+
+logging.setLogRecordFactory(_record_with_call)
 
 
 class JsonFormatter(logging.Formatter):
@@ -19,12 +39,15 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        call = getattr(record, "call", "")
+        if call:
+            entry["call"] = call
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
 
 
-def setup_logging(fmt: str = "text", level: int = logging.INFO) -> None:
+def setup_logging(fmt: str = "text", level: int | str = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())

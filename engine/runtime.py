@@ -27,6 +27,7 @@ from engine.agi.server import AgiChannel, AgiServer
 from engine.ami import Ami, AmiError
 from engine.flow.model import Flow, Input, Menu, Subflow
 from engine.flowstore import FlowStore, ReloadResult
+from engine.logs import CALL
 from engine.media.call import MediaCall
 from engine.media.server import MediaServer
 from engine.metrics import Metrics
@@ -226,6 +227,7 @@ class Engine:
             survey_of=await self._surveyed(request) if request.query.get("survey") else "",
             test=self.test_calls,
         )
+        CALL.set(call.call_id)  # this task's log records name the call (engine/logs.py)
         session = Session(flow, call, flows=snapshot.get, constants=self.constants)
         assert self._http is not None
         runner: AgiCall | MediaCall
@@ -295,6 +297,7 @@ class Engine:
         if flow is None or self._http is None:
             return None
         call = CallInfo(call_id=new_journey_id(), lang=lang)
+        CALL.set(call.call_id)
         session = Session(flow, call, flows=snapshot.get, constants=self.constants)
         handle = WebOnlyCall(session, self._http, _Observer(self))
         self._register(call.call_id, handle)

@@ -293,7 +293,7 @@ def run_serve(args: argparse.Namespace) -> int:
         settings = load_settings(args.config)
         if args.flows:
             settings = replace(settings, flows=args.flows)
-        setup_logging(settings.log_format)
+        setup_logging(settings.log_format, settings.log_level.upper())
         eventloop.run(serve(settings), settings.event_loop)
     except ConfigError as exc:
         for problem in exc.problems:

@@ -38,6 +38,7 @@ from multidict import MultiDictProxy
 from engine import webbody
 from engine.config import Settings
 from engine.handoff.hub import HandoffHub
+from engine.logs import CALL
 from engine.runtime import Engine, SessionHandle
 from engine.session import events as ev
 from engine.webcall import WebOnlyCall
@@ -379,6 +380,7 @@ class VisualIvr:
         visit = self.cookies.get(request.cookies.get(COOKIE))
         if visit is None:
             return None, None
+        CALL.set(visit.journey)  # this request's log records name the journey
         handle = self.engine.sessions.get(visit.journey)
         if isinstance(handle, WebOnlyCall):
             handle.touch()  # its person is still on the page: the engine keeps it

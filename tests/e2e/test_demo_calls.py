@@ -86,8 +86,10 @@ async def test_failing_backend_takes_the_error_exit(
     sample = registry.get_sample_value
     assert sample("ivr_http_requests_total", {"flow": "identify", "result": "5xx"}) == 1
     assert sample("ivr_http_requests_total", {"flow": "identify", "result": "ok"}) is None
-    failed = [m for m in caplog.messages if m.startswith("http: flow identify node ")]
-    assert len(failed) == 1 and f"status 503 after {http[0]['elapsed_ms']} ms" in failed[0]
+    failed = [r for r in caplog.records if r.getMessage().startswith("http: flow identify node ")]
+    assert len(failed) == 1
+    assert f"status 503 after {http[0]['elapsed_ms']} ms" in failed[0].getMessage()
+    assert failed[0].call == r["journey_id"]  # type: ignore[attr-defined]  # (engine/logs.py)
 
 
 async def test_bill_payment(demo_stack: Stack) -> None:

@@ -144,6 +144,7 @@ async def test_the_demo_backend_is_off_when_told_and_the_media_port_is_kept(
     [
         ("IVR_TRAIL_DURABILITY", "maybe", "expected one of normal, full, got 'maybe'"),
         ("IVR_LOG_FORMAT", "xml", "expected one of text, json, got 'xml'"),
+        ("IVR_LOG_LEVEL", "loud", "expected one of debug, info, warning, error, got 'loud'"),
         ("IVR_SPEECH", "maybe", "expected one of auto, off, got 'maybe'"),
         ("IVR_WEB_IDLE_S", "0", "expected a whole number of seconds, 1 or more, got '0'"),
         ("IVR_LINK_TTL_S", "-600", "expected a whole number of seconds, 1 or more, got '-600'"),
@@ -255,7 +256,7 @@ def test_serve_says_when_the_trail_db_cannot_be_a_trail(
     for name, value in {"IVR_TRAIL_DB": str(path), "IVR_AGI_PORT": "0", "IVR_WEB_PORT": "0",
                         "IVR_FLOWS": FLOWS}.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(serve, "setup_logging", lambda fmt: None)  # pytest's own stay
+    monkeypatch.setattr(serve, "setup_logging", lambda fmt, level: None)  # pytest's own stay
     assert run_serve(capsys) == (1, f"ivr serve: trail_db {path}: {expected}\n")
 
 

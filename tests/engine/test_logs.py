@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from typing import Any
 
 import pytest
 from aiohttp import web
 
-from engine.logs import calm_client_mistakes
+from engine.logs import CALL, JsonFormatter, calm_client_mistakes
 
 
 async def _serve(app: web.Application) -> tuple[web.AppRunner, int]:
@@ -52,3 +54,20 @@ async def test_a_request_too_long_is_one_warning_and_a_failing_handler_stays_an_
     assert mistake.levelname == "WARNING" and mistake.exc_info is None
     assert "LineTooLong" in mistake.getMessage() and "\n" not in mistake.getMessage()
     assert bug.levelname == "ERROR" and bug.exc_info is not None
+
+
+async def test_json_records_name_the_call_they_were_logged_for() -> None:
+    """Each call's task logs under its own journey id; a record of no call has none."""
+    formatter = JsonFormatter()
+    log = logging.getLogger("tests.calls")
+
+    async def one_call(journey: str) -> dict[str, Any]:
+        CALL.set(journey)
+        await asyncio.sleep(0)  # the other call runs meanwhile
+        record = log.makeRecord(log.name, logging.INFO, __file__, 1, "step", None, None)
+        return dict(json.loads(formatter.format(record)))
+
+    first, second = await asyncio.gather(one_call("j1"), one_call("j2"))
+    assert (first["call"], second["call"]) == ("j1", "j2")
+    outside = log.makeRecord(log.name, logging.INFO, __file__, 1, "idle", None, None)
+    assert "call" not in json.loads(formatter.format(outside))
