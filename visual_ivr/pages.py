@@ -93,7 +93,7 @@ def page_model(
         p.update(kind="done", other_langs=[], **_ending(view, where, t, ref))
     elif node["type"] in ("menu", "language"):
         hidden = {
-            o.key for o in _options_of(session.node) if _leads_to_send_link(session.flow, o.goto)
+            o.key for o in session.options if _leads_to_send_link(session.flow, o.goto)
         }
         options = [
             dict(o, tag=LANG_TAGS.get(o.get("lang") or "", o.get("lang") or ""))
@@ -103,7 +103,7 @@ def page_model(
         # A menu that offers a person itself needs no second button for it.
         human = session.flow.human
         p["human_option"] = any(
-            o.goto == human for o in _options_of(session.node) if o.key not in hidden
+            o.goto == human for o in session.options if o.key not in hidden
         )
     elif node["type"] == "input":
         spec = node["input"]
@@ -144,10 +144,6 @@ def page_model(
 
 
 _BEING_CALLED = ("calling_back", "queued", "connected")
-
-
-def _options_of(node: m.AnyNode) -> tuple[m.Option, ...]:
-    return node.options if isinstance(node, m.Menu | m.Input) else ()
 
 
 def _ending(view: dict[str, Any], where: Where, t: dict[str, str], ref: str) -> dict[str, Any]:

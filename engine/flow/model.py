@@ -111,6 +111,7 @@ class Option:
     goto: str
     where: Where = NOWHERE
     lang: str | None = None  # for language menus: the language this option selects
+    when: str | None = None  # offered only when this expression is true (at the node's start)
 
 
 @dataclass(frozen=True, slots=True)

@@ -250,6 +250,7 @@ def _option(r: Reader, item: Map, table: Table, i: int, path: Path) -> Option:
         goto=o.target("goto") or "",
         where=item.where,
         lang=lang,
+        when=o.string("when") if "when" in item else None,
     )
 
 

@@ -121,6 +121,12 @@ OPTION_FIELDS: Table = (
     Field("label", "text", "What the screen shows (and the agent's trail).", required=True),
     Field("phrases", "phrases", "Words a caller may say for it, per language."),
     Field("goto", "target", "The node it leads to.", required=True),
+    Field(
+        "when",
+        "expression",
+        "Offered only when this is true as the node starts, e.g. bill.due > 0 (by key,"
+        " by voice and on the page; say it in the prompt with {% if %}).",
+    ),
 )
 LANGUAGE_OPTION_FIELDS: Table = (
     *OPTION_FIELDS,

@@ -224,6 +224,13 @@ def prompt_templates(flow: Flow, node: AnyNode) -> Iterator[TemplateSite]:
 def node_templates(flow: Flow, node: AnyNode) -> Iterator[TemplateSite]:
     """The node's templates and expressions, in the order the node renders them."""
     own = label(node)
+    for i, option in enumerate(getattr(node, "options", ())):
+        if option.when is not None:
+            where = at(flow, node_path(node, "options", i, "when"), option.where)
+            yield TemplateSite(
+                option.when, f"{own} option '{option.key}' when", where, expression=True,
+                node=node.id,
+            )
     yield from prompt_templates(flow, node)
     if isinstance(node, Http):
         where = at(flow, node_path(node, "url"), node.where)
@@ -427,8 +434,8 @@ _BRACES = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.DOTALL)
 
 def _braced_expression(site: TemplateSite) -> str | None:
     """An expression written as a template (``when: "{{ hours.open }}"``), which does
-    not compile: what to write instead. (A branch case's 'when' is the only field
-    that is an expression.)"""
+    not compile: what to write instead. (A branch case's and an option's 'when' are
+    the fields that are expressions.)"""
     if not site.expression or "{{" not in site.text:
         return None
     bare = " ".join(_BRACES.sub(r"\1", site.text).split())

@@ -81,6 +81,8 @@ class Session:
         self.vars: dict[str, Any] = {"engine_url": ""}
         self.vars.update(constants or {})
         self.node: m.AnyNode = flow.node(flow.start)
+        # The node's options on offer: those whose 'when' held as it started.
+        self.options: tuple[m.Option, ...] = ()
         self.outcome: str | None = None
         self.trail: list[ev.TrailEntry] = []
         self._ids = itertools.count(1)
@@ -290,6 +292,7 @@ class Session:
         self._cancel_timer()
         self._leave_http()  # a web move away from a slow backend: its answer is stale
         self.node = node = self.flow.node(node_id)
+        self.options = ()
         self._phase = "idle"
         self._digits = ""
         self._nudged = False
@@ -303,6 +306,9 @@ class Session:
             self._record("node", type=node.type, flow=self.flow.name)
         match node:
             case m.Menu() | m.Input():  # LanguageMenu is a Menu
+                self.options = tuple(
+                    o for o in node.options if o.when is None or evaluate(o.when, self.vars)
+                )
                 self._history.remember(self.flow, node.id, self._stack)
                 self._listen(self._prompt_of(node))
             case m.Say():
@@ -395,8 +401,12 @@ class Session:
         elif isinstance(node, m.Input):
             self._input_key(node, key)
 
+    def option_for_key(self, key: str) -> m.Option | None:
+        """The option on offer at this node that ``key`` picks."""
+        return next((o for o in self.options if o.key == key), None)
+
     def _menu_key(self, node: m.Menu, key: str) -> None:
-        option = node.option_for_key(key)
+        option = self.option_for_key(key)
         if option is None:
             self._record("input", source="key", value=key, matched=False)
             self._retry("no_match", reason="unknown key")
@@ -411,7 +421,7 @@ class Session:
         if self._phase == "confirm":
             self._confirm_key(node, key)
             return
-        if not self._digits and (option := node.option_for_key(key)) is not None:
+        if not self._digits and (option := self.option_for_key(key)) is not None:
             self._record("input", source="key", value=key, option=option.key, goto=option.goto)
             self._goto(option.goto)
             return

@@ -101,7 +101,7 @@ def _person(session: Session) -> list[str]:
     node = session.node
     if session.person_target() is None or not isinstance(node, m.Menu | m.Input):
         return []
-    spoken = (o for o in node.options if _phrases((o,), session.lang))
+    spoken = (o for o in session.options if _phrases((o,), session.lang))
     if any(isinstance(session.flow.nodes.get(o.goto), m.Transfer) for o in spoken):
         return []
     return list(PERSON_PHRASES.get(base_language(session.lang), ()))
@@ -119,9 +119,9 @@ def listen_spec(session: Session) -> ListenSpec | None:
         grammar = Grammar.build(lang, [*yes, *no])
     elif isinstance(node, m.Input):
         digits = (node.min_length, node.max_length)
-        grammar = Grammar.build(lang, _phrases(node.options, lang) + _person(session), digits)
+        grammar = Grammar.build(lang, _phrases(session.options, lang) + _person(session), digits)
     else:
-        grammar = Grammar.build(lang, _phrases(node.options, lang) + _person(session))
+        grammar = Grammar.build(lang, _phrases(session.options, lang) + _person(session))
     if grammar.empty:
         return None
     # Every move of the session (a node entered, a prompt queued, an input taken) adds
@@ -171,7 +171,9 @@ def _heard(session: Session, heard: ev.SpeechHeard) -> ev.Event | None:
             return ev.Digit(key)
         _no_match(session, node, "", heard)
         return None
-    option = next((o for o in node.options if text and text in _normalised(o, session.lang)), None)
+    option = next(
+        (o for o in session.options if text and text in _normalised(o, session.lang)), None
+    )
     if option is not None:
         if heard.confidence < node.min_confidence:
             if node.listening.confirm:
@@ -278,7 +280,7 @@ def _answer(session: Session, pending: Pending, key: str, source: ev.InputSource
     node = session.node
     assert isinstance(node, m.Menu | m.Input)
     session.speech.pending = None
-    option = node.option_for_key(pending.key)
+    option = session.option_for_key(pending.key)
     if key == "1" and option is not None:
         _choose(session, option, pending.text, pending.confidence)
     elif key == "2":

@@ -21,9 +21,9 @@ def _node_view(session: Session) -> dict[str, Any]:
     lang = session.lang
     view: dict[str, Any] = {"id": node.id, "type": node.type, "title": node.title.get(lang)}
     if isinstance(node, m.Menu):
-        view["options"] = _options(session, node.options)
+        view["options"] = _options(session, session.options)
     elif isinstance(node, m.Input):
-        view["options"] = _options(session, node.options)
+        view["options"] = _options(session, session.options)
         view["input"] = {
             "min_length": node.min_length,
             "max_length": node.max_length,

@@ -66,7 +66,7 @@ def _choose(session: Session, node_id: str, key: str, at: int | None = None) -> 
     if not _current(session, node_id, m.Menu | m.Input, key, at):
         return
     assert isinstance(node, m.Menu | m.Input)
-    option = node.option_for_key(key)
+    option = session.option_for_key(key)
     if option is None:
         _refused(session, "unknown option", key)
         return

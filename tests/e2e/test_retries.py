@@ -62,3 +62,17 @@ async def test_a_prompt_that_fails_on_a_call_sends_the_caller_to_the_person(
     error = next(e for e in r["trail"] if e["kind"] == "error")
     assert error["node"] == "broken" and error["then"] == "person"
     assert "quick.yaml:35: flow 'quick' node 'broken':" in error["reason"]
+
+
+async def test_options_on_offer_follow_their_when(fixture_stack: Stack, tools: Ami) -> None:
+    """On a real call: with nothing due, 2 ('pay my bill') is no choice; two slots
+    offer two keys, so 3 is no choice either, and the prompt says the slots."""
+    report = await place_call(
+        tools, fixture_stack.engine, "conditional", parse_steps("2 1 3 2"), caller_number(),
+        timeout=60,
+    )
+    r = report.as_dict()
+    retries = [(e["node"], e["retry"]) for e in r["trail"] if e["kind"] == "retry"]
+    assert retries == [("main", "no_match"), ("slot", "no_match")]
+    assert "For 9:00 press 1. For 10:30 press 2." in " ".join(r["prompts"])
+    assert r["outcome"] == "transfer:support"

@@ -180,7 +180,7 @@ def test_only_language_menu_options_set_a_language() -> None:
     _, problems = _parse(text)
     assert problems == [
         "t.yaml:7:24: menu 'main' option '0': unknown field 'lang' "
-        "(expected one of: key, label, phrases, goto)"
+        "(expected one of: key, label, phrases, goto, when)"
     ]
     flow, problems = parse_flow(MINIMAL.replace("type: menu", "type: language"), "t.yaml")
     assert problems == [] and flow is not None  # no lang: keeps the language (0: a person)
