@@ -65,6 +65,8 @@ async def test_web_first_gets_a_secure_cookie_and_the_first_menu(page: PageClien
     assert h1(shown) == "Language"
     assert buttons(shown) == ["English", "中文", "Talk to a person"]
     assert '<button name="key" value="2" lang="zh-CN">' in shown.text
+    # The banner's 中文 (the page's language) is told apart from the menu's (the call's).
+    assert 'class="langs" role="group" aria-label="Language of this page"' in shown.text
     assert '<input type="hidden" name="at" value="1">' in shown.text  # the visit it is of
     assert ">Talk to a person<" in shown.text  # on every page
     assert "script-src 'sha256-" in shown.headers["Content-Security-Policy"]
