@@ -14,6 +14,7 @@ Example ``ivr.toml``::
     ami_secret = "..."          # or IVR_AMI_SECRET in the environment
     tools_ami_user = "ivr-tools"  # `ivr call`, tests, benchmarks: they place and watch calls
     tools_ami_secret = "..."    # or IVR_TOOLS_AMI_SECRET
+    asterisk_networks = ["10.0.0.5/32"]  # who may connect to FastAGI and AudioSocket
 
     [engine]
     agi_host = "0.0.0.0"
@@ -126,6 +127,8 @@ class Settings:
     speech_workers: int = 0
     media_address: str = ""  # how Asterisk reaches the engine's AudioSocket server
     media_port: int = 0  # its port (0: any free one; fix it to open it in a firewall)
+    # Where Asterisk connects from (FastAGI, AudioSocket); others are refused.
+    asterisk_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     demo_backend: bool = True  # /demo/api, the demo flows' backend; off in production
     # The agent desktop and call-backs: the [handoff] section, IVR_HANDOFF_* variables.
     handoff: HandoffSettings = field(default_factory=HandoffSettings)
@@ -164,6 +167,7 @@ _PARSERS: dict[str, Parser] = {
     "speech_workers": values.whole(0),  # 0: one per core
     "media_address": values.text,
     "media_port": values.port(free=True),
+    "asterisk_networks": values.networks,
     "demo_backend": values.yes_no,
 }
 
@@ -174,7 +178,8 @@ def _same(*keys: str) -> dict[str, str]:
 # The config file's sections: each key in it -> the setting it gives.
 _SECTIONS: dict[str, dict[str, str]] = {
     "asterisk": _same(
-        "ami_host", "ami_port", "ami_user", "ami_secret", "tools_ami_user", "tools_ami_secret"
+        "ami_host", "ami_port", "ami_user", "ami_secret", "tools_ami_user", "tools_ami_secret",
+        "asterisk_networks",
     ),
     "engine": _same(
         "agi_host",

@@ -31,6 +31,7 @@ from engine.logs import CALL
 from engine.media.call import MediaCall
 from engine.media.server import MediaServer
 from engine.metrics import Metrics
+from engine.peers import Peers
 from engine.prompts import PromptCache
 from engine.session.events import Event, SpeechPart, TrailEntry
 from engine.session.machine import CallInfo, Session
@@ -101,7 +102,9 @@ class Engine:
         # the others keep the plain FastAGI driver, the cheapest path for keys.
         self.speech = speech or SpeechService()
         self.speech.report = lambda kind: self.metrics.errors.labels(kind).inc()
-        self.media = MediaServer()
+        # Who may connect to FastAGI and AudioSocket: the Asterisk (engine/peers.py).
+        self.peers = Peers()
+        self.media = MediaServer(peers=self.peers)
         self.media_address: str | None = None  # how Asterisk reaches MediaServer
         self.media_port = 0  # where it listens (0: any free port)
         self.calls: dict[str, AgiCall | MediaCall] = {}
@@ -113,7 +116,9 @@ class Engine:
         self._ended: deque[tuple[float, str]] = deque()
         self.ami: Ami | None = None  # set when there is one: web moves wake calls with it
         self._agi = AgiServer(
-            self._handle, refused=lambda why: self.metrics.agi_refused.labels(why).inc()
+            self._handle,
+            refused=lambda why: self.metrics.agi_refused.labels(why).inc(),
+            peers=self.peers,
         )
         self._http: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []

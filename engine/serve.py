@@ -176,6 +176,7 @@ async def start_stack(settings: Settings, watch: bool = True, report_flows: bool
     )
     engine.media_address = settings.media_address or None
     engine.media_port = settings.media_port
+    engine.peers.allow_only(settings.asterisk_networks)
     ami = Ami(
         settings.ami_host, settings.ami_port, settings.ami_user, settings.ami_secret,
         events=ENGINE_EVENTS,

@@ -23,6 +23,7 @@ from engine.agi.protocol import (
     ResponseParser,
     format_command,
 )
+from engine.peers import Peers
 
 log = logging.getLogger(__name__)
 
@@ -170,8 +171,10 @@ class AgiServer:
         handler: Handler,
         header_timeout: float = 5.0,
         refused: Callable[[str], None] | None = None,
+        peers: Peers | None = None,
     ) -> None:
         self._handler = handler
+        self._peers = peers or Peers()  # who may connect (engine/peers.py)
         self._header_timeout = header_timeout
         self._refused = refused  # told why a connection brought no request
         self._server: asyncio.Server | None = None
@@ -188,6 +191,11 @@ class AgiServer:
         return str(address[0]), int(address[1])
 
     def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self._peers.allows(writer, "agi"):
+            writer.close()
+            if self._refused is not None:
+                self._refused("not allowed")
+            return
         task = asyncio.get_running_loop().create_task(self._serve(reader, writer))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

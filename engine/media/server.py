@@ -23,6 +23,7 @@ from engine.media.protocol import (
     SessionId,
     hangup_frame,
 )
+from engine.peers import Peers
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,9 @@ class MediaStream:
 
 
 class MediaServer:
-    def __init__(self, header_timeout: float = 5.0) -> None:
+    def __init__(self, header_timeout: float = 5.0, peers: Peers | None = None) -> None:
         self._header_timeout = header_timeout
+        self._peers = peers or Peers()  # who may connect (engine/peers.py)
         self._server: asyncio.Server | None = None
         self._waiting: dict[str, asyncio.Future[MediaStream]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -112,6 +114,9 @@ class MediaServer:
             future.cancel()
 
     def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self._peers.allows(writer, "audiosocket"):
+            writer.close()
+            return
         task = asyncio.get_running_loop().create_task(self._greet(reader, writer))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -163,3 +163,47 @@ async def test_connections_that_bring_no_request_are_counted_by_why() -> None:
         talker.close()
     finally:
         await agi.stop()
+
+
+async def test_a_peer_outside_asterisk_networks_is_refused_before_a_byte_is_read(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A FastAGI peer says whose call it is; only the Asterisk may be one."""
+    from engine.peers import Peers
+
+    reasons: list[str] = []
+    recorder = Recorder()
+    peers = Peers(["10.0.0.0/8"])  # not this loopback client
+    agi = AgiServer(recorder, header_timeout=0.3, refused=reasons.append, peers=peers)
+    _, port = await agi.start("127.0.0.1", 0)
+    try:
+        for _ in range(2):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"agi_network_script: demo\nagi_callerid: 5550100\n\n")
+            assert await asyncio.wait_for(reader.read(), 2) == b""  # closed at once
+            writer.close()
+        assert reasons == ["not allowed", "not allowed"] and not recorder.channels
+        warned = [m for m in caplog.messages if "not in asterisk_networks" in m]
+        assert warned == [
+            "agi: refused a connection from 127.0.0.1, which is not in asterisk_networks "
+            "(IVR_ASTERISK_NETWORKS: the addresses Asterisk connects from)"
+        ]  # once per address
+        peers.allow_only(["127.0.0.0/8"])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"agi_network_script: demo\n\n")
+        async with asyncio.timeout(2):
+            while not recorder.channels:
+                await asyncio.sleep(0.02)
+        writer.close()
+    finally:
+        await agi.stop()
+
+
+def test_asterisk_networks_match_dual_stack_and_zoned_addresses() -> None:
+    from engine.peers import Peers
+
+    peers = Peers()  # loopback
+    assert peers.allows_address("127.0.0.1") and peers.allows_address("::1")
+    assert peers.allows_address("::ffff:127.0.0.1")  # an IPv4 peer on a dual-stack socket
+    assert not peers.allows_address("192.0.2.7") and not peers.allows_address("")
+    assert Peers(["fe80::/10"]).allows_address("fe80::1%eth0")
