@@ -51,10 +51,12 @@ async def perform(client: aiohttp.ClientSession, request: HttpRequest) -> HttpDo
                     if location is None:
                         raw = await _body(response)
                         break
-                # Followed on the same host only: a redirect elsewhere would take the
-                # request (a PIN in its body or URL) to a host the flow never named.
+                # Followed within the same origin only (scheme, host and port; http to
+                # https on the same host too): a redirect elsewhere would take the
+                # request (a PIN in its body or URL) to a server the flow never named,
+                # another port of the same host included, or off TLS.
                 target = url.join(URL(location))
-                if target.host != url.host or target.scheme not in ("http", "https"):
+                if not _same_origin(url, target):
                     return done(False, status, None, f"redirected to another host ({status})")
                 if status == 303 or (status in (301, 302) and method == "POST"):
                     method, body = "GET", None  # as browsers do; 307 and 308 keep both
@@ -79,6 +81,14 @@ async def perform(client: aiohttp.ClientSession, request: HttpRequest) -> HttpDo
     except RecursionError:
         return done(False, status, None, "response nested too deeply")
     return done(True, status, data)
+
+
+def _same_origin(url: URL, target: URL) -> bool:
+    if target.host != url.host or target.scheme not in ("http", "https"):
+        return False
+    if target.scheme == url.scheme:
+        return target.port == url.port
+    return url.scheme == "http" and target.scheme == "https" and target.is_default_port()
 
 
 def why_unreachable(exc: Exception) -> str:

@@ -491,6 +491,10 @@ class Session:
             return False
         if _KEYPAD.fullmatch(digits) is None:
             return False
+        if node.terminator and node.terminator in digits:
+            # On the keypad it would have ended the entry; from a page it would cut
+            # a backend's URL short at a '#'.
+            return False
         return node.pattern is None or re.fullmatch(node.pattern, digits) is not None
 
     @staticmethod

@@ -72,12 +72,17 @@ async def backend() -> AsyncIterator[str]:
         elsewhere = request.url.with_host(host).with_path("/ok")
         return web.Response(status=307, headers={"Location": str(elsewhere)})
 
+    async def other_port(request: web.Request) -> web.Response:  # same host, another port
+        port = request.url.port or 80
+        return web.Response(status=307, headers={"Location": f"http://127.0.0.1:{port + 1}/x"})
+
     async def loop(request: web.Request) -> web.Response:
         return web.Response(status=302, headers={"Location": "/loop"})
 
     app = web.Application()
     app.router.add_route("*", "/moved", moved)
     app.router.add_route("*", "/away", away)
+    app.router.add_route("*", "/other-port", other_port)
     app.router.add_get("/loop", loop)
     app.router.add_get("/inf", infinite)
     app.router.add_get("/half", half)
@@ -186,6 +191,26 @@ async def test_a_redirect_to_another_host_is_not_followed(backend: str) -> None:
     """A request (a PIN in its body) goes only to the host the flow named."""
     ok, status, _, error = await run(f"{backend}/away", "POST", {"pin": "1234"})
     assert (ok, status, error) == (False, 307, "redirected to another host (307)")
+
+
+async def test_a_redirect_to_another_port_of_the_host_is_not_followed(backend: str) -> None:
+    """Another port of the same host is another server (a review sent a PIN there)."""
+    ok, status, _, error = await run(f"{backend}/other-port", "POST", {"pin": "1234"})
+    assert (ok, status, error) == (False, 307, "redirected to another host (307)")
+
+
+def test_only_the_same_origin_or_its_https_counts_as_the_same_server() -> None:
+    from yarl import URL
+
+    from engine.httpnode import _same_origin
+
+    here = URL("http://api.test/a")
+    assert _same_origin(here, URL("http://api.test/b"))
+    assert _same_origin(here, URL("https://api.test/b"))  # an upgrade to TLS
+    assert not _same_origin(here, URL("https://api.test:8443/b"))
+    assert not _same_origin(URL("https://api.test/a"), URL("http://api.test/b"))  # off TLS
+    assert not _same_origin(here, URL("http://api.test:8080/b"))
+    assert not _same_origin(here, URL("ftp://api.test/b"))
 
 
 async def test_a_redirect_loop_ends(backend: str) -> None:
