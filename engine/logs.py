@@ -30,6 +30,12 @@ def _record_with_call(*args: Any, **kwargs: Any) -> logging.LogRecord:
 logging.setLogRecordFactory(_record_with_call)
 
 
+def masked(number: str, keep: int = 3) -> str:
+    """A phone number fit for a log (or a page that needs no more): its last ``keep``
+    digits. A caller's number is theirs, and a log is read by many."""
+    return "*" * max(len(number) - keep, 0) + number[-keep:] if keep else "*" * len(number)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {

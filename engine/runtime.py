@@ -27,7 +27,7 @@ from engine.agi.server import AgiChannel, AgiServer
 from engine.ami import Ami, AmiError
 from engine.flow.model import Flow, Input, Menu, Subflow
 from engine.flowstore import FlowStore, ReloadResult
-from engine.logs import CALL
+from engine.logs import CALL, masked
 from engine.media.call import MediaCall
 from engine.media.server import MediaServer
 from engine.metrics import Metrics
@@ -255,7 +255,7 @@ class Engine:
         self._begin(session)
         self.metrics.calls_in_progress.inc()
         log.debug("call %s: %s from %r into flow %s",
-                  call.call_id, request.channel, call.caller_id, flow.name)
+                  call.call_id, request.channel, masked(call.caller_id), flow.name)
         try:
             await runner.run()
         finally:
@@ -272,7 +272,7 @@ class Engine:
             if outcome in ("error", "dropped"):
                 self.metrics.errors.labels(outcome).inc()
             log.info("call %s: %s from %r, flow %s: %s",
-                     call.call_id, request.channel, call.caller_id, flow.name, outcome)
+                     call.call_id, request.channel, masked(call.caller_id), flow.name, outcome)
 
     async def _surveyed(self, request: AgiRequest) -> str:
         """The journey of the call a survey follows: the dialplan's ``of`` (a call-back's

@@ -24,6 +24,7 @@ from typing import Protocol
 import aiohttp
 
 from engine.config import Secret, Settings
+from engine.logs import masked
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +46,6 @@ class SmsSender(Protocol):
     async def send(self, to: str, text: str) -> SendResult: ...
 
     async def close(self) -> None: ...
-
-
-def masked(number: str) -> str:
-    """A number fit for logs: the last three digits."""
-    return "*" * max(len(number) - 3, 0) + number[-3:]
 
 
 class LogSender:
@@ -117,4 +113,9 @@ def sender_from_settings(settings: Settings) -> SmsSender:
         return HttpGatewaySender(
             settings.sms_gateway_url, settings.sms_gateway_token, settings.sms_from
         )
+    # Said once, at start: the log then holds live links (each opens a caller's session).
+    log.warning(
+        "no sms_gateway_url is set ([visual] sms_gateway_url, IVR_SMS_GATEWAY_URL): "
+        "texts are not sent, they go to this log, with their links"
+    )
     return LogSender()

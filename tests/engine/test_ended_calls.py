@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 from pathlib import Path
+
+import pytest
 
 from benchmarks.bench_engine_cpu import FLOW, one_call
 from engine.agi.call import AgiCall
@@ -42,3 +45,22 @@ async def test_an_ended_call_keeps_its_journey_not_its_connection(tmp_path: Path
     finally:
         await engine.stop()
         await store.close()
+
+
+async def test_the_call_s_log_line_masks_the_caller_s_number(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A log is read by many: the caller ID shows its last digits, as a text's number."""
+    caplog.set_level(logging.DEBUG, "engine.runtime")
+    engine = Engine(FlowStore(f"{ROOT}/benchmarks/flows"), PromptCache(str(tmp_path / "p")))
+    _, port = await engine.start("127.0.0.1", 0, watch=False)
+    try:
+        await one_call(port, 1)  # caller ID 77000000001
+        async with asyncio.timeout(5):
+            while engine.calls:
+                await asyncio.sleep(0.01)
+    finally:
+        await engine.stop()
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("call ")]
+    assert len(lines) == 2 and all("********001" in line for line in lines)
+    assert "77000000001" not in caplog.text

@@ -74,8 +74,14 @@ async def test_gateway_failures_are_answers_not_exceptions(aiohttp_server: Serve
             await one.close()
 
 
-def test_the_sender_follows_the_settings() -> None:
+def test_the_sender_follows_the_settings(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, "visual_ivr.sms")
     assert isinstance(sender_from_settings(load_settings(environ={})), LogSender)
+    # The log is about to hold live links: said once, as the engine starts.
+    [warning] = caplog.records
+    assert warning.levelname == "WARNING" and "no sms_gateway_url" in warning.getMessage()
+    assert "go to this log, with their links" in warning.getMessage()
+    caplog.clear()
     settings = load_settings(
         environ={
             "IVR_SMS_GATEWAY_URL": "https://sms.invalid/send",
@@ -83,6 +89,7 @@ def test_the_sender_follows_the_settings() -> None:
         }
     )
     assert isinstance(sender_from_settings(settings), HttpGatewaySender)
+    assert caplog.records == []
     assert "tok-9f8e" not in repr(settings) and settings.sms_gateway_token.value == "tok-9f8e"
     assert masked("+15551234567") == "*********567"
 
