@@ -47,6 +47,7 @@ import aiohttp
 
 from engine.ami import AmiError
 from engine.config import load_settings
+from engine.handoff.settings import HandoffSettings
 from engine.serve import Stack, start_stack
 from engine.session import events as ev
 from engine.trail.store import SqliteTrailStore
@@ -181,9 +182,11 @@ async def desktop_latency(journeys_n: int, agents: int, mode: str) -> list[tuple
     os.environ["IVR_HANDOFF_AGENT_GRACE_S"] = "0"
     os.environ["IVR_HANDOFF_OFFER_ON_RING"] = "yes" if mode.startswith("ring") else "no"
     os.environ["IVR_HANDOFF_CALLBACK_NUMBER_GAP_S"] = "0"
+    os.environ["IVR_HANDOFF_CALLBACK_PER_MINUTE"] = "100000"  # journeys come faster than 20/min
     with tempfile.TemporaryDirectory() as tmp:
         settings = replace(
             load_settings(environ={}),
+            handoff=HandoffSettings.from_env(),  # the IVR_HANDOFF_* set above
             flows=demo_flows(tmp),
             agi_host="127.0.0.1",
             agi_port=0,

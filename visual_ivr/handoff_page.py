@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.handoff.hub import HandoffError, HandoffHub
+from engine.handoff.hub import HandoffError, HandoffHub, asked_for
 from engine.session.machine import Session
 from visual_ivr.push import Watcher
 
@@ -65,6 +65,9 @@ class HandoffForms:
             await hub.callback(journey, number)
         except HandoffError as exc:
             reason = str(exc.extra.get("reason") or "")
+            if reason == "no_person":  # the page has no form yet to show it on (nor later)
+                asked.number = asked.number_problem = ""
+                return False
             asked.number_problem = f"cb_{reason}" if reason else str(exc)
             return False
         asked.number_problem = ""
@@ -90,7 +93,7 @@ class HandoffForms:
 
 def following(session: Session) -> bool:
     """The journey asked for a person: the page goes on showing the handoff."""
-    return session.done and (session.outcome or "").startswith("transfer:")
+    return asked_for(session) is not None
 
 
 def handoff_part(

@@ -2,9 +2,12 @@
 
 :class:`CallbackPolicy` decides (no I/O, clock injected): the number must match
 the configured pattern, a journey may ask ``per_journey`` times and not more
-often than every ``journey_gap_s``, and one number is called at most once every
+often than every ``journey_gap_s``, one number is called at most once every
 ``number_gap_s`` whichever journey asks (so a page cannot be used to ring a
-stranger's phone again and again). A refusal says why and when to retry.
+stranger's phone again and again), and no more than ``per_minute`` calls are
+placed in any minute, whoever asks (each costs the contact centre; journeys are
+free to start). A refusal says why and when to retry. That the journey has asked
+for a person at all is the hub's to check (it knows the session).
 
 :func:`originate_callback` places the call: AMI ``Originate`` of the configured
 channel (``PJSIP/{number}@carrier`` in production; in the sandbox a Local channel
@@ -21,6 +24,7 @@ import logging
 import re
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +43,9 @@ SAFE_NUMBER = re.compile(r"\+?[0-9]{3,20}")
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    reason: str  # "invalid_number" | "too_many" | "too_soon" | "number_busy"
+    # "invalid_number" | "too_many" | "too_soon" | "number_busy" | "busy" (the
+    # per-minute cap), and the hub's "no_person" (the journey has not asked for one)
+    reason: str
     message: str
     retry_after_s: int = 0
 
@@ -55,9 +61,11 @@ class CallbackPolicy:
         self._per_journey = settings.callback_per_journey
         self._journey_gap = settings.callback_journey_gap_s
         self._number_gap = settings.callback_number_gap_s
+        self._per_minute = settings.callback_per_minute
         self._clock = clock
         self._by_journey: dict[str, list[float]] = {}
         self._by_number: dict[str, float] = {}
+        self._last_minute: deque[float] = deque()  # when the calls of the last minute were
 
     def check(self, journey: str, number: str) -> Refusal | None:
         """None if ``number`` may be called for ``journey`` now (and counts it)."""
@@ -75,8 +83,15 @@ class CallbackPolicy:
         if last is not None and now - last < self._number_gap:
             wait = self._number_gap - (now - last)
             return Refusal("number_busy", "That number was called a moment ago.", round(wait + 0.5))
+        while self._last_minute and now - self._last_minute[0] >= 60.0:
+            self._last_minute.popleft()
+        if len(self._last_minute) >= self._per_minute:
+            wait = 60.0 - (now - self._last_minute[0])
+            busy = "We are calling many people right now: try again shortly."
+            return Refusal("busy", busy, round(wait + 0.5))
         self._by_journey.setdefault(journey, []).append(now)
         self._by_number[number] = now
+        self._last_minute.append(now)
         return None
 
     def _forget(self, now: float) -> None:

@@ -85,6 +85,13 @@ class HandoffError(Exception):
         self.extra = extra
 
 
+def asked_for(session: Session) -> str | None:
+    """The queue a journey asked for a person in (its outcome is ``transfer:<queue>``:
+    it reached a transfer, on the phone or on the page), else None."""
+    outcome = session.outcome or ""
+    return outcome.split(":", 1)[1] if outcome.startswith("transfer:") else None
+
+
 class HandoffHub:
     def __init__(
         self,
@@ -540,12 +547,21 @@ class HandoffHub:
         self._bump(journey)
 
     async def callback(self, journey: str, number: str) -> dict[str, Any]:
-        """Call the caller of a journey with no call up, and queue them with its trail."""
+        """Call the caller of a journey with no call up that asked for a person, and
+        queue them with its trail."""
         handle = self.engine.sessions.get(journey)
         if handle is None:
             raise HandoffError("no such journey", 404)
         if journey in self.engine.calls:
             raise HandoffError("your call is still up: ask for a person on it", 409)
+        # Only a journey that reached a person's queue (the page offers "call me back"
+        # only then): else any new journey, started by anyone, could make the contact
+        # centre ring any number.
+        queue = asked_for(handle.session)
+        if queue is None:
+            raise HandoffError(
+                "ask for a person first: a call-back is to talk to one", 409, reason="no_person"
+            )
         number = normalise(number)
         refusal: Refusal | None = self.callbacks.policy.check(journey, number)
         if refusal is not None:
@@ -553,7 +569,6 @@ class HandoffHub:
             raise HandoffError(
                 refusal.message, status, reason=refusal.reason, retry_after_s=refusal.retry_after_s
             )
-        queue = self._queue_of(handle.session)
         await self.record(
             journey,
             "input",
@@ -571,18 +586,6 @@ class HandoffHub:
         self._spawn(self.callbacks.place(journey, number, queue, uniqueid, survey))
         log.info("handoff: calling back journey %s into queue %s", journey, queue)
         return self.status(journey)
-
-    def _queue_of(self, session: Session) -> str:
-        """The queue the journey's transfer named, else its flow's person."""
-        outcome = session.outcome or ""
-        if outcome.startswith("transfer:"):
-            return outcome.split(":", 1)[1]
-        root = str(session.trail[0].data.get("flow", "")) if session.trail else ""
-        for flow in (session.flow, self._flow(root)):
-            node = flow.nodes.get(flow.human) if flow is not None and flow.human else None
-            if isinstance(node, m.Transfer):
-                return node.queue
-        return self.settings.agent_queues[0]
 
     async def record(self, journey: str, kind: TrailKind, **data: Any) -> None:
         """Add a step to a journey's trail (after self-service: a push, an answer, a

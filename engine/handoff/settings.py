@@ -5,8 +5,9 @@ Defaults suit the sandbox; the config file's ``[handoff]`` section and
 (``agent_queues = ["support", "billing"]``, ``IVR_HANDOFF_AGENT_QUEUES=support,billing``);
 :func:`engine.config.load_settings` reads both. PRODUCTION: point
 ``callback_channel`` at your carrier (``PJSIP/{number}@carrier``), set
-``callback_caller_id`` to your service number, and ``callback_pattern`` to the
-numbers you are willing to call (your country's mobiles, say).
+``callback_caller_id`` to your service number, ``callback_pattern`` to the
+numbers you are willing to call (your country's mobiles, say), and
+``callback_per_minute`` to what you are willing to pay for.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ class HandoffSettings:
     callback_per_journey: int = 2
     callback_journey_gap_s: float = 120.0
     callback_number_gap_s: float = 600.0
+    # Call-backs placed per minute across all journeys: each is a call the contact
+    # centre pays for, and anyone with a browser can ask (PRODUCTION: what your agents
+    # can take, and your carrier's bill can bear).
+    callback_per_minute: int = 20
     # Offer the call to the agent's desktop when it rings (not only once it connects).
     offer_on_ring: bool = True
     # After-call work: once a call ends, the agent's phone rings no more until its
@@ -93,6 +98,7 @@ PARSERS: dict[str, Parser] = {
     "callback_per_journey": values.whole(1),
     "callback_journey_gap_s": values.seconds(0),
     "callback_number_gap_s": values.seconds(0),
+    "callback_per_minute": values.whole(1),
     "offer_on_ring": values.yes_no,
     "wrapup_max_s": values.seconds(0),
 }

@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient
 from engine.ami import AmiError
 from engine.demo_backend import demo_backend_app
 from engine.flowstore import FlowStore
+from engine.handoff.callback import CallbackPolicy
 from engine.handoff.hub import HandoffHub
 from engine.handoff.settings import HandoffSettings
 from engine.prompts import PromptCache
@@ -536,7 +537,12 @@ async def test_call_back_requests_are_checked(rig: Rig) -> None:
     assert bad.status == 400 and (await bad.json())["reason"] == "invalid_number"
     assert (await rig.client.post(url, data=b"[1]")).status == 400
     ok = await rig.client.post(url, json={"number": "+1 555 010 0199"})
-    assert ok.status == 202 and (await ok.json())["callback"]["number"] == "+15550100199"
+    # Whoever holds the journey's id sees the last digits of the number, nothing cached.
+    assert ok.status == 202 and (await ok.json())["callback"]["number"] == "********0199"
+    status = await rig.client.get(f"/handoff/{journey}")
+    assert (await status.json())["callback"]["number"] == "********0199"
+    assert status.headers["Cache-Control"] == "no-store"
+    assert rig.hub.status(journey)["callback"]["number"] == "+15550100199"  # the page's own
     again = await rig.client.post(url, json={"number": "+15550100199"})
     assert again.status == 429 and (await again.json())["retry_after_s"] > 0
     async with asyncio.timeout(5):
@@ -549,6 +555,39 @@ async def test_call_back_requests_are_checked(rig: Rig) -> None:
     assert "IVR_QUEUE=support" in originate["Variable"]
     trail = rig.engine.sessions[journey].session.trail
     assert trail[-1].data["var"] == "callback_number" and trail[-1].data["source"] == "web"
+
+
+async def test_no_call_back_for_a_journey_that_has_not_asked_for_a_person(rig: Rig) -> None:
+    """A journey just begun (anyone can begin one) cannot make the contact centre call
+    a number: only one that reached a person's queue can."""
+    handle = rig.engine.start_web_session("service_line")
+    assert handle is not None and handle.session.outcome is None
+    journey = handle.session.call.call_id
+    refused = await rig.client.post(f"/handoff/{journey}/callback", json={"number": "+19005550001"})
+    assert refused.status == 409 and (await refused.json())["reason"] == "no_person"
+    await asyncio.sleep(0.05)
+    assert rig.ami.done("Originate") == []
+    assert rig.hub.status(journey)["callback"] is None
+
+
+async def test_call_backs_per_minute_are_capped_whichever_journeys_ask(rig: Rig) -> None:
+    settings = replace(rig.hub.settings, callback_per_minute=2)
+    rig.hub.callbacks.policy = CallbackPolicy(settings)
+    for n in range(3):
+        journey = await rig.journey_at_transfer()
+        asked = await rig.client.post(
+            f"/handoff/{journey}/callback", json={"number": f"+1555010010{n}"}
+        )
+        if n < 2:
+            assert asked.status == 202, n
+    refused = await asked.json()
+    assert asked.status == 429 and refused["reason"] == "busy"
+    assert 0 < refused["retry_after_s"] <= 60 and "try again shortly" in refused["error"]
+    async with asyncio.timeout(5):
+        while len(rig.ami.done("Originate")) < 2:
+            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    assert len(rig.ami.done("Originate")) == 2
 
 
 async def test_the_desktop_is_for_the_contact_centre_only(rig: Rig) -> None:

@@ -170,6 +170,21 @@ def test_callback_numbers_and_how_often() -> None:
     assert policy.check("j2", "+15550100199") is None
 
 
+def test_call_backs_per_minute_whichever_journeys_ask() -> None:
+    clock = Clock()
+    policy = CallbackPolicy(HandoffSettings(callback_per_minute=3), clock)
+    for n in range(3):
+        assert policy.check(f"j{n}", f"+1555010010{n}") is None
+        clock.now += 10
+    refused = policy.check("j3", "+15550100103")
+    assert refused is not None and refused.reason == "busy" and refused.retry_after_s == 30
+    assert policy.check("j3", "+15550100103") is not None  # a refusal is not counted
+    clock.now += 30  # the first call is a minute old: one more may go
+    assert policy.check("j3", "+15550100103") is None
+    refused = policy.check("j4", "+15550100104")
+    assert refused is not None and refused.reason == "busy" and refused.retry_after_s == 10
+
+
 def test_the_configured_pattern_narrows_the_numbers() -> None:
     policy = CallbackPolicy(HandoffSettings(callback_pattern=r"(\+?86)?1[3-9][0-9]{9}"))
     assert policy.check("j", "+15550100199") is not None
@@ -243,13 +258,17 @@ def test_settings_from_the_environment() -> None:
             "IVR_HANDOFF_OFFER_ON_RING": "no",
             "IVR_HANDOFF_CALLBACK_PER_JOURNEY": "3",
             "IVR_HANDOFF_AGENT_GRACE_S": "2.5",
+            "IVR_HANDOFF_CALLBACK_PER_MINUTE": "5",
         }
     )
     assert settings.agent_queues == ("support", "billing")
     assert settings.offer_on_ring is False
     assert settings.callback_per_journey == 3 and settings.agent_grace_s == 2.5
+    assert settings.callback_per_minute == 5 and HandoffSettings().callback_per_minute == 20
     with pytest.raises(HandoffConfigError):
         HandoffSettings.from_env({"IVR_HANDOFF_OFFER_ON_RING": "maybe"})
+    with pytest.raises(HandoffConfigError, match="CALLBACK_PER_MINUTE"):
+        HandoffSettings.from_env({"IVR_HANDOFF_CALLBACK_PER_MINUTE": "0"})
 
 
 async def test_a_desk_too_far_behind_is_closed_not_left_open_and_deaf() -> None:

@@ -157,6 +157,27 @@ async def test_call_me_back_from_a_web_only_journey(rig: Rig) -> None:
     assert "give this reference" not in queued.text
 
 
+async def test_no_call_back_before_the_journey_asks_for_a_person(rig: Rig) -> None:
+    """A page just opened, still at its first menu: "call me back" is not on it, and a
+    post of the form anyway places no call (anyone can open pages by the hundred)."""
+    page = rig.page
+    first = await start(page)
+    assert 'action="/v/s/callback"' not in first.text
+    refused = await page.post("/v/s/callback", {"number": "+19005550001"}, json_reply=True)
+    assert refused.status == 200 and refused.json()["done"] is False
+    await asyncio.sleep(0.05)
+    assert rig.ami.done("Originate") == []
+    journey = session_of(rig.visual, page).call.call_id
+    assert rig.hub.status(journey)["callback"] is None
+
+    # Once it has asked, the form is offered, and works.
+    person = await page.follow(await page.post("/v/s/human"))
+    assert 'action="/v/s/callback"' in person.text
+    assert "person first" not in person.text and "+19005550001" not in person.text
+    asked = await page.follow(await page.post("/v/s/callback", {"number": "+15550100199"}))
+    assert status_lines(asked) == ["We will call you at +15550100199 shortly."]
+
+
 async def test_pushed_cards_and_forms(rig: Rig) -> None:
     call = fake_call(rig.visual.engine)
     journey = call.session.call.call_id
