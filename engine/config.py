@@ -31,6 +31,8 @@ Example ``ivr.toml``::
     host = "0.0.0.0"
     port = 8080
     public_url = "https://ivr.example.com"   # how phones reach the visual IVR
+    trusted_proxies = ["10.0.0.7/32"]        # whose X-Forwarded-For names the client
+    starts_per_minute = 30       # web-only journeys one client may start a minute
 
     [visual]
     sms_gateway_url = "https://sms.example.com/send"   # empty: log the texts only
@@ -104,6 +106,12 @@ class Settings:
     # connection (its body has webbody.BODY_S more); an idle connection is closed.
     web_idle_s: int = 30
     public_url: str = ""  # how callers' phones reach the web front end (links in SMS)
+    # The reverse proxies in front (networks): a request from one of them is from the
+    # client its X-Forwarded-For names (engine/webedge.py); none by default.
+    trusted_proxies: tuple[str, ...] = ()
+    # Web-only journeys one client may start a minute: a person starts a few at most,
+    # and each start is a fresh set of PIN tries for whoever is guessing.
+    web_starts_per_minute: int = 30
     log_format: str = "text"  # text | json
     log_level: str = "info"  # debug (each call's start too) | info | warning | error
     event_loop: str = "uvloop"  # uvloop | asyncio (engine/eventloop.py)
@@ -150,6 +158,8 @@ _PARSERS: dict[str, Parser] = {
     "web_port": values.port(free=True),
     "web_idle_s": values.whole(1, "seconds"),
     "public_url": values.text,
+    "trusted_proxies": values.networks,
+    "web_starts_per_minute": values.whole(1),
     "log_format": values.choice("text", "json"),
     "log_level": values.choice("debug", "info", "warning", "error"),
     "event_loop": values.choice(*LOOPS),
@@ -194,7 +204,12 @@ _SECTIONS: dict[str, dict[str, str]] = {
         "demo_backend",
     ),
     "web": {
-        "host": "web_host", "port": "web_port", "idle_s": "web_idle_s", "public_url": "public_url"
+        "host": "web_host",
+        "port": "web_port",
+        "idle_s": "web_idle_s",
+        "public_url": "public_url",
+        "trusted_proxies": "trusted_proxies",
+        "starts_per_minute": "web_starts_per_minute",
     },
     "speech": {
         "mode": "speech",

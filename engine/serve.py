@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 from aiohttp import web
 
-from engine import eventloop, queuecheck
+from engine import eventloop, queuecheck, webedge
 from engine.ami import Ami
 from engine.config import ConfigError, Settings, load_settings
 from engine.demo_backend import demo_backend_app
@@ -114,10 +114,15 @@ async def _no_icon(request: web.Request) -> web.Response:
     return web.Response(status=204, headers={"Cache-Control": "max-age=86400"})
 
 
+async def _to_desktop(request: web.Request) -> web.Response:
+    raise web.HTTPPermanentRedirect("/agent/")
+
+
 def build_web_app(engine: Engine, ami: Ami, settings: Settings | None = None) -> web.Application:
     # "/v/service_line/" (a slash typed or pasted after it) goes where it was meant.
     slash = web.normalize_path_middleware(append_slash=False, remove_slash=True)
-    app = web.Application(middlewares=[slash])
+    # "/%61gent/" is not "/agent/": a proxy's rule for the one would miss the other.
+    app = web.Application(middlewares=[webedge.plain_paths, slash])
     app[ENGINE_KEY] = engine
     app[AMI_KEY] = ami
     app.router.add_get("/", _index)
@@ -125,6 +130,7 @@ def build_web_app(engine: Engine, ami: Ami, settings: Settings | None = None) ->
     app.router.add_get("/healthz", _health)
     app.router.add_get("/livez", _live)
     app.router.add_get("/favicon.ico", _no_icon)
+    app.router.add_get("/agent", _to_desktop)  # the desktop's address, typed without "/"
     if settings is None or settings.demo_backend:
         app.add_subapp("/demo/api", demo_backend_app())
     visual = VisualIvr(engine, settings or Settings())

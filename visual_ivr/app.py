@@ -21,6 +21,11 @@ without JavaScript, already shows the step's effect.
 Opening a link takes two requests on purpose: a GET that uses nothing (message
 apps fetch links to draw previews) and a POST, sent by the page's one-line script
 or by the button on it, that uses the token.
+
+A POST sent by another site's page is refused (engine/webedge.py): the page's
+cookie is SameSite=Lax, which keeps it from being sent with such a POST, but not
+a cookie from being set by its answer (a link of someone else's journey, used by
+a page elsewhere, would have put this browser on their call).
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from engine import webbody
+from engine import webbody, webedge
 from engine.config import Settings
 from engine.handoff.hub import HandoffHub
 from engine.logs import CALL
@@ -64,7 +69,6 @@ START_COOKIE = "ivr_start"
 SUBMIT_WAIT_S = 3.0  # how long a step waits for the call to take it
 MAX_FORM_BYTES = 4096
 MAX_VALUE = MAX_FORM_BYTES  # an input's value is never cut: the session judges its length
-STARTS_PER_MINUTE = 120  # web-only journeys one address (or one proxy) may start
 _FLOW_NAME = "{flow:[A-Za-z0-9_.-]+}"
 
 
@@ -102,13 +106,18 @@ class VisualIvr:
             base,
             clock,
         )
-        self._starts = _RateLimit(STARTS_PER_MINUTE, 60.0, clock)
+        # Web-only journeys one client may start a minute (behind a trusted proxy,
+        # the client X-Forwarded-For names: otherwise one client would stop everyone).
+        self._starts = _RateLimit(settings.web_starts_per_minute, 60.0, clock)
+        self._proxies = webedge.networks(settings.trusted_proxies)
         engine.listeners.append(self.hub.on_update)
 
     def app(self) -> web.Application:
-        app = web.Application()
+        refuse = webedge.same_origin_only(self.settings.public_url, self._cross_site)
+        app = web.Application(middlewares=[refuse])
         app[VISUAL_KEY] = self
         app.cleanup_ctx.append(self._lifetime)
+        app.on_response_prepare.append(_not_framed)
         app.on_shutdown.append(self._on_shutdown)
         r = app.router
         r.add_get("/s", self.page)
@@ -153,7 +162,7 @@ class VisualIvr:
             return web.Response(headers={"Cache-Control": "no-store"})
         if request.cookies.get(START_COOKIE) != flow:
             return self._start_with_cookie(request, flow, lang)
-        if not self._starts.allow(request.remote or ""):
+        if not self._starts.allow(webedge.client_address(request, self._proxies)):
             busy = self._message(request, 429, lang, "busy", [])
             busy.headers["Retry-After"] = "60"  # the window the starts are counted in
             return busy
@@ -425,17 +434,24 @@ class VisualIvr:
             max_age=max_age,
         )
 
+    def page_headers(self, in_own_frame: bool = False) -> dict[str, str]:
+        """A page's headers: its own styles and scripts only, never cached, no
+        referrer, framed by no other page (``in_own_frame``: the no-JavaScript
+        presence frame, which the page itself holds)."""
+        return {
+            "Content-Type": "text/html; charset=utf-8",
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": self.pages.frame_csp if in_own_frame else self.pages.csp,
+            "X-Frame-Options": "SAMEORIGIN" if in_own_frame else "DENY",
+            "Referrer-Policy": "no-referrer",
+            "X-Content-Type-Options": "nosniff",
+        }
+
     def _html(self, body: str | bytes, status: int = 200) -> web.Response:
         return web.Response(
             body=body.encode("utf-8") if isinstance(body, str) else body,
             status=status,
-            headers={
-                "Content-Type": "text/html; charset=utf-8",
-                "Cache-Control": "no-store",
-                "Content-Security-Policy": self.pages.csp,
-                "Referrer-Policy": "no-referrer",
-                "X-Content-Type-Options": "nosniff",
-            },
+            headers=self.page_headers(),
         )
 
     def _message(
@@ -455,6 +471,10 @@ class VisualIvr:
         code = 404 if heading == "invalid_link" else 410
         return self._message(request, code, lang, heading, [text(lang, "link_help")])
 
+    def _cross_site(self, request: web.Request) -> web.Response:
+        lang = _preferred(request, PAGE_LANGS)
+        return self._message(request, 403, lang, "cross_site", [text(lang, "no_session_line")])
+
     def _no_session(self, request: web.Request) -> web.Response:
         lang = _preferred(request, PAGE_LANGS)
         return self._message(request, 401, lang, "no_session", [text(lang, "no_session_line")])
@@ -469,6 +489,14 @@ class VisualIvr:
 
 
 VISUAL_KEY = web.AppKey("visual_ivr", VisualIvr)
+
+
+async def _not_framed(request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer under /v (redirects, JSON, errors too) is shown in no other
+    site's frame, for browsers that read X-Frame-Options but not the CSP's
+    frame-ancestors."""
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
 
 
 class _RateLimit:

@@ -202,19 +202,19 @@ class Pages:
         self._page = self._env.get_template("page.html")
         self._app = self._env.get_template("app.html")
         self._message = self._env.get_template("message.html")
-        self.csp = "; ".join(
-            [
-                "default-src 'none'",
-                f"style-src {csp_hash(self.css)}",
-                f"script-src {csp_hash(self.js)} {csp_hash(OPEN_LINK_JS)}",
-                "connect-src 'self'",
-                "frame-src 'self'",  # a page without JavaScript: its presence frame
-                "form-action 'self'",
-                "img-src 'self'",
-                "base-uri 'none'",
-                "frame-ancestors 'none'",
-            ]
-        )
+        policy = [
+            "default-src 'none'",
+            f"style-src {csp_hash(self.css)}",
+            f"script-src {csp_hash(self.js)} {csp_hash(OPEN_LINK_JS)}",
+            "connect-src 'self'",
+            "frame-src 'self'",  # a page without JavaScript: its presence frame
+            "form-action 'self'",
+            "img-src 'self'",
+            "base-uri 'none'",
+        ]
+        self.csp = "; ".join([*policy, "frame-ancestors 'none'"])
+        # That presence frame (/v/s/here): framed by the page, and by no other.
+        self.frame_csp = "; ".join([*policy, "frame-ancestors 'self'"])
 
     def fragment(self, p: dict[str, Any]) -> str:
         return self._app.render(p=p, t=TEXTS.get(p["lang"], TEXTS["en"]), base=self.base)

@@ -42,29 +42,25 @@ class PageStreams:
         self._visual = visual
 
     async def events(self, request: web.Request) -> web.StreamResponse:
-        return await self._serve(request, "text/event-stream", self._stream)
+        headers = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-store"}
+        return await self._serve(request, headers, self._stream)
 
     async def here(self, request: web.Request) -> web.StreamResponse:
         """A page without JavaScript in view: its ``<noscript>`` frame loads this, which
         stays open while the page is shown. No visibility to go by: it ends when the
         page is left (closed, or another page of the journey loaded)."""
-        return await self._serve(request, "text/html", self._keep)
+        headers = self._visual.page_headers(in_own_frame=True)
+        return await self._serve(request, headers, self._keep)
 
     async def _serve(
-        self, request: web.Request, content_type: str, body: _Body
+        self, request: web.Request, headers: dict[str, str], body: _Body
     ) -> web.StreamResponse:
         visit, handle = self._visual.visit_of(request)
         if visit is None or handle is None:
             return web.Response(status=204)  # an event source stops asking
         if self._visual.hub.full(visit.journey):
             return web.Response(status=204)
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": f"{content_type}; charset=utf-8",
-                "Cache-Control": "no-store",
-                "X-Accel-Buffering": "no",
-            }
-        )
+        response = web.StreamResponse(headers={**headers, "X-Accel-Buffering": "no"})
         handoff = handoff_hub_of(request)
         with self._visual.hub.watch(visit.journey) as watcher:
             # The handoff's changes (the queue moving) come from the hub, not the session.

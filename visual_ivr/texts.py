@@ -98,6 +98,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_session_line": "Open the link we texted you, or start from our service page.",
         "not_found": "There is no such service",
         "busy": "Please try again in a minute",
+        "cross_site": "This came from another website, and was not done",
         "still_there": "Are you still there? Choose an option to go on: your call will "
         "not wait much longer.",
         "cookies": "This page needs cookies",
@@ -172,6 +173,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_session_line": "请打开我们发送给您的短信链接，或从服务页面开始。",
         "not_found": "没有此项服务",
         "busy": "请稍后再试",
+        "cross_site": "此请求来自其他网站，未予执行",
         "still_there": "您还在吗？请选择一项继续，通话不会再等待太久。",
         "cookies": "此页面需要启用Cookie",
         "cookies_line": "请在浏览器中允许本网站使用Cookie，然后重新打开此页面。",
@@ -248,6 +250,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "página de servicio.",
         "not_found": "No existe ese servicio",
         "busy": "Inténtelo de nuevo en un minuto",
+        "cross_site": "Esto vino de otro sitio web y no se hizo",
         "still_there": "¿Sigue ahí? Elija una opción para continuar: su llamada no esperará "
         "mucho más.",
         "cookies": "Esta página necesita cookies",
@@ -326,6 +329,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "no_session_line": "문자로 보내 드린 링크를 열거나 서비스 페이지에서 시작해 주세요.",
         "not_found": "해당 서비스가 없습니다",
         "busy": "잠시 후 다시 시도해 주세요",
+        "cross_site": "다른 웹사이트에서 온 요청이라 처리하지 않았습니다",
         "still_there": "계십니까? 계속하시려면 항목을 선택해 주세요. "
         "통화가 오래 기다리지 않습니다.",
         "cookies": "이 페이지는 쿠키가 필요합니다",

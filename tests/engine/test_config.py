@@ -279,3 +279,17 @@ async def test_a_flows_directory_that_is_not_there_is_a_config_error(tmp_path: P
     assert await refused(replace(settings, speech_models="es=whisper")) == (
         "speech model 'es=whisper': expected lang=pocketsphinx or lang=vosk:DIR"
     )
+
+
+def test_the_web_section_names_the_proxies_in_front_and_the_start_limit(tmp_path: Path) -> None:
+    path = toml(tmp_path, '[web]\ntrusted_proxies = ["10.0.0.0/24"]\nstarts_per_minute = 10\n')
+    settings = load_settings(path, {})
+    assert settings.trusted_proxies == ("10.0.0.0/24",) and settings.web_starts_per_minute == 10
+    settings = load_settings(None, {"IVR_TRUSTED_PROXIES": "10.0.0.7/32, ::1/128"})
+    assert settings.trusted_proxies == ("10.0.0.7/32", "::1/128")
+    assert load_settings(None, {}).trusted_proxies == ()  # no X-Forwarded-For believed
+    assert load_settings(None, {}).web_starts_per_minute == 30
+    assert problems(IVR_TRUSTED_PROXIES="10.0.0.7/24", IVR_WEB_STARTS_PER_MINUTE="0") == [
+        "IVR_TRUSTED_PROXIES: '10.0.0.7/24' has host bits set (did you mean 10.0.0.0/24?)",
+        "IVR_WEB_STARTS_PER_MINUTE: expected a whole number, 1 or more, got '0'",
+    ]

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient
+from yarl import URL
 
 from engine.ami import Ami
 from engine.config import Secret
@@ -24,6 +25,8 @@ async def test_front_page_lists_the_flows_and_the_desktop(
     assert response.status == 200
     slash = await client.get("/v/service_line/", allow_redirects=False)
     assert slash.status == 308 and slash.headers["Location"] == "/v/service_line"
+    desktop = await client.get("/agent", allow_redirects=False)  # typed without the "/"
+    assert desktop.status == 308 and desktop.headers["Location"] == "/agent/"
     text = await response.text()
     assert '<a href="/v/service_line">Demo Bank</a>' in text
     assert 'href="/agent/"' in text and 'href="/agent/report"' in text
@@ -35,3 +38,26 @@ async def test_front_page_lists_the_flows_and_the_desktop(
     assert health.status == 503  # no AMI: the health check says so
     flows = ["csat_survey", "identify", "lost_card", "service_line"]
     assert (await health.json())["flows"] == flows
+
+
+async def test_a_path_that_encodes_plain_letters_is_no_page(
+    aiohttp_client: object, tmp_path: Path
+) -> None:
+    """aiohttp decodes a path before routing: "/%61gent/" would be the desktop, past a
+    proxy's rule for "/agent/". No browser encodes a letter, a digit or "-._~"."""
+    engine = Engine(FlowStore(FLOWS), PromptCache(str(tmp_path)))
+    engine.flows.load()
+    ami = Ami("127.0.0.1", 9, "ivr", Secret("x"))
+    client: TestClient = await aiohttp_client(build_web_app(engine, ami))  # type: ignore[operator]
+    base = str(client.make_url(""))
+
+    async def status(path: str) -> int:
+        # encoded=True: sent as written (yarl would decode "%61" to "a" itself)
+        url = URL(base + path, encoded=True)
+        async with client.session.get(url, allow_redirects=False) as response:
+            return response.status
+
+    assert await status("/agent/") == 200  # this machine is in the agents' networks
+    for path in ("/%61gent/", "/%61gent/report", "/agen%74/", "/v/servic%65_line", "/metric%73"):
+        assert await status(path) == 404, path
+    assert await status("/v/service_line?lang=%65s") == 303  # a query's are its own

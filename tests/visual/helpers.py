@@ -81,11 +81,15 @@ class PageClient:
             return await self._reply(response)
 
     async def post(
-        self, path: str, data: Mapping[str, str] | None = None, json_reply: bool = False
+        self,
+        path: str,
+        data: Mapping[str, str] | None = None,
+        json_reply: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> Reply:
-        headers = {"Accept": "application/json"} if json_reply else {}
+        sent = {**(headers or {}), **({"Accept": "application/json"} if json_reply else {})}
         async with self.client.post(
-            path, data=data or {}, headers=self._headers(headers), allow_redirects=False
+            path, data=data or {}, headers=self._headers(sent), allow_redirects=False
         ) as response:
             return await self._reply(response)
 

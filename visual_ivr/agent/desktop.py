@@ -38,6 +38,7 @@ import jinja2
 from aiohttp import WSMsgType, web
 from aiohttp.typedefs import Handler
 
+from engine import webedge
 from engine.handoff.desks import Desk, SignInError
 from engine.handoff.hub import HandoffError, HandoffHub
 from engine.handoff.lookup import find_by_reference
@@ -228,7 +229,9 @@ async def _secure(request: web.Request, response: web.StreamResponse) -> None:
 
 
 def desktop_app(hub: HandoffHub) -> web.Application:
-    app = web.Application(middlewares=[agents_only])
+    # No form posts here yet (the desktop talks over its socket, which checks its
+    # Origin): any that come are refused when another site's page sends them.
+    app = web.Application(middlewares=[agents_only, webedge.same_origin_only()])
     app.on_response_prepare.append(_secure)
     app[HUB] = hub
     app[ENV] = jinja2.Environment(
