@@ -21,6 +21,7 @@ import pytest
 from engine.ami import AmiError
 from engine.config import Settings
 from engine.handoff.hub import HandoffHub
+from engine.handoff.settings import HandoffSettings
 from engine.serve import Stack, start_stack
 from tests.conftest import FLOWS, local_settings
 from tests.live_call import LiveCall
@@ -42,13 +43,18 @@ def handoff_flows(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def handoff_settings(
-    handoff_flows: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Settings:
-    monkeypatch.setenv("IVR_HANDOFF_AGENT_INTERFACE", "Local/{ext}@ivr-handoff-agent/n")
-    monkeypatch.setenv("IVR_HANDOFF_AGENT_QUEUES", QUEUE)
-    monkeypatch.setenv("IVR_HANDOFF_AGENT_GRACE_S", "0")
-    return replace(local_settings(handoff_flows), trail_db=str(tmp_path / "trail.sqlite3"))
+def handoff_settings(handoff_flows: str, tmp_path: Path) -> Settings:
+    """The settings' own handoff part (ivr serve reads it with the rest, from the
+    file's [handoff] and IVR_HANDOFF_*): agents' phones are Local channels, in the
+    tests' queue, gone as soon as their desktop closes."""
+    handoff = HandoffSettings(
+        agent_interface="Local/{ext}@ivr-handoff-agent/n",
+        agent_queues=(QUEUE,),
+        agent_grace_s=0.0,
+    )
+    return replace(
+        local_settings(handoff_flows), trail_db=str(tmp_path / "trail.sqlite3"), handoff=handoff
+    )
 
 
 async def started(settings: Settings) -> Stack:
