@@ -447,3 +447,56 @@ async def test_focus_stays_with_the_person_using_the_page(demo_stack: Stack) -> 
         await expect(page.locator("#value")).to_have_attribute("aria-describedby", "notice hint")
         assert await page.evaluate("document.activeElement.id") == "notice"
         await context.close()
+
+
+# Each control's contrast, WCAG's way: its text against its own fill, and its outline
+# (the border, or the fill where it has one) against what the control stands on.
+CONTRASTS = """() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => {
+      v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    }).reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const ratio = (a, b) => {
+    const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
+    return (hi + 0.05) / (lo + 0.05);
+  };
+  const opaque = (c) => { const v = rgb(c); return v.length < 4 || v[3] > 0; };
+  const fill = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = getComputedStyle(el).backgroundColor;
+      if (opaque(c)) return rgb(c);
+    }
+    return [255, 255, 255];
+  };
+  const found = [];
+  for (const el of document.querySelectorAll("button, a.button, input:not([type=hidden])")) {
+    const style = getComputedStyle(el);
+    if (style.display === "none" || style.visibility === "hidden") continue;
+    const own = fill(el), around = fill(el.parentElement);
+    const edge = opaque(style.backgroundColor) && ratio(own, around) >= 3
+      ? ratio(own, around) : ratio(rgb(style.borderTopColor), around);
+    found.push({
+      name: (el.innerText || el.value || el.id).trim().slice(0, 30),
+      text: ratio(rgb(style.color), own),
+      edge: parseFloat(style.borderTopWidth) > 0 || opaque(style.backgroundColor) ? edge : 0,
+    });
+  }
+  return found;
+}"""
+
+
+async def test_every_control_can_be_told_from_the_page(demo_stack: Stack) -> None:
+    """A button's outline is what shows a low-vision reader where to tap: against the
+    page it has 3:1 at least, and its words 4.5:1 against the button (WCAG 1.4.11 and
+    1.4.3). The buttons' grey border had 1.7:1."""
+    async with chromium() as b:
+        page = await (await phone(b)).new_page()
+        await page.goto(f"{demo_stack.web_url}/v/service_line")
+        await page.get_by_role("button", name="English").click()
+        await expect(page.locator("h1")).to_have_text("Main menu")
+        seen = await page.evaluate(CONTRASTS)
+        await page.get_by_role("button", name="Check my balance").click()
+        await expect(page.locator("h1")).to_have_text("Account number")
+        seen += await page.evaluate(CONTRASTS)
+        assert len(seen) >= 10, seen
+        assert [c for c in seen if c["edge"] < 3 or c["text"] < 4.5] == [], seen
