@@ -87,6 +87,7 @@ def page_model(
         "heading": node["title"] or view["flow_title"],  # a subflow's name, if it has one
         "lines": [],
         "restart": "",
+        "dial": None,
         "human_option": False,
     }
     if view["done"]:
@@ -138,6 +139,7 @@ def page_model(
         p["lines"] = []  # not "you're being connected": the handoff's line says it ended
     if handoff is not None and handoff["state"] in _BEING_CALLED and not where.call:
         p["lines"] = []  # not "call us with this reference": a person is calling them
+        p["dial"] = None
     # A page stops listening once nothing on it can change: a handoff still can.
     p["final"] = p["done"] and (handoff is None or handoff["settled"])
     return p
@@ -155,7 +157,7 @@ def _ending(view: dict[str, Any], where: Where, t: dict[str, str], ref: str) -> 
             lines = [t["transfer_web"].format(phone=where.human_phone, ref=ref)]
         else:
             lines = [t["transfer_web_no_phone"].format(ref=ref)]
-        return {"heading": t["person"], "lines": lines}
+        return {"heading": t["person"], "lines": lines, "dial": _dial(where, t)}
     if outcome == "caller_hangup":
         return {"heading": t["ended"], "lines": [t["call_ended"]], "restart": where.restart}
     if outcome == "hangup":
@@ -168,7 +170,21 @@ def _ending(view: dict[str, Any], where: Where, t: dict[str, str], ref: str) -> 
         if where.human_phone
         else t["transfer_web_no_phone"].format(ref=ref)
     )
-    return {"heading": t["ended"], "lines": [t["error"], person], "restart": where.restart}
+    return {
+        "heading": t["ended"],
+        "lines": [t["error"], person],
+        "restart": where.restart,
+        "dial": _dial(where, t),
+    }
+
+
+def _dial(where: Where, t: dict[str, str]) -> dict[str, str] | None:
+    """A button that calls the human line from the phone the page is on, where the
+    journey has no call of its own (a page on a call would start a second one)."""
+    number = "".join(c for c in where.human_phone if c.isdigit() or c == "+")
+    if where.call or not number.lstrip("+"):
+        return None
+    return {"href": "tel:" + number, "label": t["dial"].format(phone=where.human_phone)}
 
 
 def _asset(name: str) -> str:

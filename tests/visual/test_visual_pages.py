@@ -204,6 +204,8 @@ async def test_a_person_from_a_web_only_journey(page: PageClient, visual: Visual
     ref = f"{tail[:4]}-{tail[4:]}"
     assert h1(person) == "Talk to a person"
     assert "call +1 555 0100 and give this reference: " + ref in person.text
+    # One tap calls the line from the phone the page is on.
+    assert '<a class="button human" href="tel:+15550100">Call +1 555 0100</a>' in person.text
     assert 'action="/v/s/human"' not in person.text  # the journey is over here
     assert session.outcome == "transfer:support"
     assert web_inputs(session)[-1] == {
@@ -477,9 +479,10 @@ def test_a_call_that_ended_before_the_queue_is_not_said_to_be_connecting() -> No
     session.start()
     session.feed(WebChoose("welcome", "0"))  # to a person
     assert session.outcome == "transfer:support"
-    where = Where(call=True, brand="Demo Bank", human_phone="", restart="/v/service_line")
+    where = Where(call=True, brand="Demo Bank", human_phone="+1 555 0100", restart="/v/s")
     connecting = page_model(session, where, {"state": "queued", "lines": [], "settled": False})
     assert connecting["lines"] == [TEXTS["en"]["transfer_call"]]
+    assert connecting["dial"] is None  # the caller is on the line: no second call
     ended = {"state": "ended", "lines": [TEXTS["en"]["call_ended"]], "settled": True}
     assert page_model(session, where, ended)["lines"] == []  # the handoff's line says it
 
