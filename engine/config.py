@@ -33,6 +33,7 @@ Example ``ivr.toml``::
     public_url = "https://ivr.example.com"   # how phones reach the visual IVR
     trusted_proxies = ["10.0.0.7/32"]        # whose X-Forwarded-For names the client
     starts_per_minute = 30       # web-only journeys one client may start a minute
+    metrics_networks = ["127.0.0.0/8", "10.9.0.0/16"]  # who may read /metrics
 
     [visual]
     sms_gateway_url = "https://sms.example.com/send"   # empty: log the texts only
@@ -112,6 +113,8 @@ class Settings:
     # Web-only journeys one client may start a minute: a person starts a few at most,
     # and each start is a fresh set of PIN tries for whoever is guessing.
     web_starts_per_minute: int = 30
+    # Who may read /metrics (flows' names and figures): this machine by default.
+    metrics_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     log_format: str = "text"  # text | json
     log_level: str = "info"  # debug (each call's start too) | info | warning | error
     event_loop: str = "uvloop"  # uvloop | asyncio (engine/eventloop.py)
@@ -160,6 +163,7 @@ _PARSERS: dict[str, Parser] = {
     "public_url": values.text,
     "trusted_proxies": values.networks,
     "web_starts_per_minute": values.whole(1),
+    "metrics_networks": values.networks,
     "log_format": values.choice("text", "json"),
     "log_level": values.choice("debug", "info", "warning", "error"),
     "event_loop": values.choice(*LOOPS),
@@ -210,6 +214,7 @@ _SECTIONS: dict[str, dict[str, str]] = {
         "public_url": "public_url",
         "trusted_proxies": "trusted_proxies",
         "starts_per_minute": "web_starts_per_minute",
+        "metrics_networks": "metrics_networks",
     },
     "speech": {
         "mode": "speech",

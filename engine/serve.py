@@ -49,9 +49,16 @@ ENGINE_EVENTS = "call,agent,system"
 
 ENGINE_KEY = web.AppKey("engine", Engine)
 AMI_KEY = web.AppKey("ami", Ami)
+# Who may read /metrics, and the reverse proxies whose X-Forwarded-For names the client.
+METRICS_NETWORKS_KEY = web.AppKey(
+    "metrics_networks", tuple[tuple[webedge.Network, ...], tuple[webedge.Network, ...]]
+)
 
 
 async def _metrics(request: web.Request) -> web.Response:
+    allowed, proxies = request.app[METRICS_NETWORKS_KEY]
+    if not webedge.client_within(request, allowed, proxies):
+        raise web.HTTPForbidden(text="metrics are for the networks in metrics_networks")
     engine = request.app[ENGINE_KEY]
     return web.Response(
         body=engine.metrics.exposition(), content_type="text/plain", charset="utf-8"
@@ -125,19 +132,24 @@ def build_web_app(engine: Engine, ami: Ami, settings: Settings | None = None) ->
     app = web.Application(middlewares=[webedge.plain_paths, slash])
     app[ENGINE_KEY] = engine
     app[AMI_KEY] = ami
+    settings = settings or Settings()
+    app[METRICS_NETWORKS_KEY] = (
+        webedge.networks(settings.metrics_networks),
+        webedge.networks(settings.trusted_proxies),
+    )
     app.router.add_get("/", _index)
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/healthz", _health)
     app.router.add_get("/livez", _live)
     app.router.add_get("/favicon.ico", _no_icon)
     app.router.add_get("/agent", _to_desktop)  # the desktop's address, typed without "/"
-    if settings is None or settings.demo_backend:
+    if settings.demo_backend:
         app.add_subapp("/demo/api", demo_backend_app())
-    visual = VisualIvr(engine, settings or Settings())
+    visual = VisualIvr(engine, settings)
     app[VISUAL_KEY] = visual
     app.add_subapp("/v", visual.app())
     # /agent: the agent desktop; /handoff: the page's JSON
-    install_handoff(app, engine, ami, settings.handoff if settings else None)
+    install_handoff(app, engine, ami, settings.handoff, settings.trusted_proxies)
     return app
 
 

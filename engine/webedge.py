@@ -5,6 +5,8 @@ the requests refused at the door.
                      trusted proxy, X-Forwarded-For's right-most address that is not
                      itself a trusted proxy (addresses to its left, the client could
                      have written).
+``client_within``    whether that address is in given networks (the agent desktop's,
+                     the metrics').
 ``cross_site``       a state-changing request another site's page made the browser
                      send: ``Sec-Fetch-Site: cross-site``, or an ``Origin`` that is none
                      of the page's own (``own_origins``: as the request reached the
@@ -66,6 +68,15 @@ def client_address(request: web.Request, trusted: Sequence[Network]) -> str:
         if not _among(address, trusted):
             break
     return str(client)
+
+
+def client_within(
+    request: web.Request, allowed: Sequence[Network], trusted: Sequence[Network]
+) -> bool:
+    """Whether the client (``client_address``: behind a trusted proxy, the one it
+    names) is in one of the ``allowed`` networks."""
+    client = _address(client_address(request, trusted))
+    return client is not None and _among(client, allowed)
 
 
 def _address(text: str) -> Address | None:

@@ -61,3 +61,27 @@ async def test_a_path_that_encodes_plain_letters_is_no_page(
     for path in ("/%61gent/", "/%61gent/report", "/agen%74/", "/v/servic%65_line", "/metric%73"):
         assert await status(path) == 404, path
     assert await status("/v/service_line?lang=%65s") == 303  # a query's are its own
+
+
+async def test_metrics_answer_only_the_networks_given(
+    aiohttp_client: object, tmp_path: Path
+) -> None:
+    """/metrics names the flows and their figures: by default this machine reads them
+    (a Prometheus on it, or beside a proxy in trusted_proxies), others get a 403."""
+    from engine.config import load_settings
+
+    engine = Engine(FlowStore(FLOWS), PromptCache(str(tmp_path)))
+    ami = Ami("127.0.0.1", 9, "ivr", Secret("x"))
+    default = load_settings(None, {})
+    client: TestClient = await aiohttp_client(build_web_app(engine, ami, default))  # type: ignore[operator]
+    assert (await client.get("/metrics")).status == 200  # from 127.0.0.1
+    elsewhere = load_settings(
+        None, {"IVR_METRICS_NETWORKS": "10.9.0.0/16", "IVR_TRUSTED_PROXIES": "127.0.0.1/32"}
+    )
+    client = await aiohttp_client(build_web_app(engine, ami, elsewhere))  # type: ignore[operator]
+    assert (await client.get("/metrics")).status == 403  # the proxy itself is not let in
+    for client_ip, status in (("10.9.8.7", 200), ("203.0.113.5", 403)):
+        answer = await client.get("/metrics", headers={"X-Forwarded-For": client_ip})
+        assert answer.status == status, client_ip
+    assert "metrics_networks" in await answer.text()
+    assert (await client.get("/livez")).status == 200  # liveness stays open to all

@@ -621,6 +621,25 @@ async def test_the_desktop_is_for_the_contact_centre_only(rig: Rig) -> None:
     assert (await rig.client.get("/agent/")).status == 403
     assert (await rig.client.get("/agent/report")).status == 403
     assert (await rig.client.get("/agent/static/desktop.css")).status == 403
+    # X-Forwarded-For is believed only from a trusted proxy ...
+    assert (await rig.client.get("/agent/", headers={"X-Forwarded-For": "10.1.1.1"})).status == 403
+
+
+async def test_behind_a_trusted_proxy_the_desktop_checks_the_agent_s_address(
+    tmp_path: Path, aiohttp_client: ClientMaker
+) -> None:
+    """Behind a reverse proxy every request comes from the proxy: listed among the
+    agents' networks, it let the whole internet in through it. With the proxy in
+    ``trusted_proxies``, the desktop checks the client the proxy names."""
+    engine = Engine(FlowStore(FLOWS), PromptCache(str(tmp_path)))
+    root = web.Application()
+    settings = HandoffSettings(agent_networks=("10.20.0.0/16",))
+    install_handoff(root, engine, FakeAmi(), settings, ("127.0.0.0/8",))  # type: ignore[arg-type]
+    client = await aiohttp_client(root)
+    for forwarded, status in (("10.20.3.4", 200), ("203.0.113.9", 403), ("", 403)):
+        headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+        assert (await client.get("/agent/", headers=headers)).status == status, forwarded
+    await client.close()
 
 
 async def test_the_supervisor_s_report_page(rig: Rig) -> None:

@@ -26,7 +26,11 @@ def handoff_hub_of(request: web.Request) -> HandoffHub | None:
 
 
 def install_handoff(
-    app: web.Application, engine: Engine, ami: Ami, settings: HandoffSettings | None = None
+    app: web.Application,
+    engine: Engine,
+    ami: Ami,
+    settings: HandoffSettings | None = None,
+    proxies: tuple[str, ...] = (),
 ) -> HandoffHub:
     """Mount ``/agent`` and ``/handoff`` on ``app``; the hub runs while the app does."""
     store = engine.trail
@@ -40,7 +44,7 @@ def install_handoff(
         await hub.stop()
 
     app.cleanup_ctx.append(running)
-    desktop = desktop_app(hub)
+    desktop = desktop_app(hub, proxies)
     install_report(desktop)
     app.add_subapp("/agent", desktop)
     app.add_subapp("/handoff", handoff_api(hub))

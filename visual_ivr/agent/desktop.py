@@ -19,7 +19,8 @@ grace period. Messages (JSON):
                       {"type": "ping"}
 
 Who may open it: the desktop shows callers' data, so it answers only clients from
-``agent_networks`` (the contact centre's own; the sandbox: this machine), and a
+``agent_networks`` (the contact centre's own; the sandbox: this machine; behind a
+reverse proxy in ``trusted_proxies``, the client its X-Forwarded-For names), and a
 socket only from a page of the same origin.
 """
 
@@ -48,18 +49,17 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 HUB = web.AppKey("agent_hub", HandoffHub)
 ENV = web.AppKey("agent_templates", jinja2.Environment)
+# The reverse proxies whose X-Forwarded-For names the client.
+PROXIES = web.AppKey("trusted_proxies", tuple[webedge.Network, ...])
 MAX_MESSAGE = 64 * 1024
 _PORT = re.compile(r"(:[0-9]{1,5})?")
 MAX_REFERENCE = 64  # characters of a "find" the desktop takes
 
 
 def _allowed(request: web.Request) -> bool:
-    hub = request.app[HUB]
-    try:
-        remote = ipaddress.ip_address(request.remote or "")
-    except ValueError:
-        return False
-    return any(remote in ipaddress.ip_network(n) for n in hub.settings.agent_networks)
+    allowed = webedge.networks(request.app[HUB].settings.agent_networks)
+    proxies = request.app[PROXIES]
+    return webedge.client_within(request, allowed, proxies)
 
 
 def require_agent_network(request: web.Request) -> None:
@@ -228,12 +228,13 @@ async def _secure(request: web.Request, response: web.StreamResponse) -> None:
         response.headers.setdefault(name, value)
 
 
-def desktop_app(hub: HandoffHub) -> web.Application:
+def desktop_app(hub: HandoffHub, proxies: tuple[str, ...] = ()) -> web.Application:
     # No form posts here yet (the desktop talks over its socket, which checks its
     # Origin): any that come are refused when another site's page sends them.
     app = web.Application(middlewares=[agents_only, webedge.same_origin_only()])
     app.on_response_prepare.append(_secure)
     app[HUB] = hub
+    app[PROXIES] = webedge.networks(proxies)
     app[ENV] = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(default=True),
