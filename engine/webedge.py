@@ -7,6 +7,7 @@ the requests refused at the door.
                      have written).
 ``client_within``    whether that address is in given networks (the agent desktop's,
                      the metrics').
+``client_site``      that address as one client in a limit (an IPv6 address's /64).
 ``cross_site``       a state-changing request another site's page made the browser
                      send: ``Sec-Fetch-Site: cross-site``, or an ``Origin`` that is none
                      of the page's own (``own_origins``: as the request reached the
@@ -77,6 +78,15 @@ def client_within(
     names) is in one of the ``allowed`` networks."""
     client = _address(client_address(request, trusted))
     return client is not None and _among(client, allowed)
+
+
+def client_site(address: str) -> str:
+    """What counts as one client in a limit: an IPv4 address, or an IPv6 address's
+    /64 (one home or phone is given a /64 and may take any address in it)."""
+    parsed = _address(address)
+    if isinstance(parsed, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return address
 
 
 def _address(text: str) -> Address | None:

@@ -162,7 +162,8 @@ class VisualIvr:
             return web.Response(headers={"Cache-Control": "no-store"})
         if request.cookies.get(START_COOKIE) != flow:
             return self._start_with_cookie(request, flow, lang)
-        if not self._starts.allow(webedge.client_address(request, self._proxies)):
+        client = webedge.client_address(request, self._proxies)
+        if not self._starts.allow(webedge.client_site(client)):
             busy = self._message(request, 429, lang, "busy", [])
             busy.headers["Retry-After"] = "60"  # the window the starts are counted in
             return busy

@@ -7,7 +7,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from engine.webedge import client_address, cross_site, encodes_unreserved, networks
+from engine.webedge import (
+    client_address,
+    client_site,
+    cross_site,
+    encodes_unreserved,
+    networks,
+)
 
 PROXIES = networks(["10.0.0.0/24", "2001:db8::/32"])
 
@@ -48,6 +54,16 @@ def test_several_x_forwarded_for_headers_are_one_list() -> None:
     ).clone(remote="10.0.0.7")
     assert client_address(sent, PROXIES) == "198.51.100.7"
     assert client_address(sent, ()) == "10.0.0.7"  # no trusted proxies: the default
+
+
+def test_a_client_in_a_limit_is_an_ipv4_address_or_an_ipv6_slash_64() -> None:
+    """A phone on IPv6 may take a fresh address of its /64 for each request: counted by
+    address, it had a new allowance of journey starts (and PIN tries) each time."""
+    assert client_site("198.51.100.7") == "198.51.100.7"
+    assert client_site("2001:db8:1:2::1") == client_site("2001:db8:1:2:ffff::9")
+    assert client_site("2001:db8:1:2::1") == "2001:db8:1:2::/64"
+    assert client_site("2001:db8:1:3::1") != client_site("2001:db8:1:2::1")
+    assert client_site("unknown") == "unknown"
 
 
 @pytest.mark.parametrize(
