@@ -77,7 +77,7 @@ def page_model(
         "live": where.call and not view["done"],
         "cards": view["cards"],
         "notice": t.get(_notice(view["notice"], where.call), ""),
-        "invalid": view["notice"] == "invalid",
+        "invalid": view["notice"] in ("invalid", "empty"),
         "ref": ref,
         "other_langs": [
             {"code": code, "tag": LANG_TAGS.get(code, code), "name": LANG_NAMES.get(code, code)}

@@ -83,6 +83,9 @@ def _submit(session: Session, node_id: str, value: str, at: int | None = None) -
         return
     assert isinstance(node, m.Input)
     value = keypad_entry(value)
+    if not value:  # Continue on an empty box: nothing to check, nothing to keep
+        session.notice = "empty"
+        return
     if not session.acceptable(node, value):
         _keep_refused(session, value=session.shown(node, value), var=node.var, valid=False)
         session.notice = "invalid"

@@ -135,6 +135,11 @@ async def test_a_form_is_validated_like_the_voice_input(
     assert 'aria-invalid="true"' in wrong.text
     session = session_of(visual, page)
     assert session.node.id == "account"
+    # Continue on an empty box: told in the page's words (the browser's own message
+    # is in the browser's language), and nothing is kept.
+    empty = await page.follow(await page.post("/v/s/submit", {"node": "account", "value": " "}))
+    assert "Nothing was entered. Type it in the box" in empty.text
+    assert 'aria-invalid="true"' in empty.text and " required" not in empty.text
     letters = await page.post("/v/s/submit", {"node": "account", "value": "12345a"})
     assert letters.status == 303 and session.node.id == "account"
     pin = await page.follow(await page.post("/v/s/submit", {"node": "account", "value": "123456"}))
