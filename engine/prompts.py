@@ -22,6 +22,7 @@ import os
 from dataclasses import dataclass
 
 from engine.session.events import FilePart, PlayPart, SpeechPart
+from engine.spoken_numbers import for_speech
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,9 @@ class Voice:
 
 VOICES: dict[str, Voice] = {
     "en": Voice("en-us"),
-    "zh": Voice("cmn", 150),
+    # "cmn" reads Chinese characters as pinyin spelt out in English ("请" as "king
+    # three"); this voice reads them as Mandarin.
+    "zh": Voice("cmn-latn-pinyin", 170),
     "ko": Voice("ko", 150),
 }
 
@@ -59,7 +62,8 @@ class PromptCache:
         digest = hashlib.sha256()
         if isinstance(part, SpeechPart):
             voice = VOICES.get(part.lang, Voice(part.lang))
-            text = f"tts\0{voice.name}\0{voice.words_per_minute}\0{part.text}"
+            # v2: numbers written out for the language first (engine/spoken_numbers.py)
+            text = f"tts-v2\0{voice.name}\0{voice.words_per_minute}\0{part.text}"
             digest.update(text.encode(errors="surrogatepass"))
         else:
             with open(part.path, "rb") as source:
@@ -107,7 +111,7 @@ class PromptCache:
             # backend or a caller, and "-f/etc/passwd" would be an option to read.
             speak = ["espeak-ng", "-v", voice.name, "-s", str(voice.words_per_minute)]
             convert = ["sox", "-q", "-t", "wav", "-", *sox_out, *pad]
-            text = spoken_text(part.text)
+            text = spoken_text(for_speech(part.text, part.lang))
             await _run(convert, await _run([*speak, "--stdout", "--stdin"], text.encode()))
         else:
             await _run(["sox", "-q", part.path, *sox_out])

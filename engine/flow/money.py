@@ -3,8 +3,9 @@
 ``{{ balance | say_money }}`` (US dollars unless a currency code is given:
 ``say_money("EUR")``) says "1520 dollars and 75 cents" in English and "1520 dólares
 con 75 centavos" in Spanish, where TTS would read "1520.75 dollars" as "one thousand
-five hundred twenty point seven five dollars". Chinese and Korean read a decimal
-amount naturally ("1520.75美元"). On the visual IVR the same template shows
+five hundred twenty point seven five dollars". Chinese and Korean take the amount as
+numerals ("1520.75美元"), which the prompt's renderer writes out for the language
+(engine/spoken_numbers.py: 一千五百二十点七五美元). On the visual IVR the same template shows
 "$1,520.75". The language is the caller's (the ``lang`` variable).
 """
 
