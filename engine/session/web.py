@@ -102,8 +102,11 @@ def keypad_entry(typed: str) -> str:
     full-width digits (U+FF10 to U+FF19, from a Chinese or Japanese keyboard) as ASCII, and
     the spaces, dashes and dots people group digits with left out, when what
     remains is digits, * and #; anything else as typed (the input says it is
-    not right)."""
+    not right). A single dot is a decimal point ("5000.50" is not 500050): kept,
+    so the input refuses it rather than take a hundred times the amount."""
     text = unicodedata.normalize("NFKC", typed).strip()
+    if text.count(".") == 1:  # "5000.50", "1.5": a decimal point, not a grouping
+        return text
     digits = text.translate(_GROUPING)
     return digits if digits and all(c in "0123456789*#" for c in digits) else text
 

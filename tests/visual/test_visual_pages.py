@@ -576,6 +576,17 @@ async def test_digits_typed_full_width_or_grouped_are_taken_as_keys(
     assert session_of(visual, page).vars["account"] == "123456"
 
 
+def test_a_decimal_point_is_not_taken_for_a_grouping() -> None:
+    """"5000.50" typed into an amount of whole units was taken as 500050."""
+    from engine.session.web import keypad_entry
+
+    assert keypad_entry("5000.50") == "5000.50"  # the input refuses it: not digits
+    assert keypad_entry("1.5") == "1.5"
+    assert keypad_entry("555.123.4567") == "5551234567"  # dots grouping a number
+    assert keypad_entry("555-0100") == "5550100"
+    assert keypad_entry("\uff11\uff12\uff13\u3000456") == "123456"  # full-width
+
+
 async def test_starts_from_one_address_are_limited_and_say_when_to_try_again(
     page: PageClient, visual: VisualIvr, clock: Clock
 ) -> None:
