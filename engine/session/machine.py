@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 MAX_TYPE_AHEAD = 32
 MAX_STEPS_WITHOUT_INPUT = 200
+HOLD_AGAIN_S = 8.0  # a slow backend's holding prompt is said again after this silence
 _KEYPAD = re.compile("[0-9*#]*")  # what an input takes, on the phone or the page
 
 
@@ -233,6 +234,10 @@ class Session:
             self._drain()  # a yes or no typed ahead during the read-back
         elif self._phase == "say" and isinstance(node, m.Say):
             self._goto(node.next)
+        elif self._phase == "http" and isinstance(node, m.Http) and self._http_id is not None:
+            # Still waiting: the holding prompt again after a while, not dead air.
+            self._hold_timer = next(self._ids)
+            self._out.append(ev.StartTimer(self._hold_timer, HOLD_AGAIN_S))
 
     def _on_timeout(self) -> None:
         self._steps = 0

@@ -12,7 +12,7 @@ from engine.flow import model as m
 from engine.flow.model import Flow
 from engine.flow.parse import parse_flow
 from engine.session import events as ev
-from engine.session.machine import CallInfo, Session
+from engine.session.machine import HOLD_AGAIN_S, CallInfo, Session
 from engine.session.presence import HOLD_S, MAX_HOLDS
 
 BASE = """
@@ -522,6 +522,11 @@ def test_http_hold_prompt_success_and_stale_answers() -> None:
     assert request.url == "http://backend.test/5550100" and request.body == {"who": "5550100"}
     d.fire()  # the backend is slow: the hold prompt
     assert d.texts(d.last(ev.Play)) == ["One moment."]
+    # Still slow: said again after a while, never minutes of dead air.
+    (again,) = d.end_prompt()
+    assert isinstance(again, ev.StartTimer) and again.seconds == HOLD_AGAIN_S
+    d.fire()
+    assert [d.texts(p) for p in d.actions if isinstance(p, ev.Play)][-2:] == [["One moment."]] * 2
     assert d.feed(ev.HttpDone(999, True, 200, {})) == []  # not ours: ignored
     d.feed(ev.HttpDone(request.request_id, True, 200, {"vip": True}))
     assert d.session.vars["result"] == {"ok": True, "vip": True}
