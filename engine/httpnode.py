@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.parse
 
 import aiohttp
 from yarl import URL
@@ -22,11 +23,17 @@ MAX_REDIRECTS = 5
 _MOVED = frozenset({301, 302, 303, 307, 308})
 
 
+MAX_CONNECTIONS = 1000  # at once, all backends: aiohttp's default of 100 timed calls out
+
+
 def client() -> aiohttp.ClientSession:
     """The engine's client for http nodes. It keeps no cookies: a cookie one
     caller's request was given must not go out with the next caller's (and a
-    shared jar grows without bound)."""
-    return aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+    shared jar grows without bound). Every call in progress may be waiting on a
+    backend at once: with aiohttp's default of 100 connections, the 101st of 150
+    calls to a backend answering in 3 s waited for a connection until it timed out."""
+    connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS)
+    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
 
 async def perform(client: aiohttp.ClientSession, request: HttpRequest) -> HttpDone:
@@ -38,6 +45,8 @@ async def perform(client: aiohttp.ClientSession, request: HttpRequest) -> HttpDo
         elapsed = time.monotonic() - started
         return HttpDone(request.request_id, ok, status, data, error, elapsed)
 
+    if _climbs(request.url):
+        return done(False, 0, None, "the URL's path has a '..' or '.' segment")
     try:
         async with asyncio.timeout(request.timeout_s):
             method, url = request.method, URL(request.url)
@@ -81,6 +90,14 @@ async def perform(client: aiohttp.ClientSession, request: HttpRequest) -> HttpDo
     except RecursionError:
         return done(False, status, None, "response nested too deeply")
     return done(True, status, data)
+
+
+def _climbs(url: str) -> bool:
+    """A path with a "." or ".." segment, which the client resolves before sending:
+    a value put into the path ("{{ r.area }}" being "../../admin") would reach
+    another endpoint than the one the flow names. (``urlencode`` leaves "." and "/".)"""
+    path = urllib.parse.urlsplit(url).path
+    return any(urllib.parse.unquote(part) in (".", "..") for part in path.split("/"))
 
 
 def _same_origin(url: URL, target: URL) -> bool:

@@ -22,7 +22,7 @@ async def backend() -> AsyncIterator[str]:
         return web.json_response({"echo": body, "method": request.method})
 
     async def slow(request: web.Request) -> web.Response:
-        await asyncio.sleep(2)
+        await asyncio.sleep(float(request.query.get("s", 2)))
         return web.json_response({})
 
     async def fail(request: web.Request) -> web.Response:
@@ -216,3 +216,25 @@ def test_only_the_same_origin_or_its_https_counts_as_the_same_server() -> None:
 async def test_a_redirect_loop_ends(backend: str) -> None:
     ok, _, _, error = await run(f"{backend}/loop")
     assert not ok and error == "too many redirects"
+
+
+@pytest.mark.parametrize("path", ["/area/../ok", "/area/%2E%2E/ok", "/./ok"])
+async def test_a_path_that_climbs_is_not_requested(backend: str, path: str) -> None:
+    """``{{ r.area | urlencode }}`` leaves "." and "/": a backend's "../../ok" in a path
+    segment reached another endpoint (the client resolves it before sending)."""
+    ok, status, _, error = await run(backend + path)
+    assert (ok, status, error) == (False, 0, "the URL's path has a '..' or '.' segment")
+    assert (await run(f"{backend}/ok?next=../x"))[0]  # in the query it is only text
+
+
+async def test_more_requests_at_once_than_aiohttp_s_default_pool(backend: str) -> None:
+    """120 calls waiting on one slow backend at once: with aiohttp's default pool of
+    100 connections the last 20 waited for one and timed out."""
+    async with httpnode.client() as client:
+        started = asyncio.get_running_loop().time()
+        done = await asyncio.gather(
+            *(perform(client, HttpRequest(n, "GET", f"{backend}/slow?s=0.7", None, 1.2))
+              for n in range(120))
+        )
+        took = asyncio.get_running_loop().time() - started
+    assert [d.error for d in done if not d.ok] == [], took
