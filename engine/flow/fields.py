@@ -380,10 +380,33 @@ def _phrase_list(ctx: Context, value: YValue, label: str) -> tuple[str, ...]:
     return tuple(phrases)
 
 
+def _json_literal(value: YValue) -> str | None:
+    """A YAML number, boolean or null as the template expression that is it."""
+    if not isinstance(value, Scalar):
+        return None
+    match value.value:
+        case bool(yes):
+            return "true" if yes else "false"
+        case int() | float() as number if math.isfinite(number):
+            return repr(number)
+        case None:
+            return "none"
+    return None
+
+
 def read_templates(
-    ctx: Context, value: Map | None, label: str, path: Path, *, names_only: bool
+    ctx: Context,
+    value: Map | None,
+    label: str,
+    path: Path,
+    *,
+    names_only: bool,
+    literals: bool = False,
 ) -> dict[str, str]:
-    """A mapping name -> template text (numbers and booleans as written)."""
+    """A mapping name -> template text (numbers and booleans as written). With
+    ``literals`` (a JSON body) an unquoted number, boolean or null is written as
+    the one expression that is it (``50`` as ``{{ 50 }}``), so that it is sent as
+    a number, a boolean or null, not as text."""
     result: dict[str, str] = {}
     for entry in value or ():
         ctx.mark((*path, entry.key), entry.value.where)
@@ -393,7 +416,10 @@ def read_templates(
                 f"{label}: '{entry.key}' is not a variable name "
                 "(letters, digits and _, not starting with a digit)",
             )
-        if isinstance(entry.value, Scalar):
+        literal = _json_literal(entry.value) if literals else None
+        if literal is not None:
+            result[entry.key] = "{{ " + literal + " }}"
+        elif isinstance(entry.value, Scalar):
             result[entry.key] = entry.value.text() or ""
         else:
             ctx.error(

@@ -354,7 +354,9 @@ def _http(r: Reader, b: _Base) -> AnyNode:
         url=r.string("url") or "",
         body=None
         if body is None
-        else read_templates(r.ctx, body, f"{b.label} body", (*b.path, "body"), names_only=False),
+        else read_templates(
+            r.ctx, body, f"{b.label} body", (*b.path, "body"), names_only=False, literals=True
+        ),
         timeout_s=r.seconds("timeout"),
         save_as=r.variable_name("save_as") or "",
         next=r.target("next") or "",

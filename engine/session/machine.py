@@ -542,7 +542,8 @@ class Session:
         url = render(node.url, self.vars)
         body = None
         if node.body is not None:
-            body = {key: render(value, self.vars) for key, value in node.body.items()}
+            # One {{ expression }} is sent as its own JSON type (a number, a list).
+            body = {key: value(text, self.vars) for key, text in node.body.items()}
         self._phase = "http"
         self._http_id = next(self._ids)
         self._out.append(ev.HttpRequest(self._http_id, node.method, url, body, node.timeout_s))

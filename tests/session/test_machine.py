@@ -533,6 +533,30 @@ def test_http_hold_prompt_success_and_stale_answers() -> None:
     assert d.node == "agent"
 
 
+def test_a_json_body_keeps_numbers_booleans_and_one_expression_s_type() -> None:
+    """A body was sent all text: ``estimated: false`` as "false", which a backend
+    reads as true. Plain YAML numbers, booleans and null are JSON's; a value that is
+    one {{ expression }} keeps its type; other templates are text."""
+    body = (
+        '{who: "{{ caller_id }}", n: "{{ caller_id | int }}", units: 50, rate: 0.5, '
+        'estimated: false, note: null, quoted: "50", said: "{{ caller_id }} here", '
+        'both: "{{ [1, caller_id] }}"}'
+    )
+    d = Driver(BASE.replace('body: {who: "{{ caller_id }}"}', f"body: {body}"))
+    d.keys("3")
+    assert d.last(ev.HttpRequest).body == {
+        "who": "5550100",
+        "n": 5550100,
+        "units": 50,
+        "rate": 0.5,
+        "estimated": False,
+        "note": None,
+        "quoted": "50",
+        "said": "5550100 here",
+        "both": [1, "5550100"],
+    }
+
+
 def test_a_web_move_away_from_a_slow_backend_leaves_its_answer_behind() -> None:
     """Home on the page while an http node waits: the late answer and the holding
     prompt's timer belong to a node the call has left (it failed the session)."""
