@@ -367,6 +367,7 @@ class HandoffHub:
                 session.call.channel,
                 float(first.get("at", 0.0)),
                 session.outcome,
+                live=True,
             )
             facts = self.collector.get(journey)
         else:

@@ -102,6 +102,7 @@ class JourneyMeta:
     channel: str = ""
     started: float = 0.0
     outcome: str | None = None
+    live: bool = False  # its session is running here (no outcome yet: still in it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +305,15 @@ def _escalation(walk: _Walk, meta: JourneyMeta) -> tuple[int, str, str]:
     return len(trail), str(last.get("node", "")), meta.flow
 
 
+# How a journey that asked for no person ended (or has not): an agent may still see
+# it, looked up by the reference a caller reads from its page.
+_NO_PERSON_ASKED = {
+    "": ("in_self_service", "still in self-service: no person asked for"),
+    "hangup": ("self_service_ended", "self-service ended without asking for a person"),
+    "caller_hangup": ("left", "left self-service without asking for a person"),
+}
+
+
 def _why(walk: _Walk, meta: JourneyMeta, verification: dict[str, Any]) -> dict[str, Any]:
     trail = walk.trail
     index, node_id, flow = _escalation(walk, meta)
@@ -313,7 +323,12 @@ def _why(walk: _Walk, meta: JourneyMeta, verification: dict[str, Any]) -> dict[s
     if outcome.startswith("transfer:"):
         queue = outcome.split(":", 1)[1]
     reason, detail, source = "flow", "the flow sent them to a person", ""
-    if not outcome.startswith("transfer:") and outcome in ("", "error", "dropped"):
+    # No outcome stored and no session running: the engine was stopped during it.
+    unasked = _NO_PERSON_ASKED.get(outcome) if outcome or meta.live else None
+    if not outcome.startswith("transfer:") and unasked is not None:
+        # A journey an agent looked up by its reference, that asked for no one.
+        reason, detail = unasked
+    elif not outcome.startswith("transfer:") and outcome in ("", "error", "dropped"):
         reason, detail = "fallback", "self-service stopped (the engine failed or was stopped)"
     else:
         for entry in reversed(trail[:index]):
@@ -395,6 +410,10 @@ def _source_word(source: str) -> str:
     return {"key": "by key", "speech": "by voice", "web": "on the page"}.get(source, source)
 
 
+# A request that failed is saved as these fields only: nothing the caller told.
+_FAILED_REQUEST = {"ok", "error", "status"}
+
+
 def _captured(walk: _Walk, facts: Facts) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for var in walk.input_order:
@@ -410,9 +429,9 @@ def _captured(walk: _Walk, facts: Facts) -> list[dict[str, Any]]:
             }
         )
     for name, result in facts.results.items():
-        if isinstance(result, Mapping):
+        if isinstance(result, Mapping) and set(result) != _FAILED_REQUEST:
             for key, value in result.items():
-                if key != "ok" and not isinstance(value, Mapping | list):
+                if key != "ok" and value is not None and not isinstance(value, Mapping | list):
                     out.append(
                         {
                             "name": f"{name}.{key}",
@@ -455,7 +474,8 @@ def _dont_ask(
     for item in captured:
         if (item["source"] == "backend" and item["masked"]) or item["name"] in unproven:
             continue
-        answer = str(item["value"])
+        value = item["value"]
+        answer = ("yes" if value else "no") if isinstance(value, bool) else str(value)
         if item["masked"]:
             answer = f"given ({answer})"
         out.append({"ask": item["label"], "answer": answer})
@@ -501,6 +521,9 @@ def _why_words(walk: _Walk, why: dict[str, Any]) -> str:
         "not_verified": f"was sent to {where} after failing verification",
         "error": f"was sent to {where} after a self-service error",
         "fallback": "was queued by the fallback (self-service stopped)",
+        "in_self_service": f"is in self-service at {where}, no person asked for",
+        "self_service_ended": f"ended self-service at {where}, no person asked for",
+        "left": f"hung up at {where}, no person asked for",
     }.get(reason, f"reached {where}")
 
 

@@ -113,6 +113,20 @@ def test_a_backend_that_fails_is_why() -> None:
     assert h.verification["label"].endswith("the backend did not answer")
 
 
+def test_backend_fields_read_as_words_and_a_failed_request_is_no_fact() -> None:
+    """The agent saw "True", "None" and a failed request's "error" and "status" among
+    what not to ask again."""
+    journey, _ = collected(BALANCE_THEN_PERSON)
+    results = {
+        "outage": {"ok": True, "planned": True, "crew": False, "eta": None, "area": "N1"},
+        "meter": {"ok": False, "error": "timeout", "status": 0},
+    }
+    h = handoff_of(journey, Facts(results=results))
+    said = asked(h)
+    assert (said["outage planned"], said["outage crew"], said["outage area"]) == ("yes", "no", "N1")
+    assert not {"outage eta", "meter error", "meter status"} & set(said)
+
+
 def test_retries_running_out_is_why_and_the_subflow_note_is_shown() -> None:
     journey, facts = collected("11" + "12#" * 3)
     assert journey.session.outcome == "transfer:support"
@@ -133,6 +147,25 @@ def test_a_call_the_fallback_queued_says_so() -> None:
     assert h.why["reason"] == "fallback"
     assert h.why["node"] == "pin"
     assert asked(h)["Account number"] == "123456"
+
+
+def test_a_journey_that_asked_for_no_person_is_not_said_to_have() -> None:
+    """An agent looks up a journey by the reference its page shows: one that ended
+    in self-service was "sent to a person by the flow", one still running "stopped
+    (the engine failed)"."""
+    done = Journey("11" + "123456#" + "1234" + "9")  # balance told, then "no, goodbye"
+    assert done.session.outcome == "hangup"
+    for outcome, live, reason in (
+        ("hangup", False, "self_service_ended"),
+        ("caller_hangup", False, "left"),
+        (None, True, "in_self_service"),
+        (None, False, "fallback"),  # no session, no ending: the engine was stopped
+    ):
+        meta = JourneyMeta("j" * 32, "service_line", "", "", 1000.0, outcome, live)
+        h = build_handoff(meta, done.trail, lookup)
+        assert h.why["reason"] == reason, (outcome, live)
+        if reason != "fallback":
+            assert "no person asked for" in h.summary and "sent" not in h.why["detail"]
 
 
 def test_a_journey_on_the_page_reads_as_such() -> None:
