@@ -120,8 +120,22 @@ def _repeated(item: object, count: object) -> int:
     return 0
 
 
+def default(value: object, fallback: object = "", boolean: bool = False) -> object:
+    """Jinja's ``default``, which also stands in for a JSON null: a backend's
+    ``"eta": null`` was spoken "None" through ``| default('unknown')``."""
+    if isinstance(value, Undefined) or value is None or (boolean and not value):
+        return fallback
+    return value
+
+
+def _spoken(value: object) -> object:
+    """What ``{{ x }}`` writes: nothing for a null, never the word "None"."""
+    return "" if value is None else value
+
+
 def _environment(screen: bool = False) -> SandboxedEnvironment:
-    env = _FlowEnvironment(undefined=StrictUndefined, autoescape=False)
+    env = _FlowEnvironment(undefined=StrictUndefined, autoescape=False, finalize=_spoken)
+    env.filters.update(default=default, d=default)
     spelt = show_digits if screen else say_digits
     money = shown_money if screen else say_money
     env.filters.update(say_number=say_number, say_digits=spelt, say_money=money, mask=mask)

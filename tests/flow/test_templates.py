@@ -18,6 +18,7 @@ from engine.flow.templates import (
     say_digits,
     say_number,
     template_issue,
+    value,
 )
 
 
@@ -164,3 +165,14 @@ def test_say_money(value: object, lang: str, currency: str, spoken: str, shown: 
     assert render(template, variables, screen=True) == shown
     if currency == "USD":
         assert render("{{ v | say_money }}", variables) == spoken
+
+
+def test_a_json_null_is_not_spoken_as_none() -> None:
+    """A backend's "eta": null was said "None", even through ``| default('unknown')``."""
+    r = {"eta": None, "crew": 0}
+    assert render("ETA {{ r.eta | default('unknown') }}.", {"r": r}) == "ETA unknown."
+    assert render("ETA {{ r.eta }}.", {"r": r}) == "ETA ."
+    assert render("{{ r.crew | default(3) }} {{ r.crew | d(3, true) }}", {"r": r}) == "0 3"
+    assert value("{{ r.eta }}", {"r": r}) is None  # kept as null where a type is kept
+    with pytest.raises(TemplateFailure):
+        render("{{ nobody }}", {})  # still undefined
