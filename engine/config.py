@@ -54,6 +54,7 @@ Example ``ivr.toml``::
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -143,6 +144,9 @@ class Settings:
     demo_backend: bool = True  # /demo/api, the demo flows' backend; off in production
     # The agent desktop and call-backs: the [handoff] section, IVR_HANDOFF_* variables.
     handoff: HandoffSettings = field(default_factory=HandoffSettings)
+    # What flows' http headers may send ({{ secrets.billing_token }}): the [secrets]
+    # section, IVR_SECRET_<NAME> variables. Never logged.
+    secrets: dict[str, Secret] = field(default_factory=dict)
 
 
 # Each setting's parser (engine/setting_values.py): what it may be.
@@ -233,6 +237,7 @@ _SECTIONS: dict[str, dict[str, str]] = {
         "human_phone",
     ),
     "handoff": _same(*HANDOFF_PARSERS),  # HandoffSettings' own names
+    "secrets": {},  # any names: read by _secrets
 }
 
 
@@ -241,13 +246,42 @@ def load_settings(path: str | None = None, environ: Mapping[str, str] | None = N
     Every mistake in either is reported in one ConfigError, before anything starts."""
     env = os.environ if environ is None else environ
     problems: list[str] = []
-    given = _file_entries(path, _read_toml(path), problems) if path is not None else {}
+    data = _read_toml(path) if path is not None else {}
+    given = _file_entries(path, data, problems) if path is not None else {}
     own = [entry for section, entries in given.items() if section != "handoff" for entry in entries]
     found = parse(_PARSERS, [*own, *from_environment(_PARSERS, env, "IVR_")], problems)
     handoff = HandoffSettings.read(env, given.get("handoff", ()), problems)
+    secrets = _secrets(path, data.get("secrets"), env, problems)
     if problems:
         raise ConfigError(*problems)
-    return Settings(**found, handoff=handoff)
+    return Settings(**found, handoff=handoff, secrets=secrets)
+
+
+_SECRET_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def _secrets(
+    path: str | None, table: object, env: Mapping[str, str], problems: list[str]
+) -> dict[str, Secret]:
+    """The [secrets] section's and the IVR_SECRET_<NAME> variables' values (the
+    environment's win), by lower-case name."""
+    given: list[tuple[str, str, object]] = []
+    if isinstance(table, dict):
+        given += [(str(key), f"{path}: [secrets] {key}", raw) for key, raw in table.items()]
+    given += [
+        (key[len(SECRET_PREFIX) :].lower(), key, raw)
+        for key, raw in env.items()
+        if key.startswith(SECRET_PREFIX)
+    ]
+    secrets: dict[str, Secret] = {}
+    for name, where, raw in given:
+        if not _SECRET_NAME.fullmatch(name):
+            problems.append(f"{where}: a secret's name is letters, digits and _ (lower case)")
+        elif not isinstance(raw, str) or not raw:
+            problems.append(f"{where}: expected the secret as text")
+        else:
+            secrets[name] = Secret(raw)
+    return secrets
 
 
 def _read_toml(path: str) -> dict[str, Any]:
@@ -258,6 +292,9 @@ def _read_toml(path: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: {exc}") from exc
 
 
+SECRET_PREFIX = "IVR_SECRET_"
+
+
 def _file_entries(path: str, data: dict[str, Any], problems: list[str]) -> dict[str, list[Entry]]:
     """Each section's settings as (setting, where, value). A section or key the
     engine does not know is a problem: ignored, its settings would silently be the
@@ -265,6 +302,8 @@ def _file_entries(path: str, data: dict[str, Any], problems: list[str]) -> dict[
     entries: dict[str, list[Entry]] = {}
     for section, table in data.items():
         keys = _SECTIONS.get(section)
+        if section == "secrets" and isinstance(table, dict):
+            continue  # any names (_secrets)
         if keys is None or not isinstance(table, dict):
             problems.append(f"{path}: {_misplaced(section, table)}")
             continue

@@ -53,7 +53,7 @@ async def perform(client: aiohttp.ClientSession, request: HttpRequest) -> HttpDo
             body = request.body if method != "GET" else None
             for _ in range(MAX_REDIRECTS + 1):
                 async with client.request(
-                    method, url, json=body, allow_redirects=False
+                    method, url, json=body, headers=request.headers, allow_redirects=False
                 ) as response:
                     status = response.status
                     location = response.headers.get("Location") if status in _MOVED else None

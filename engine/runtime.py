@@ -111,6 +111,7 @@ class Engine:
         self._let_go: dict[str, asyncio.Event] = {}  # set when the call leaves `calls`
         self.listeners: list[SessionListener] = []
         self.constants: dict[str, str] = {}  # builtin variables every call sees
+        self.secrets: dict[str, str] = {}  # what http nodes' headers may send ([secrets])
         self.test_calls = False  # `ivr call`'s engine: its journeys are marked as tests
         self.sessions: dict[str, SessionHandle] = {}  # by journey id, calls and web-only
         self._ended: deque[tuple[float, str]] = deque()
@@ -233,7 +234,9 @@ class Engine:
             test=self.test_calls,
         )
         CALL.set(call.call_id)  # this task's log records name the call (engine/logs.py)
-        session = Session(flow, call, flows=snapshot.get, constants=self.constants)
+        session = Session(
+            flow, call, flows=snapshot.get, constants=self.constants, secrets=self.secrets
+        )
         assert self._http is not None
         runner: AgiCall | MediaCall
         if self.speech.config.enabled and self.media.address[1] and self.speaks(flow):
@@ -303,7 +306,9 @@ class Engine:
             return None
         call = CallInfo(call_id=new_journey_id(), lang=lang)
         CALL.set(call.call_id)
-        session = Session(flow, call, flows=snapshot.get, constants=self.constants)
+        session = Session(
+            flow, call, flows=snapshot.get, constants=self.constants, secrets=self.secrets
+        )
         handle = WebOnlyCall(session, self._http, _Observer(self))
         self._register(call.call_id, handle)
         self._begin(session)

@@ -206,6 +206,7 @@ async def start_stack(settings: Settings, watch: bool = True, report_flows: bool
     host, port = runner.addresses[0][:2]
     web_url = f"http://{host}:{port}"
     engine.constants["engine_url"] = web_url
+    engine.secrets.update({name: secret.value for name, secret in settings.secrets.items()})
     engine.ami = ami
     agi_address = await engine.start(
         settings.agi_host, settings.agi_port, watch=watch, report_flows=report_flows

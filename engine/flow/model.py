@@ -256,6 +256,8 @@ class Http(Node):
     on_error: str
     hold_prompt: Prompt
     hold_after_s: float
+    # Header name -> template; only these may read ``secrets`` (the engine's settings).
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def type(self) -> NodeType:

@@ -363,6 +363,28 @@ def _http(r: Reader, b: _Base) -> AnyNode:
         on_error=on_error or "",
         hold_prompt=_prompt(r, "hold_prompt"),
         hold_after_s=r.seconds("hold_after"),
+        headers=_headers(r, b),
+    )
+
+
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+_ENGINE_HEADERS = frozenset({"host", "content-length", "content-type", "transfer-encoding"})
+
+
+def _headers(r: Reader, b: _Base) -> dict[str, str]:
+    found = r.mapping("headers")
+    if found is None:
+        return {}
+    for entry in found.entries:
+        if not _HEADER_NAME.fullmatch(entry.key):
+            r.ctx.error(entry.key_where, f"{b.label} headers: '{entry.key}' is not a header name")
+        elif entry.key.lower() in _ENGINE_HEADERS:
+            r.ctx.error(
+                entry.key_where,
+                f"{b.label} headers: '{entry.key}' is the engine's to send (the body is JSON)",
+            )
+    return read_templates(
+        r.ctx, found, f"{b.label} headers", (*b.path, "headers"), names_only=False
     )
 
 

@@ -245,6 +245,12 @@ NODE_FIELDS: Mapping[str, Table] = {
         Field("method", "method", "GET or POST.", default="GET"),
         Field("url", "template", "The URL (a template).", required=True),
         Field("body", "body", "JSON body fields (templates), for POST."),
+        Field(
+            "headers",
+            "body",
+            "HTTP headers (templates): the only place {{ secrets.NAME }} may be read "
+            "(an API token from the engine's settings, IVR_SECRET_NAME).",
+        ),
         Field("timeout", "seconds", "Seconds before the request counts as failed.", default=5),
         Field(
             "save_as",

@@ -197,6 +197,7 @@ class TemplateSite:
     where: Where
     expression: bool = False
     node: str | None = None  # the node it is in (None: the flow's variables)
+    names: frozenset[str] = frozenset()  # what it may use besides the flow's variables
 
 
 def template_sites(flow: Flow) -> Iterator[TemplateSite]:
@@ -238,6 +239,11 @@ def node_templates(flow: Flow, node: AnyNode) -> Iterator[TemplateSite]:
         for key, text in (node.body or {}).items():
             where = at(flow, node_path(node, "body", key), node.where)
             yield TemplateSite(text, f"{own} body '{key}'", where, node=node.id)
+        for key, text in node.headers.items():
+            where = at(flow, node_path(node, "headers", key), node.where)
+            yield TemplateSite(
+                text, f"{own} header '{key}'", where, node=node.id, names=SECRETS_NAMES
+            )
     if isinstance(node, SetVars):
         for key, text in node.values.items():
             where = at(flow, node_path(node, "values", key), node.where)
@@ -260,6 +266,13 @@ def node_sets(node: AnyNode) -> set[str]:
         return set(node.values)
     return set()
 
+
+SECRETS = "secrets"  # the engine's secrets, by name: {{ secrets.billing_token }}
+SECRETS_NAMES = frozenset({SECRETS})
+SECRETS_ONLY_IN_HEADERS = (
+    "'secrets' can be read only in an http node's headers (a secret must not be spoken, "
+    "shown on the page, kept in the trail or put into a URL a server logs)"
+)
 
 _BUILTIN_MEANING = {
     "caller_id": "the caller's number",
@@ -488,10 +501,13 @@ def check_templates(
             site.text
         )
         required = templates.required_names(site.text, site.expression)
-        for name in sorted(used - defined - flow.unread_sets):
+        for name in sorted(used - defined - flow.unread_sets - site.names):
             if (name not in required or name in proven) and set_elsewhere(name):
                 continue
             where = name_where(site, name)
+            if name == SECRETS and name not in defined:
+                yield error(where, f"{site.context}: {SECRETS_ONLY_IN_HEADERS}")
+                continue
             hint = did_you_mean(name, defined) or (
                 subflow_hint if returns and name in required else ""
             )

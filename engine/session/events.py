@@ -188,6 +188,8 @@ class HttpRequest:
     url: str
     body: Mapping[str, Any] | None
     timeout_s: float
+    # Never printed: a header may hold a secret (an API token).
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

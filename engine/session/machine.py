@@ -47,6 +47,7 @@ MAX_TYPE_AHEAD = 32
 MAX_STEPS_WITHOUT_INPUT = 200
 HOLD_AGAIN_S = 8.0  # a slow backend's holding prompt is said again after this silence
 _KEYPAD = re.compile("[0-9*#]*")  # what an input takes, on the phone or the page
+_SECRET_USE = re.compile(r"\bsecrets\.([A-Za-z_][A-Za-z0-9_]*)")  # in an http header
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +73,10 @@ class Session:
         flows: FlowLookup = lambda name: None,
         clock: Callable[[], float] = time.time,
         constants: Mapping[str, str] | None = None,
+        secrets: Mapping[str, str] | None = None,
     ) -> None:
         self.call = call
+        self._secrets = dict(secrets or {})  # read by http headers only, never kept
         self.flow = flow
         self._flows = flows
         self._clock = clock
@@ -544,12 +547,25 @@ class Session:
         if node.body is not None:
             # One {{ expression }} is sent as its own JSON type (a number, a list).
             body = {key: value(text, self.vars) for key, text in node.body.items()}
+        headers = {name: self._header(text) for name, text in node.headers.items()}
         self._phase = "http"
         self._http_id = next(self._ids)
-        self._out.append(ev.HttpRequest(self._http_id, node.method, url, body, node.timeout_s))
+        self._out.append(
+            ev.HttpRequest(self._http_id, node.method, url, body, node.timeout_s, headers)
+        )
         if node.hold_prompt:
             self._hold_timer = next(self._ids)
             self._out.append(ev.StartTimer(self._hold_timer, node.hold_after_s))
+
+    def _header(self, template: str) -> str:
+        """A header's value; ``secrets.NAME`` is the engine's secret of that name."""
+        for name in _SECRET_USE.findall(template):
+            if name not in self._secrets:
+                raise TemplateFailure(
+                    f"secret '{name}' is not set (IVR_SECRET_{name.upper()}, or [secrets] "
+                    f"{name} in the engine's settings file)"
+                )
+        return render(template, {**self.vars, "secrets": self._secrets})
 
     def _on_http(self, done: ev.HttpDone) -> None:
         node = self.node

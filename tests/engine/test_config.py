@@ -35,7 +35,7 @@ def toml(tmp_path: Path, text: str) -> str:
 
 
 def test_every_setting_has_a_parser_and_a_place_in_the_file() -> None:
-    own = {f.name for f in fields(Settings)} - {"handoff"}
+    own = {f.name for f in fields(Settings)} - {"handoff", "secrets"}
     assert set(_PARSERS) == own
     assert {name for section in _SECTIONS.values() for name in section.values()} == (
         own | set(HANDOFF_PARSERS)
@@ -78,7 +78,7 @@ def test_an_unknown_section_or_key_is_an_error_with_a_suggestion(tmp_path: Path)
     assert problems(path) == [
         f"{path}: 'agi_port' is outside any section: it belongs in [engine]",
         f"{path}: no section [engien] (did you mean 'engine'?); the sections are "
-        "[asterisk], [engine], [web], [speech], [visual], [handoff]",
+        "[asterisk], [engine], [web], [speech], [visual], [handoff], [secrets]",
         f"{path}: [web] has no setting 'prot' (did you mean 'port'?)",
     ]
     path = toml(tmp_path, "engine = 5\n")
@@ -292,4 +292,22 @@ def test_the_web_section_names_the_proxies_in_front_and_the_start_limit(tmp_path
     assert problems(IVR_TRUSTED_PROXIES="10.0.0.7/24", IVR_WEB_STARTS_PER_MINUTE="0") == [
         "IVR_TRUSTED_PROXIES: '10.0.0.7/24' has host bits set (did you mean 10.0.0.0/24?)",
         "IVR_WEB_STARTS_PER_MINUTE: expected a whole number, 1 or more, got '0'",
+    ]
+
+
+def test_secrets_come_from_their_section_and_ivr_secret_variables(tmp_path: Path) -> None:
+    """What flows' http headers may send ({{ secrets.NAME }}), kept out of the flows'
+    YAML and never printed."""
+    path = toml(tmp_path, '[secrets]\noutage_token = "from-file"\nbilling = "b-file"\n')
+    settings = load_settings(path, {"IVR_SECRET_BILLING": "b-env", "IVR_SECRET_CRM_KEY": "k"})
+    assert {k: v.value for k, v in settings.secrets.items()} == {
+        "outage_token": "from-file",
+        "billing": "b-env",  # the environment wins, as for every setting
+        "crm_key": "k",
+    }
+    assert "b-env" not in repr(settings) and "from-file" not in repr(settings)
+    wrong = toml(tmp_path, '[secrets]\n"my token" = "x"\nempty = ""\n')
+    assert problems(wrong) == [
+        f"{wrong}: [secrets] my token: a secret's name is letters, digits and _ (lower case)",
+        f"{wrong}: [secrets] empty: expected the secret as text",
     ]

@@ -19,7 +19,10 @@ from engine.session.events import HttpRequest
 async def backend() -> AsyncIterator[str]:
     async def ok(request: web.Request) -> web.Response:
         body = await request.json() if request.can_read_body else {}
-        return web.json_response({"echo": body, "method": request.method})
+        answer = {"echo": body, "method": request.method}
+        if "Authorization" in request.headers:
+            answer["authorization"] = request.headers["Authorization"]
+        return web.json_response(answer)
 
     async def slow(request: web.Request) -> web.Response:
         await asyncio.sleep(float(request.query.get("s", 2)))
@@ -238,3 +241,10 @@ async def test_more_requests_at_once_than_aiohttp_s_default_pool(backend: str) -
         )
         took = asyncio.get_running_loop().time() - started
     assert [d.error for d in done if not d.ok] == [], took
+
+
+async def test_a_node_s_headers_are_sent(backend: str) -> None:
+    headers = {"Authorization": "Bearer s3cr3t"}
+    async with httpnode.client() as client:
+        done = await perform(client, HttpRequest(1, "GET", f"{backend}/ok", None, 1.0, headers))
+    assert done.ok and done.data == {"echo": {}, "method": "GET", "authorization": "Bearer s3cr3t"}

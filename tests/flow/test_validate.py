@@ -816,3 +816,45 @@ def test_an_input_named_like_a_secret_but_not_sensitive(tmp_path: Path) -> None:
     assert str(problem).startswith(f"{tmp_path / 'p.yaml'}:7:10: warning:")
     flow = flow.replace("    max_length: 4\n", "    max_length: 4\n    sensitive: true\n")
     assert _checked(tmp_path, "p", flow.format(var="pin")) == []
+
+
+SECRET_FLOW = """\
+start: look
+human: agent
+nodes:
+  look:
+    type: http
+    url: "https://api.example.com/outages?area={{ caller_id }}"
+    headers:
+      Authorization: "Bearer {{ secrets.outage_token }}"
+      X-Journey: "{{ call_id }}"
+    save_as: outage
+    next: tell
+  tell: {type: say, prompt: "Outages: {{ outage.count }}.", next: agent}
+  agent: {type: transfer, queue: q}
+"""
+
+
+def test_secrets_are_read_in_http_headers_and_nowhere_else() -> None:
+    """An API token kept out of the YAML: {{ secrets.NAME }} from the engine's
+    settings, in headers only (a prompt, the page, the trail or a URL's log would
+    show it)."""
+    flow, problems = parse_flow(SECRET_FLOW, "api.yaml")
+    assert flow is not None and problems == [] and validate(flow) == []
+    look = flow.nodes["look"]
+    assert look.headers["Authorization"] == "Bearer {{ secrets.outage_token }}"  # type: ignore[union-attr]
+    spoken = SECRET_FLOW.replace("{{ outage.count }}", "{{ secrets.outage_token }}")
+    flow, _ = parse_flow(spoken, "api.yaml")
+    assert flow is not None
+    assert [str(p) for p in validate(flow)] == [
+        "api.yaml:12:29: say 'tell' prompt: 'secrets' can be read only in an http node's "
+        "headers (a secret must not be spoken, shown on the page, kept in the trail or put "
+        "into a URL a server logs)"
+    ]
+    wrong = SECRET_FLOW.replace("X-Journey", "Content-Type").replace("Authorization", "Auth or")
+    _, problems = parse_flow(wrong, "api.yaml")
+    assert [str(p) for p in problems] == [
+        "api.yaml:8:7: http 'look' headers: 'Auth or' is not a header name",
+        "api.yaml:9:7: http 'look' headers: 'Content-Type' is the engine's to send (the body "
+        "is JSON)",
+    ]

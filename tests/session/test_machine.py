@@ -557,6 +557,28 @@ def test_a_json_body_keeps_numbers_booleans_and_one_expression_s_type() -> None:
     }
 
 
+def test_headers_read_the_engine_s_secrets_which_the_session_keeps_nowhere() -> None:
+    flow = BASE.replace(
+        "    timeout: 2\n",
+        '    timeout: 2\n    headers: {Authorization: "Bearer {{ secrets.api }}", X-Who: '
+        '"{{ caller_id }}"}\n',
+    )
+    compiled = compile_flow(flow, "main")
+    session = Session(compiled, CallInfo("c", caller_id="5550100"), secrets={"api": "s3cr3t"})
+    session.start()
+    request = next(a for a in session.feed(ev.Digit("3")) if isinstance(a, ev.HttpRequest))
+    assert request.headers == {"Authorization": "Bearer s3cr3t", "X-Who": "5550100"}
+    assert "s3cr3t" not in repr(request) and "s3cr3t" not in str(session.trail)
+    assert "secrets" not in session.vars
+    # A secret the engine was not given: the flow's person, saying which is missing.
+    missing = Session(compiled, CallInfo("d", caller_id="5550100"))
+    missing.start()
+    missing.feed(ev.Digit("3"))
+    assert missing.node.id == "agent"
+    [error] = [e for e in missing.trail if e.kind == "error"]
+    assert "secret 'api' is not set (IVR_SECRET_API" in str(error.data)
+
+
 def test_a_web_move_away_from_a_slow_backend_leaves_its_answer_behind() -> None:
     """Home on the page while an http node waits: the late answer and the holding
     prompt's timer belong to a node the call has left (it failed the session)."""
