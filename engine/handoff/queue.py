@@ -12,6 +12,7 @@ happened in the book's terms, for the hub to act on. Theory of operation:
                       average exactly as app_queue does: (3 * avg + new) / 4 -> Connected
     AgentComplete     the conversation ended                                  -> Completed
     Hangup            the caller's channel is gone                            -> Gone
+    Hangup            an agent's channel in a conversation: it ended          -> Completed
 
 The estimated wait is app_queue's own, so the page says what the caller hears:
 the queue's average hold time less the time already waited (``None`` until the
@@ -130,6 +131,8 @@ class QueueBook:
             return self._leave(fields)
         out: list[Happening] = []
         call = self.calls.get(channel)
+        if call is None and name == "Hangup":
+            return self._agent_gone(channel)
         if call is None:
             if name not in ("AgentCalled", "AgentConnect"):
                 return out
@@ -154,14 +157,31 @@ class QueueBook:
             self._learn(call.queue, call.hold_s)
             out.append(Connected(call, member))
         elif name == "AgentComplete":
-            call.state = "ended"
             call.talk_s = _int(fields.get("TalkTime"))
-            out.append(Completed(call, member, fields.get("Reason", "")))
+            if call.state != "ended":  # else ended when the agent's phone hung up
+                call.state = "ended"
+                out.append(Completed(call, member, fields.get("Reason", "")))
         elif name == "Hangup":
             del self.calls[channel]
             call.state, call.gone = "ended", self._clock()
             out.append(Gone(call))
         return out
+
+    def _agent_gone(self, channel: str) -> list[Happening]:
+        """An agent's phone hung up: their conversation is over now. AgentComplete
+        may come tens of seconds later while the caller stays on the line (a survey
+        after the agent), and meanwhile the desktop showed the call as going on and
+        let the next call take the screen."""
+        phone = _phone(channel)
+        for call in self.calls.values():
+            if call.state == "connected" and call.agent_channel and _phone(
+                call.agent_channel
+            ) == phone:
+                call.state = "ended"
+                if call.connected is not None:
+                    call.talk_s = round(self._clock() - call.connected)
+                return [Completed(call, call.member, "agent")]
+        return []
 
     def _add(self, fields: Mapping[str, str], position: int) -> QueuedCall:
         call = QueuedCall(
@@ -210,6 +230,12 @@ class QueueBook:
 
     def waiting(self, queue: str) -> int:
         return sum(1 for c in self.calls.values() if c.queue == queue and c.position > 0)
+
+
+def _phone(channel: str) -> str:
+    """A channel without a Local channel's ";1"/";2": either half hanging up is the
+    agent's phone hanging up."""
+    return channel.rsplit(";", 1)[0] if channel.startswith("Local/") else channel
 
 
 def _int(text: str | None) -> int | None:

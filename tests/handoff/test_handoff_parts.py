@@ -11,7 +11,16 @@ import pytest
 from engine.handoff.callback import CallbackPolicy, normalise
 from engine.handoff.desks import OUTBOX_LIMIT, Desk
 from engine.handoff.pushes import PushError, check_answer, parse_push
-from engine.handoff.queue import Connected, Gone, Joined, Moved, QueueBook, RangOut, Ringing
+from engine.handoff.queue import (
+    Completed,
+    Connected,
+    Gone,
+    Joined,
+    Moved,
+    QueueBook,
+    RangOut,
+    Ringing,
+)
 from engine.handoff.settings import HandoffConfigError, HandoffSettings
 
 
@@ -317,3 +326,22 @@ def test_a_busy_machine_does_not_refuse_a_right_answer(monkeypatch: pytest.Monke
     assert pushes._matches("[0-9]{6}", "100001")
     monkeypatch.setattr(pushes, "_compiled", lambda pattern: always)
     assert not pushes._matches("[0-9]{6}", "100001")
+
+
+def test_the_agent_hanging_up_ends_the_conversation_at_once() -> None:
+    """The caller stays on for a survey after the agent: AgentComplete came 11 to 40 s
+    after the agent's phone hung up, and a next call took the desktop meanwhile."""
+    clock = Clock()
+    book = QueueBook(clock)
+    join(book, "a", 1)
+    agent = {"Channel": "a", "MemberName": "a2y", "DestChannel": "Local/a2y@agents-0000002a;1"}
+    book.feed({"Event": "AgentConnect", "HoldTime": "4", **agent})
+    clock.now += 13
+    assert book.feed({"Event": "Hangup", "Channel": "PJSIP/someone-else-0001"}) == []
+    [ended] = book.feed({"Event": "Hangup", "Channel": "Local/a2y@agents-0000002a;2"})
+    assert isinstance(ended, Completed) and ended.reason == "agent"
+    assert book.calls["a"].state == "ended" and book.calls["a"].talk_s == 13
+    clock.now += 35
+    complete = {"Event": "AgentComplete", "TalkTime": "13", "Reason": "caller", **agent}
+    assert book.feed(complete) == []  # already over
+    assert isinstance(book.feed({"Event": "Hangup", "Channel": "a"})[0], Gone)
