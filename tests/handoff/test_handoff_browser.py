@@ -170,12 +170,16 @@ async def test_the_desktop_page_keeps_its_call_through_a_reload_then_wraps_it_up
         await desk.fill("#ext", ext)
         await desk.get_by_role("button", name="Sign in").click()
         await expect(desk.locator("#presence")).to_contain_text("Signed in", timeout=10_000)
+        await desk.fill("#reference", "0000-000")  # a lookup before the call ...
+        await desk.get_by_role("button", name="Find").click()
+        await expect(desk.locator("#found h2")).to_contain_text("is not a reference")
         await call.at("welcome")
         await call.press("1")
         await call.at("main")
         await call.press("0")  # a person
         state = desk.locator("#state")
         await expect(state).to_contain_text("Connected", timeout=30_000)
+        await expect(desk.locator("#found")).to_be_hidden()  # ... is not this caller's
         await expect(desk.locator("#caller")).to_have_text(call.caller_id)
 
         await desk.screenshot(path=artifact("desktop-connected.png"))

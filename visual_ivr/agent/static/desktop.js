@@ -114,6 +114,7 @@
 
   function show(id, h, state) {
     if (!h) return;
+    if (id !== journey) { $("found").hidden = true; clear($("found")); }  // another caller's
     journey = id; entries = new Map(); ended = false;
     $("wrapup").hidden = $("push").hidden = id === null;  // no journey: nothing to keep
     $("idle").hidden = true; $("call").hidden = false;
