@@ -458,8 +458,9 @@ async def _main(args: argparse.Namespace, settings: Settings) -> CallReport:
         flow = os.path.splitext(os.path.basename(flow))[0]
     _check_flow(flow, directory)
     phone = Phone(args.codec, args.inband_keys)  # a bad codec is named before any call
+    # Ports of its own: an `ivr serve` on this machine may hold the configured ones.
     local = replace(settings, flows=directory, agi_host="127.0.0.1", agi_port=0,
-                    web_host="127.0.0.1", web_port=0)
+                    web_host="127.0.0.1", web_port=0, media_port=0)
     stack = await start_stack(local, watch=False, report_flows=False)
     stack.engine.test_calls = True  # in the designer's trail store, not in the figures
     caller = tools_ami(settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -176,6 +177,25 @@ async def test_a_call_that_runs_out_of_time_still_reports_what_happened(
     assert report is not None and report.outcome == "timeout"
     assert report.as_dict()["nodes"][0] == "welcome"
     assert "Welcome to Demo Bank. For English, press 1." in report.as_dict()["prompts"]
+
+
+def test_ivr_call_beside_a_served_engine_takes_ports_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In the shell of an `ivr serve` (IVR_MEDIA_PORT set and taken), `ivr call`
+    died with "address already in use": its engine took the served one's port."""
+    import socket
+
+    from tests.conftest import FIXTURE_FLOWS
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setenv("IVR_MEDIA_PORT", str(taken.getsockname()[1]))
+        monkeypatch.setenv("IVR_TRAIL_DB", str(tmp_path / "trail.db"))
+        flow = os.path.join(FIXTURE_FLOWS, "quick.yaml")
+        assert main(["call", flow, "--dtmf", "0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["outcome"] == "transfer:support"
 
 
 def test_ivr_call_out_of_time_keeps_the_journey_as_a_caller_s_hang_up(
