@@ -152,8 +152,14 @@ class VisualIvr:
         """Web first: a new journey in ``flow`` (or the one this browser has open)."""
         flow = request.match_info["flow"]
         visit, handle = self.visit_of(request)
-        if visit is not None and visit.flow == flow and handle and not handle.session.done:
-            return self._see_page()
+        if visit is not None and visit.flow == flow and handle is not None:
+            session = handle.session
+            # Sent to a person with no call: their reference and the call-back form
+            # stay theirs when they come back to the flow's address (the page's own
+            # "start again" says ?again).
+            waiting = not handle.voice and (session.outcome or "").startswith("transfer:")
+            if not session.done or (waiting and "again" not in request.query):
+                return self._see_page()
         snapshot = self.engine.flows.snapshot.get(flow)
         lang = _preferred(request, snapshot.languages if snapshot else PAGE_LANGS)
         if snapshot is None:
@@ -180,9 +186,13 @@ class VisualIvr:
         (a client that keeps none comes back without it: no journey for it)."""
         if "started" in request.query:  # it was set, and did not come back
             return self._message(request, 400, lang, "cookies", [text(lang, "cookies_line")])
+        again = "&again" if "again" in request.query else ""  # a new journey, still
         response = web.Response(
             status=303,
-            headers={"Location": f"{self.base}/{flow}?started", "Cache-Control": "no-store"},
+            headers={
+                "Location": f"{self.base}/{flow}?started{again}",
+                "Cache-Control": "no-store",
+            },
         )
         self._set_cookie(request, response, flow, START_COOKIE, max_age=60)
         return response

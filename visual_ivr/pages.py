@@ -157,7 +157,8 @@ def _ending(view: dict[str, Any], where: Where, t: dict[str, str], ref: str) -> 
             lines = [t["transfer_web"].format(phone=where.human_phone, ref=ref)]
         else:
             lines = [t["transfer_web_no_phone"].format(ref=ref)]
-        return {"heading": t["person"], "lines": lines, "dial": _dial(where, t)}
+        again = "" if where.call else f"{where.restart}?again"  # a web-only journey is kept
+        return {"heading": t["person"], "lines": lines, "dial": _dial(where, t), "restart": again}
     if outcome == "caller_hangup":
         return {"heading": t["ended"], "lines": [t["call_ended"]], "restart": where.restart}
     if outcome == "hangup":

@@ -213,6 +213,13 @@ async def test_a_person_from_a_web_only_journey(page: PageClient, visual: Visual
     assert '<a class="button human" href="tel:+15550100">Call +1 555 0100</a>' in person.text
     assert 'action="/v/s/human"' not in person.text  # the journey is over here
     assert session.outcome == "transfer:support"
+    # Back at the flow's address (a bookmark, the history): the same journey, with the
+    # reference they are about to read out; its "start again" starts another.
+    back = await page.follow(await page.open("/v/service_line"))
+    assert ref in back.text and session_of(visual, page) is session
+    assert 'href="/v/service_line?again"' in back.text
+    again = await page.follow(await page.open("/v/service_line?again"))
+    assert session_of(visual, page) is not session and ref not in again.text
     assert web_inputs(session)[-1] == {
         "node": "main",
         "source": "web",
