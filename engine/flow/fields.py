@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Collection, Iterator
 
 from engine.flow.model import DEFAULT_LANGUAGE, Prompt, PromptPart, Text, Where
@@ -177,7 +178,7 @@ class Reader:
         if text and text.strip() and found is not None and not _NAME.match(text):
             self.ctx.error(
                 found.where,
-                f"{self.label}: '{text}' is not a variable name (letters, digits and _, "
+                f"{self.label}: '{text}' is not a variable name (ASCII letters, digits and _, "
                 "not starting with a digit)",
             )
         return text
@@ -265,6 +266,13 @@ def read_key(ctx: Context, value: YValue | None, label: str) -> str | None:
         text = value.text()
         if text in KEYS:
             return text
+        plain = unicodedata.normalize("NFKC", text or "")
+        if plain in KEYS:  # U+FF11, U+FF03: a Chinese or Japanese keyboard's full width
+            ctx.error(
+                value.where,
+                f"{label}: '{text}' is a full-width character: type the key {plain!r}",
+            )
+            return None
     ctx.error(value.where, f"{label}: the key must be one of 0-9, * or #, not {describe(value)}")
     return None
 
@@ -414,7 +422,7 @@ def read_templates(
             ctx.error(
                 entry.key_where,
                 f"{label}: '{entry.key}' is not a variable name "
-                "(letters, digits and _, not starting with a digit)",
+                "(ASCII letters, digits and _, not starting with a digit)",
             )
         literal = _json_literal(entry.value) if literals else None
         if literal is not None:

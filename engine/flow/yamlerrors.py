@@ -51,12 +51,14 @@ LOOK_ALIKES = {
 
 def _look_alike(exc: yaml.MarkedYAMLError, text: str) -> tuple[int, int, str] | None:
     """A look-alike character outside quotes on the lines the parser failed on (or
-    the one before): the line, the column and what to say."""
+    the line of text before, past blank lines): the line, the column and what to say."""
     marks = [m for m in (exc.context_mark, exc.problem_mark) if m is not None]
     if not marks:
         return None
     lines = text.splitlines()
     first = max(0, min(m.line for m in marks) - 1)
+    while 0 < first < len(lines) and not lines[first].split("#", 1)[0].strip(" \t"):
+        first -= 1  # a node's last field, a blank line, then the next node
     for number in range(first, min(max(m.line for m in marks) + 1, len(lines))):
         line = lines[number].split("#", 1)[0]
         for column, char in enumerate(line):

@@ -333,7 +333,21 @@ def decode(data: bytes, path: str) -> tuple[str | None, list[Problem]]:
         return data.decode("utf-8-sig"), []
     except UnicodeDecodeError as exc:
         good = data[: exc.start].decode("utf-8", errors="replace")
-        return None, [error(at_position(path, good, len(good)), "not UTF-8 text (a binary file?)")]
+        where = at_position(path, good, len(good))
+        return None, [error(where, f"not UTF-8 text ({_encoding_of(data)})")]
+
+
+def _encoding_of(data: bytes) -> str:
+    """What a file that is not UTF-8 most likely is, and what to do about it."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "it is UTF-16: save it as UTF-8"
+    if b"\0" in data[:4096]:
+        return "a binary file?"
+    try:
+        data.decode("gb18030")
+    except UnicodeDecodeError:
+        return "a binary file?"
+    return "it reads as a Chinese encoding such as GBK: save it as UTF-8"
 
 
 def read_source(path: str) -> tuple[str | None, list[Problem]]:

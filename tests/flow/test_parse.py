@@ -265,6 +265,12 @@ def test_decoding_reports_the_first_bad_byte() -> None:
     text, problems = decode(b"a: 1\nb: \xff\n", "f")
     assert text is None and [str(p) for p in problems] == ["f:2:4: not UTF-8 text (a binary file?)"]
     assert decode("\ufeffa: 1".encode(), "f") == ("a: 1", [])
+    gbk = decode("a: 1\nb: 您好\n".encode("gbk"), "f")[1]
+    assert [str(p) for p in gbk] == [
+        "f:2:4: not UTF-8 text (it reads as a Chinese encoding such as GBK: save it as UTF-8)"
+    ]
+    utf16 = decode("a: 您好".encode("utf-16"), "f")[1]
+    assert "it is UTF-16: save it as UTF-8" in str(utf16[0])
 
 
 def test_unreadable_file(tmp_path: Path) -> None:
@@ -340,3 +346,34 @@ def test_built_in_retries_offer_a_person_only_where_silence_leads_to_one() -> No
         "Sorry, I still didn't hear anything. Please use the keys on your phone."
     )
     assert "person" not in second("b", "no_match")
+
+
+def test_a_full_width_key_is_named_as_such() -> None:
+    """A Chinese keyboard types full-width keys: "not text" did not say what was wrong."""
+    text = (
+        "start: m\nhuman: p\nnodes:\n  m:\n    type: menu\n    prompt: hi\n    options:\n"
+        "      - {key: \uff11, label: One, goto: p}\n"
+        '      - {key: "\uff03", label: Two, goto: p}\n'
+        "  p: {type: transfer, queue: q}\n"
+    )
+    _, problems = parse_flow(text, "f.yaml")
+    assert [str(p) for p in problems] == [
+        "f.yaml:8:15: menu 'm' option '\uff11': '\uff11' is a full-width character: type "
+        "the key '1'",
+        "f.yaml:9:15: menu 'm' option '\uff03': '\uff03' is a full-width character: type "
+        "the key '#'",
+    ]
+
+
+def test_a_full_width_space_before_a_blank_line_is_found() -> None:
+    """Indenting a node's last field with U+3000, then a blank line: the parser fails
+    at the next node, which said "indented more than the field above it"."""
+    text = (
+        "start: a\nnodes:\n  a:\n    type: say\n    prompt: hi\n\u3000\u3000next: b\n\n"
+        "  b:\n    type: hangup\n"
+    )
+    _, problems = parse_flow(text, "f.yaml")
+    assert [str(p) for p in problems] == [
+        "f.yaml:6:1: invalid YAML: this is a full-width space (U+3000), which YAML takes for "
+        "text: type a plain space"
+    ]
