@@ -38,6 +38,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from multidict import MultiDictProxy
 
 from engine import webbody, webedge
@@ -114,7 +115,7 @@ class VisualIvr:
 
     def app(self) -> web.Application:
         refuse = webedge.same_origin_only(self.settings.public_url, self._cross_site)
-        app = web.Application(middlewares=[refuse])
+        app = web.Application(middlewares=[refuse, self._no_such_page])
         app[VISUAL_KEY] = self
         app.cleanup_ctx.append(self._lifetime)
         app.on_response_prepare.append(_not_framed)
@@ -136,6 +137,18 @@ class VisualIvr:
         r.add_post("/api/send-link", self.send_link)
         r.add_get("/" + _FLOW_NAME, self.start)
         return app
+
+    @web.middleware
+    async def _no_such_page(
+        self, request: web.Request, handler: Handler
+    ) -> web.StreamResponse:
+        """An address under /v that is no page: said in the reader's language, as a
+        page, not aiohttp's bare "404: Not Found"."""
+        try:
+            return await handler(request)
+        except web.HTTPNotFound:
+            lang = _preferred(request, PAGE_LANGS)
+            return self._message(request, 404, lang, "not_found", [])
 
     async def _lifetime(self, app: web.Application) -> AsyncIterator[None]:
         yield

@@ -248,6 +248,8 @@ async def test_no_cookie_no_session(page: PageClient) -> None:
     assert (await page.get("/v/s")).status == 401
     assert (await page.post("/v/s/choose", {"node": "main", "key": "1"})).status == 401
     assert (await page.open("/v/no_such_flow")).status == 404
+    nowhere = await page.get("/v/s/nowhere", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert nowhere.status == 404 and "没有此项服务" in nowhere.text  # a page, in their language
     spanish = await page.get("/v/s", headers={"Accept-Language": "es-MX,es;q=0.9,en;q=0.5"})
     assert '<html lang="es" dir="ltr">' in spanish.text
     assert h1(spanish) == "Esta página necesita un enlace"
