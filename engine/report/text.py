@@ -3,6 +3,7 @@ nodes, busiest first (the page at /agent/report shows the same as HTML)."""
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Any
 
@@ -122,13 +123,26 @@ def _node_lines(f: dict[str, Any]) -> list[str]:
             listens = n["type"] in LISTENING
             failed = f", backend failed {n['backend_failed']}" if n["backend_failed"] else ""
             lines.append(
-                f"  {name[:27]:<28}{n['type']:<10}{n['visits']:>7}"
+                f"  {column(name, 28)}{n['type']:<10}{n['visits']:>7}"
                 f"{percent(n['no_input_rate']) if listens else '-':>10}"
                 f"{percent(n['no_match_rate']) if listens else '-':>10}"
                 f"{n['retries_ran_out'] if listens else '-':>9}"
                 f"{n['caller_hung_up']:>9}{n['to_person']:>11}{seconds(n['seconds_p50']):>10}{failed}"
             )
     return lines
+
+
+def column(text: str, width: int) -> str:
+    """``text`` in a column ``width`` terminal cells wide (a Chinese character takes
+    two), cut to leave one cell free."""
+    cells, kept = 0, []
+    for char in text:
+        size = 2 if unicodedata.east_asian_width(char) in "WF" else 1
+        if cells + size > width - 1:
+            break
+        cells += size
+        kept.append(char)
+    return "".join(kept) + " " * (width - cells)
 
 
 def _n(count: int, thing: str) -> str:

@@ -411,3 +411,15 @@ async def test_waits_by_queue(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     await store.close()
     assert main(["report", "--store", path, "--since", "all", "--until", str(NOW)]) == 0
     assert "answered by queue: cards 1 of 2, support 1 of 1" in capsys.readouterr().out
+
+
+def test_a_column_counts_a_chinese_character_as_two_cells() -> None:
+    """Node ids in Chinese pushed the report's columns out of line."""
+    from engine.report.text import column
+
+    assert column("main", 8) == "main    "
+    assert column("账号输入", 10) == "账号输入  "  # 8 cells + 2
+    assert column("主菜单选项很长的名字", 10) == "主菜单选 " + " "  # cut, one cell free
+    for text in ("main", "账号输入", "主菜单选项很长的名字", "a账b"):
+        cells = sum(2 if "\u4e00" <= c <= "\u9fff" else 1 for c in column(text, 10))
+        assert cells == 10, text
