@@ -79,17 +79,28 @@ async def perform(client: aiohttp.ClientSession, request: HttpRequest) -> HttpDo
     if len(raw) > MAX_RESPONSE_BYTES:
         return done(False, status, None, "response too large")
     if not 200 <= status < 300:
-        return done(False, status, None, f"status {status}")
+        # A backend's own word on what went wrong ({"reason": "no such meter"}), kept
+        # for the flow to branch on or say when it is JSON.
+        try:
+            said = _json(raw) if raw.strip() else None
+        except (ValueError, RecursionError):
+            said = None
+        return done(False, status, said, f"status {status}")
     try:
-        data = json.loads(raw, parse_constant=_not_json) if raw.strip() else {}
-        # What the trail, the page and the desktop can carry: no Infinity (1e400
-        # parses to it), no half characters ("\ud800" escapes parse to them).
-        json.dumps(data, ensure_ascii=False, allow_nan=False).encode()
+        data = _json(raw) if raw.strip() else {}
     except ValueError:
         return done(False, status, None, "response is not JSON")
     except RecursionError:
         return done(False, status, None, "response nested too deeply")
     return done(True, status, data)
+
+
+def _json(raw: bytes) -> object:
+    data = json.loads(raw, parse_constant=_not_json)
+    # What the trail, the page and the desktop can carry: no Infinity (1e400 parses
+    # to it), no half characters ("\ud800" escapes parse to them).
+    json.dumps(data, ensure_ascii=False, allow_nan=False).encode()
+    return data
 
 
 def _climbs(url: str) -> bool:

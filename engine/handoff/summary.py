@@ -410,7 +410,8 @@ def _source_word(source: str) -> str:
     return {"key": "by key", "speech": "by voice", "web": "on the page"}.get(source, source)
 
 
-# A request that failed is saved as these fields only: nothing the caller told.
+# A request that failed is saved as these fields (and the error's "body"): nothing
+# the caller told.
 _FAILED_REQUEST = {"ok", "error", "status"}
 
 
@@ -429,7 +430,7 @@ def _captured(walk: _Walk, facts: Facts) -> list[dict[str, Any]]:
             }
         )
     for name, result in facts.results.items():
-        if isinstance(result, Mapping) and set(result) != _FAILED_REQUEST:
+        if isinstance(result, Mapping) and set(result) - {"body"} != _FAILED_REQUEST:
             for key, value in result.items():
                 if key != "ok" and value is not None and not isinstance(value, Mapping | list):
                     out.append(

@@ -575,6 +575,8 @@ class Session:
         # a body's own "ok" is the backend's answer (a PIN refused: ok false, 200).
         if not done.ok:
             result: Any = {"ok": False, "error": done.error, "status": done.status}
+            if done.data is not None:  # an error status's JSON body: the backend's reason
+                result["body"] = done.data
         elif isinstance(done.data, dict):
             result = {"ok": True, **done.data}
         else:

@@ -31,6 +31,9 @@ async def backend() -> AsyncIterator[str]:
     async def fail(request: web.Request) -> web.Response:
         return web.Response(status=503, text="down")
 
+    async def missing(request: web.Request) -> web.Response:
+        return web.json_response({"reason": "no such meter"}, status=404)
+
     async def text(request: web.Request) -> web.Response:
         return web.Response(text="<html>not json</html>")
 
@@ -98,6 +101,7 @@ async def backend() -> AsyncIterator[str]:
     app.router.add_route("*", "/ok", ok)
     app.router.add_get("/slow", slow)
     app.router.add_get("/fail", fail)
+    app.router.add_get("/missing", missing)
     app.router.add_get("/text", text)
     runner = web.AppRunner(app)
     await runner.setup()
@@ -127,8 +131,15 @@ async def test_timeout(backend: str) -> None:
 
 
 async def test_status_error(backend: str) -> None:
-    ok, status, _, error = await run(f"{backend}/fail")
-    assert (ok, status, error) == (False, 503, "status 503")
+    ok, status, said, error = await run(f"{backend}/fail")
+    assert (ok, status, said, error) == (False, 503, None, "status 503")  # "down": not JSON
+
+
+async def test_an_error_status_keeps_the_backend_s_json_reason(backend: str) -> None:
+    """A 404 {"reason": "no such meter"} was only "status 404": the flow could not
+    tell the caller why."""
+    ok, status, said, error = await run(f"{backend}/missing")
+    assert (ok, status, said, error) == (False, 404, {"reason": "no such meter"}, "status 404")
 
 
 async def test_not_json(backend: str) -> None:

@@ -120,11 +120,12 @@ def test_backend_fields_read_as_words_and_a_failed_request_is_no_fact() -> None:
     results = {
         "outage": {"ok": True, "planned": True, "crew": False, "eta": None, "area": "N1"},
         "meter": {"ok": False, "error": "timeout", "status": 0},
+        "crm": {"ok": False, "error": "status 404", "status": 404, "body": {"why": "none"}},
     }
     h = handoff_of(journey, Facts(results=results))
     said = asked(h)
     assert (said["outage planned"], said["outage crew"], said["outage area"]) == ("yes", "no", "N1")
-    assert not {"outage eta", "meter error", "meter status"} & set(said)
+    assert not {"outage eta", "meter error", "meter status", "crm error", "crm why"} & set(said)
 
 
 def test_retries_running_out_is_why_and_the_subflow_note_is_shown() -> None:

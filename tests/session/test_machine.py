@@ -653,8 +653,15 @@ def test_http_error_path() -> None:
     d.keys("3")
     request = d.last(ev.HttpRequest)
     d.feed(ev.HttpDone(request.request_id, False, 0, None, "timeout"))
-    assert d.session.vars["result"]["ok"] is False
+    assert d.session.vars["result"] == {"ok": False, "error": "timeout", "status": 0}
     assert d.node == "agent"
+    d = Driver()
+    d.keys("3")
+    why = {"reason": "no such meter"}
+    d.feed(ev.HttpDone(d.last(ev.HttpRequest).request_id, False, 404, why, "status 404"))
+    assert d.session.vars["result"] == {
+        "ok": False, "error": "status 404", "status": 404, "body": why
+    }
 
 
 def test_branch_default_and_hangup() -> None:
