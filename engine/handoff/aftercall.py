@@ -17,6 +17,16 @@ from engine.ami import Ami, AmiError
 from engine.handoff.desks import Desks
 from engine.handoff.settings import HandoffSettings
 
+# A wrap-up's disposition: what is stored, and what the desktop and the report call it.
+DISPOSITION_LABELS = {
+    "resolved": "Resolved",
+    "follow_up": "Needs follow-up",
+    "transferred": "Transferred",
+    "callback": "Call back later",
+    "no_answer": "Caller gone",
+    "other": "Other",
+}
+
 log = logging.getLogger(__name__)
 
 Spawn = Callable[[Coroutine[Any, Any, Any]], object]

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.ami import Ami, AmiError
 from engine.flow import model as m
-from engine.handoff.aftercall import AfterCall
+from engine.handoff.aftercall import DISPOSITION_LABELS, AfterCall
 from engine.handoff.callback import CallBacks, Refusal, Survey, normalise
 from engine.handoff.desks import Desk, Desks, Message
 from engine.handoff.facts import FactCollector, FactStore
@@ -73,7 +73,7 @@ EVENTS = (
 )
 JOURNEY_ID = re.compile(r"[0-9a-f]{32}")
 MAX_PUSHES = 20
-DISPOSITIONS = ("resolved", "follow_up", "transferred", "callback", "no_answer", "other")
+DISPOSITIONS = tuple(DISPOSITION_LABELS)
 
 
 class HandoffError(Exception):

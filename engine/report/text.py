@@ -7,6 +7,7 @@ import unicodedata
 from datetime import datetime
 from typing import Any
 
+from engine.handoff.aftercall import DISPOSITION_LABELS
 from engine.report.figures import ENDINGS, LISTENING
 
 PASSING = ("branch", "set", "subflow", "return")  # no time spent there: JSON only
@@ -81,7 +82,9 @@ def _flow_text(f: dict[str, Any]) -> list[str]:
         lines.append(f"  goals reached: {reached}")
     w = f["wrapups"]
     if w["count"]:
-        kinds = ", ".join(f"{k} {v}" for k, v in sorted(w["dispositions"].items()))
+        kinds = ", ".join(
+            f"{DISPOSITION_LABELS.get(k, k)} {v}" for k, v in sorted(w["dispositions"].items())
+        )
         lines.append(
             f"  wrap-ups: {w['count']}; resolved on first contact"
             f" {percent(w['first_contact_resolution'])}; {kinds}"

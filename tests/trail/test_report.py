@@ -252,7 +252,7 @@ async def test_endings_nodes_waits_and_wrapups(
     assert text_run == 0
     assert "Flow service_line: 9 journeys (8 calls, 1 web only" in text  # all: the old one too
     assert "identify/pin" in text
-    assert "resolved on first contact 100.0 %" in text
+    assert "resolved on first contact 100.0 %; Resolved 1" in text  # a label, not "resolved"
     assert "goals reached: balance told 2" in text
     assert "after-call survey, rating: 1 answer, mean 4.00 (4: 1)" in text
     assert "Flow csat_survey: 1 survey after agents' calls\n  answers, rating: 1 answer" in text

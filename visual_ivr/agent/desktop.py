@@ -40,6 +40,7 @@ from aiohttp import WSMsgType, web
 from aiohttp.typedefs import Handler
 
 from engine import webedge
+from engine.handoff.aftercall import DISPOSITION_LABELS
 from engine.handoff.desks import Desk, SignInError
 from engine.handoff.hub import HandoffError, HandoffHub
 from engine.handoff.lookup import find_by_reference
@@ -107,20 +108,12 @@ async def page(request: web.Request) -> web.Response:
     template = request.app[ENV].get_template("desktop.html")
     html = template.render(
         queues=hub.settings.agent_queues,
-        dispositions=DISPOSITION_LABELS,
+        dispositions=DISPOSITION_LABELS.items(),
         base=request.app.router["page"].url_for().path.rstrip("/"),
     )
     return web.Response(text=html, content_type="text/html", charset="utf-8")
 
 
-DISPOSITION_LABELS = (
-    ("resolved", "Resolved"),
-    ("follow_up", "Needs follow-up"),
-    ("transferred", "Transferred"),
-    ("callback", "Call back later"),
-    ("no_answer", "Caller gone"),
-    ("other", "Other"),
-)
 
 
 def _same_origin(request: web.Request) -> bool:

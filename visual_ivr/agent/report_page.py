@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from engine.handoff.aftercall import DISPOSITION_LABELS
 from engine.report.figures import ENDINGS, LISTENING
 from engine.report.text import ENDING_LABELS, PASSING, percent, seconds
 from engine.trail.store import SqliteTrailStore
@@ -56,6 +57,7 @@ async def report_page(request: web.Request) -> web.Response:
         flow=flow,
         periods=PERIODS,
         endings=[(name, ENDING_LABELS[name]) for name in ENDINGS],
+        dispositions=DISPOSITION_LABELS,
         listening=LISTENING,
         passing=PASSING,
         base=request.app.router["page"].url_for().path.rstrip("/"),
