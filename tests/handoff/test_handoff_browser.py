@@ -136,6 +136,11 @@ async def test_a_web_only_caller_s_reference_finds_their_journey(stack: Stack) -
         await expect(card.locator(".data")).to_contain_text("123456")
         await card.locator("summary").click()
         await expect(card.locator(".trail")).to_contain_text("account = 123456")
+        # In words, not ids: the step's title, how it ended.
+        trail = card.locator(".trail")
+        await expect(trail).to_contain_text(re.compile(r"to a person \(queue [\w-]+\)"))
+        await expect(trail).to_contain_text("0 → Talk to a person")
+        assert "transfer:" not in await trail.inner_text()
         await desk.screenshot(path=artifact("desktop-found-by-reference.png"), full_page=True)
 
         await desk.fill("#reference", "0000-000")

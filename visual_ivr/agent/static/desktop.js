@@ -6,6 +6,7 @@
   const base = location.pathname.replace(/\/$/, "");
   let ws = null, ext = "", queues = [], journey = null, entries = new Map(), retry = 1000, leaving = false;
   let signedIn = false, refused = "", presence = "", ended = false, pushes = new Map();
+  let titles = new Map();  // the call's node ids -> their titles (titlesOf)
   const SAVED = "ivr-agent-desk";  // this tab's sign-in, kept across a reload
   const DRAFT = "ivr-agent-wrapup";  // the wrap-up being written, likewise
 
@@ -129,6 +130,7 @@
     $("note").textContent = h.agent_note || "—";
     fillPairs($("dontask"), h.dont_ask);
     fillCaptured($("captured"), h.captured);
+    titles = titlesOf(h);
     clear($("trail")); h.trail.forEach(addEntry);
     $("pushstate").textContent = ""; $("wrapstate").textContent = "";
     $("wrapup").reset(); $("push").reset();
@@ -194,8 +196,8 @@
     more.appendChild(el("summary", `Everything they did (${h.trail.length} steps)`));
     const table = el("table", undefined, "trail");
     table.appendChild(head(["#", "Time", "Step", "Node", "Source", "Detail"]));
-    const body = el("tbody");
-    h.trail.forEach((e) => body.appendChild(entryRow(e)));
+    const body = el("tbody"), names = titlesOf(h);
+    h.trail.forEach((e) => body.appendChild(entryRow(e, names)));
     table.appendChild(body);
     more.appendChild(table);
     card.appendChild(more);
@@ -211,7 +213,22 @@
     return thead;
   }
 
-  function detail(e) {
+  // Steps by their titles, as the path above the trail names them, not by node ids.
+  function titlesOf(h) { return new Map((h.why.path || []).map((s) => [s.node, s.title])); }
+  function named(id, names) { return (id && names.get(id)) || id || ""; }
+  const ENDINGS = {hangup: "the flow ended the call", caller_hangup: "the caller hung up",
+    error: "self-service failed", dropped: "self-service stopped"};
+  function ending(outcome) {
+    return outcome && outcome.startsWith("transfer:")
+      ? `to a person (queue ${outcome.slice(9)})` : ENDINGS[outcome] || outcome || "";
+  }
+  function retried(e) {
+    const what = e.retry === "no_input" ? "no input" : "not understood";
+    return e.count > e.max ? `${what}: retries ran out (${e.max})`
+      : `${what}: asked again (${e.count} of ${e.max})`;
+  }
+
+  function detail(e, names) {
     switch (e.kind) {
       case "prompt": return e.text || e.file || "";
       case "input": return [e.var ? `${e.label || e.var} =` : "", e.value,
@@ -219,21 +236,22 @@
         e.valid === false ? "(invalid)" : "", e.refused ? `(refused: ${e.refused})` : "",
         e.confirm === "re-enter" ? `(said no to ${e.rejected || "the read-back"})` : "",
         e.matched === false ? (e.ignored ? `(ignored: ${e.ignored})` : "(not understood)") : "",
-        e.goto ? `→ ${e.goto}` : ""].join(" ").replace(/\s+/g, " ").trim();
+        e.goto ? `→ ${named(e.goto, names)}` : ""].join(" ").replace(/\s+/g, " ").trim();
       case "http": return `${e.ok ? "ok" : "failed"} ${e.status || ""} ${e.error || ""} ${e.elapsed_ms} ms`;
-      case "retry": return `${e.retry} ${e.count}/${e.max} ${e.reason || ""}`;
+      case "retry": return `${retried(e)} ${e.reason || ""}`.trim();
       case "page": return e.event === "hold" ? `the call waited while the page was in view (${e.count})`
         : "the caller opened the visual IVR page";
-      case "end": return e.outcome;
+      case "end": return ending(e.outcome);
       case "link": return `${e.by} found the caller's earlier journey ${e.reference}`;
       case "node": return e.type;
       default: return e.lang || e.reason || "";
     }
   }
-  function entryRow(e) {
+  function entryRow(e, names = titles) {
     const tr = el("tr", undefined, `k-${e.kind}`);
     tr.dataset.seq = e.seq;
-    [e.seq, time(e.at), e.kind, e.node, e.source || "", detail(e)].forEach((x) => tr.appendChild(el("td", x)));
+    [e.seq, time(e.at), e.kind, named(e.node, names), e.source || "", detail(e, names)]
+      .forEach((x) => tr.appendChild(el("td", x)));
     return tr;
   }
   // The caller answered a form (or saw a card) the agent pushed: say so where the
