@@ -78,5 +78,9 @@ class VoskRecognizer:
         text = normalise(" ".join(w["word"] for w in heard))
         if not text or len(heard) < len(result.get("result", [])):
             return None  # nothing, or something the grammar does not hold
+        if text not in grammar.phrases and not grammar.digit_only(text):
+            # Vosk strings a grammar's entries together ("잔액 잔액 잔액") and stops
+            # inside a phrase ("신고" of "분실 신고"): neither is one of the choices.
+            return None
         confidence = sum(float(w.get("conf", 0.0)) for w in heard) / len(heard)
         return Hypothesis(text, round(min(confidence, 0.99), 3))

@@ -31,3 +31,17 @@ def test_accuracy_on_synthesised_utterances(backend: str, floor: float, tmp_path
     right = sum(t.right for t in trials)
     wrong = [(t.said, t.heard) for t in trials if not t.right]
     assert right / len(trials) >= floor, wrong
+
+
+def test_vosk_answers_one_of_the_phrases_or_nothing(tmp_path: object) -> None:
+    """Vosk strings a grammar's entries together: "음, 잔액 조회 해 주세요" came back
+    as "잔액 잔액 잔액", "분실 신고" as "신고", which the session could not match."""
+    from engine.speech.accuracy import on_the_line, synthesise
+    from engine.speech.grammar import Grammar
+
+    recognizer = _recognizer("vosk")
+    grammar = Grammar.build("ko", ["잔액 조회", "분실 신고", "상담원"])
+    for said in ("음, 잔액 조회 해 주세요", "잔액", "분실 신고", "카드 분실", "잔액 조회"):
+        pcm = on_the_line(synthesise(said, "ko", f"{tmp_path}/say.wav"))
+        heard = recognizer.recognize(pcm, grammar)
+        assert heard is None or heard.text in grammar.phrases, (said, heard)
