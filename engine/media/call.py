@@ -53,6 +53,7 @@ from engine.media.vad import (
     SpeechEnd,
     SpeechOnset,
     VadEvent,
+    webrtc_classifier,
 )
 from engine.prompts import PromptCache
 from engine.session import events as ev
@@ -132,6 +133,7 @@ class MediaCall:
         self._clock = clock
         self._advertise = advertise
         self._classifier = classifier
+        self._classifiers: dict[int, Classifier] = {}  # by aggressiveness, for the call
         self._stream: MediaStream | None = None
         self._queue: deque[ev.Play | ev.Transfer | ev.Hangup | ev.Fail] = deque()
         self._playing: _Playback | None = None
@@ -432,7 +434,13 @@ class MediaCall:
         settings = EndpointSettings(
             end_silence_s=listening.end_silence_s, max_speech_s=listening.max_speech_s
         )
-        classify = self._classifier(settings.aggressiveness) if self._classifier else None
+        # One voice detector for the call, not one a turn: it learns a steady noise (a
+        # hum, a fan) within 100 ms, and a fresh one took the same noise for speech
+        # at every retry prompt, spending all of a menu's retries in two seconds.
+        classify = self._classifiers.get(settings.aggressiveness)
+        if classify is None:
+            classify = (self._classifier or webrtc_classifier)(settings.aggressiveness)
+            self._classifiers[settings.aggressiveness] = classify
         self._serial += 1
         self._utterance = _Utterance(spec, Endpointer(settings, classify), self._serial)
 

@@ -17,6 +17,7 @@ from engine.flow.parse import parse_flow
 from engine.media import protocol as p
 from engine.media.call import MediaCall
 from engine.media.server import MediaServer
+from engine.media.vad import Classifier
 from engine.prompts import PromptCache
 from engine.session.machine import CallInfo, Session
 from engine.speech.grammar import Grammar
@@ -82,7 +83,13 @@ class FakeChannel:
         pass
 
 
-async def run_call(phone: Phone, speech: StubSpeech, tmp: str) -> tuple[Session, FakeChannel]:
+def loud(_: int) -> Classifier:
+    return lambda frame: frame[:2] == b"\x10\x27"
+
+
+async def run_call(
+    phone: Phone, speech: StubSpeech, tmp: str, classifier: Callable[[int], Classifier] = loud
+) -> tuple[Session, FakeChannel]:
     flow, problems = parse_flow(textwrap.dedent(FLOW), "m.yaml", "m")
     assert flow is not None, problems
     session = Session(flow, CallInfo("c1"))
@@ -97,7 +104,7 @@ async def run_call(phone: Phone, speech: StubSpeech, tmp: str) -> tuple[Session,
             http,
             media,
             speech,
-            classifier=lambda _: (lambda frame: frame[:2] == b"\x10\x27"),
+            classifier=classifier,
         )
         await asyncio.wait_for(call.run(), 20)
     await media.stop()
@@ -168,3 +175,34 @@ async def test_silence_without_frames_reaches_no_input(tmp_path: object) -> None
     session, _ = await run_call(phone, StubSpeech("none"), str(tmp_path))
     retries = [e.data["retry"] for e in session.trail if e.kind == "retry"]
     assert retries == ["no_input", "no_input"] and session.outcome == "transfer:support"
+
+
+HUM = b"\x20\x4e" * 160
+
+
+def adapting(_: int) -> Classifier:
+    """Like webrtcvad: a steady noise is voice for its first 100 ms, then learnt."""
+    heard = [0]
+
+    def classify(frame: bytes) -> bool:
+        if frame[:2] != HUM[:2]:
+            return frame[:2] == VOICE[:2]
+        heard[0] += 1
+        return heard[0] <= 5
+
+    return classify
+
+
+async def test_a_steady_noise_is_learnt_once_not_at_every_retry(tmp_path: object) -> None:
+    """A hum on the line: each turn had a voice detector of its own, which took the
+    hum for a caller starting to speak, so every retry prompt was cut and no-matched
+    in turn: four no-matches and a transfer in two seconds."""
+
+    async def phone(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        listening = asyncio.ensure_future(read_until_closed(reader, bytearray()))
+        await send(writer, [QUIET] * 25 + [HUM] * 150)  # three seconds of hum
+        await listening
+
+    session, _ = await run_call(phone, StubSpeech("nothing said"), str(tmp_path), adapting)
+    retries = [e.data["retry"] for e in session.trail if e.kind == "retry"]
+    assert retries.count("no_match") <= 1, retries
