@@ -107,6 +107,13 @@ def _person(session: Session) -> list[str]:
     return list(PERSON_PHRASES.get(base_language(session.lang), ()))
 
 
+def _person_while_confirming(session: Session) -> list[str]:
+    """"Did you say balance?" "Agent!": a person, where the flow has one."""
+    if session.person_target() is None:
+        return []
+    return list(PERSON_PHRASES.get(base_language(session.lang), ()))
+
+
 def listen_spec(session: Session) -> ListenSpec | None:
     node = session.node
     if not session.listening or not isinstance(node, m.Menu | m.Input):
@@ -116,7 +123,7 @@ def listen_spec(session: Session) -> ListenSpec | None:
     confirming = phase == "confirm"
     if confirming:
         yes, no = _yes_no(lang)
-        grammar = Grammar.build(lang, [*yes, *no])
+        grammar = Grammar.build(lang, [*yes, *no, *_person_while_confirming(session)])
     elif isinstance(node, m.Input):
         digits = (node.min_length, node.max_length)
         grammar = Grammar.build(lang, _phrases(session.options, lang) + _person(session), digits)
@@ -160,6 +167,10 @@ def _heard(session: Session, heard: ev.SpeechHeard) -> ev.Event | None:
     session.barge_in()
     text = normalise(heard.text)
     if session.phase == "confirm":
+        if text and text in _person_while_confirming(session):
+            session.speech.pending = None
+            _to_person(session, node, text, heard)
+            return None
         yes, no = _yes_no(session.lang)
         key = "1" if text in yes else "2" if text in no else "?"
         session.record("input", source="speech", value=text, confidence=heard.confidence)

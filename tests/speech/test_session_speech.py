@@ -139,6 +139,18 @@ def test_low_confidence_is_read_back_and_yes_accepts() -> None:
     assert d.inputs()[-1]["option"] == "1"
 
 
+def test_a_read_back_answered_with_a_person_s_name_goes_to_one() -> None:
+    """"Did you say your balance?" "Representative!" was a no-match: only yes and no
+    were listened for."""
+    d = Driver()
+    d.hear("balance", 0.4)
+    spec = listen_spec(d.session)
+    assert spec is not None and "representative" in spec.grammar.phrases
+    d.hear("representative", 0.8)
+    assert d.session.node.id == "agent" and d.session.speech.pending is None
+    assert d.inputs()[-1]["person"] is True
+
+
 def test_a_read_back_answered_no_by_key_asks_again() -> None:
     d = Driver()
     d.hear("agent", 0.3)
