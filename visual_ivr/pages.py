@@ -119,6 +119,7 @@ def page_model(
             options=node["options"],
             sensitive=spec["sensitive"],
             typed=spec["typed"],
+            long=b > 12,  # an ID card's 18 characters: a smaller type, to fit a phone
         )
         if spec["typed_count"]:
             n = spec["typed_count"]

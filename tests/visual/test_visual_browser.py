@@ -351,6 +351,45 @@ async def test_a_long_word_and_a_right_to_left_language_fit_a_phone() -> None:
             await page.screenshot(path=artifact(f"visual-long-word-{lang}-360.png"))
 
 
+ID_CARD = """
+start: id
+human: person
+nodes:
+  id:
+    type: input
+    title: ID card number
+    prompt: "Your ID card number."
+    var: id_number
+    min_length: 18
+    max_length: 18
+    next: person
+  person: {type: transfer, queue: support}
+"""
+
+
+async def test_an_eighteen_digit_entry_is_seen_whole_on_a_small_phone() -> None:
+    """A Chinese ID card's 18 characters: 14 of them showed in the box at 320 px."""
+    from engine.flow.parse import parse_flow
+    from engine.session.machine import CallInfo, Session
+    from visual_ivr.pages import Pages, Where, digest, page_model
+
+    flow, problems = parse_flow(ID_CARD, "id.yaml", "id")
+    assert flow is not None, [str(p) for p in problems]
+    session = Session(flow, CallInfo("88" * 16))
+    session.start()
+    pages = Pages()
+    model = page_model(session, Where(call=False, brand="", human_phone="", restart="/v/id"))
+    fragment = pages.fragment(model)
+    async with chromium() as browser:
+        context = await browser.new_context(viewport={"width": 320, "height": 640})
+        page = await context.new_page()
+        await page.set_content(pages.page(model, fragment, digest(fragment)))
+        await page.fill("#value", "11010519491231002X"[:17] + "8")
+        sizes = await page.evaluate("[value.scrollWidth, value.clientWidth]")
+        assert sizes[0] <= sizes[1], sizes
+        await context.close()
+
+
 async def test_the_phone_s_back_is_the_page_s_back(demo_stack: Stack) -> None:
     """Every step of a journey is the one address /v/s: the browser's Back (a phone's
     back button or gesture) used to leave the journey. It now does what the page's
