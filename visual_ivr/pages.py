@@ -120,6 +120,7 @@ def page_model(
             sensitive=spec["sensitive"],
             typed=spec["typed"],
             long=b > 12,  # an ID card's 18 characters: a smaller type, to fit a phone
+            letters=spec["letters"],
         )
         if spec["typed_count"]:
             n = spec["typed_count"]

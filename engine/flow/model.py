@@ -214,6 +214,9 @@ class Input(Node):
     min_confidence: float = 0.5
     listening: Listening = Listening()
     hint: Text = Text()  # for the page: how to write it ("month, day, year: 01311990")
+    # Letters the page takes as keys: {"X": "*"} for an ID card's check character,
+    # which callers press as * on the phone.
+    letter_keys: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def type(self) -> NodeType:

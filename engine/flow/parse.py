@@ -319,7 +319,22 @@ def _input(r: Reader, b: _Base) -> AnyNode:
         min_confidence=r.fraction("min_confidence"),
         listening=_listening(r),
         hint=read_text(r.ctx, r.value("hint"), f"{r.label} hint", (*r.path, "hint")),
+        letter_keys=_letter_keys(r),
     )
+
+
+def _letter_keys(r: Reader) -> dict[str, str]:
+    found = r.mapping("letter_keys")
+    out: dict[str, str] = {}
+    for entry in found.entries if found is not None else ():
+        letter = entry.key
+        if len(letter) != 1 or not letter.isascii() or not letter.isalpha():
+            r.ctx.error(entry.key_where, f"{r.label} letter_keys: '{letter}' is not a letter")
+            continue
+        key = read_key(r.ctx, entry.value, f"{r.label} letter_keys '{letter}'")
+        if key is not None:
+            out[letter.upper()] = key
+    return out
 
 
 def _say(r: Reader, b: _Base) -> AnyNode:

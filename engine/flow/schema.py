@@ -225,6 +225,12 @@ NODE_FIELDS: Mapping[str, Table] = {
             "For the page, under the field: how to write it, e.g. 'Month, day and year:"
             " 01311990' (the page adds how many digits).",
         ),
+        Field(
+            "letter_keys",
+            "body",
+            "Letters the page takes as keys, e.g. {X: '*'} for an ID card's check "
+            "character, which callers press as * on the phone.",
+        ),
         Field("options", "options", "Shortcut keys accepted as the first key (e.g. * back)."),
         Field("next", "target", "Where to go with the input.", required=True),
         Field("no_input", "retry", _NO_INPUT),

@@ -33,6 +33,7 @@ def _node_view(session: Session) -> dict[str, Any]:
             "typed": "" if node.sensitive else session.typed,
             "typed_count": len(session.typed),
             "hint": node.hint.get(lang),
+            "letters": bool(node.letter_keys),  # the page's keyboard needs letters
         }
         view["label"] = _static_text(session, node.prompt)
     elif isinstance(node, m.Http):

@@ -82,7 +82,7 @@ def _submit(session: Session, node_id: str, value: str, at: int | None = None) -
     if not _current(session, node_id, m.Input, "*" * len(value.strip()), at):
         return
     assert isinstance(node, m.Input)
-    value = keypad_entry(value)
+    value = keypad_entry(_letters_as_keys(node, value))
     if not value:  # Continue on an empty box: nothing to check, nothing to keep
         session.notice = "empty"
         return
@@ -92,6 +92,14 @@ def _submit(session: Session, node_id: str, value: str, at: int | None = None) -
         return
     session.interrupt()
     session.accept(node, value, source="web")
+
+
+def _letters_as_keys(node: m.Input, typed: str) -> str:
+    """The input's ``letter_keys`` (an ID card's X typed as X, pressed as *)."""
+    if not node.letter_keys:
+        return typed
+    text = unicodedata.normalize("NFKC", typed)
+    return "".join(node.letter_keys.get(c.upper(), c) for c in text)
 
 
 _GROUPING = str.maketrans("", "", " -.()/\u00a0\u3000")  # "123 456", "555-0100"

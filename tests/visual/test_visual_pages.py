@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from engine.session.events import HttpDone, WebChoose
+from engine.session.events import HttpDone, WebChoose, WebSubmit
 from engine.session.machine import Session
 from tests.visual.conftest import fake_call
 from tests.visual.helpers import Clock, PageClient, Reply
@@ -749,3 +749,46 @@ def test_the_end_page_says_its_own_goodbye_when_the_flow_says_none() -> None:
     assert session.outcome == "hangup"
     model = page_model(session, Where(call=False, brand="", human_phone="", restart="/v/c"))
     assert (model["cards"], model["lines"]) == ([], [TEXTS["en"]["hangup"]])
+
+
+ID_FLOW = """
+languages: [zh, en]
+start: id
+human: person
+nodes:
+  id:
+    type: input
+    title: {zh: 身份证号码, en: ID card number}
+    prompt: {zh: "请输入身份证号码，X请按星号键。", en: "Your ID number; for X press star."}
+    var: id_number
+    min_length: 18
+    max_length: 18
+    pattern: '^[0-9]{17}[0-9*]$'
+    letter_keys: {X: "*"}
+    next: person
+  person: {type: transfer, queue: support}
+"""
+
+
+def test_an_id_card_s_x_is_typed_as_x_on_the_page() -> None:
+    """An ID card number ends in X for about one holder in eleven; on the phone it is
+    pressed as *, and the page refused X, x and full-width X."""
+    from engine.flow.parse import parse_flow
+    from engine.session.machine import CallInfo
+    from visual_ivr.pages import Where, page_model
+
+    flow, problems = parse_flow(ID_FLOW, "id.yaml", "id")
+    assert flow is not None, [str(p) for p in problems]
+    where = Where(call=False, brand="", human_phone="", restart="/v/id")
+    for typed in ("11010519491231002X", "11010519491231002x", "11010519491231002\uff38"):
+        session = Session(flow, CallInfo("99" * 16, lang="zh"))
+        session.start()
+        assert page_model(session, where)["letters"]  # a keyboard with letters
+        session.feed(WebSubmit("id", typed, session.entered))
+        assert session.vars.get("id_number") == "11010519491231002*", typed
+    _, problems = parse_flow(ID_FLOW.replace('{X: "*"}', '{XY: "*", Z: "a"}'), "id.yaml", "id")
+    assert [str(p) for p in problems] == [
+        "id.yaml:14:19: input 'id' letter_keys: 'XY' is not a letter",
+        "id.yaml:14:31: input 'id' letter_keys 'Z': the key must be one of 0-9, * or #, "
+        "not text ('a')",
+    ]
