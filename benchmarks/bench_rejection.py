@@ -45,11 +45,11 @@ from engine.speech.sphinx_backend import SphinxRecognizer, speech_called_silence
 
 MENUS = {  # the demo's English menus (flows/service_line.yaml)
     "main": ["balance", "check my balance", "pay my bill", "bill", "lost card", "stolen card",
-             "text me", "send me a link", "agent", "talk to a person"],
-    "link_offer": ["yes", "agree", "go back", "no", "agent", "operator"],
-    "welcome": ["english", "chinese", "agent"],
-    "anything_else": ["main menu", "agent", "goodbye", "no thanks"],
-    "bill_confirm": ["pay", "yes", "back", "no", "agent"],
+             "text me", "send me a link", "agent", "talk to a person", "representative"],
+    "link_offer": ["yes", "agree", "go back", "no", "agent", "operator", "representative"],
+    "welcome": ["english", "chinese", "agent", "operator", "representative"],
+    "anything_else": ["main menu", "agent", "goodbye", "no thanks", "representative"],
+    "bill_confirm": ["pay", "yes", "back", "no", "agent", "representative"],
 }
 PERSON = list(PERSON_PHRASES["en"])  # an input's, where no option offers a person
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
