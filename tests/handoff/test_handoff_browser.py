@@ -14,7 +14,7 @@ from playwright.async_api import expect
 from engine.serve import Stack
 from engine.session.events import trail_as_dicts
 from tests.conftest import caller_ami, caller_number
-from tests.handoff.conftest import QUEUE, Caller, desktop, unique_ext
+from tests.handoff.conftest import QUEUE, Caller, desktop, hub_of, unique_ext
 from tests.visual.live import artifact, chromium, phone
 from visual_ivr.app import VISUAL_KEY
 
@@ -233,4 +233,32 @@ async def test_the_desktop_page_keeps_its_call_through_a_reload_then_wraps_it_up
         await expect(presence).not_to_contain_text("no new calls")
         await call.until(lambda: pauses == ["1", "0"], 5)
         await expect(desk.locator("#idle")).to_be_visible(timeout=5_000)
+        await agent.close()
+
+
+async def test_a_call_back_reaches_the_desktop_marked_as_one(stack: Stack) -> None:
+    """A call the centre placed because the caller asked on the page rang the agent
+    as "Ringing…" like any other: the desktop now says it is a call-back."""
+    from tests.handoff.test_handoff_calls import walk_on_the_web
+
+    journey = await walk_on_the_web(stack)
+    async with chromium() as browser, aiohttp.ClientSession() as http:
+        agent = await browser.new_context(viewport={"width": 1280, "height": 900})
+        desk = await agent.new_page()
+        await desk.goto(f"{stack.web_url}/agent/")
+        await desk.fill("#ext", unique_ext())
+        await desk.get_by_role("button", name="Sign in").click()
+        await expect(desk.locator("#presence")).to_contain_text("Signed in", timeout=10_000)
+        number = caller_number()
+        async with http.post(
+            f"{stack.web_url}/handoff/{journey}/callback", json={"number": number}
+        ) as asked:
+            assert asked.status == 202
+        await expect(desk.locator("#caller")).to_have_text(
+            re.compile(rf"{re.escape(number)} · call-back$"), timeout=30_000
+        )
+        # The called-back leg hangs up: no call is left for the tests after this one.
+        [call] = [c for c in hub_of(stack).book.calls.values() if c.journey == journey]
+        await stack.ami.action({"Action": "Hangup", "Channel": call.channel})
+        await expect(desk.locator("#state")).to_contain_text("Call ended", timeout=10_000)
         await agent.close()

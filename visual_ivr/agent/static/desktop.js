@@ -121,7 +121,9 @@
     $("idle").hidden = true; $("call").hidden = false;
     $("state").textContent = state;
     const number = h.caller || "Unknown number";  // a name only as the flow's caller_name gives it
-    $("caller").textContent = h.caller_name ? `${h.caller_name} · ${number}` : number;
+    // A call the centre placed (the caller asked on the page): not one that came in.
+    const back = (h.captured || []).some((c) => c.name === "callback_number") ? " · call-back" : "";
+    $("caller").textContent = (h.caller_name ? `${h.caller_name} · ${number}` : number) + back;
     const v = $("verification");
     v.textContent = h.verification.label; v.dataset.status = h.verification.status;
     $("summary").textContent = h.summary;
