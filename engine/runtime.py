@@ -406,7 +406,9 @@ class _Observer:
         result = http_result(entry.data)
         self._engine.metrics.http_requests.labels(flow, result).inc()
         if result != "ok":
-            log.warning(
+            # A 404 is most often the backend's answer ("no such account"), not a fault.
+            notable = log.info if entry.data.get("status") == 404 else log.warning
+            notable(
                 "http: flow %s node %s: %s after %s ms (call %s)", flow, entry.node,
                 entry.data.get("error") or result, entry.data.get("elapsed_ms"),
                 session.call.call_id,
