@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib.resources
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from markupsafe import Markup
 from engine.flow import model as m
 from engine.session.machine import Session
 from engine.session.view import describe
+from engine.spoken_numbers import zh_number
 from engine.trail.reference import reference
 from visual_ivr.texts import LANG_NAMES, LANG_TAGS, TEXTS, direction
 
@@ -48,6 +50,11 @@ class Where:
     brand: str  # the service's name: the title of the flow the journey started in
     human_phone: str
     restart: str  # where "start again" leads
+
+
+def _says_count(hint: str, count: int) -> bool:
+    """Whether the flow's hint already says how many there are (6, 六, 十八)."""
+    return bool(re.search(rf"(?<!\d){count}(?!\d)", hint)) or zh_number(str(count)) in hint
 
 
 def _notice(notice: str | None, call: bool) -> str:
@@ -110,7 +117,9 @@ def page_model(
         spec = node["input"]
         a, b = spec["min_length"], spec["max_length"]
         hint = t["digits"].format(n=a) if a == b else t["digits_range"].format(a=a, b=b)
-        if spec["hint"]:  # the flow's own words first: how to write it
+        if spec["hint"] and _says_count(spec["hint"], b):
+            hint = spec["hint"]  # "六位数字": not "六位数字 · 6位数字"
+        elif spec["hint"]:  # the flow's own words first: how to write it
             hint = f"{spec['hint']} · {hint}"
         p.update(
             kind="input",

@@ -642,6 +642,12 @@ def test_an_input_s_hint_tells_the_page_how_to_write_it() -> None:
         assert (model["label"], model["hint"]) == (
             "Date of birth" if lang == "en" else "Fecha de nacimiento", hint
         )
+    # A hint that says the count itself is not followed by the count again.
+    from visual_ivr.pages import _says_count
+
+    assert _says_count("六位数字", 6) and _says_count("请输入18位身份证号码", 18)
+    assert _says_count("Your 6-digit PIN", 6) and not _says_count("01311990", 8)
+    assert not _says_count("16 characters", 6)
 
 
 async def test_a_client_that_keeps_no_cookies_starts_no_journey(
