@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 from engine.flow import model as m
 from engine.runtime import Engine
-from visual_ivr.pages import SEND_LINK_PATH
 from visual_ivr.sms import SmsSender
 from visual_ivr.texts import text
 from visual_ivr.tokens import LinkTokens
@@ -64,7 +63,7 @@ class LinkService:
         if not handle.voice or session.done:
             return LinkResult(False, "no call")
         node = session.node
-        if not isinstance(node, m.Http) or SEND_LINK_PATH not in node.url:
+        if not isinstance(node, m.Http) or m.SEND_LINK_PATH not in node.url:
             return LinkResult(False, "not now")
         number = session.call.caller_id.strip()
         if not self._mobile.fullmatch(number):

@@ -30,17 +30,6 @@ from engine.spoken_numbers import zh_number
 from engine.trail.reference import reference
 from visual_ivr.texts import LANG_NAMES, LANG_TAGS, TEXTS, direction
 
-SEND_LINK_PATH = "/v/api/send-link"
-
-
-def _leads_to_send_link(flow: m.Flow, node_id: str, depth: int = 2) -> bool:
-    node = flow.nodes.get(node_id)
-    if isinstance(node, m.Http):
-        return SEND_LINK_PATH in node.url
-    if isinstance(node, m.Menu) and depth > 1:
-        return any(_leads_to_send_link(flow, o.goto, depth - 1) for o in node.options)
-    return False
-
 
 @dataclass(frozen=True, slots=True)
 class Where:
@@ -101,7 +90,7 @@ def page_model(
         p.update(kind="done", other_langs=[], **_ending(view, where, t, ref))
     elif node["type"] in ("menu", "language"):
         hidden = {
-            o.key for o in session.options if _leads_to_send_link(session.flow, o.goto)
+            o.key for o in session.options if m.leads_to_send_link(session.flow, o.goto)
         }
         options = [
             dict(o, tag=LANG_TAGS.get(o.get("lang") or "", o.get("lang") or ""))

@@ -413,3 +413,19 @@ class Flow:
 BUILTIN_VARIABLES = frozenset(
     {"caller_id", "called", "call_id", "lang", "flow", "channel", "engine_url"}
 )
+
+
+# The engine's own endpoint that texts the visual IVR's link to the caller.
+SEND_LINK_PATH = "/v/api/send-link"
+
+
+def leads_to_send_link(flow: Flow, node_id: str, depth: int = 2) -> bool:
+    """Whether ``node_id`` texts the caller the page's link, or is a menu one of
+    whose options does ("get this menu on your phone"): not a choice of what the
+    caller wants, and no choice on the page they already have."""
+    node = flow.nodes.get(node_id)
+    if isinstance(node, Http):
+        return SEND_LINK_PATH in node.url
+    if isinstance(node, Menu) and depth > 1:
+        return any(leads_to_send_link(flow, o.goto, depth - 1) for o in node.options)
+    return False

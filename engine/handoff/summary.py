@@ -189,12 +189,22 @@ class _Walk:
                     self.input_order.append(str(var))
                 if entry.get("sensitive"):
                     self.secret_vars.add(str(var))
-            elif entry.get("option") is not None and not isinstance(
-                self.node(flow, node_id), m.LanguageMenu
-            ):
+            elif entry.get("option") is not None and self._wanted(flow, node_id, entry):
                 self.chosen.append((entry, self._option_label(flow, node_id, entry)))
         elif kind == "language" and entry.get("lang"):
             self.language = str(entry["lang"])
+
+    def _wanted(self, flow_name: str, node_id: str, entry: Entry) -> bool:
+        """A choice of what the caller wants: not a language, not the page's link
+        ("Get this menu on my phone", "Yes, text me the link")."""
+        if isinstance(self.node(flow_name, node_id), m.LanguageMenu):
+            return False
+        flow = self.flows(flow_name)
+        goto = str(entry.get("goto") or "")
+        # The choice of the link, or any choice at the menu that offers it ("Go back").
+        return flow is None or not (
+            m.leads_to_send_link(flow, goto) or m.leads_to_send_link(flow, node_id)
+        )
 
     def _option_label(self, flow: str, node_id: str, entry: Entry) -> str:
         node = self.node(flow, node_id)

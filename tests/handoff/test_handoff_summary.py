@@ -140,6 +140,15 @@ def test_retries_running_out_is_why_and_the_subflow_note_is_shown() -> None:
     assert "Account number" not in asked(h)  # nothing valid was entered
 
 
+def test_the_page_s_link_is_not_what_they_want() -> None:
+    """"What they want" read "Get this menu on my phone → Go back → Check my
+    balance": choices about the link are not about why they called."""
+    journey = Journey("1" + "9" + "2" + "1" + "123456#" + "1234" + "0")
+    h = handoff_of(journey)
+    assert asked(h)["What they want"] == "Check my balance"
+    assert "chose Check my balance," in h.summary
+
+
 def test_a_call_the_fallback_queued_says_so() -> None:
     journey = Journey("11" + "123456#")  # the engine died while the PIN was asked for
     trail = journey.trail
