@@ -9,7 +9,7 @@ import re
 
 import aiohttp
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from engine.serve import Stack
 from engine.session.events import trail_as_dicts
@@ -35,6 +35,17 @@ async def texted_link(stack: Stack, call: Caller) -> str:
     found = re.search(r"https?://\S+/v/l/\S+", outbox[-1].text)
     assert found, outbox[-1].text
     return found.group(0)
+
+
+async def signed_in(browser: Browser, stack: Stack, ext: str) -> tuple[BrowserContext, Page]:
+    """An agent's desktop in a browser of its own, signed in as ``ext``."""
+    agent = await browser.new_context(viewport={"width": 1280, "height": 900})
+    desk = await agent.new_page()
+    await desk.goto(f"{stack.web_url}/agent/")
+    await desk.fill("#ext", ext)
+    await desk.get_by_role("button", name="Sign in").click()
+    await expect(desk.locator("#presence")).to_contain_text("Signed in", timeout=10_000)
+    return agent, desk
 
 
 async def test_keys_then_taps_then_a_person_who_sees_both(stack: Stack) -> None:
@@ -117,12 +128,7 @@ async def test_a_web_only_caller_s_reference_finds_their_journey(stack: Stack) -
         said = re.search(r"reference: ([0-9A-F]{4}-[0-9A-F]{4})", await told.inner_text())
         assert said is not None
 
-        agent = await browser.new_context(viewport={"width": 1280, "height": 900})
-        desk = await agent.new_page()
-        await desk.goto(f"{stack.web_url}/agent/")
-        await desk.fill("#ext", unique_ext())
-        await desk.get_by_role("button", name="Sign in").click()
-        await expect(desk.locator("#presence")).to_contain_text("Signed in", timeout=10_000)
+        agent, desk = await signed_in(browser, stack, unique_ext())
         await desk.fill("#reference", said[1].lower().replace("-", " "))  # as heard
         await desk.get_by_role("button", name="Find").click()
         found = desk.locator("#found")
@@ -169,12 +175,7 @@ async def test_the_desktop_page_keeps_its_call_through_a_reload_then_wraps_it_up
         caller_ami() as tools,
     ):
         tools.on("QueueMemberPause", paused)
-        agent = await browser.new_context(viewport={"width": 1280, "height": 900})
-        desk = await agent.new_page()
-        await desk.goto(f"{stack.web_url}/agent/")
-        await desk.fill("#ext", ext)
-        await desk.get_by_role("button", name="Sign in").click()
-        await expect(desk.locator("#presence")).to_contain_text("Signed in", timeout=10_000)
+        agent, desk = await signed_in(browser, stack, ext)
         await desk.fill("#reference", "0000-000")  # a lookup before the call ...
         await desk.get_by_role("button", name="Find").click()
         await expect(desk.locator("#found h2")).to_contain_text("is not a reference")
@@ -243,12 +244,7 @@ async def test_a_call_back_reaches_the_desktop_marked_as_one(stack: Stack) -> No
 
     journey = await walk_on_the_web(stack)
     async with chromium() as browser, aiohttp.ClientSession() as http:
-        agent = await browser.new_context(viewport={"width": 1280, "height": 900})
-        desk = await agent.new_page()
-        await desk.goto(f"{stack.web_url}/agent/")
-        await desk.fill("#ext", unique_ext())
-        await desk.get_by_role("button", name="Sign in").click()
-        await expect(desk.locator("#presence")).to_contain_text("Signed in", timeout=10_000)
+        agent, desk = await signed_in(browser, stack, unique_ext())
         number = caller_number()
         async with http.post(
             f"{stack.web_url}/handoff/{journey}/callback", json={"number": number}
