@@ -20,7 +20,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from engine.speech.digits import base_language
@@ -28,6 +27,7 @@ from engine.speech.grammar import Grammar
 from engine.speech.recognizer import Hypothesis, Recognizer, SpeechError
 from engine.speech.sphinx_backend import SphinxRecognizer
 from engine.speech.vosk_backend import VoskRecognizer, packaged_model
+from engine.speech.workers import DaemonExecutor
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class SpeechService:
         self.config = config or SpeechConfig()
         workers = self.config.workers or max(1, os.cpu_count() or 1)
         self._workers = workers
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="speech")
+        self._pool = DaemonExecutor(workers, "speech")
         self._slots = asyncio.Semaphore(workers + self.config.max_queued)
         self._busy = 0  # recognitions running or waiting for a worker
         # Told of each utterance lost ("speech_dropped": the queue was full;
