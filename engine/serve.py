@@ -2,20 +2,24 @@
 
 Prints the addresses it listens on. SIGTERM (or Ctrl-C) stops it cleanly: no new
 calls are taken, and the calls in progress are handed back to the dialplan, whose
-fallback apologises and queues them for a person.
+fallback apologises and queues them for a person. SIGHUP reads the flows again;
+SIGUSR1 prints where every thread is (Python's faulthandler) to stderr, for an engine
+that seems stuck.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import html
 import logging
 import os
 import signal
 import sqlite3
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 
 from aiohttp import web
@@ -37,6 +41,8 @@ from visual_ivr.agent import HANDOFF_HUB, install_handoff
 from visual_ivr.app import VISUAL_KEY, VisualIvr
 
 log = logging.getLogger(__name__)
+
+SLOW_STOP_S = 1.0  # a part of the engine taking longer to stop is logged
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")  # an Asterisk here may be the sandbox
 
@@ -164,11 +170,20 @@ class Stack:
     web_url: str
 
     async def stop(self) -> None:
-        await self.engine.stop()
-        await self.runner.cleanup()
-        await self.ami.stop()
+        """Stop each part in turn. A part slow to stop is named in the log: an init
+        system that kills a slow stop leaves nothing else to say why."""
+        parts: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+            ("calls", self.engine.stop),
+            ("web server", self.runner.cleanup),
+            ("AMI connection", self.ami.stop),
+        ]
         if self.engine.trail is not None:
-            await self.engine.trail.close()
+            parts.append(("trail", self.engine.trail.close))
+        for name, stop in parts:
+            started = time.monotonic()
+            await stop()
+            if (took := time.monotonic() - started) > SLOW_STOP_S:
+                log.warning("stopping: the %s took %.1f s to stop", name, took)
 
 
 def web_runner(app: web.Application, settings: Settings) -> web.AppRunner:
@@ -314,6 +329,7 @@ def run_serve(args: argparse.Namespace) -> int:
         if args.flows:
             settings = replace(settings, flows=args.flows)
         setup_logging(settings.log_format, settings.log_level.upper())
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
         eventloop.run(serve(settings), settings.event_loop)
     except ConfigError as exc:
         for problem in exc.problems:
