@@ -287,7 +287,7 @@ def expression_names(expression: str) -> set[str]:
         ast = parser.parse_expression()
     except _PARSE_ERRORS:
         return set()
-    names = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "load"}
+    names = {n.name for n in _with_root(ast, nodes.Name) if n.ctx == "load"}
     return names - GLOBAL_NAMES
 
 

@@ -113,6 +113,10 @@ def test_referenced_names() -> None:
     assert referenced_names("{{ broken") == set()
     assert expression_names("x.ok and y[z] > 3") == {"x", "y", "z"}
     assert expression_names("x ==") == set()
+    # A bare name is the whole expression ('when: verified'): it was not seen, so a
+    # misspelt one passed validation and failed the call.
+    assert expression_names("verified") == {"verified"}
+    assert expression_names("range") == set()
 
 
 def test_a_guard_that_is_the_whole_expression_guards() -> None:
