@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import faulthandler
 import html
+import io
 import logging
 import os
 import signal
@@ -323,13 +325,20 @@ async def _watch_queues(stack: Stack) -> None:
         log.exception("queues: the check of the flows' queues stopped")
 
 
+def _dump_stacks_on_sigusr1() -> None:
+    """SIGUSR1 prints every thread's stack to stderr: an engine that seems stuck says
+    where it is. Not where stderr is no file (the tests' captured one)."""
+    with contextlib.suppress(io.UnsupportedOperation, ValueError):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+
 def run_serve(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
         if args.flows:
             settings = replace(settings, flows=args.flows)
         setup_logging(settings.log_format, settings.log_level.upper())
-        faulthandler.register(signal.SIGUSR1, all_threads=True)
+        _dump_stacks_on_sigusr1()
         eventloop.run(serve(settings), settings.event_loop)
     except ConfigError as exc:
         for problem in exc.problems:
