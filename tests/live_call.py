@@ -73,6 +73,12 @@ class LiveCall:
             ami, f"{self.flow}+{engine.address[1]}", self.caller_id, self._id, self.phone
         )
         await self.until(lambda: self.session is not None and bool(self.leg), 20.0)
+        # A caller hears the greeting begin before pressing; a test that pressed before
+        # the engine's first command would lose the key (Asterisk drops it), as a
+        # caller would who pressed into the ringing.
+        async with asyncio.timeout(20.0):
+            while (handle := engine.calls.get(self.s.call.call_id)) and not handle.commands_sent:
+                await asyncio.sleep(0.01)
 
     async def __aexit__(self, *exc: object) -> None:
         await self.hangup()

@@ -96,6 +96,12 @@ class AgiCall:
         return True
 
     @property
+    def commands_sent(self) -> int:
+        """AGI commands sent on the call. Asterisk reads and drops the keys a caller
+        presses before the first: no command is there to hear them."""
+        return self._channel.commands
+
+    @property
     def channel_name(self) -> str:
         return self._channel.request.channel
 

@@ -55,6 +55,7 @@ class AgiChannel:
         self.hung_up = False
         self.closed = False
         self.released = False  # the linger closes the connection, not this channel
+        self.commands = 0  # sent so far (keys pressed before the first are not heard)
 
     async def command(
         self, command: str, *args: str | int | float, timeout: float | None = 30.0
@@ -65,6 +66,7 @@ class AgiChannel:
             raise ChannelGone("connection closed")
         async with self._lock:
             self._writer.write(format_command(command, *args))
+            self.commands += 1
             try:
                 await self._writer.drain()
                 async with asyncio.timeout(timeout):  # no task per command, as wait_for makes
