@@ -34,11 +34,14 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from engine import eventloop, queuecheck
 from engine.ami import Ami, AmiError
 from engine.config import ConfigError, Settings, load_settings
+from engine.flow.hours import moment
+from engine.flow.model import Flow
 from engine.prompts import PromptCache, PromptError
 from engine.runtime import Engine
 from engine.session.events import SpeechPart, TrailEntry, trail_as_dicts
@@ -153,6 +156,7 @@ class CallReport:
     trail: list[TrailEntry] = field(default_factory=list)
     journey_id: str = ""
     warnings: list[str] = field(default_factory=list)  # what the designer should know
+    at: str = ""  # the time its flow's hours were read at (`--at`), if not now
 
     def as_dict(self) -> dict[str, Any]:
         entries = trail_as_dicts(self.trail)
@@ -175,6 +179,7 @@ class CallReport:
             "duration_s": round(self.duration_s, 3),
             "trail": entries,
             "warnings": self.warnings,
+            **({"at": self.at} if self.at else {}),
         }
 
 
@@ -423,12 +428,14 @@ def _print_human(report: CallReport) -> None:
             )
             print(f"      · {kind} {' '.join(details)}")
     print(f"outcome: {report.outcome} after {report.duration_s:.1f} s")
+    if report.at:
+        print(f"as at: {report.at} (the flow's hours were read as if it were then)")
     for warning in report.warnings:
         print(f"warning: {warning}")
 
 
-def _check_flow(name: str, directory: str) -> None:
-    """The flow to call is there and valid; else CallError with its own problems
+def _check_flow(name: str, directory: str) -> Flow:
+    """The flow to call, there and valid; else CallError with its own problems
     (and its subflows'), as ``ivr validate`` would print them, not its neighbours'."""
     from engine.flow import FLOW_SUFFIXES, load_flow_file, parse_flow_dir
     from engine.flow.problems import did_you_mean
@@ -444,6 +451,16 @@ def _check_flow(name: str, directory: str) -> None:
     if flow is None:
         errors = "\n".join(str(p) for p in problems if p.is_error)
         raise CallError(f"'{name}' has errors, so it cannot be called:\n{errors}")
+    return flow
+
+
+def _as_at(text: str, flow: Flow) -> datetime:
+    """``--at``: the moment to try the flow at, in its hours' time zone."""
+    zone = flow.hours.zone() if flow.hours is not None else None
+    try:
+        return moment(text, zone, time.time())
+    except ValueError as exc:
+        raise CallError(f"--at {exc}") from None
 
 
 async def _main(args: argparse.Namespace, settings: Settings) -> CallReport:
@@ -456,13 +473,17 @@ async def _main(args: argparse.Namespace, settings: Settings) -> CallReport:
             raise CallError(f"{flow}: no such flow file")
         directory = os.path.dirname(os.path.abspath(flow))
         flow = os.path.splitext(os.path.basename(flow))[0]
-    _check_flow(flow, directory)
+    checked = _check_flow(flow, directory)
+    at = _as_at(args.at, checked) if args.at else None
     phone = Phone(args.codec, args.inband_keys)  # a bad codec is named before any call
     # Ports of its own: an `ivr serve` on this machine may hold the configured ones.
     local = replace(settings, flows=directory, agi_host="127.0.0.1", agi_port=0,
                     web_host="127.0.0.1", web_port=0, media_port=0)
     stack = await start_stack(local, watch=False, report_flows=False)
     stack.engine.test_calls = True  # in the designer's trail store, not in the figures
+    if at is not None:  # the flow's hours read as if it were then, and time goes on
+        began = time.time()
+        stack.engine.now = lambda: at.timestamp() + time.time() - began
     caller = tools_ami(settings)
     caller.start()
     try:
@@ -473,6 +494,10 @@ async def _main(args: argparse.Namespace, settings: Settings) -> CallReport:
         report = await place_call(caller, stack.engine, flow, parse_script(args.script),
                                   args.caller_id, args.timeout or CALL_TIMEOUT_S, phone)
         report.warnings.extend(await _queue_warnings(stack.ami, report.outcome))
+        if at is not None:
+            report.at = at.isoformat(" ", "minutes")
+            if checked.hours is None:
+                report.warnings.append(f"'{flow}' gives no hours: --at changed nothing")
         return report
     finally:
         await caller.stop()

@@ -68,6 +68,9 @@ def _add_call(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    "ulaw, alaw, g722 or opus (default: ulaw and alaw)")
     p.add_argument("--inband-keys", action="store_true",
                    help="the phone sends keys as tones in its audio, not as RFC 4733 events")
+    p.add_argument("--at", default=None,
+                   help="as if it were then, for the flow's hours: '2026-12-25 10:00', "
+                   "'sat 22:00' (the next Saturday) or '22:00', in the hours' time zone")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--timeout", type=_seconds, default=None,
                    help="give up after this many seconds (300)")

@@ -112,6 +112,8 @@ class Engine:
         self.listeners: list[SessionListener] = []
         self.constants: dict[str, str] = {}  # builtin variables every call sees
         self.secrets: dict[str, str] = {}  # what http nodes' headers may send ([secrets])
+        # The time flows' hours are read at: `ivr call --at` tries a flow at night.
+        self.now: Callable[[], float] = time.time
         self.test_calls = False  # `ivr call`'s engine: its journeys are marked as tests
         self.sessions: dict[str, SessionHandle] = {}  # by journey id, calls and web-only
         self._ended: deque[tuple[float, str]] = deque()
@@ -235,7 +237,8 @@ class Engine:
         )
         CALL.set(call.call_id)  # this task's log records name the call (engine/logs.py)
         session = Session(
-            flow, call, flows=snapshot.get, constants=self.constants, secrets=self.secrets
+            flow, call, flows=snapshot.get, constants=self.constants, secrets=self.secrets,
+            now=self.now
         )
         assert self._http is not None
         runner: AgiCall | MediaCall
@@ -307,7 +310,8 @@ class Engine:
         call = CallInfo(call_id=new_journey_id(), lang=lang)
         CALL.set(call.call_id)
         session = Session(
-            flow, call, flows=snapshot.get, constants=self.constants, secrets=self.secrets
+            flow, call, flows=snapshot.get, constants=self.constants, secrets=self.secrets,
+            now=self.now
         )
         handle = WebOnlyCall(session, self._http, _Observer(self))
         self._register(call.call_id, handle)

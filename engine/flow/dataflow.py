@@ -36,7 +36,6 @@ from dataclasses import dataclass
 
 from engine.flow import templates, textchecks
 from engine.flow.model import (
-    BUILTIN_VARIABLES,
     AnyNode,
     Branch,
     Flow,
@@ -47,6 +46,7 @@ from engine.flow.model import (
     Say,
     SetVars,
     Subflow,
+    builtin_variables,
 )
 from engine.flow.problems import Problem, error, warning
 from engine.flow.textchecks import (
@@ -177,7 +177,7 @@ class Analysis:
 
 
 def start_names(flow: Flow) -> Names:
-    return frozenset(BUILTIN_VARIABLES | set(flow.variables))
+    return frozenset(builtin_variables(flow) | set(flow.variables))
 
 
 class Subflows:
@@ -290,7 +290,7 @@ def check_use_before_set(
 def _check_variables(flow: Flow, defined: Names) -> Iterator[Problem]:
     """The flow's ``variables`` are rendered in order before the start node: each may
     use the built-ins and the ones declared before it."""
-    earlier = set(BUILTIN_VARIABLES)
+    earlier = set(builtin_variables(flow))
     sites = [s for s in template_sites(flow) if s.node is None]
     for declared, site in zip(flow.variables, sites, strict=False):
         for name in sorted(_needs(site) & defined - earlier):

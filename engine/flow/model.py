@@ -19,6 +19,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from engine.flow.hours import Hours
+
 DEFAULT_LANGUAGE = "en"
 
 
@@ -374,6 +376,7 @@ class Flow:
     nodes: Mapping[str, AnyNode]
     human: str | None = None  # the node (a transfer) that "a person" leads to by default
     caller_name: str | None = None  # a template naming the caller for the agent
+    hours: Hours | None = None  # when its people answer: the variable 'open'
     where: Where = NOWHERE
     # Where each value was written, by its path in this model, e.g.
     # ("nodes", "main", "options", 0, "goto") or ("nodes", "main", "prompt", "zh", 0):
@@ -413,6 +416,12 @@ class Flow:
 BUILTIN_VARIABLES = frozenset(
     {"caller_id", "called", "call_id", "lang", "flow", "channel", "engine_url"}
 )
+HOURS_VARIABLE = "open"  # true while the flow's hours say its people answer
+
+
+def builtin_variables(flow: Flow) -> frozenset[str]:
+    """The built-ins ``flow``'s templates may use: ``open`` too if it has hours."""
+    return BUILTIN_VARIABLES | {HOURS_VARIABLE} if flow.hours else BUILTIN_VARIABLES
 
 
 # The engine's own endpoint that texts the visual IVR's link to the caller.

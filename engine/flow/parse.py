@@ -26,6 +26,7 @@ from engine.flow.fields import (
     read_text,
     unread_variables,
 )
+from engine.flow.hours_reader import read_hours
 from engine.flow.model import (
     AnyNode,
     Branch,
@@ -621,6 +622,8 @@ def parse_flow(text: str, path: str, name: str | None = None) -> tuple[Flow | No
     )
     start = r.target("start") or ""
     caller_name = r.string("caller_name")
+    hours_map = r.mapping("hours")
+    hours = read_hours(ctx, hours_map) if hours_map is not None else None
     nodes = _nodes(ctx, r)
     if nodes is None:
         return None, sorted_problems(ctx.problems)
@@ -635,6 +638,7 @@ def parse_flow(text: str, path: str, name: str | None = None) -> tuple[Flow | No
         nodes=nodes,
         human=ctx.human,
         caller_name=caller_name,
+        hours=hours,
         where=value.where,
         locations=ctx.locations,
         unread_sets=frozenset(ctx.unread_sets),

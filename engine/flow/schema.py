@@ -42,6 +42,9 @@ Kind = Literal[
     "retry",
     "cases",
     "nodes",
+    "hours",  # a flow's opening hours
+    "week",  # days -> a range of hours, or a list of them
+    "dates",  # dates, or month-days every year
 ]
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -101,7 +104,34 @@ FLOW_FIELDS: Table = (
         "How the agent desktop names the caller, e.g. '{{ customer.name }}' from a backend's"
         " answer (blank until the journey knows it).",
     ),
+    Field(
+        "hours",
+        "hours",
+        "When the people answer, in the line's time zone: 'open' is true then (a branch"
+        " on it sends callers elsewhere at night).",
+    ),
     Field("nodes", "nodes", "The nodes, by id.", required=True),
+)
+
+HOURS_FIELDS: Table = (
+    Field(
+        "timezone",
+        "string",
+        "An IANA time zone, e.g. Europe/London (default: the engine machine's).",
+    ),
+    Field(
+        "open",
+        "week",
+        "Days (mon-fri, sat, mon,wed) to hours ('08:00-20:00', or a list of ranges);"
+        " a day not named is closed. A range may run past midnight ('22:00-02:00').",
+        required=True,
+    ),
+    Field(
+        "closed",
+        "dates",
+        "Days closed whatever the week says: dates (2026-12-25) or month-days every"
+        " year ('12-25').",
+    ),
 )
 
 COMMON_FIELDS: Table = (
@@ -326,6 +356,11 @@ def _ref(name: str) -> dict[str, object]:
 
 _STRING: dict[str, object] = {"type": "string"}
 _SCALAR: dict[str, object] = {"type": ["string", "number", "boolean"]}
+_RANGE: dict[str, object] = {
+    "type": "string",
+    "pattern": r"^\s*[0-9]{1,2}:[0-9]{2}\s*-\s*[0-9]{1,2}:[0-9]{2}\s*$",
+    "description": "From-to on the 24-hour clock, e.g. '08:00-20:00'.",
+}
 
 _KIND_SCHEMAS: Mapping[Kind, dict[str, object]] = {
     "text": _ref("text"),
@@ -361,6 +396,17 @@ _KIND_SCHEMAS: Mapping[Kind, dict[str, object]] = {
     "retry": _ref("retry"),
     "cases": {"type": "array", "items": _ref("case"), "minItems": 1},
     "nodes": {"type": "object", "minProperties": 1, "additionalProperties": _ref("node")},
+    "hours": _ref("hours"),
+    "week": {
+        "type": "object",
+        "additionalProperties": {
+            "oneOf": [_RANGE, {"type": "array", "items": _RANGE, "minItems": 1}]
+        },
+    },
+    "dates": {
+        "type": "array",
+        "items": {"type": "string", "pattern": r"^([0-9]{4}-)?[0-9]{2}-[0-9]{2}$"},
+    },
 }
 
 
@@ -449,6 +495,7 @@ def _shared_defs() -> dict[str, object]:
         "language_option": _object(LANGUAGE_OPTION_FIELDS),
         "retry": _object(RETRY_FIELDS),
         "case": _object(CASE_FIELDS),
+        "hours": _object(HOURS_FIELDS),
     }
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from engine.flow import templates
 from engine.flow.fields import Path
 from engine.flow.model import (
-    BUILTIN_VARIABLES,
+    HOURS_VARIABLE,
     NOWHERE,
     AnyNode,
     Branch,
@@ -34,6 +34,7 @@ from engine.flow.model import (
     Text,
     Transfer,
     Where,
+    builtin_variables,
 )
 from engine.flow.problems import Problem, did_you_mean, error, warning
 
@@ -282,6 +283,7 @@ _BUILTIN_MEANING = {
     "flow": "the flow's name",
     "channel": "the call's channel",
     "engine_url": "the engine's web address",
+    "open": "whether the hours say the line is open; read again at each node",
 }
 
 
@@ -320,7 +322,7 @@ def check_builtin_overwrites(flow: Flow) -> Iterator[Problem]:
     """A node that sets a built-in variable: every later use reads its value instead
     of what the engine says (``var: caller_id`` loses the caller's number)."""
     for node in flow.nodes.values():
-        for name in sorted(node_sets(node) & BUILTIN_VARIABLES):
+        for name in sorted(node_sets(node) & builtin_variables(flow)):
             field = {Input: ("var",), Http: ("save_as",)}.get(type(node), ("values", name))
             yield warning(
                 at(flow, node_path(node, *field), node.where),
@@ -364,7 +366,7 @@ def _sensitive_inputs(flow: Flow, of: str) -> dict[str, str]:
 
 def defined_variables(flow: Flow) -> set[str]:
     """Names a template may use: built-ins, declared, and those nodes set."""
-    names = set(BUILTIN_VARIABLES) | set(flow.variables)
+    names = set(builtin_variables(flow)) | set(flow.variables)
     for node in flow.nodes.values():
         names |= node_sets(node)
     return names
@@ -511,4 +513,6 @@ def check_templates(
             hint = did_you_mean(name, defined) or (
                 subflow_hint if returns and name in required else ""
             )
+            if name == HOURS_VARIABLE and flow.hours is None:
+                hint = " (it is set from the flow's 'hours', which this flow does not give)"
             yield error(where, f"{site.context}: unknown variable '{name}'{hint}")

@@ -74,8 +74,10 @@ class Session:
         clock: Callable[[], float] = time.time,
         constants: Mapping[str, str] | None = None,
         secrets: Mapping[str, str] | None = None,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self.call = call
+        self._now = now  # what the flow's hours are read at (`ivr call --at` moves it)
         self._secrets = dict(secrets or {})  # read by http headers only, never kept
         self.flow = flow
         self._flows = flows
@@ -300,6 +302,8 @@ class Session:
         self._cancel_timer()
         self._leave_http()  # a web move away from a slow backend: its answer is stale
         self.node = node = self.flow.node(node_id)
+        if self.flow.hours is not None:
+            self.vars[m.HOURS_VARIABLE] = self.flow.hours.is_open(self._now())
         self.options = ()
         self._phase = "idle"
         self._digits = ""

@@ -14,7 +14,15 @@ from engine.flow.commands import run_schema
 from engine.flow.schema import FLOW_FIELDS, NODE_FIELDS, json_schema, names, node_fields
 from engine.flow.yamlsource import load_yaml, to_plain
 
-GOOD = sorted((Path(__file__).parent / "fixtures" / "good").glob("*.yaml"))
+ROOT = Path(__file__).parents[2]
+# The good fixtures, the demo's flows and those the real calls use.
+GOOD = sorted(
+    [
+        *(Path(__file__).parent / "fixtures" / "good").glob("*.yaml"),
+        *(ROOT / "flows").glob("*.yaml"),
+        *(ROOT / "tests" / "e2e" / "flows").glob("*.yaml"),
+    ]
+)
 
 
 def _validator() -> jsonschema.protocols.Validator:
@@ -35,7 +43,7 @@ def test_schema_is_valid_draft_2020_12() -> None:
     jsonschema.Draft202012Validator.check_schema(schema)
 
 
-@pytest.mark.parametrize("path", GOOD, ids=[p.stem for p in GOOD])
+@pytest.mark.parametrize("path", GOOD, ids=[f"{p.parent.name}/{p.stem}" for p in GOOD])
 def test_good_fixtures_validate(path: Path) -> None:
     errors = list(_validator().iter_errors(_data(path.read_text(encoding="utf-8"))))
     assert [e.message for e in errors] == []
@@ -50,6 +58,10 @@ def test_good_fixtures_validate(path: Path) -> None:
         "start: a\nnodes: {a: {type: input, prompt: hi, next: a}}\n",
         "nodes: {a: {type: return}}\n",
         "start: a\nlanguages: [English]\nnodes: {a: {type: return}}\n",
+        "start: a\nhours: {open: {mon-fri: '9-5'}}\nnodes: {a: {type: return}}\n",
+        "start: a\nhours: {open: {mon: '09:00-17:00'}, closed: [christmas]}\n"
+        "nodes: {a: {type: return}}\n",
+        "start: a\nhours: {timezone: UTC}\nnodes: {a: {type: return}}\n",
     ],
 )
 def test_mistakes_are_refused(text: str) -> None:

@@ -1,0 +1,111 @@
+"""A flow's opening hours: when its people answer, in the line's own time zone.
+
+A flow with ``hours`` has the variable ``open``, true while they are open; it is read
+again each time the call enters a node, so a branch or an option's ``when`` sees the
+time of that step::
+
+    hours:
+      timezone: Europe/London
+      open: {mon-fri: "08:00-20:00", sat: "09:00-13:00"}
+      closed: [2026-12-25, "01-01"]     # a date, or month-day every year
+
+A range may end after midnight (``"22:00-02:00"``: from Friday 22:00 to Saturday
+02:00 for ``fri``); a date in ``closed`` is closed all day, whatever the week says.
+The file is read by :mod:`engine.flow.hours_reader`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MINUTES_A_DAY = 24 * 60
+
+
+def day_number(word: str) -> int | None:
+    """0 for mon or Monday (any case), ... 6 for sun; None for anything else."""
+    word = word.strip().lower()
+    if word in DAYS:
+        return DAYS.index(word)
+    if word in DAY_NAMES:
+        return DAY_NAMES.index(word)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Open on ``day`` (0 = Monday) from minute ``start`` to minute ``end`` of that
+    day; ``end`` above a day's minutes runs into the next day."""
+
+    day: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Hours:
+    timezone: str | None  # an IANA name; None: the engine's machine's own
+    week: tuple[Span, ...]
+    closed_dates: frozenset[date] = frozenset()
+    closed_every_year: frozenset[tuple[int, int]] = frozenset()  # (month, day)
+
+    def zone(self) -> tzinfo | None:
+        return ZoneInfo(self.timezone) if self.timezone else None
+
+    def local(self, when: float) -> datetime:
+        """``when`` (seconds since the epoch) as the line's local time."""
+        return datetime.fromtimestamp(when, self.zone())
+
+    def is_open(self, when: float) -> bool:
+        moment = self.local(when)
+        if self.closed_on(moment.date()):
+            return False
+        minute = moment.hour * 60 + moment.minute
+        today = moment.weekday()
+        yesterday = (today - 1) % 7
+        for span in self.week:
+            if span.day == today and span.start <= minute < span.end:
+                return True
+            if span.day == yesterday and minute + MINUTES_A_DAY < span.end:
+                return True  # a range that ran past midnight
+        return False
+
+    def closed_on(self, day: date) -> bool:
+        return day in self.closed_dates or (day.month, day.day) in self.closed_every_year
+
+
+_MOMENT = re.compile(
+    r"^\s*(?:(?P<date>\d{4}-\d{2}-\d{2})|(?P<day>[A-Za-z]+))?[\sT]*(?P<hour>\d{1,2}):(?P<minute>\d{2})\s*$"
+)
+
+
+def moment(text: str, zone: tzinfo | None, now: float) -> datetime:
+    """A time a designer names to try a flow at (``ivr call --at``), in the line's
+    time zone: ``2026-12-25 10:00``, ``sat 22:00`` (the next Saturday, today
+    included) or ``22:00`` (today). ValueError says what to write."""
+    found = _MOMENT.match(text)
+    usage = f"'{text}': write a time such as '2026-12-25 10:00', 'sat 22:00' or '22:00'"
+    if found is None:
+        raise ValueError(usage)
+    hour, minute = int(found["hour"]), int(found["minute"])
+    if hour > 23 or minute > 59:
+        raise ValueError(f"'{text}': {hour:02}:{minute:02} is not a time of day")
+    today = datetime.fromtimestamp(now, zone).date()
+    if found["date"]:
+        try:
+            day = date.fromisoformat(found["date"])
+        except ValueError:
+            raise ValueError(f"'{text}': {found['date']} is not a date") from None
+    elif found["day"]:
+        weekday = day_number(found["day"])
+        if weekday is None:
+            raise ValueError(usage)
+        day = today + timedelta(days=(weekday - today.weekday()) % 7)
+    else:
+        day = today
+    local = datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+    return local if zone is not None else local.astimezone()

@@ -1,0 +1,52 @@
+"""Opening hours on real calls: "a person" reaches the queue while the line's hours
+say it is open, and the closed message after them, in the line's time zone
+(tests/e2e/flows/hours.yaml: Shanghai, weekdays 09:00-12:00 and 13:30-18:00)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+from tests.conftest import FIXTURE_FLOWS
+
+pytestmark = pytest.mark.asterisk
+
+FLOW = os.path.join(FIXTURE_FLOWS, "hours.yaml")
+
+
+def _call(at: str, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    assert main(["call", FLOW, "--at", at, "--dtmf", "0", "--json"]) == 0
+    report: dict[str, object] = json.loads(capsys.readouterr().out)
+    return report
+
+
+@pytest.mark.parametrize(
+    ("at", "outcome"),
+    [
+        ("2026-12-02 10:00", "transfer:support"),  # a Wednesday morning
+        ("2026-12-02 12:30", "hangup"),  # lunch
+        ("2026-10-01 10:00", "hangup"),  # National Day, a Thursday
+    ],
+)
+def test_a_person_in_hours_the_closed_message_out_of_them(
+    at: str, outcome: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("IVR_TRAIL_DB", str(tmp_path / "trail.db"))
+    report = _call(at, capsys)
+    assert report["outcome"] == outcome
+    assert report["at"] == f"{at}+08:00"
+    if outcome == "hangup":
+        assert report["nodes"] == ["menu", "hours", "closed"]
+        assert "Our people answer weekdays" in str(report["prompts"])
+
+
+def test_a_time_it_cannot_read_is_said_before_any_call(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["call", FLOW, "--at", "tomorrow", "--dtmf", "0"]) == 1
+    assert "--at 'tomorrow': write a time such as" in capsys.readouterr().err

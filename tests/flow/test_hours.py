@@ -1,0 +1,142 @@
+"""Opening hours: read from the flow, open or closed at a moment in the line's own
+time zone, and the variable ``open`` a call's nodes see."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from engine.flow.hours import Hours, moment
+from engine.flow.parse import parse_flow
+from engine.session import events as ev
+from engine.session.machine import CallInfo, Session
+
+LONDON = ZoneInfo("Europe/London")
+
+FLOW = """\
+start: ask
+human: agent
+hours:
+  timezone: Europe/London
+  open:
+    mon-fri: "08:00-20:00"
+    sat: ["09:00-12:00", "13:00-17:00"]
+    sun: "22:00-02:00"
+  closed: [2026-12-24, "12-25"]
+nodes:
+  ask:
+    type: menu
+    prompt: "Press 0 for a person."
+    options:
+      - {key: 0, label: A person, goto: check}
+  check:
+    type: branch
+    cases: [{when: "open", goto: agent}]
+    default: closed
+  closed:
+    type: hangup
+    prompt: "We are closed. {{ 'Yes' if open else 'No' }}"
+  agent:
+    type: transfer
+    queue: support
+"""
+
+
+def _hours(text: str = FLOW) -> Hours:
+    flow, problems = parse_flow(textwrap.dedent(text), "hours.yaml", "hours")
+    assert flow is not None and not [p for p in problems if p.is_error], problems
+    assert flow.hours is not None
+    return flow.hours
+
+
+def at(text: str, zone: ZoneInfo = LONDON) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=zone).timestamp()
+
+
+def test_the_week_in_the_lines_time_zone() -> None:
+    hours = _hours()
+    assert hours.is_open(at("2026-12-02 08:00"))  # a Wednesday
+    assert hours.is_open(at("2026-12-02 19:59"))
+    assert not hours.is_open(at("2026-12-02 20:00"))  # a range's end is closed
+    assert not hours.is_open(at("2026-12-02 07:59"))
+    assert hours.is_open(at("2026-12-05 11:30"))  # Saturday, two ranges
+    assert not hours.is_open(at("2026-12-05 12:30"))
+    assert hours.is_open(at("2026-12-05 16:00"))
+    # 09:00 in New York is 14:00 in London: open; 16:00 there is 21:00 here: closed
+    assert hours.is_open(at("2026-12-02 09:00", ZoneInfo("America/New_York")))
+    assert not hours.is_open(at("2026-12-02 16:00", ZoneInfo("America/New_York")))
+
+
+def test_a_range_past_midnight_belongs_to_the_day_it_starts() -> None:
+    hours = _hours()
+    assert hours.is_open(at("2026-12-06 23:00"))  # Sunday night
+    assert hours.is_open(at("2026-12-07 01:59"))  # Monday, early
+    assert not hours.is_open(at("2026-12-07 02:00"))
+    assert not hours.is_open(at("2026-12-06 01:00"))  # Saturday's night is not Sunday's
+
+
+def test_closed_days_whatever_the_week_says() -> None:
+    hours = _hours()
+    assert not hours.is_open(at("2026-12-24 10:00"))  # a Thursday
+    assert not hours.is_open(at("2026-12-25 10:00"))  # every year
+    assert not hours.is_open(at("2031-12-25 10:00"))
+    assert hours.is_open(at("2027-12-24 10:00"))  # the date, not every year
+
+
+def test_summer_time_is_the_lines_own() -> None:
+    hours = _hours()
+    # 07:30 UTC in July is 08:30 in London (BST): open; in January it is 07:30: closed
+    assert hours.is_open(datetime.fromisoformat("2026-07-01 07:30+00:00").timestamp())
+    assert not hours.is_open(datetime.fromisoformat("2026-01-07 07:30+00:00").timestamp())
+
+
+def test_days_written_as_lists_wrapping_ranges_and_full_names() -> None:
+    week = 'Wednesday,THU: "08:00-20:00"\n    sat-tue: "00:00-24:00"'
+    hours = _hours(
+        FLOW.replace('mon-fri: "08:00-20:00"', week)
+        .replace('    sat: ["09:00-12:00", "13:00-17:00"]\n', "")
+        .replace('    sun: "22:00-02:00"\n', "")
+    )
+    assert hours.is_open(at("2026-12-02 10:00"))  # Wednesday
+    assert hours.is_open(at("2026-12-03 10:00"))  # Thursday
+    assert not hours.is_open(at("2026-12-04 10:00"))  # Friday
+    assert hours.is_open(at("2026-12-06 03:00"))  # Sunday, in sat-tue
+    assert hours.is_open(at("2026-12-08 23:59"))  # Tuesday
+
+
+def _session(moment: float) -> Session:
+    flow, _ = parse_flow(FLOW, "hours.yaml", "hours")
+    assert flow is not None
+    session = Session(flow, CallInfo("call-1"), now=lambda: moment)
+    session.start()
+    return session
+
+
+def test_a_call_sees_open_at_each_node() -> None:
+    session = _session(at("2026-12-02 10:00"))
+    actions = session.feed(ev.Digit("0"))
+    assert session.vars["open"] is True
+    assert any(isinstance(a, ev.Transfer) for a in actions)
+
+    session = _session(at("2026-12-02 21:00"))
+    actions = session.feed(ev.Digit("0"))
+    assert session.vars["open"] is False
+    assert session.outcome == "hangup"
+    played = [p.text for a in actions if isinstance(a, ev.Play) for p in a.parts]
+    assert "We are closed. No" in played
+
+
+def test_a_moment_named_for_ivr_call_at() -> None:
+    now = at("2026-12-02 15:00")  # a Wednesday
+    assert moment("2026-12-25 10:00", LONDON, now) == datetime(2026, 12, 25, 10, 0, tzinfo=LONDON)
+    assert moment("sat 22:00", LONDON, now) == datetime(2026, 12, 5, 22, 0, tzinfo=LONDON)
+    assert moment("Wednesday 9:30", LONDON, now).day == 2  # today is the next Wednesday
+    assert moment("07:00", LONDON, now) == datetime(2026, 12, 2, 7, 0, tzinfo=LONDON)
+    shanghai = moment("10:00", ZoneInfo("Asia/Shanghai"), at("2026-12-02 23:30"))
+    assert shanghai.day == 3  # already Thursday there
+    for wrong in ("tomorrow", "25:00", "2026-02-30 10:00", "someday 10:00"):
+        with pytest.raises(ValueError, match=wrong):
+            moment(wrong, LONDON, now)
