@@ -96,7 +96,12 @@ FLOW_FIELDS: Table = (
         default=["en"],
     ),
     Field("start", "target", "The node a call starts at.", required=True),
-    Field("human", "target", "A transfer node: where 'a person' and exhausted retries lead."),
+    Field(
+        "human",
+        "target",
+        "A transfer node (or a branch leading to one, such as on 'open'): where 'a person'"
+        " and exhausted retries lead.",
+    ),
     Field("variables", "templates", "Declared variables and their initial values (templates)."),
     Field(
         "caller_name",

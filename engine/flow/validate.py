@@ -32,6 +32,7 @@ from engine.flow.model import (
     Menu,
     Return,
     Say,
+    SetVars,
     Subflow,
     Transfer,
     Where,
@@ -82,8 +83,33 @@ def check_start_and_human(flow: Flow) -> Iterator[Problem]:
         yield error(
             where, f"human: unknown node '{flow.human}'{did_you_mean(flow.human, flow.nodes)}"
         )
-    elif not isinstance(human, Transfer) and not _unreadable(flow, human):
-        yield error(where, f"human: '{flow.human}' is a {human.type}, not a transfer")
+    elif _unreadable(flow, human):
+        return
+    elif isinstance(human, Branch):
+        if not _passes_to_a_transfer(flow, human):
+            yield error(where, f"human: branch '{flow.human}' leads to no transfer")
+    elif not isinstance(human, Transfer):
+        yield error(
+            where,
+            f"human: '{flow.human}' is a {human.type}, not a transfer (or a branch, such as "
+            "on the flow's hours, that leads to one)",
+        )
+
+
+def _passes_to_a_transfer(flow: Flow, branch: Branch) -> bool:
+    """Whether some way from ``branch`` reaches a transfer before the caller is asked
+    anything (through branches, sets, says and backend requests)."""
+    seen: set[str] = set()
+    todo: list[AnyNode] = [branch]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, Transfer):
+            return True
+        if node.id in seen or not isinstance(node, Branch | SetVars | Say | Http):
+            continue
+        seen.add(node.id)
+        todo.extend(flow.nodes[e.target] for e in edges(node) if e.target in flow.nodes)
+    return False
 
 
 _MAX_SUGGESTIONS = 100  # each compares a name with every node: a generated flow has thousands
@@ -221,7 +247,7 @@ def check_people(
             fix = (
                 "add an option that leads to one, or leave out a retry's goto so that it "
                 f"ends at the flow's 'human' ('{flow.human}')"
-                if isinstance(flow.nodes.get(flow.human or ""), Transfer)
+                if isinstance(flow.nodes.get(flow.human or ""), Transfer | Branch)
                 else "add an option for one or set the flow's 'human'"
             )
             yield error(

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.asterisk
 FLOW = os.path.join(FIXTURE_FLOWS, "hours.yaml")
 
 
-def _call(at: str, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
-    assert main(["call", FLOW, "--at", at, "--dtmf", "0", "--json"]) == 0
+def _call(at: str, capsys: pytest.CaptureFixture[str], dtmf: str = "0") -> dict[str, object]:
+    assert main(["call", FLOW, "--at", at, "--dtmf", dtmf, "--json"]) == 0
     report: dict[str, object] = json.loads(capsys.readouterr().out)
     return report
 
@@ -41,8 +41,19 @@ def test_a_person_in_hours_the_closed_message_out_of_them(
     assert report["outcome"] == outcome
     assert report["at"] == f"{at}+08:00"
     if outcome == "hangup":
-        assert report["nodes"] == ["menu", "hours", "closed"]
+        assert report["nodes"] == ["menu", "person_if_open", "closed"]
         assert "Our people answer weekdays" in str(report["prompts"])
+
+
+def test_retries_that_run_out_at_night_take_the_same_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The flow's human is the branch on 'open': a caller who presses nothing is not
+    queued for nobody at night either."""
+    monkeypatch.setenv("IVR_TRAIL_DB", str(tmp_path / "trail.db"))
+    report = _call("sat 20:00", capsys, dtmf="_ _")
+    assert report["outcome"] == "hangup"
+    assert report["nodes"] == ["menu", "person_if_open", "closed"]
 
 
 def test_a_time_it_cannot_read_is_said_before_any_call(
