@@ -312,10 +312,15 @@ class Session:
         self.page.new_node()
         if self.notice == "still_there":  # about the node left
             self.notice = None
-        if node.goal:
-            self._record("node", type=node.type, flow=self.flow.name, goal=node.goal)
-        else:
-            self._record("node", type=node.type, flow=self.flow.name)
+        # A branch's way is decided first, so that its entry says which it took.
+        taken = self._branch(node) if isinstance(node, m.Branch) else None
+        self._record(
+            "node",
+            type=node.type,
+            flow=self.flow.name,
+            **({"goal": node.goal} if node.goal else {}),
+            **({"took": taken[1]} if taken is not None else {}),
+        )
         match node:
             case m.Menu() | m.Input():  # LanguageMenu is a Menu
                 self.options = tuple(
@@ -334,7 +339,8 @@ class Session:
             case m.Http():
                 self._start_http(node)
             case m.Branch():
-                self._goto(self._branch(node))
+                assert taken is not None
+                self._goto(taken[0])
             case m.SetVars():
                 for name, template in node.values.items():
                     self.vars[name] = value(template, self.vars)
@@ -604,11 +610,12 @@ class Session:
             self._out.append(ev.CancelTimer(self._hold_timer))
             self._hold_timer = None
 
-    def _branch(self, node: m.Branch) -> str:
+    def _branch(self, node: m.Branch) -> tuple[str, str]:
+        """Where the branch goes, and why: the case's condition, or "default"."""
         for case in node.cases:
             if evaluate(case.when, self.vars):
-                return case.goto
-        return node.default
+                return case.goto, case.when
+        return node.default, "default"
 
     def _call_subflow(self, node: m.Subflow) -> None:
         flow = self._flows(node.flow)

@@ -120,6 +120,7 @@ def test_a_call_sees_open_at_each_node() -> None:
     actions = session.feed(ev.Digit("0"))
     assert session.vars["open"] is True
     assert any(isinstance(a, ev.Transfer) for a in actions)
+    assert [e.data.get("took") for e in session.trail if e.node == "check"] == ["open"]
 
     session = _session(at("2026-12-02 21:00"))
     actions = session.feed(ev.Digit("0"))
@@ -127,6 +128,9 @@ def test_a_call_sees_open_at_each_node() -> None:
     assert session.outcome == "hangup"
     played = [p.text for a in actions if isinstance(a, ev.Play) for p in a.parts]
     assert "We are closed. No" in played
+    # The trail says which way the branch took, and why (ivr call prints it).
+    took = [e.data.get("took") for e in session.trail if e.kind == "node" and e.node == "check"]
+    assert took == ["default"]
 
 
 def test_a_moment_named_for_ivr_call_at() -> None:
