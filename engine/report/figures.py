@@ -8,6 +8,9 @@ How each journey ended (its *ending*), from the outcome the engine stored:
     retries_ran_out  the flow ended it after the caller's no-input or no-match
                      retries ran out, with no input taken after
     to_person        it reached a transfer: a queue, or a call-back asked on the page
+    no_person        the flow ended it after the caller took its way to a person (its
+                     ``human``, a branch on its opening hours): they wanted one, the
+                     line was closed
     caller_hung_up   the caller hung up in self-service, before any goal
     failed           the engine failed the call (an error; the dialplan's fallback
                      took it) or lost it (``dropped``); also a call with no ending
@@ -50,6 +53,7 @@ ENDINGS = (
     "retries_ran_out",
     "caller_hung_up",
     "to_person",
+    "no_person",
     "failed",
     "not_ended",
 )
@@ -246,6 +250,8 @@ def ending(journey: Journey, goals: set[str] | None = None, now: float | None = 
     if outcome.startswith("transfer"):
         return "to_person"
     if outcome == "hangup":
+        if any(s.kind == "node" and s.data.get("human") for s in journey.steps):
+            return "no_person"
         return "retries_ran_out" if _ran_out_at_end(journey.steps) else "self_served"
     if outcome == "caller_hangup":
         reached = _goals(journey.steps) if goals is None else goals

@@ -320,6 +320,9 @@ class Session:
             flow=self.flow.name,
             **({"goal": node.goal} if node.goal else {}),
             **({"took": taken[1]} if taken is not None else {}),
+            # The flow's way to a person: a call that ends after it without one
+            # (closed: its hours) is counted as such by the report, not as served.
+            **({"human": True} if node_id == self.flow.human else {}),
         )
         match node:
             case m.Menu() | m.Input():  # LanguageMenu is a Menu

@@ -54,6 +54,11 @@ def test_retries_that_run_out_at_night_take_the_same_way(
     report = _call("sat 20:00", capsys, dtmf="_ _")
     assert report["outcome"] == "hangup"
     assert report["nodes"] == ["menu", "person_if_open", "closed"]
+    # The report counts the caller as wanting a person, not as served.
+    store = str(tmp_path / "trail.db")
+    assert main(["report", "--store", store, "--since", "all", "--with-tests", "--json"]) == 0
+    (flow,) = json.loads(capsys.readouterr().out)["flows"]
+    assert flow["endings"]["no_person"] == 1 and flow["endings"]["self_served"] == 0
 
 
 def test_a_time_it_cannot_read_is_said_before_any_call(

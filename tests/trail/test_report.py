@@ -216,6 +216,7 @@ async def test_endings_nodes_waits_and_wrapups(
         "retries_ran_out": 1,
         "caller_hung_up": 1,
         "to_person": 2,
+        "no_person": 0,
         "failed": 1,
         "not_ended": 1,
     }
@@ -334,6 +335,23 @@ def test_a_call_its_engine_lost_is_not_in_progress_for_ever() -> None:
     assert ending(journey(False, NOW - 600), now=NOW) == "not_ended"
     assert ending(journey(True, NOW - 10 * LOST_AFTER_S), now=NOW) == "not_ended"
     assert ending(journey(False, NOW - 10 * LOST_AFTER_S)) == "not_ended"  # no clock
+
+
+def test_a_caller_who_wanted_a_person_when_the_line_was_closed() -> None:
+    """The flow's way to a person (its human: a branch on the hours) ended in its
+    closed message: not self-service that worked, and not containment."""
+    from engine.report.figures import CONTAINED, ending
+    from engine.report.reading import Journey, Step
+
+    def journey(*steps: Step) -> Journey:
+        return Journey("j", FLOW, False, NOW - 60, NOW, "hangup", None, list(steps))
+
+    menu = Step(NOW - 50, "node", "main", {"type": "menu"})
+    closed = Step(NOW - 40, "node", "closed", {"type": "hangup"})
+    human = Step(NOW - 45, "node", "person_if_open", {"type": "branch", "human": True})
+    assert ending(journey(menu, human, closed)) == "no_person"
+    assert ending(journey(menu, closed)) == "self_served"
+    assert "no_person" not in CONTAINED
 
 
 def test_periods() -> None:
