@@ -149,6 +149,8 @@ def to_dot(flow: Flow) -> str:
     caption = flow.title.get(flow.default_language) or flow.name
     if flow.human in flow.nodes:
         caption += f"\n(retries not drawn end at '{flow.human}')"
+    if flow.hours is not None:
+        caption += f"\n{flow.hours.describe()}"
     # dot's network simplex and crossing minimisation grow fast with the edges (80
     # menus that each lead to the one person: over 30 s); bounded, a big flow draws
     # in about a second, a little less tidy.

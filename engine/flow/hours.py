@@ -74,8 +74,40 @@ class Hours:
                 return True  # a range that ran past midnight
         return False
 
+    def describe(self) -> str:
+        """The hours in a line: "mon-fri 09:00-12:00, 13:30-18:00; sat 10:00-16:00
+        (Asia/Shanghai); closed 10-01" (for the flow's graph)."""
+        by_day = {
+            day: ", ".join(
+                f"{_clock(s.start)}-{_clock(s.end % MINUTES_A_DAY or MINUTES_A_DAY)}"
+                for s in sorted(self.week, key=lambda s: s.start)
+                if s.day == day
+            )
+            for day in range(7)
+        }
+        runs: list[tuple[int, int, str]] = []  # first day, last day, hours
+        for day in range(7):
+            if runs and runs[-1][1] == day - 1 and runs[-1][2] == by_day[day]:
+                runs[-1] = (runs[-1][0], day, by_day[day])
+            else:
+                runs.append((day, day, by_day[day]))
+        week = "; ".join(
+            (DAYS[a] if a == b else f"{DAYS[a]}-{DAYS[b]}") + f" {hours}"
+            for a, b, hours in runs
+            if hours
+        )
+        text = f"open {week or 'never'} ({self.timezone or 'local time'})"
+        closed = sorted(d.isoformat() for d in self.closed_dates) + sorted(
+            f"{m:02}-{d:02}" for m, d in self.closed_every_year
+        )
+        return text + (f"; closed {', '.join(closed)}" if closed else "")
+
     def closed_on(self, day: date) -> bool:
         return day in self.closed_dates or (day.month, day.day) in self.closed_every_year
+
+
+def _clock(minute: int) -> str:
+    return f"{minute // 60:02}:{minute % 60:02}"
 
 
 _MOMENT = re.compile(

@@ -144,3 +144,16 @@ def test_a_moment_named_for_ivr_call_at() -> None:
     for wrong in ("tomorrow", "25:00", "2026-02-30 10:00", "someday 10:00"):
         with pytest.raises(ValueError, match=wrong):
             moment(wrong, LONDON, now)
+
+
+def test_the_graph_says_the_hours() -> None:
+    from engine.flow.graph import to_dot
+
+    flow, _ = parse_flow(FLOW, "hours.yaml", "hours")
+    assert flow is not None and flow.hours is not None
+    said = flow.hours.describe()
+    assert said == (
+        "open mon-fri 08:00-20:00; sat 09:00-12:00, 13:00-17:00; sun 22:00-02:00"
+        " (Europe/London); closed 2026-12-24, 12-25"
+    )
+    assert said in to_dot(flow)
