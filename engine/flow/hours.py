@@ -10,7 +10,8 @@ time of that step::
       closed: [2026-12-25, "01-01"]     # a date, or month-day every year
 
 A range may end after midnight (``"22:00-02:00"``: from Friday 22:00 to Saturday
-02:00 for ``fri``); a date in ``closed`` is closed all day, whatever the week says.
+02:00 for ``fri``); a date in ``closed`` has none of its own ranges, whatever the
+week says (a range of the day before that runs past midnight still ends as it would).
 The file is read by :mod:`engine.flow.hours_reader`.
 """
 
@@ -61,18 +62,25 @@ class Hours:
         return datetime.fromtimestamp(when, self.zone())
 
     def is_open(self, when: float) -> bool:
+        """A range belongs to the day it starts: its hours past midnight are open
+        unless that day is closed, whatever the next day is."""
         moment = self.local(when)
-        if self.closed_on(moment.date()):
-            return False
         minute = moment.hour * 60 + moment.minute
-        today = moment.weekday()
-        yesterday = (today - 1) % 7
-        for span in self.week:
-            if span.day == today and span.start <= minute < span.end:
-                return True
-            if span.day == yesterday and minute + MINUTES_A_DAY < span.end:
-                return True  # a range that ran past midnight
-        return False
+        today = moment.date()
+        yesterday = today - timedelta(days=1)
+        return self._today(today, minute) or self._after_midnight(yesterday, minute)
+
+    def _after_midnight(self, yesterday: date, minute: int) -> bool:
+        """Open now by a range of ``yesterday`` that ran past midnight."""
+        return not self.closed_on(yesterday) and any(
+            s.day == yesterday.weekday() and minute + MINUTES_A_DAY < s.end for s in self.week
+        )
+
+    def _today(self, today: date, minute: int) -> bool:
+        """Open now by one of ``today``'s own ranges."""
+        return not self.closed_on(today) and any(
+            s.day == today.weekday() and s.start <= minute < s.end for s in self.week
+        )
 
     def describe(self) -> str:
         """The hours in a line: "mon-fri 09:00-12:00, 13:30-18:00; sat 10:00-16:00

@@ -18,9 +18,14 @@ _YEARLY = re.compile(r"^(\d{2})-(\d{2})$")
 _EXAMPLE_RANGE = '"08:00-20:00"'
 
 
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# In the zone database, but no place's time: what the machine says, or nothing.
+_NO_PLACE = frozenset({"localtime", "Factory"})
+
+
 @lru_cache(maxsize=1)
 def _zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    return frozenset(zoneinfo.available_timezones()) - _NO_PLACE
 
 
 def read_hours(ctx: Context, value: Map) -> Hours:
@@ -34,6 +39,9 @@ def read_hours(ctx: Context, value: Map) -> Hours:
         ctx.error(found.where, f"hours: '{timezone}' is not a time zone{hint}")
         timezone = None
     week = _week(ctx, r.mapping("open"))
+    found = value.get("open")
+    if not week and isinstance(found, Map) and not _has_problems_in(ctx, found):
+        ctx.error(found.where, "hours: 'open' gives no hours: the line would never be open")
     dates, yearly = _closed(ctx, r.sequence("closed"))
     return Hours(timezone, week, frozenset(dates), frozenset(yearly))
 
@@ -124,6 +132,8 @@ def _closed(ctx: Context, value: Seq | None) -> tuple[set[date], set[tuple[int, 
             yearly.add((month, day))
             continue
         try:
+            if not _DATE.match(text):
+                raise ValueError(text)
             dates.add(date.fromisoformat(text))
         except ValueError:
             ctx.error(
@@ -132,6 +142,14 @@ def _closed(ctx: Context, value: Seq | None) -> tuple[set[date], set[tuple[int, 
                 "every year",
             )
     return dates, yearly
+
+
+def _has_problems_in(ctx: Context, value: Map) -> bool:
+    """Whether a problem was reported inside ``value`` (from its line on)."""
+    return any(
+        p.where.file == value.where.file and p.where.line >= value.where.line
+        for p in ctx.problems
+    )
 
 
 def _shown(value: YValue) -> str:

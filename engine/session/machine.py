@@ -151,6 +151,7 @@ class Session:
             **({"test": True} if self.call.test else {}),
         )
         try:
+            self._read_hours()  # the flow's variables may read 'open' too
             for name, template in self.flow.variables.items():
                 self.vars[name] = value(template, self.vars)
             self._enter(self.flow.start)
@@ -302,8 +303,7 @@ class Session:
         self._cancel_timer()
         self._leave_http()  # a web move away from a slow backend: its answer is stale
         self.node = node = self.flow.node(node_id)
-        if self.flow.hours is not None:
-            self.vars[m.HOURS_VARIABLE] = self.flow.hours.is_open(self._now())
+        self._read_hours()
         self.options = ()
         self._phase = "idle"
         self._digits = ""
@@ -312,18 +312,22 @@ class Session:
         self.page.new_node()
         if self.notice == "still_there":  # about the node left
             self.notice = None
-        # A branch's way is decided first, so that its entry says which it took.
-        taken = self._branch(node) if isinstance(node, m.Branch) else None
-        self._record(
-            "node",
-            type=node.type,
-            flow=self.flow.name,
-            **({"goal": node.goal} if node.goal else {}),
-            **({"took": taken[1]} if taken is not None else {}),
-            # The flow's way to a person: a call that ends after it without one
+        data: dict[str, Any] = {"type": node.type, "flow": self.flow.name}
+        if node.goal:
+            data["goal"] = node.goal
+        if node_id == self.flow.human and self._asked_for(node_id):
+            # The caller asked for a person: a call the flow then ends without one
             # (closed: its hours) is counted as such by the report, not as served.
-            **({"human": True} if node_id == self.flow.human else {}),
-        )
+            data["human"] = True
+        taken = None
+        if isinstance(node, m.Branch):  # its entry says which way it took, and why
+            try:
+                taken = self._branch(node)
+            except Exception:
+                self._record("node", **data)  # the node the error is at was entered
+                raise
+            data["took"] = taken[1]
+        self._record("node", **data)
         match node:
             case m.Menu() | m.Input():  # LanguageMenu is a Menu
                 self.options = tuple(
@@ -613,6 +617,21 @@ class Session:
             self._out.append(ev.CancelTimer(self._hold_timer))
             self._hold_timer = None
 
+    def _read_hours(self) -> None:
+        """'open', from the current flow's hours, as of now."""
+        if self.flow.hours is not None:
+            self.vars[m.HOURS_VARIABLE] = self.flow.hours.is_open(self._now())
+
+    def _asked_for(self, node_id: str) -> bool:
+        """Whether the caller's last input (a key, words, the page) led to ``node_id``,
+        rather than retries that ran out or a failed backend."""
+        for entry in reversed(self.trail):
+            if entry.kind == "input":
+                return entry.data.get("goto") == node_id
+            if entry.kind in ("node", "retry", "error"):
+                return False
+        return False
+
     def _branch(self, node: m.Branch) -> tuple[str, str]:
         """Where the branch goes, and why: the case's condition, or "default"."""
         for case in node.cases:
@@ -626,6 +645,7 @@ class Session:
             raise LookupError(f"subflow '{node.flow}' is not loaded")
         self._stack.append(Frame(self.flow, node.next))
         self.flow = flow
+        self._read_hours()
         for name, template in flow.variables.items():  # its defaults: the call's values win
             if name not in self.vars:
                 self.vars[name] = value(template, self.vars)

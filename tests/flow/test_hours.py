@@ -157,3 +157,53 @@ def test_the_graph_says_the_hours() -> None:
         " (Europe/London); closed 2026-12-24, 12-25"
     )
     assert said in to_dot(flow)
+
+
+def test_a_closed_day_s_night_shift_does_not_run_and_the_eve_s_does() -> None:
+    hours = _hours(FLOW.replace('closed: [2026-12-24, "12-25"]', 'closed: ["12-28"]'))
+    # Sunday 27th's 22:00-02:00 runs into Monday 28th, which is closed: it still ends
+    # at 02:00; Monday's own hours are closed.
+    assert hours.is_open(at("2026-12-28 01:00"))
+    assert not hours.is_open(at("2026-12-28 10:00"))
+    hours = _hours(FLOW.replace('closed: [2026-12-24, "12-25"]', 'closed: ["12-27"]'))
+    assert not hours.is_open(at("2026-12-27 23:00"))  # the closed Sunday's shift
+    assert not hours.is_open(at("2026-12-28 01:00"))  # ... past midnight too
+    assert hours.is_open(at("2026-12-28 10:00"))
+
+
+def test_the_trail_marks_a_caller_who_asked_for_the_person_not_one_sent_there() -> None:
+    """The report's "asked for a person; none (closed)" counts callers who asked, not
+    those whose retries ran out into the same branch."""
+    flow, _ = parse_flow(FLOW.replace("human: agent", "human: check"), "hours.yaml", "hours")
+    assert flow is not None
+    night = at("2026-12-02 21:00")
+
+    def marks(session: Session) -> list[object]:
+        entered = (e for e in session.trail if e.kind == "node" and e.node == "check")
+        return [e.data.get("human") for e in entered]
+
+    asked = Session(flow, CallInfo("call-1"), now=lambda: night)
+    asked.start()
+    asked.feed(ev.Digit("0"))
+    assert marks(asked) == [True] and asked.outcome == "hangup"
+
+    sent = Session(flow, CallInfo("call-2"), now=lambda: night)
+    actions = sent.start()
+    while not sent.done:  # the caller says nothing: each prompt ends, each wait times out
+        last = actions[-1]
+        if isinstance(last, ev.Play):
+            actions = sent.feed(ev.PromptFinished(last.play_id))
+        else:
+            assert isinstance(last, ev.StartTimer)
+            actions = sent.feed(ev.TimerFired(last.timer_id))
+    assert marks(sent) == [None] and sent.outcome == "hangup"
+
+
+def test_the_flow_s_variables_may_read_open() -> None:
+    declared = "variables: {when: \"{{ 'now' if open else 'later' }}\"}"
+    text = FLOW.replace("human: agent", f"human: agent\n{declared}")
+    flow, problems = parse_flow(text, "hours.yaml", "hours")
+    assert flow is not None and not [p for p in problems if p.is_error]
+    session = Session(flow, CallInfo("call-1"), now=lambda: at("2026-12-02 10:00"))
+    session.start()
+    assert session.vars["when"] == "now" and not session.done
