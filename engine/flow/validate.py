@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 
 from engine.flow import dataflow, keypad, textchecks
+from engine.flow.human import check_human
 from engine.flow.model import (
     AnyNode,
     Branch,
@@ -32,7 +33,6 @@ from engine.flow.model import (
     Menu,
     Return,
     Say,
-    SetVars,
     Subflow,
     Transfer,
     Where,
@@ -75,41 +75,7 @@ def check_start_and_human(flow: Flow) -> Iterator[Problem]:
             at(flow, ("start",), flow.where),
             f"start: unknown node '{flow.start}'{did_you_mean(flow.start, flow.nodes)}",
         )
-    if not flow.human:  # none, or empty (said where it is read)
-        return
-    where = at(flow, ("human",), flow.where)
-    human = flow.nodes.get(flow.human)
-    if human is None:
-        yield error(
-            where, f"human: unknown node '{flow.human}'{did_you_mean(flow.human, flow.nodes)}"
-        )
-    elif _unreadable(flow, human):
-        return
-    elif isinstance(human, Branch):
-        if not _passes_to_a_transfer(flow, human):
-            yield error(where, f"human: branch '{flow.human}' leads to no transfer")
-    elif not isinstance(human, Transfer):
-        yield error(
-            where,
-            f"human: '{flow.human}' is a {human.type}, not a transfer (or a branch, such as "
-            "on the flow's hours, that leads to one)",
-        )
-
-
-def _passes_to_a_transfer(flow: Flow, branch: Branch) -> bool:
-    """Whether some way from ``branch`` reaches a transfer before the caller is asked
-    anything (through branches, sets, says and backend requests)."""
-    seen: set[str] = set()
-    todo: list[AnyNode] = [branch]
-    while todo:
-        node = todo.pop()
-        if isinstance(node, Transfer):
-            return True
-        if node.id in seen or not isinstance(node, Branch | SetVars | Say | Http):
-            continue
-        seen.add(node.id)
-        todo.extend(flow.nodes[e.target] for e in edges(node) if e.target in flow.nodes)
-    return False
+    yield from check_human(flow)
 
 
 _MAX_SUGGESTIONS = 100  # each compares a name with every node: a generated flow has thousands

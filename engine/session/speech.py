@@ -102,7 +102,11 @@ def _person(session: Session) -> list[str]:
     if session.person_target() is None or not isinstance(node, m.Menu | m.Input):
         return []
     spoken = (o for o in session.options if _phrases((o,), session.lang))
-    if any(isinstance(session.flow.nodes.get(o.goto), m.Transfer) for o in spoken):
+    human = session.flow.human
+    if any(
+        o.goto == human or isinstance(session.flow.nodes.get(o.goto), m.Transfer)
+        for o in spoken
+    ):
         return []
     return list(PERSON_PHRASES.get(base_language(session.lang), ()))
 
