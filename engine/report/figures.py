@@ -8,9 +8,9 @@ How each journey ended (its *ending*), from the outcome the engine stored:
     retries_ran_out  the flow ended it after the caller's no-input or no-match
                      retries ran out, with no input taken after
     to_person        it reached a transfer: a queue, or a call-back asked on the page
-    no_person        the flow ended it after the caller took its way to a person (its
-                     ``human``, a branch on its opening hours): they wanted one, the
-                     line was closed
+    no_person        the caller asked for a person (a key, words or the page leading
+                     to the flow's ``human``: a branch on its opening hours), and the
+                     flow ended the call without one: the line was closed
     caller_hung_up   the caller hung up in self-service, before any goal
     failed           the engine failed the call (an error; the dialplan's fallback
                      took it) or lost it (``dropped``); also a call with no ending

@@ -16,7 +16,7 @@ ENDING_LABELS = {
     "retries_ran_out": "ended after retries ran out",
     "caller_hung_up": "caller hung up before any goal",
     "to_person": "to a person",
-    "no_person": "wanted a person, the line was closed",
+    "no_person": "asked for a person; none (closed)",
     "failed": "to the fallback (engine error, stop or crash)",
     "not_ended": "not ended (in progress, or a page left)",
 }
