@@ -34,6 +34,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -42,7 +43,7 @@ from engine import eventloop, queuecheck
 from engine.ami import Ami, AmiError
 from engine.config import ConfigError, Settings, load_settings
 from engine.flow.hours import moment
-from engine.flow.model import Flow
+from engine.flow.model import Flow, Subflow
 from engine.prompts import PromptCache, PromptError
 from engine.runtime import Engine
 from engine.session.events import SpeechPart, TrailEntry, trail_as_dicts
@@ -456,6 +457,21 @@ def _check_flow(name: str, directory: str) -> Flow:
     return flow
 
 
+def _has_hours(flow: Flow, lookup: Callable[[str], Flow | None]) -> bool:
+    """Whether ``flow`` or a subflow it runs gives opening hours."""
+    seen: set[str] = set()
+    todo: list[Flow | None] = [flow]
+    while todo:
+        current = todo.pop()
+        if current is None or current.name in seen:
+            continue
+        if current.hours is not None:
+            return True
+        seen.add(current.name)
+        todo.extend(lookup(n.flow) for n in current.nodes.values() if isinstance(n, Subflow))
+    return False
+
+
 def _as_at(text: str, flow: Flow) -> datetime:
     """``--at``: the moment to try the flow at, in its hours' time zone."""
     zone = flow.hours.zone() if flow.hours is not None else None
@@ -501,7 +517,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> CallReport:
         report.warnings.extend(await _queue_warnings(stack.ami, report.outcome))
         if at is not None:
             report.at = at.isoformat(" ", "minutes")
-            if checked.hours is None:
+            if not _has_hours(checked, stack.engine.flows.snapshot.get):
                 report.warnings.append(f"'{flow}' gives no hours: --at changed nothing")
         return report
     finally:

@@ -327,8 +327,8 @@ async def _watch_queues(stack: Stack) -> None:
 
 def _dump_stacks_on_sigusr1() -> None:
     """SIGUSR1 prints every thread's stack to stderr: an engine that seems stuck says
-    where it is. Not where stderr is no file (the tests' captured one)."""
-    with contextlib.suppress(io.UnsupportedOperation, ValueError):
+    where it is. Not where stderr is no file (the tests' captured one) or none."""
+    with contextlib.suppress(io.UnsupportedOperation, ValueError, RuntimeError):
         faulthandler.register(signal.SIGUSR1, all_threads=True)
 
 

@@ -52,11 +52,11 @@ class DaemonExecutor(Executor):
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                result = fn(*args, **kwargs)
+                future.set_result(fn(*args, **kwargs))
             except BaseException as exc:  # the waiter's to handle, as ThreadPoolExecutor
                 future.set_exception(exc)
-            else:
-                future.set_result(result)
+            # Not kept while waiting for the next job: an utterance's audio, its result.
+            del job, future, fn, args, kwargs
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """No more jobs; with ``cancel_futures``, those not started are cancelled.
