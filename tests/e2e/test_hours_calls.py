@@ -24,6 +24,15 @@ def _call(at: str, capsys: pytest.CaptureFixture[str], dtmf: str = "0") -> dict[
     return report
 
 
+def _endings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, int]:
+    """How ivr report counts the journeys in the test's trail store."""
+    store = str(tmp_path / "trail.db")
+    assert main(["report", "--store", store, "--since", "all", "--with-tests", "--json"]) == 0
+    (flow,) = json.loads(capsys.readouterr().out)["flows"]
+    endings: dict[str, int] = flow["endings"]
+    return endings
+
+
 @pytest.mark.parametrize(
     ("at", "outcome"),
     [
@@ -43,6 +52,8 @@ def test_a_person_in_hours_the_closed_message_out_of_them(
     if outcome == "hangup":
         assert report["nodes"] == ["menu", "person_if_open", "closed"]
         assert "Our people answer weekdays" in str(report["prompts"])
+        # Asked for a person, none there: not counted as served.
+        assert _endings(tmp_path, capsys)["no_person"] == 1
 
 
 def test_retries_that_run_out_at_night_take_the_same_way(
@@ -54,11 +65,9 @@ def test_retries_that_run_out_at_night_take_the_same_way(
     report = _call("sat 20:00", capsys, dtmf="_ _")
     assert report["outcome"] == "hangup"
     assert report["nodes"] == ["menu", "person_if_open", "closed"]
-    # The report counts the caller as wanting a person, not as served.
-    store = str(tmp_path / "trail.db")
-    assert main(["report", "--store", store, "--since", "all", "--with-tests", "--json"]) == 0
-    (flow,) = json.loads(capsys.readouterr().out)["flows"]
-    assert flow["endings"]["no_person"] == 1 and flow["endings"]["self_served"] == 0
+    # They did not ask for one: their retries ran out.
+    endings = _endings(tmp_path, capsys)
+    assert endings["retries_ran_out"] == 1 and endings["no_person"] == 0
 
 
 def test_a_time_it_cannot_read_is_said_before_any_call(
