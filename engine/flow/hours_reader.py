@@ -15,10 +15,8 @@ from engine.flow.yamlsource import Map, Scalar, Seq, YValue, describe
 
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _YEARLY = re.compile(r"^(\d{2})-(\d{2})$")
-_EXAMPLE_RANGE = '"08:00-20:00"'
-
-
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_EXAMPLE_RANGE = '"08:00-20:00"'
 # In the zone database, but no place's time: what the machine says, or nothing.
 _NO_PLACE = frozenset({"localtime", "Factory"})
 
