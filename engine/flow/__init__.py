@@ -87,12 +87,22 @@ class FlowDir(Mapping[str, Flow | None]):
             if first != path:
                 self.shadowed[path] = first
         self._parsed: dict[str, Flow | None] = {}
+        self._broken: dict[str, bool] = {}
 
     def __getitem__(self, name: str) -> Flow | None:
         if name not in self._parsed:
             flow, problems = parse_flow_file(self._paths[name])
             self._parsed[name] = None if has_errors(problems) else flow
         return self._parsed[name]
+
+    def broken(self, name: str) -> bool:
+        """Whether the flow has errors, its validation's included: the engine does
+        not load such a flow, so a call into it as a subflow would fail."""
+        if name not in self._broken:
+            self._broken[name] = False  # while its own check runs (flows calling back)
+            flow = self[name]
+            self._broken[name] = flow is None or has_errors(_checked(flow, self))
+        return self._broken[name]
 
     def __contains__(self, name: object) -> bool:
         return name in self._paths

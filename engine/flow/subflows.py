@@ -106,12 +106,16 @@ def unreadable_subflows(flow: Flow, flows: Mapping[str, Flow | None] | None) -> 
 
 
 def check_subflow_files(flow: Flow, known_flows: Mapping[str, Flow | None]) -> Iterator[Problem]:
-    """A subflow whose file could not be read: one error at the node (the unknown
-    variables it would explain are not reported)."""
+    """A subflow whose file could not be read, or has errors (the engine would not
+    load it): one error at the node (the unknown variables it would explain are not
+    reported)."""
     for node in flow.nodes.values():
         if not isinstance(node, Subflow) or node.flow not in known_flows:
             continue
-        if known_flows[node.flow] is not None:
+        # The flows of a directory (engine.flow.FlowDir) also know which ones fail
+        # their checks; a flow calling itself has its errors here.
+        broken = getattr(known_flows, "broken", lambda name: False)
+        if known_flows[node.flow] is not None and (node.flow == flow.name or not broken(node.flow)):
             continue
         base = os.path.dirname(flow.path)
         files = [os.path.join(base, node.flow + ext) for ext in (".yaml", ".yml")]

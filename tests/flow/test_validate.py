@@ -858,3 +858,28 @@ def test_secrets_are_read_in_http_headers_and_nowhere_else() -> None:
         "api.yaml:9:7: http 'look' headers: 'Content-Type' is the engine's to send (the body "
         "is JSON)",
     ]
+
+
+def test_a_subflow_that_fails_its_checks_fails_its_caller(tmp_path: Path) -> None:
+    """The engine does not load a flow with errors: a call into it as a subflow
+    fails. Checking only the caller said 'ok' (the subflow parsed)."""
+    (tmp_path / "main.yaml").write_text(
+        "start: menu\nhuman: agent\nnodes:\n"
+        "  menu: {type: menu, prompt: Hi, options: [{key: 1, label: N, goto: nurse},"
+        " {key: 0, label: Person, goto: agent}]}\n"
+        "  nurse: {type: subflow, flow: nurse, next: menu}\n"
+        "  agent: {type: transfer, queue: support}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "nurse.yaml").write_text(
+        "start: check\nnodes:\n"
+        "  check: {type: branch, cases: [{when: 'open', goto: done}], default: done}\n"
+        "  done: {type: return}\n",
+        encoding="utf-8",
+    )
+    flow, problems = load_flow_file(str(tmp_path / "main.yaml"), parse_flow_dir(str(tmp_path)))
+    assert flow is None
+    assert [str(p) for p in problems] == [
+        f"{tmp_path}/main.yaml:5:32: subflow 'nurse': flow 'nurse' has errors "
+        f"(see {tmp_path}/nurse.yaml)"
+    ]
