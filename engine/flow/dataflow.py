@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 from engine.flow import templates, textchecks
 from engine.flow.model import (
+    HOURS_VARIABLE,
     AnyNode,
     Branch,
     Flow,
@@ -208,6 +209,8 @@ class Subflows:
             if isinstance(node, Return) and n in analysis.found
         ]
         result = frozenset.intersection(*ends) if ends else None
+        if result is not None:  # 'open' is each flow's own, from its own hours
+            result -= {HOURS_VARIABLE}
         self._memo[name] = result
         return result
 

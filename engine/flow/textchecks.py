@@ -441,7 +441,8 @@ def subflow_variables(flow: Flow, flows: Mapping[str, Flow | None]) -> set[str]:
         called = flows.get(name)
         if called is not None:
             names |= defined_variables(called)
-    return names
+    # 'open' is each flow's own, from its own hours: a subflow's is not this one's.
+    return names - {HOURS_VARIABLE} if flow.hours is None else names
 
 
 _BRACES = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.DOTALL)
@@ -504,7 +505,8 @@ def check_templates(
         )
         required = templates.required_names(site.text, site.expression)
         for name in sorted(used - defined - flow.unread_sets - site.names):
-            if (name not in required or name in proven) and set_elsewhere(name):
+            elsewhere = name != HOURS_VARIABLE and set_elsewhere(name)  # 'open' is its own
+            if (name not in required or name in proven) and elsewhere:
                 continue
             where = name_where(site, name)
             if name == SECRETS and name not in defined:

@@ -78,6 +78,7 @@ class Session:
     ) -> None:
         self.call = call
         self._now = now  # what the flow's hours are read at (`ivr call --at` moves it)
+        self._open_from_hours = False  # vars["open"] was set from a flow's hours
         self._secrets = dict(secrets or {})  # read by http headers only, never kept
         self.flow = flow
         self._flows = flows
@@ -618,9 +619,15 @@ class Session:
             self._hold_timer = None
 
     def _read_hours(self) -> None:
-        """'open', from the current flow's hours, as of now."""
+        """'open', from the current flow's hours, as of now; in a flow without hours,
+        a subflow's 'open' is not left behind (it says when the subflow's people
+        answer, not this flow's)."""
         if self.flow.hours is not None:
             self.vars[m.HOURS_VARIABLE] = self.flow.hours.is_open(self._now())
+            self._open_from_hours = True
+        elif self._open_from_hours:
+            self.vars.pop(m.HOURS_VARIABLE, None)
+            self._open_from_hours = False
 
     def _asked_for(self, node_id: str) -> bool:
         """Whether the caller's last input (a key, words, the page) led to ``node_id``,

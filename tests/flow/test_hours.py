@@ -207,3 +207,29 @@ def test_the_flow_s_variables_may_read_open() -> None:
     session = Session(flow, CallInfo("call-1"), now=lambda: at("2026-12-02 10:00"))
     session.start()
     assert session.vars["when"] == "now" and not session.done
+
+
+def test_a_subflow_s_open_is_not_left_in_its_caller() -> None:
+    """'open' says when the subflow's people answer (a nurse line at night), not the
+    caller flow's: back in a flow without hours, it is gone."""
+    nurse, _ = parse_flow(
+        'start: say\nhours: {open: {mon-sun: "00:00-24:00"}}\nnodes:\n'
+        '  say: {type: say, prompt: "A nurse is on duty.", next: back}\n'
+        "  back: {type: return}\n",
+        "nurse.yaml",
+        "nurse",
+    )
+    main, _ = parse_flow(
+        "start: ask\nhuman: agent\nnodes:\n"
+        "  ask: {type: subflow, flow: nurse, next: agent}\n"
+        "  agent: {type: transfer, queue: support}\n",
+        "main.yaml",
+        "main",
+    )
+    assert nurse is not None and main is not None
+    session = Session(main, CallInfo("call-1"), flows={"nurse": nurse}.get)
+    actions = session.start()
+    assert session.vars["open"] is True  # in the subflow
+    play = next(a for a in actions if isinstance(a, ev.Play))
+    session.feed(ev.PromptFinished(play.play_id))
+    assert session.node.id == "agent" and "open" not in session.vars
