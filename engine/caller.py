@@ -432,7 +432,7 @@ def _print_human(report: CallReport) -> None:
             print(f"      · {kind} {' '.join(details)}")
     print(f"outcome: {report.outcome} after {report.duration_s:.1f} s")
     if report.at:
-        print(f"as at: {report.at} (the flow's hours were read as if it were then)")
+        print(f"as at: {report.at} (opening hours read as if it were then)")
     for warning in report.warnings:
         print(f"warning: {warning}")
 

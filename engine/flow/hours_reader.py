@@ -9,7 +9,7 @@ from functools import lru_cache
 
 from engine.flow.fields import Context, Reader
 from engine.flow.hours import DAY_NAMES, MINUTES_A_DAY, Hours, Span, day_number
-from engine.flow.problems import did_you_mean
+from engine.flow.problems import did_you_mean, warning
 from engine.flow.schema import HOURS_FIELDS
 from engine.flow.yamlsource import Map, Scalar, Seq, YValue, describe
 
@@ -31,10 +31,7 @@ def read_hours(ctx: Context, value: Map) -> Hours:
     timezone = r.string("timezone")
     found = value.get("timezone")
     if timezone is not None and found is not None and timezone not in _zones():
-        hint = did_you_mean(timezone, _zones()) or (
-            " (an IANA name such as Europe/London or Asia/Shanghai)"
-        )
-        ctx.error(found.where, f"hours: '{timezone}' is not a time zone{hint}")
+        ctx.error(found.where, f"hours: '{timezone}' is not a time zone{_zone_hint(timezone)}")
         timezone = None
     week = _week(ctx, r.mapping("open"))
     found = value.get("open")
@@ -42,6 +39,23 @@ def read_hours(ctx: Context, value: Map) -> Hours:
         ctx.error(found.where, "hours: 'open' gives no hours: the line would never be open")
     dates, yearly = _closed(ctx, r.sequence("closed"))
     return Hours(timezone, week, frozenset(dates), frozenset(yearly))
+
+
+_OFFSET = re.compile(r"(?i)^(utc|gmt)?\s*[+-]\s*\d")
+
+
+def _zone_hint(name: str) -> str:
+    if _OFFSET.match(name):
+        return (
+            " (an offset misses summer time and its changes: name the place's zone, "
+            "such as Europe/Paris)"
+        )
+    place = [z for z in _zones() if z.lower().endswith("/" + name.strip().lower())]
+    if place:
+        return f" (did you mean '{sorted(place)[0]}'?)"
+    return did_you_mean(name, _zones()) or (
+        " (an IANA name such as Europe/London or Asia/Shanghai)"
+    )
 
 
 def _days(key: str) -> list[int] | None:
@@ -90,8 +104,19 @@ def _ranges(ctx: Context, key: str, value: YValue) -> list[tuple[int, int]]:
         found = _range(item.text() if isinstance(item, Scalar) else None)
         if isinstance(found, str):
             ctx.error(item.where, f"hours: {key}: {found}")
-        else:
-            ranges.append(found)
+            continue
+        start, end = found
+        if end - start > MINUTES_A_DAY // 2 and end > MINUTES_A_DAY:
+            text = item.text() if isinstance(item, Scalar) else ""
+            first, _, last = (text or "").partition("-")
+            ctx.problems.append(
+                warning(
+                    item.where,
+                    f"hours: {key}: '{text}' runs past midnight, {(end - start) // 60} hours"
+                    f" (did you mean '{last.strip()}-{first.strip()}'?)",
+                )
+            )
+        ranges.append(found)
     return ranges
 
 
@@ -125,7 +150,12 @@ def _closed(ctx: Context, value: Seq | None) -> tuple[set[date], set[tuple[int, 
             try:
                 date(2000, month, day)  # a leap year: 02-29 is a day
             except ValueError:
-                ctx.error(item.where, f"hours: closed: '{text}' is not a day of the year")
+                swapped = f"{match[2]}-{match[1]}"
+                hint = f": month first, did you mean '{swapped}'?" if day <= 12 else ""
+                ctx.error(
+                    item.where,
+                    f"hours: closed: '{text}' is not a day of the year (MM-DD){hint}",
+                )
                 continue
             yearly.add((month, day))
             continue
@@ -134,6 +164,9 @@ def _closed(ctx: Context, value: Seq | None) -> tuple[set[date], set[tuple[int, 
                 raise ValueError(text)
             dates.add(date.fromisoformat(text))
         except ValueError:
+            if _DATE.match(text):
+                ctx.error(item.where, f"hours: closed: '{text}' is no day of the calendar")
+                continue
             ctx.error(
                 item.where,
                 f"hours: closed: {_shown(item)} is not a date: write 2026-12-25, or 12-25 for "

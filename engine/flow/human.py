@@ -85,7 +85,7 @@ def _options_past(flow: Flow, human: Branch, passed: list[AnyNode]) -> Iterator[
         if not isinstance(node, Menu | Input):
             continue
         for index, option in enumerate(node.options):
-            if option.goto in guarded:
+            if option.goto in guarded and option.when is None:  # (a 'when' checks)
                 yield warning(
                     at(flow, node_path(node, "options", index, "goto"), node.where),
                     f"{label(node)} option '{option.key}': goes straight to "
