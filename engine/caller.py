@@ -427,7 +427,9 @@ def _print_human(report: CallReport) -> None:
             print(f"      ← {entry.get('source')} {entry.get('value')}")
         elif kind in ("retry", "page", "http", "error", "language"):
             details = (
-                f"{k}={v}" for k, v in entry.items() if k not in ("seq", "at", "kind", "node")
+                f"{k}={v}"
+                for k, v in entry.items()
+                if k not in ("seq", "at", "kind", "node") and v not in ("", None)
             )
             print(f"      · {kind} {' '.join(details)}")
     print(f"outcome: {report.outcome} after {report.duration_s:.1f} s")

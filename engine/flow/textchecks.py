@@ -283,7 +283,7 @@ _BUILTIN_MEANING = {
     "flow": "the flow's name",
     "channel": "the call's channel",
     "engine_url": "the engine's web address",
-    "open": "whether the hours say the line is open; read again at each node",
+    "open": "whether the hours say the line is open",
 }
 
 
@@ -321,15 +321,24 @@ def check_plain_texts(flow: Flow) -> Iterator[Problem]:
 def check_builtin_overwrites(flow: Flow) -> Iterator[Problem]:
     """A node that sets a built-in variable: every later use reads its value instead
     of what the engine says (``var: caller_id`` loses the caller's number)."""
+    lost = (
+        "; the hours set it again at every node, so this value is lost: choose another name"
+    )
     for node in flow.nodes.values():
         for name in sorted(node_sets(node) & builtin_variables(flow)):
             field = {Input: ("var",), Http: ("save_as",)}.get(type(node), ("values", name))
             yield warning(
                 at(flow, node_path(node, *field), node.where),
                 f"{label(node)}: sets '{name}', a built-in variable ("
-                f"{_BUILTIN_MEANING.get(name, 'set by the engine')}); later uses read this "
-                "instead: choose another name",
+                f"{_BUILTIN_MEANING.get(name, 'set by the engine')})"
+                + (lost if name == HOURS_VARIABLE else
+                   "; later uses read this instead: choose another name"),
             )
+    if flow.hours is not None and HOURS_VARIABLE in flow.variables:
+        yield warning(
+            at(flow, ("variables", HOURS_VARIABLE), flow.where),
+            f"variables: '{HOURS_VARIABLE}' is {_BUILTIN_MEANING[HOURS_VARIABLE]}{lost}",
+        )
 
 
 def check_sensitive_readback(

@@ -11,6 +11,7 @@ import pytest
 
 from engine.flow.hours import Hours, moment
 from engine.flow.parse import parse_flow
+from engine.flow.validate import validate
 from engine.session import events as ev
 from engine.session.machine import CallInfo, Session
 
@@ -233,3 +234,11 @@ def test_a_subflow_s_open_is_not_left_in_its_caller() -> None:
     play = next(a for a in actions if isinstance(a, ev.Play))
     session.feed(ev.PromptFinished(play.play_id))
     assert session.node.id == "agent" and "open" not in session.vars
+
+
+def test_open_declared_or_set_by_the_flow_is_a_warning() -> None:
+    text = FLOW.replace("human: agent", 'human: agent\nvariables: {open: "yes"}')
+    flow, _ = parse_flow(text, "hours.yaml", "hours")
+    assert flow is not None
+    said = [str(p) for p in validate(flow)]
+    assert any("variables: 'open' is whether the hours say the line is open" in p for p in said)
