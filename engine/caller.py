@@ -34,7 +34,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -43,7 +43,8 @@ from engine import eventloop, queuecheck
 from engine.ami import Ami, AmiError
 from engine.config import ConfigError, Settings, load_settings
 from engine.flow.hours import moment
-from engine.flow.model import Flow, Subflow
+from engine.flow.model import Flow
+from engine.flow.textchecks import called_flows
 from engine.prompts import PromptCache, PromptError
 from engine.runtime import Engine
 from engine.session.events import SpeechPart, TrailEntry, trail_as_dicts
@@ -459,19 +460,10 @@ def _check_flow(name: str, directory: str) -> Flow:
     return flow
 
 
-def _has_hours(flow: Flow, lookup: Callable[[str], Flow | None]) -> bool:
+def _has_hours(flow: Flow, flows: Mapping[str, Flow]) -> bool:
     """Whether ``flow`` or a subflow it runs gives opening hours."""
-    seen: set[str] = set()
-    todo: list[Flow | None] = [flow]
-    while todo:
-        current = todo.pop()
-        if current is None or current.name in seen:
-            continue
-        if current.hours is not None:
-            return True
-        seen.add(current.name)
-        todo.extend(lookup(n.flow) for n in current.nodes.values() if isinstance(n, Subflow))
-    return False
+    called = (flows.get(name) for name in called_flows(flow, flows))
+    return any(f is not None and f.hours is not None for f in (flow, *called))
 
 
 def _as_at(text: str, flow: Flow) -> datetime:
@@ -519,7 +511,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> CallReport:
         report.warnings.extend(await _queue_warnings(stack.ami, report.outcome))
         if at is not None:
             report.at = at.isoformat(" ", "minutes")
-            if not _has_hours(checked, stack.engine.flows.snapshot.get):
+            if not _has_hours(checked, stack.engine.flows.snapshot.flows):
                 report.warnings.append(f"'{flow}' gives no hours: --at changed nothing")
         return report
     finally:

@@ -20,7 +20,7 @@ from engine.flow.model import (
 )
 from engine.flow.problems import Problem, did_you_mean, error, warning
 from engine.flow.textchecks import at, label, node_path
-from engine.flow.walk import edges
+from engine.flow.walk import edges, search
 
 
 def check_human(flow: Flow) -> Iterator[Problem]:
@@ -35,7 +35,7 @@ def check_human(flow: Flow) -> Iterator[Problem]:
     elif flow.locations and node_path(human, "type") not in flow.locations:
         return  # a stand-in for a node whose type could not be read: said there
     elif isinstance(human, Branch):
-        passed = list(_before_any_input(flow, human))
+        passed = _before_any_input(flow, human)
         if not any(isinstance(node, Transfer | Subflow) for node in passed):
             yield error(where, f"human: branch '{flow.human}' leads to no transfer")
         yield from _backends_back_to(flow, human, passed)
@@ -48,19 +48,17 @@ def check_human(flow: Flow) -> Iterator[Problem]:
         )
 
 
-def _before_any_input(flow: Flow, start: Branch) -> Iterator[AnyNode]:
+def _before_any_input(flow: Flow, start: Branch) -> list[AnyNode]:
     """The nodes a call passes from ``start`` before the caller is asked anything:
     through branches, sets, says and backend requests, to where it stops."""
-    seen: set[str] = set()
-    todo: list[AnyNode] = [start]
-    while todo:
-        node = todo.pop()
-        if node.id in seen:
-            continue
-        seen.add(node.id)
-        yield node
-        if isinstance(node, Branch | SetVars | Say | Http):
-            todo.extend(flow.nodes[e.target] for e in edges(node) if e.target in flow.nodes)
+
+    def onward(node_id: str) -> list[str]:
+        node = flow.nodes[node_id]
+        if not isinstance(node, Branch | SetVars | Say | Http):
+            return []
+        return [e.target for e in edges(node) if e.target in flow.nodes]
+
+    return [flow.nodes[n] for n in sorted(search([start.id], onward))]
 
 
 def _backends_back_to(flow: Flow, human: Branch, passed: list[AnyNode]) -> Iterator[Problem]:

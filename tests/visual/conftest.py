@@ -25,8 +25,14 @@ ClientMaker = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 
 
 @pytest.fixture
-async def engine() -> AsyncIterator[Engine]:
-    settings = local_settings(FLOWS)
+def flows_dir() -> str:
+    """The flows the engine serves (a test module may give others)."""
+    return FLOWS
+
+
+@pytest.fixture
+async def engine(flows_dir: str) -> AsyncIterator[Engine]:
+    settings = local_settings(flows_dir)
     engine = Engine(FlowStore(settings.flows), PromptCache(settings.prompt_dir))
     await engine.start("127.0.0.1", 0, watch=False)
     yield engine

@@ -4,16 +4,13 @@ nobody staffs (tests/e2e/flows/hours.yaml, whose human is the branch on 'open').
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.flowstore import FlowStore
-from engine.prompts import PromptCache
 from engine.runtime import Engine
-from tests.conftest import FIXTURE_FLOWS, local_settings
+from tests.conftest import FIXTURE_FLOWS
 from tests.visual.helpers import PageClient
 from tests.visual.test_visual_pages import h1, start
 
@@ -21,12 +18,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture
-async def engine() -> AsyncIterator[Engine]:
-    settings = local_settings(FIXTURE_FLOWS)
-    engine = Engine(FlowStore(settings.flows), PromptCache(settings.prompt_dir))
-    await engine.start("127.0.0.1", 0, watch=False)
-    yield engine
-    await engine.stop()
+def flows_dir() -> str:
+    return FIXTURE_FLOWS
 
 
 async def test_a_person_at_night_is_told_the_hours(page: PageClient, engine: Engine) -> None:
