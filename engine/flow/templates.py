@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
@@ -218,7 +218,8 @@ def template_issue(template_text: str) -> TemplateIssue | None:
     render, or None."""
     try:
         _template(template_text)
-        return _never_renders(ENVIRONMENT.parse(template_text))
+        ast = ENVIRONMENT.parse(template_text)
+        return _never_renders(ast) or _called_value(ast, meta.find_undeclared_variables(ast))
     except TemplateSyntaxError as exc:
         return _issue(exc)
     except RecursionError:
@@ -231,7 +232,9 @@ def expression_issue(expression: str) -> TemplateIssue | None:
         return TemplateIssue("the expression is empty", 1)
     try:
         _expression(expression)
-        return _never_renders(Parser(ENVIRONMENT, expression, state="variable").parse_expression())
+        ast = Parser(ENVIRONMENT, expression, state="variable").parse_expression()
+        names = {n.name for n in _with_root(ast, nodes.Name)}
+        return _never_renders(ast) or _called_value(ast, names)
     except TemplateSyntaxError as exc:
         return _issue(exc)
     except RecursionError:
@@ -254,6 +257,22 @@ def _never_renders(ast: nodes.Node) -> TemplateIssue | None:
         if private is not None:
             return TemplateIssue(f"'{private}' is private: names starting with '_' are not "
                                  "readable in templates", found.lineno)
+    return None
+
+
+def _called_value(ast: nodes.Node, context_names: Collection[str]) -> TemplateIssue | None:
+    """A variable called as if it were a function (``open()``): a flow's variables
+    are values (text, numbers, true or false, a backend's answer), and the call fails
+    with the caller on the line."""
+    for call in _with_root(ast, nodes.Call):
+        callee = call.node
+        if (
+            isinstance(callee, nodes.Name)
+            and callee.name in context_names
+            and callee.name not in GLOBAL_NAMES
+        ):
+            return TemplateIssue(f"'{callee.name}' is a value, not a function: write "
+                                 f"'{callee.name}' without '()'", call.lineno)
     return None
 
 

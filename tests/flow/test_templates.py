@@ -107,6 +107,17 @@ def test_issues_name_the_line_inside_the_template() -> None:
     assert expression_issue("a == 1") is None
 
 
+def test_a_variable_called_as_a_function_is_an_issue() -> None:
+    called = TemplateIssue("'open' is a value, not a function: write 'open' without '()'", 1)
+    assert expression_issue("open()") == called
+    assert expression_issue("x and not open()") == called
+    assert template_issue("{{ open() }}") == called
+    # Jinja's own functions, a value's methods and a template's macros are called
+    assert expression_issue("x.upper() in range(3) | list") is None
+    assert template_issue("{% macro m() %}{{ caller() }}{% endmacro %}"
+                          "{% call m() %}hi{% endcall %}") is None
+
+
 def test_referenced_names() -> None:
     text = "{% set local = 1 %}{{ a.b }} {{ c | default(d) }} {{ local }} {{ range(2) }}"
     assert referenced_names(text) == {"a", "c", "d"}
