@@ -100,6 +100,7 @@ def _week(ctx: Context, value: Map | None) -> tuple[Span, ...]:
 def _ranges(ctx: Context, key: str, value: YValue) -> list[tuple[int, int]]:
     items = value.items if isinstance(value, Seq) else (value,)
     ranges: list[tuple[int, int]] = []
+    read: list[tuple[tuple[int, int], YValue]] = []
     for item in items:
         found = _range(item.text() if isinstance(item, Scalar) else None)
         if isinstance(found, str):
@@ -117,7 +118,24 @@ def _ranges(ctx: Context, key: str, value: YValue) -> list[tuple[int, int]]:
                 )
             )
         ranges.append(found)
+        _warn_overlap(ctx, key, item, found, read)
+        read.append((found, item))
     return ranges
+
+
+def _warn_overlap(
+    ctx: Context, key: str, item: YValue, found: tuple[int, int],
+    read: list[tuple[tuple[int, int], YValue]],
+) -> None:
+    """Two of a day's ranges that overlap are open as one, but one of them is most
+    likely a typo ("09:00-13:00", "12:00-18:00" for a lunch break)."""
+    start, end = found
+    for (other_start, other_end), other in read:
+        if start < other_end and other_start < end:
+            ctx.problems.append(
+                warning(item.where, f"hours: {key}: {_shown(item)} overlaps {_shown(other)}")
+            )
+            return
 
 
 def _range(text: str | None) -> tuple[int, int] | str:
