@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from engine.flow.hours import DAY_NAMES, DAYS
+
 Kind = Literal[
     "text",  # a string or a language mapping (labels, titles)
     "prompt",
@@ -367,6 +369,18 @@ _RANGE: dict[str, object] = {
     "description": "From-to on the 24-hour clock, e.g. '08:00-20:00'.",
 }
 
+
+def _days_key() -> str:
+    """A week's key as ``hours_reader`` reads it: days, ranges of days, lists of both
+    (mon-fri, sat, mon,wed,fri), short or whole names, capital or not."""
+    day = "(" + "|".join(f"[{n[0].upper()}{n[0]}]{n[1:]}" for n in (*DAY_NAMES, *DAYS)) + ")"
+    one = rf"\s*{day}\s*(-\s*{day}\s*)?"
+    return rf"^{one}(,{one})*$"
+
+
+_DAYS_KEY = _days_key()
+
+
 _KIND_SCHEMAS: Mapping[Kind, dict[str, object]] = {
     "text": _ref("text"),
     "prompt": _ref("prompt"),
@@ -404,6 +418,7 @@ _KIND_SCHEMAS: Mapping[Kind, dict[str, object]] = {
     "hours": _ref("hours"),
     "week": {
         "type": "object",
+        "propertyNames": {"pattern": _DAYS_KEY},
         "additionalProperties": {
             "oneOf": [_RANGE, {"type": "array", "items": _RANGE, "minItems": 1}]
         },

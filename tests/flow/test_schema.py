@@ -62,10 +62,20 @@ def test_good_fixtures_validate(path: Path) -> None:
         "start: a\nhours: {open: {mon: '09:00-17:00'}, closed: [christmas]}\n"
         "nodes: {a: {type: return}}\n",
         "start: a\nhours: {timezone: UTC}\nnodes: {a: {type: return}}\n",
+        "start: a\nhours: {timezone: UTC, open: {mon-fir: '09:00-17:00'}}\n"
+        "nodes: {a: {type: return}}\n",
     ],
 )
 def test_mistakes_are_refused(text: str) -> None:
     assert not _validator().is_valid(_data(text))
+
+
+@pytest.mark.parametrize("days", ["mon-fri", "Sat", "fri-mon", "mon,wed,fri", "Monday - Friday",
+                                  "sun, tue-thu"])
+def test_every_way_the_reader_takes_days_is_accepted(days: str) -> None:
+    text = f"start: a\nhours: {{timezone: UTC, open: {{'{days}': '09:00-17:00'}}}}\n" \
+        "nodes: {a: {type: return}}\n"
+    assert _validator().is_valid(_data(text))
 
 
 def test_play_is_accepted_as_say() -> None:
