@@ -18,12 +18,14 @@ import hashlib
 import importlib.resources
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import jinja2
 from markupsafe import Markup
 
 from engine.flow import model as m
+from engine.flow.human import person_answers
 from engine.session.machine import Session
 from engine.session.view import describe
 from engine.spoken_numbers import zh_number
@@ -39,6 +41,37 @@ class Where:
     brand: str  # the service's name: the title of the flow the journey started in
     human_phone: str
     restart: str  # where "start again" leads
+
+
+def _closed_note(session: Session, t: dict[str, str]) -> str:
+    """Said beside "Talk to a person" while the flow's people are not there (its
+    hours), and when they are back: before the visitor asks, not after."""
+    target = session.person_target()
+    hours = target[0].hours if target is not None else None
+    if target is None or hours is None:
+        return ""
+    now = session.now()
+    variables = {**session.vars, m.HOURS_VARIABLE: hours.is_open(now)}  # its flow's own
+    if person_answers(target[0], variables) is not False:
+        return ""
+    opens = hours.next_open(now)
+    if opens is None:
+        return t["closed_now"]
+    return t["closed_until"].format(when=when_text(opens, hours.local(now), t))
+
+
+def when_text(moment: datetime, now: datetime, t: dict[str, str]) -> str:
+    """"today at 13:30", "tomorrow at 09:00", "on Monday at 09:00", a date later."""
+    clock = moment.strftime("%H:%M")
+    days = (moment.date() - now.date()).days
+    if days == 0:
+        return t["today_at"].format(time=clock)
+    if days == 1:
+        return t["tomorrow_at"].format(time=clock)
+    if days < 7:
+        day = t["weekdays"].split(",")[moment.weekday()]
+        return t["weekday_at"].format(day=day, time=clock)
+    return t["date_at"].format(date=moment.date().isoformat(), time=clock)
 
 
 def _says_count(hint: str, count: int) -> bool:
@@ -85,6 +118,7 @@ def page_model(
         "restart": "",
         "dial": None,
         "human_option": False,
+        "closed_note": "",
     }
     if view["done"]:
         p.update(kind="done", other_langs=[], **_ending(view, where, t, ref))
@@ -127,6 +161,8 @@ def page_model(
         p.update(kind="wait", wait=node.get("hold") or t["one_moment"])
         if node["type"] == "say" and p["cards"]:
             p["kind"] = "cards"
+    if not view["done"]:
+        p["closed_note"] = _closed_note(session, t)
     # A "Back" the flow itself offers here replaces the page's own; on the first
     # page there is nowhere to go back to, so it is not offered.
     if "options" in p:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -109,6 +109,36 @@ class Hours:
             f"{m:02}-{d:02}" for m, d in self.closed_every_year
         )
         return text + (f"; closed {', '.join(closed)}" if closed else "")
+
+    def next_open(self, when: float, days: int = 14) -> datetime | None:
+        """When the line opens next after ``when``, in its own time zone; None if it
+        does not within ``days`` (a long closure, or never open)."""
+        now = self.local(when)
+        found: list[datetime] = []
+        for ahead in range(days + 1):
+            day = now.date() + timedelta(days=ahead)
+            if self.closed_on(day):
+                continue
+            for span in self.week:
+                if span.day != day.weekday() or self._open_before(day, span.start):
+                    continue  # the line is already open then: it does not open there
+                start = datetime.combine(day, time(span.start // 60, span.start % 60))
+                start = start.replace(tzinfo=now.tzinfo)
+                if start > now:
+                    found.append(start)
+            if found:
+                return min(found)
+        return None
+
+    def _open_before(self, day: date, minute: int) -> bool:
+        """Whether another range of ``day`` (or one of the day before, past midnight)
+        is open at the minute before ``minute``: a range that only carries on."""
+        if minute == 0:
+            yesterday = day - timedelta(days=1)
+            return not self.closed_on(yesterday) and any(
+                s.day == yesterday.weekday() and s.end >= MINUTES_A_DAY for s in self.week
+            )
+        return any(s.day == day.weekday() and s.start < minute <= s.end for s in self.week)
 
     def closed_on(self, day: date) -> bool:
         return day in self.closed_dates or (day.month, day.day) in self.closed_every_year

@@ -4,12 +4,13 @@ page's "talk to a person" and the spoken ways to ask for one all go there."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from engine.flow.model import (
     AnyNode,
     Branch,
     Flow,
+    Hangup,
     Http,
     Input,
     Menu,
@@ -19,6 +20,7 @@ from engine.flow.model import (
     Transfer,
 )
 from engine.flow.problems import Problem, did_you_mean, error, warning
+from engine.flow.templates import evaluate
 from engine.flow.textchecks import at, label, node_path
 from engine.flow.walk import edges, search
 
@@ -46,6 +48,35 @@ def check_human(flow: Flow) -> Iterator[Problem]:
             f"human: '{flow.human}' is a {human.type}, not a transfer (or a branch, such as "
             "on the flow's hours, that leads to one)",
         )
+
+
+def person_answers(flow: Flow, variables: Mapping[str, object]) -> bool | None:
+    """Whether the flow's human, followed with ``variables`` as they are now, leads
+    to a transfer (or a subflow, which may); False where its branches lead elsewhere
+    (closed: its hours), None where only running it could tell (a backend on the
+    way, a condition that fails)."""
+    node_id = flow.human
+    seen: set[str] = set()
+    while node_id is not None and node_id not in seen:
+        seen.add(node_id)
+        match flow.nodes.get(node_id):
+            case Transfer() | Subflow():
+                return True
+            case Hangup() | Menu() | Input():
+                return False
+            case Branch() as branch:
+                try:
+                    node_id = next(
+                        (c.goto for c in branch.cases if evaluate(c.when, variables)),
+                        branch.default,
+                    )
+                except Exception:  # as the call would: it says at run time
+                    return None
+            case Say() | SetVars() as node:
+                node_id = node.next
+            case _:
+                return None
+    return False if node_id is None else None  # a say that ends the call; a loop
 
 
 def _before_any_input(flow: Flow, start: Branch) -> list[AnyNode]:

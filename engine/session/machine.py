@@ -775,6 +775,10 @@ class Session:
         root = self._stack[0].flow if self._stack else self.flow
         return self._history.home(root, self.lang)
 
+    def now(self) -> float:
+        """The time the flow's hours are read at (``ivr call --at`` moves it)."""
+        return self._now()
+
     def person_target(self) -> tuple[m.Flow, str, list[Frame] | None] | None:
         """Where "a person" leads from here: this flow's ``human``, else (a subflow
         without one) the root flow's, leaving the subflow; None if neither has one."""

@@ -108,6 +108,31 @@ def test_days_written_as_lists_wrapping_ranges_and_full_names() -> None:
     assert hours.is_open(at("2026-12-08 23:59"))  # Tuesday
 
 
+def test_when_the_line_opens_next() -> None:
+    hours = _hours()
+
+    def opens(text: str) -> str | None:
+        found = hours.next_open(at(text))
+        return found.isoformat(" ", "minutes") if found else None
+
+    assert opens("2026-12-02 21:00") == "2026-12-03 08:00+00:00"  # Wednesday night
+    assert opens("2026-12-02 07:00") == "2026-12-02 08:00+00:00"  # the same morning
+    assert opens("2026-12-05 12:30") == "2026-12-05 13:00+00:00"  # Saturday's lunch
+    assert opens("2026-12-05 18:00") == "2026-12-06 22:00+00:00"  # Sunday night
+    assert opens("2026-12-23 21:00") == "2026-12-26 09:00+00:00"  # past the holidays
+    assert opens("2026-07-01 21:00") == "2026-07-02 08:00+01:00"  # in summer time
+    never = _hours(FLOW.replace('closed: [2026-12-24, "12-25"]', 'closed: ["12-24"]'))
+    assert never.next_open(at("2026-12-23 21:00"), days=0) is None
+
+
+def test_a_range_that_carries_on_from_the_last_is_no_opening() -> None:
+    split = 'mon-fri: ["08:00-12:00", "12:00-20:00"]'
+    hours = _hours(FLOW.replace('mon-fri: "08:00-20:00"', split))
+    assert hours.next_open(at("2026-12-02 10:00")) == datetime.fromisoformat(
+        "2026-12-03 08:00+00:00"
+    )
+
+
 def _session(moment: float) -> Session:
     flow, _ = parse_flow(FLOW, "hours.yaml", "hours")
     assert flow is not None

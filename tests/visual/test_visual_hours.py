@@ -1,6 +1,7 @@
 """The page's "talk to a person" takes the flow's way to a person, hours included:
 at night the visitor reads when the people answer, not a reference for a queue
-nobody staffs (tests/e2e/flows/hours.yaml, whose human is the branch on 'open')."""
+nobody staffs (tests/e2e/flows/hours.yaml, whose human is the branch on 'open'), and
+reads when they are back before asking for one."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from engine.runtime import Engine
 from tests.conftest import FIXTURE_FLOWS
 from tests.visual.helpers import PageClient
 from tests.visual.test_visual_pages import h1, start
+from visual_ivr.pages import when_text
+from visual_ivr.texts import TEXTS
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -36,3 +39,34 @@ async def test_a_person_in_hours_gets_the_reference(page: PageClient, engine: En
     person = await page.follow(await page.post("/v/s/human"))
     assert h1(person) == "Talk to a person"
     assert "reference" in person.text
+
+
+async def test_at_night_the_page_says_when_people_answer_again(
+    page: PageClient, engine: Engine
+) -> None:
+    engine.now = lambda: datetime(2026, 12, 5, 21, 0, tzinfo=SHANGHAI).timestamp()  # Sat
+    menu = await start(page, "hours")
+    assert "No one is answering now. We open again on Monday at 09:00." in menu.text
+    engine.now = lambda: datetime(2026, 12, 2, 12, 30, tzinfo=SHANGHAI).timestamp()  # lunch
+    menu = await start(PageClient(page.client), "hours")  # another visitor
+    assert "We open again today at 13:30." in menu.text
+
+
+async def test_in_hours_the_page_says_nothing_of_them(page: PageClient, engine: Engine) -> None:
+    engine.now = lambda: datetime(2026, 12, 2, 10, 0, tzinfo=SHANGHAI).timestamp()
+    menu = await start(page, "hours")
+    assert "No one is answering" not in menu.text
+
+
+def test_when_the_people_are_back_in_each_language() -> None:
+    now = datetime(2026, 12, 5, 21, 0, tzinfo=SHANGHAI)  # a Saturday
+
+    def when(lang: str, day: int, hour: int) -> str:
+        return when_text(datetime(2026, 12, day, hour, 0, tzinfo=SHANGHAI), now, TEXTS[lang])
+
+    assert when("en", 5, 22) == "today at 22:00"
+    assert when("en", 6, 9) == "tomorrow at 09:00"
+    assert when("zh", 7, 9) == "周一09:00"
+    assert when("es", 7, 9) == "el lunes a las 09:00"
+    assert when("ko", 7, 9) == "월요일 09:00"
+    assert when("en", 14, 9) == "on 2026-12-14 at 09:00"
