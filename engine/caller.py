@@ -460,10 +460,10 @@ def _check_flow(name: str, directory: str) -> Flow:
     return flow
 
 
-def _has_hours(flow: Flow, flows: Mapping[str, Flow]) -> bool:
-    """Whether ``flow`` or a subflow it runs gives opening hours."""
+def _with_hours(flow: Flow, flows: Mapping[str, Flow]) -> Flow | None:
+    """``flow`` if it gives opening hours, else the first subflow it runs that does."""
     called = (flows.get(name) for name in called_flows(flow, flows))
-    return any(f is not None and f.hours is not None for f in (flow, *called))
+    return next((f for f in (flow, *called) if f is not None and f.hours is not None), None)
 
 
 def _as_at(text: str, flow: Flow) -> datetime:
@@ -486,7 +486,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> CallReport:
         directory = os.path.dirname(os.path.abspath(flow))
         flow = os.path.splitext(os.path.basename(flow))[0]
     checked = _check_flow(flow, directory)
-    at = _as_at(args.at, checked) if args.at else None
+    at = _as_at(args.at, checked) if args.at else None  # its mistakes said before any call
     phone = Phone(args.codec, args.inband_keys)  # a bad codec is named before any call
     # Ports of its own: an `ivr serve` on this machine may hold the configured ones.
     local = replace(settings, flows=directory, agi_host="127.0.0.1", agi_port=0,
@@ -496,9 +496,12 @@ async def _main(args: argparse.Namespace, settings: Settings) -> CallReport:
     logging.getLogger("visual_ivr.sms").setLevel(logging.ERROR)
     stack = await start_stack(local, watch=False, report_flows=False)
     stack.engine.test_calls = True  # in the designer's trail store, not in the figures
+    with_hours = _with_hours(checked, stack.engine.flows.snapshot.flows)
+    if at is not None and with_hours is not None and with_hours.name != checked.name:
+        at = _as_at(args.at, with_hours)  # only a subflow gives hours: in its time zone
     if at is not None:  # the flow's hours read as if it were then, and time goes on
-        began = time.time()
-        stack.engine.now = lambda: at.timestamp() + time.time() - began
+        began, then = time.time(), at.timestamp()
+        stack.engine.now = lambda: then + time.time() - began
     caller = tools_ami(settings)
     caller.start()
     try:
@@ -508,10 +511,12 @@ async def _main(args: argparse.Namespace, settings: Settings) -> CallReport:
         await caller.wait_ready(10.0)
         report = await place_call(caller, stack.engine, flow, parse_script(args.script),
                                   args.caller_id, args.timeout or CALL_TIMEOUT_S, phone)
-        report.warnings.extend(await _queue_warnings(stack.ami, report.outcome))
+        report.warnings.extend(
+            await _queue_warnings(stack.ami, report, stack.engine.flows.snapshot.flows)
+        )
         if at is not None:
             report.at = at.isoformat(" ", "minutes")
-            if not _has_hours(checked, stack.engine.flows.snapshot.flows):
+            if with_hours is None:
                 report.warnings.append(f"'{flow}' gives no hours: --at changed nothing")
         return report
     finally:
@@ -519,9 +524,12 @@ async def _main(args: argparse.Namespace, settings: Settings) -> CallReport:
         await stack.stop()
 
 
-async def _queue_warnings(ami: Ami, outcome: str) -> list[str]:
-    """A transfer to a queue Asterisk does not have went to the fallback queue."""
-    kind, _, queue = outcome.partition(":")
+async def _queue_warnings(
+    ami: Ami, report: CallReport, flows: Mapping[str, Flow]
+) -> list[str]:
+    """A transfer to a queue Asterisk does not have went to the fallback queue: said
+    at the line of the transfer that sent the caller there."""
+    kind, _, queue = report.outcome.partition(":")
     if kind != "transfer" or not queue:
         return []
     try:
@@ -530,7 +538,13 @@ async def _queue_warnings(ami: Ami, outcome: str) -> list[str]:
         fallback = await queuecheck.fallback_queue(ami)
     except AmiError:
         return []
-    return [
+    last = next((e for e in reversed(report.trail) if e.kind == "node"), None)
+    flow = flows.get(str(last.data.get("flow"))) if last is not None else None
+    uses = queuecheck.queue_uses([flow] if flow is not None else [])
+    use = next((u for u in uses if last is not None and u.node == last.node), None)
+    if use is not None:
+        return [queuecheck.missing_message(use, fallback)]
+    return [  # the trail does not say which transfer it was
         f"Asterisk has no queue '{queue}', so this caller waits in the fallback queue "
         f"'{fallback}'; define the queue in queues.conf, or correct the name"
     ]

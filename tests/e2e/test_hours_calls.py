@@ -75,3 +75,39 @@ def test_a_time_it_cannot_read_is_said_before_any_call(
 ) -> None:
     assert main(["call", FLOW, "--at", "tomorrow", "--dtmf", "0"]) == 1
     assert "--at 'tomorrow': write a time such as" in capsys.readouterr().err
+
+
+MAIN = """\
+start: hello
+human: agent
+nodes:
+  hello: {type: subflow, flow: desk, next: bye}
+  bye: {type: hangup, prompt: Goodbye.}
+  agent: {type: transfer, queue: support}
+"""
+DESK = """\
+start: check
+hours: {timezone: Asia/Shanghai, open: {mon-fri: "09:00-18:00"}}
+nodes:
+  check:
+    type: branch
+    cases: [{when: open, goto: person}]
+    default: back
+  person: {type: transfer, queue: support}
+  back: {type: return}
+"""
+
+
+def test_at_is_read_in_the_zone_of_the_subflow_that_gives_the_hours(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """10:00 in Shanghai, where the desk is, not 10:00 where the engine runs (18:00
+    there, closed, on a machine on UTC)."""
+    monkeypatch.setenv("IVR_TRAIL_DB", str(tmp_path / "trail.db"))
+    (tmp_path / "main.yaml").write_text(MAIN, encoding="utf-8")
+    (tmp_path / "desk.yaml").write_text(DESK, encoding="utf-8")
+    path = str(tmp_path / "main.yaml")
+    assert main(["call", path, "--at", "2026-12-02 10:00", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["at"] == "2026-12-02 10:00+08:00"
+    assert report["outcome"] == "transfer:support"

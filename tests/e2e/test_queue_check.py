@@ -110,9 +110,10 @@ def test_ivr_call_says_where_the_caller_waits(
     assert main(["call", str(flows / "nurse.yaml"), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["outcome"] == f"transfer:{MISSING}"
-    assert report["warnings"] == [
-        f"Asterisk has no queue '{MISSING}', so this caller waits in the fallback queue "
-        "'support'; define the queue in queues.conf, or correct the name"
+    assert report["warnings"] == [  # at the line of the transfer, as ivr serve says it
+        f"{flows / 'nurse.yaml'}:6:12: flow 'nurse' node 'nurse': Asterisk has no queue "
+        f"'{MISSING}', so its callers wait in the fallback queue 'support'; define the "
+        "queue in queues.conf, or correct the name"
     ]
     _flows(flows, "billing")
     assert main(["call", str(flows / "nurse.yaml")]) == 0
