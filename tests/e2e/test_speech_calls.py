@@ -251,13 +251,14 @@ async def test_a_language_no_model_hears_takes_keys_only(demo_stack: Stack) -> N
     assert result["outcome"] == "transfer:support"
 
 
-async def test_a_person_asked_for_in_other_words_at_an_input(speech_stack: Stack) -> None:
-    """The code input has no option for a person, and "representative" is not one of
-    the menu's words: the flow's person still hears the caller out."""
-    result = await call(
-        speech_stack, "speech_menu", ("dtmf", "1"), ("say", "representative")
-    )
+@pytest.mark.parametrize("words", ["representative", "talk to someone"])
+async def test_a_person_asked_for_in_other_words_at_an_input(
+    speech_stack: Stack, words: str
+) -> None:
+    """The code input has no option for a person, and these are not the menu's
+    words: the flow's person still hears the caller out."""
+    result = await call(speech_stack, "speech_menu", ("dtmf", "1"), ("say", words))
     assert result["nodes"] == ["menu", "balance", "code", "person"]
     asked = spoken(result)[-1]
-    assert asked["value"] == "representative" and asked["person"] is True
+    assert asked["value"] == words and asked["person"] is True
     assert result["outcome"] == "transfer:support"
