@@ -12,6 +12,7 @@ validator then says nothing.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable
 from re import _constants as c  # type: ignore[attr-defined]
 from re import _parser  # type: ignore[attr-defined]
@@ -96,12 +97,27 @@ def _lengths(parts: Any, limit: int) -> Lengths:
     return found
 
 
+def pattern_warning(pattern: str) -> str | None:
+    """What Python warns of in a pattern that compiles ("[[0-9]": a set in a set may
+    mean something else in a later Python). Read from the parser, which ``re``'s
+    cache of compiled patterns would otherwise skip after the first compile."""
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always")
+        try:
+            _parser.parse(pattern)
+        except Exception:  # said by the compile; or re's private parser has changed
+            return None
+    return str(warned[0].message) if warned else None
+
+
 def entry_lengths(pattern: str, limit: int) -> Lengths | None:
     """The lengths (up to ``limit``) of keypad entries the pattern fully matches;
     None when that cannot be told cheaply (or the pattern does not compile)."""
     try:
-        re.compile(pattern)
-        return _lengths(_parser.parse(pattern), limit)
+        with warnings.catch_warnings():  # "[[0-9]": validate warns of it at its line
+            warnings.simplefilter("ignore", FutureWarning)
+            re.compile(pattern)
+            return _lengths(_parser.parse(pattern), limit)
     except (_Unknown, re.error, RecursionError, OverflowError):
         return None
     except (AttributeError, TypeError, ValueError):  # re's private parser has changed

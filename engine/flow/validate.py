@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 import re
 import time
+import warnings
 from collections.abc import Callable, Collection, Iterator, Mapping
 
 from engine.flow import dataflow, keypad, textchecks
@@ -299,15 +300,20 @@ def _timed(pattern: re.Pattern[str], entry: str) -> float:
     return time.perf_counter() - started
 
 
-def _compiled(pattern: str | None) -> tuple[re.Pattern[str] | None, str | None]:
+def _compiled(pattern: str | None) -> tuple[re.Pattern[str] | None, str | None, str | None]:
+    """The pattern compiled, why it does not compile, and what Python warns of it
+    ("[[0-9]": a set inside a set may mean something else in a later Python)."""
     if pattern is None:
-        return None, None
+        return None, None, None
     try:
-        return re.compile(pattern), None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # read by pattern_warning
+            compiled = re.compile(pattern)
     except re.error as exc:
-        return None, exc.msg
+        return None, exc.msg, None
     except (OverflowError, RecursionError) as exc:  # "\\d{4294967296}", 2000 nested groups
-        return None, str(exc) if isinstance(exc, OverflowError) else "nested too deeply"
+        return None, str(exc) if isinstance(exc, OverflowError) else "nested too deeply", None
+    return compiled, None, keypad.pattern_warning(pattern)
 
 
 # Variable names that hold what only the caller should know.
@@ -327,10 +333,14 @@ def check_inputs(flow: Flow) -> Iterator[Problem]:
     for node in flow.nodes.values():
         if not isinstance(node, Input):
             continue
-        pattern, bad = _compiled(node.pattern)
+        pattern, bad, doubtful = _compiled(node.pattern)
         if bad is not None:
             where = at(flow, node_path(node, "pattern"), node.where)
             yield error(where, f"{label(node)} pattern: not a valid regular expression: {bad}")
+        if doubtful is not None:
+            where = at(flow, node_path(node, "pattern"), node.where)
+            yield warning(where, f"{label(node)} pattern: {doubtful} (write '\\[' for a "
+                          "bracket in a set, or check the brackets)")
         if node.min_length > node.max_length:
             where = at(flow, node_path(node, "min_length"), node.where)
             yield error(
