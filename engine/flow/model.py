@@ -263,6 +263,8 @@ class Http(Node):
     hold_after_s: float
     # Header name -> template; only these may read ``secrets`` (the engine's settings).
     headers: Mapping[str, str] = field(default_factory=dict)
+    # The result's fields the agent is shown with the transfer; None: every plain value.
+    agent_fields: tuple[str, ...] | None = None
 
     @property
     def type(self) -> NodeType:

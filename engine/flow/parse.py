@@ -50,7 +50,7 @@ from engine.flow.model import (
     Transfer,
     Where,
 )
-from engine.flow.problems import Problem, did_you_mean, error, sorted_problems
+from engine.flow.problems import Problem, did_you_mean, error, sorted_problems, warning
 from engine.flow.schema import (
     CASE_FIELDS,
     FLOW_FIELDS,
@@ -380,7 +380,28 @@ def _http(r: Reader, b: _Base) -> AnyNode:
         hold_prompt=_prompt(r, "hold_prompt"),
         hold_after_s=r.seconds("hold_after"),
         headers=_headers(r, b),
+        agent_fields=_agent_fields(r, b),
     )
+
+
+def _agent_fields(r: Reader, b: _Base) -> tuple[str, ...] | None:
+    found = r.sequence("agent_fields")
+    if found is None:
+        return None
+    if "save_as" not in r.map:
+        r.ctx.problems.append(
+            warning(found.where, f"{b.label}: 'agent_fields' without 'save_as': the result "
+                    "is not kept, so the agent sees none of it")
+        )
+    fields: list[str] = []
+    for item in found.items:
+        text = item.text() if isinstance(item, Scalar) else None
+        if not text or text in fields:
+            what = f"'{text}' is given twice" if text else f"{describe(item)} is not a field name"
+            r.ctx.error(item.where, f"{b.label} agent_fields: {what}")
+            continue
+        fields.append(text)
+    return tuple(fields)
 
 
 _HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")

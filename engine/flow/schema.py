@@ -47,6 +47,7 @@ Kind = Literal[
     "hours",  # a flow's opening hours
     "week",  # days -> a range of hours, or a list of them
     "dates",  # dates, or month-days every year
+    "fields",  # names of fields of a backend's answer
 ]
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -305,6 +306,12 @@ NODE_FIELDS: Mapping[str, Table] = {
         Field("on_error", "target", "Where to go on failure; default the flow's human."),
         Field("hold_prompt", "prompt", "Said if the request is slow."),
         Field("hold_after", "seconds", "Seconds before the hold prompt plays.", default=1.5),
+        Field(
+            "agent_fields",
+            "fields",
+            "The fields of the result the agent sees with the transfer; without it, every "
+            "field that is a plain value; [] for none. The others are not kept for the agent.",
+        ),
     ),
     "branch": (
         Field("cases", "cases", "Tried in order; the first true one wins.", required=True),
@@ -394,6 +401,7 @@ _KIND_SCHEMAS: Mapping[Kind, dict[str, object]] = {
         "additionalProperties": _SCALAR,
     },
     "body": {"type": "object", "additionalProperties": _SCALAR},
+    "fields": {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True},
     "target": {"type": "string", "minLength": 1},
     "optional_target": {"type": ["string", "null"]},
     "name": {"type": "string", "pattern": NAME_PATTERN},

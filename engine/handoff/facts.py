@@ -10,7 +10,9 @@ in memory and written to a small table next to the trail, so an engine started
 after a crash still knows what its predecessor verified.
 
 Masking: keys that name secrets (pin, password, cvv...) and any value equal to
-something the caller entered as sensitive become ``***``.
+something the caller entered as sensitive become ``***``. An http node's
+``agent_fields`` keeps only those fields of its answer: the rest is neither shown
+nor stored for the agent.
 """
 
 from __future__ import annotations
@@ -147,7 +149,9 @@ class FactCollector:
         facts = self.get(session.call.call_id) or Facts()
         results = dict(facts.results)
         if isinstance(result, Mapping):
-            results[node.save_as] = mask(result, secrets)
+            # A failed request is kept whole: its error says why the caller is here.
+            fields = node.agent_fields if entry.data.get("ok") else None
+            results[node.save_as] = mask(for_agent(result, fields), secrets)
         verifications = facts.verifications
         by = verifying_vars(node, reading.secret, reading.entered)
         if by:
@@ -200,6 +204,14 @@ class FactCollector:
         self._writes.discard(future)
         if not future.cancelled() and future.exception() is not None:
             log.error("handoff: could not store facts: %s", future.exception())
+
+
+def for_agent(result: Mapping[str, Any], fields: tuple[str, ...] | None) -> Mapping[str, Any]:
+    """What the agent may see of a backend's answer: ``fields`` (and its ``ok``), or
+    all of it where the flow does not choose."""
+    if fields is None:
+        return result
+    return {k: v for k, v in result.items() if k == "ok" or k in fields}
 
 
 def mask(value: Any, secrets: set[str], key: str = "") -> Any:

@@ -82,6 +82,7 @@ def test_input_and_http_fields() -> None:
     assert isinstance(lookup, Http)
     assert (lookup.method, lookup.url, lookup.timeout_s) == ("POST", "{{ backend }}/balance", 4.0)
     assert lookup.body == {"account": "{{ account }}"}
+    assert lookup.agent_fields == ("amount", "currency")
     assert list(lookup.targets()) == [("check", lookup.where), ("backend_down", lookup.where)]
     assert isinstance(flow.node("sorry"), Say)  # "play" is an alias of "say"
     lost = flow.node("lost")
@@ -151,7 +152,7 @@ def test_positions_are_recorded_for_model_paths() -> None:
     assert flow is not None
     where = flow.locations[("nodes", "main", "options", 0, "goto")]
     assert (where.line, where.col) == (30, 15)
-    assert flow.locations[("nodes", "say_balance", "prompt", "zh", 0)].line == 86
+    assert flow.locations[("nodes", "say_balance", "prompt", "zh", 0)].line == 87
     assert flow.node("main").where.line == 17
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from engine.flow.model import Flow, Http
 from engine.handoff.facts import FactCollector, mask
 from engine.handoff.summary import Facts, Handoff, JourneyMeta, build_handoff
 from tests.handoff.journeys import Journey, lookup
@@ -187,6 +189,30 @@ def test_a_journey_on_the_page_reads_as_such() -> None:
     assert h.channels == ("web",)
     assert h.caller == "+15550002222"
     assert h.summary.endswith("“Anything else?” on the page.")  # said once
+
+
+def test_the_flow_chooses_which_of_a_backends_fields_the_agent_sees() -> None:
+    """identify.yaml's verify node with ``agent_fields: [name]``: the balance and the
+    bill are neither shown nor kept, and the caller's name still heads the desktop."""
+    identify = lookup("identify")
+    assert identify is not None
+    verify = identify.nodes["verify"]
+    assert isinstance(verify, Http)
+    verify = replace(verify, agent_fields=("name",))
+    narrowed = replace(identify, nodes={**identify.nodes, "verify": verify})
+
+    def flows(name: str) -> Flow | None:
+        return narrowed if name == "identify" else lookup(name)
+
+    collector = FactCollector(flows)
+    journey = Journey(BALANCE_THEN_PERSON, listeners=(collector,))
+    facts = collector.get(journey.session.call.call_id)
+    assert facts is not None and facts.results["customer"] == {"ok": True, "name": "Alex"}
+    h = handoff_of(journey, facts)
+    assert h.caller_name == "Alex"
+    assert asked(h)["customer name"] == "Alex"
+    assert "customer balance" not in asked(h) and "customer bill due" not in asked(h)
+    assert h.verification["status"] == "verified"  # from the answer, not the fields shown
 
 
 def test_masking_the_backends_answers() -> None:
