@@ -784,9 +784,11 @@ class Session:
         without one) the root flow's, leaving the subflow; None if neither has one."""
         if self.flow.human is not None:
             return self.flow, self.flow.human, None
-        root = self.history_target("home")
-        if root is not None and root[0].human is not None:
-            return root[0], root[0].human, root[2]
+        # Read only: the page and the speech side ask on every turn, and the way
+        # home (history_target) forgets the places Back leads to.
+        root = self._stack[0].flow if self._stack else self.flow
+        if root.human is not None:
+            return root, root.human, []
         return None
 
     # ------------------------------------------------------------ for the speech side

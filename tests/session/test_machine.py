@@ -924,6 +924,18 @@ def test_back_knows_a_subflow_s_main_from_its_caller_s() -> None:
     assert (session.flow.name, session.node.id) == ("root", "main")
 
 
+def test_asking_where_a_person_is_forgets_no_place_back_leads_to() -> None:
+    """A subflow without a human: the root's is the person. The page and the speech
+    side ask on every turn; asking once emptied the history, so the page lost Back."""
+    session = _two_mains()
+    root = session.flow
+    session.feed(ev.WebChoose("main", "1", session.entered))
+    assert session.person_target() == (root, "person", [])
+    assert session.can_go_back
+    session.feed(ev.WebNavigate("back"))
+    assert (session.flow.name, session.node.id) == ("root", "main")
+
+
 def test_back_after_a_subflow_returned_goes_on_from_the_menu_it_returned_to() -> None:
     """main -> the subflow's menu -> (its own "Return") -> main again: the page's Back
     leads on from main, not into the subflow just left (it did, so Back went to and
