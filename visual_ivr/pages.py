@@ -51,7 +51,9 @@ def _closed_note(session: Session, t: dict[str, str]) -> str:
     if target is None or hours is None:
         return ""
     now = session.now()
-    variables = {**session.vars, m.HOURS_VARIABLE: hours.is_open(now)}  # its flow's own
+    if hours.is_open(now):
+        return ""
+    variables = {**session.vars, m.HOURS_VARIABLE: False}  # its flow's own
     if person_answers(target[0], variables) is not False:
         return ""
     opens = hours.next_open(now)

@@ -52,9 +52,9 @@ def check_human(flow: Flow) -> Iterator[Problem]:
 
 def person_answers(flow: Flow, variables: Mapping[str, object]) -> bool | None:
     """Whether the flow's human, followed with ``variables`` as they are now, leads
-    to a transfer (or a subflow, which may); False where its branches lead elsewhere
-    (closed: its hours), None where only running it could tell (a backend on the
-    way, a condition that fails)."""
+    to a transfer (or a subflow, which may); False where its branches lead to the
+    call's end (closed: its hours), None where only the caller or running it could
+    tell (a menu of departments, a backend on the way, a condition that fails)."""
     node_id = flow.human
     seen: set[str] = set()
     while node_id is not None and node_id not in seen:
@@ -62,7 +62,7 @@ def person_answers(flow: Flow, variables: Mapping[str, object]) -> bool | None:
         match flow.nodes.get(node_id):
             case Transfer() | Subflow():
                 return True
-            case Hangup() | Menu() | Input():
+            case Hangup():
                 return False
             case Branch() as branch:
                 try:

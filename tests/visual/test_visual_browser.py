@@ -367,6 +367,63 @@ nodes:
 """
 
 
+CLOSED_AT_NIGHT = """
+start: main
+human: person_if_open
+languages: [en, zh]
+hours:
+  timezone: Asia/Shanghai
+  open: {mon-fri: "09:00-18:00"}
+nodes:
+  main:
+    type: menu
+    prompt: {en: "Press 1 for opening hours.", zh: "营业时间请按1。"}
+    options:
+      - {key: 1, label: {en: Opening hours, zh: 营业时间}, goto: bye}
+  person_if_open:
+    type: branch
+    cases: [{when: open, goto: person}]
+    default: bye
+  bye: {type: hangup, prompt: {en: "Goodbye.", zh: "再见。"}}
+  person: {type: transfer, queue: support}
+"""
+
+
+@pytest.mark.parametrize(
+    ("lang", "note"),
+    [
+        ("en", "No one is answering now. We open again on Monday at 09:00."),
+        ("zh", "现在是非人工服务时间，周一09:00恢复人工服务。"),
+    ],
+)
+async def test_at_night_the_person_button_says_when_people_are_back(
+    lang: str, note: str
+) -> None:
+    """Saturday 21:00 in Shanghai: the page's "talk to a person" is described by when
+    the people answer again, for eyes and for screen readers alike."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from engine.flow.parse import parse_flow
+    from engine.session.machine import CallInfo, Session
+    from visual_ivr.pages import Pages, Where, digest, page_model
+
+    flow, problems = parse_flow(CLOSED_AT_NIGHT, "night.yaml", "night")
+    assert flow is not None, [str(p) for p in problems]
+    night = datetime(2026, 12, 5, 21, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
+    session = Session(flow, CallInfo("99" * 16, lang=lang), now=lambda: night)
+    session.start()
+    pages = Pages()
+    model = page_model(session, Where(call=False, brand="", human_phone="", restart="/v/night"))
+    fragment = pages.fragment(model)
+    async with chromium() as browser:
+        page = await (await phone(browser)).new_page()
+        await page.set_content(pages.page(model, fragment, digest(fragment)))
+        await expect(page.locator(".closed")).to_have_text(note)
+        await expect(page.locator("button.human")).to_have_accessible_description(note)
+        await page.screenshot(path=artifact(f"visual-closed-at-night-{lang}-360.png"))
+
+
 async def test_an_eighteen_digit_entry_is_seen_whole_on_a_small_phone() -> None:
     """A Chinese ID card's 18 characters: 14 of them showed in the box at 320 px."""
     from engine.flow.parse import parse_flow

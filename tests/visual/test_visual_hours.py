@@ -10,11 +10,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from engine.flow.parse import parse_flow
 from engine.runtime import Engine
+from engine.session.machine import CallInfo, Session
 from tests.conftest import FIXTURE_FLOWS
 from tests.visual.helpers import PageClient
 from tests.visual.test_visual_pages import h1, start
-from visual_ivr.pages import when_text
+from visual_ivr.pages import Where, page_model, when_text
 from visual_ivr.texts import TEXTS
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -70,3 +72,47 @@ def test_when_the_people_are_back_in_each_language() -> None:
     assert when("es", 7, 9) == "el lunes a las 09:00"
     assert when("ko", 7, 9) == "월요일 09:00"
     assert when("en", 14, 9) == "on 2026-12-14 at 09:00"
+
+
+DEPARTMENTS = """
+start: main
+human: person
+hours: {timezone: Europe/London, open: {mon-fri: "08:00-20:00"}}
+nodes:
+  main:
+    type: menu
+    prompt: "Press 1 for cards."
+    options: [{key: 1, label: Cards, goto: bye}]
+  person:
+    type: branch
+    cases: [{when: open, goto: which}]
+    default: closed
+  which:
+    type: menu
+    prompt: "Press 1 for sales, 2 for support."
+    options: [{key: 1, label: Sales, goto: sales}, {key: 2, label: Support, goto: support}]
+  sales: {type: transfer, queue: sales}
+  support: {type: transfer, queue: support}
+  closed: {type: hangup, prompt: "We are closed."}
+  bye: {type: hangup, prompt: Bye}
+"""
+
+
+@pytest.mark.parametrize(
+    ("moment", "note"),
+    [
+        (datetime(2026, 12, 2, 10, 0), ""),  # a Wednesday morning: open
+        (datetime(2026, 12, 5, 21, 0), "No one is answering now. We open again on Monday "
+         "at 08:00."),
+    ],
+)
+def test_a_person_behind_a_menu_of_departments(moment: datetime, note: str) -> None:
+    """The way to a person asks which department while open: no "no one is answering"
+    then (the review found it said), and the closed message's way at night."""
+    flow, problems = parse_flow(DEPARTMENTS, "departments.yaml", "departments")
+    assert flow is not None, [str(p) for p in problems]
+    at = moment.replace(tzinfo=ZoneInfo("Europe/London")).timestamp()
+    session = Session(flow, CallInfo("66" * 16), now=lambda: at)
+    session.start()
+    model = page_model(session, Where(call=False, brand="", human_phone="", restart=""))
+    assert model["closed_note"] == note
