@@ -379,8 +379,13 @@ _RANGE: dict[str, object] = {
 
 def _days_key() -> str:
     """A week's key as ``hours_reader`` reads it: days, ranges of days, lists of both
-    (mon-fri, sat, mon,wed,fri), short or whole names, capital or not."""
-    day = "(" + "|".join(f"[{n[0].upper()}{n[0]}]{n[1:]}" for n in (*DAY_NAMES, *DAYS)) + ")"
+    (mon-fri, sat, mon,wed,fri), short or whole names, in any case (a JSON Schema
+    pattern has no flag for that: each letter is a class of two)."""
+
+    def any_case(name: str) -> str:
+        return "".join(f"[{c.upper()}{c}]" for c in name)
+
+    day = "(" + "|".join(any_case(n) for n in (*DAY_NAMES, *DAYS)) + ")"
     one = rf"\s*{day}\s*(-\s*{day}\s*)?"
     return rf"^{one}(,{one})*$"
 

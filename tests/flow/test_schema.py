@@ -71,7 +71,7 @@ def test_mistakes_are_refused(text: str) -> None:
 
 
 @pytest.mark.parametrize("days", ["mon-fri", "Sat", "fri-mon", "mon,wed,fri", "Monday - Friday",
-                                  "sun, tue-thu"])
+                                  "sun, tue-thu", "MON", "SAT-SUN", "mOn"])
 def test_every_way_the_reader_takes_days_is_accepted(days: str) -> None:
     text = f"start: a\nhours: {{timezone: UTC, open: {{'{days}': '09:00-17:00'}}}}\n" \
         "nodes: {a: {type: return}}\n"
