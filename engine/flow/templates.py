@@ -264,12 +264,15 @@ def _called_value(ast: nodes.Node, context_names: Collection[str]) -> TemplateIs
     """A variable called as if it were a function (``open()``): a flow's variables
     are values (text, numbers, true or false, a backend's answer), and the call fails
     with the caller on the line."""
+    made = {n.name for n in ast.find_all(nodes.Name) if n.ctx == "store"}  # set, for
+    made |= {m.name for m in ast.find_all(nodes.Macro)}  # in one branch of an if only
     for call in _with_root(ast, nodes.Call):
         callee = call.node
         if (
             isinstance(callee, nodes.Name)
             and callee.name in context_names
             and callee.name not in GLOBAL_NAMES
+            and callee.name not in made
         ):
             return TemplateIssue(f"'{callee.name}' is a value, not a function: write "
                                  f"'{callee.name}' without '()'", call.lineno)

@@ -116,6 +116,9 @@ def test_a_variable_called_as_a_function_is_an_issue() -> None:
     assert expression_issue("x.upper() in range(3) | list") is None
     assert template_issue("{% macro m() %}{{ caller() }}{% endmacro %}"
                           "{% call m() %}hi{% endcall %}") is None
+    assert template_issue("{% if x %}{% set j = joiner(', ') %}{% else %}"
+                          "{% set j = joiner('; ') %}{% endif %}{{ j() }}") is None
+    assert template_issue("{% if x %}{% macro m() %}a{% endmacro %}{% endif %}{{ m() }}") is None
 
 
 def test_referenced_names() -> None:
