@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -123,7 +123,9 @@ class Hours:
                 if span.day != day.weekday() or self._open_before(day, span.start):
                     continue  # the line is already open then: it does not open there
                 start = datetime.combine(day, time(span.start // 60, span.start % 60))
-                start = start.replace(tzinfo=now.tzinfo)
+                if now.tzinfo is not None:  # a time the clocks skip is read past the skip
+                    start = start.replace(tzinfo=now.tzinfo).astimezone(UTC)
+                    start = start.astimezone(now.tzinfo)
                 if start > now:
                     found.append(start)
             if found:

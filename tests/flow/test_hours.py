@@ -121,6 +121,10 @@ def test_when_the_line_opens_next() -> None:
     assert opens("2026-12-05 18:00") == "2026-12-06 22:00+00:00"  # Sunday night
     assert opens("2026-12-23 21:00") == "2026-12-26 09:00+00:00"  # past the holidays
     assert opens("2026-07-01 21:00") == "2026-07-02 08:00+01:00"  # in summer time
+    # The clocks go forward at 01:00 on 2026-03-29: Sunday's 01:30 is 02:30 BST.
+    early = _hours(FLOW.replace('sun: "22:00-02:00"', 'sun: "01:30-04:00"'))
+    found = early.next_open(at("2026-03-28 21:00"))
+    assert found is not None and found.isoformat(" ", "minutes") == "2026-03-29 02:30+01:00"
     never = _hours(FLOW.replace('closed: [2026-12-24, "12-25"]', 'closed: ["12-24"]'))
     assert never.next_open(at("2026-12-23 21:00"), days=0) is None
 
