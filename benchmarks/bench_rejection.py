@@ -54,6 +54,12 @@ MENUS = {  # the demo's English menus (flows/service_line.yaml)
     "bill_confirm": ["pay", "yes", "back", "no", "agent", "representative"],
 }
 PERSON = list(PERSON_PHRASES["en"])  # an input's, where no option offers a person
+# How callers ask for one, in the grammar's words or not: any person phrase heard counts.
+ASKING_FOR_A_PERSON = [
+    "agent", "representative", "operator", "customer service", "talk to a person",
+    "speak to someone", "talk to someone", "speak to a person", "a real person",
+    "live agent", "human", "person", "I need a human", "can I talk to someone",
+]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OFF_TOPIC = os.path.join(ROOT, "tests", "speech", "off_topic.yaml")  # shared with the test
 VOICES_IN = [("en-us", 165), ("en-gb", 150), ("en-gb-scotland", 180), ("en-029", 165),
@@ -165,7 +171,7 @@ def run_digits() -> list[Result]:
     for said, (voice, wpm) in itertools.product(off_topic, DIGIT_VOICES):
         pcm = on_a_call(voices.say(said, voice, wpm), "clean", voices, rng)
         results.append(Result("account", said, "off", "clean", *decode(recognizer, pcm, grammar)))
-    for said, (voice, wpm) in itertools.product(PERSON, VOICES_IN):  # "agent!" at an input
+    for said, (voice, wpm) in itertools.product(ASKING_FOR_A_PERSON, VOICES_IN):
         pcm = on_a_call(voices.say(said, voice, wpm), "clean", voices, rng)
         heard, kept = decode(recognizer, pcm, grammar)
         results.append(Result("account", said, "person", "clean", heard, kept))
@@ -192,8 +198,8 @@ def digit_table(results: list[Result]) -> list[str]:
         f"  off-topic heard as six digits {digits}/{len(outside)} "
         f"= {100 * digits / len(outside):.0f} %",
         f"  off-topic heard as asking for a person {off_person}/{len(outside)}",
-        f"  asking for a person ({len(PERSON)} ways, {len(VOICES_IN)} voices) heard as such "
-        f"{asked}/{len(person)}",
+        f"  asking for a person ({len(ASKING_FOR_A_PERSON)} ways, {len(VOICES_IN)} voices) "
+        f"heard as such {asked}/{len(person)}",
     ]
 
 
