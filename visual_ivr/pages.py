@@ -63,17 +63,19 @@ def _closed_note(session: Session, t: dict[str, str]) -> str:
 
 
 def when_text(moment: datetime, now: datetime, t: dict[str, str]) -> str:
-    """"today at 13:30", "tomorrow at 09:00", "on Monday at 09:00", a date later."""
-    clock = moment.strftime("%H:%M")
+    """"today at 13:30", "tomorrow at 09:00", "on Monday at 09:00", "on Monday 14
+    December at 09:00" a week or more ahead, in the page's language."""
     days = (moment.date() - now.date()).days
-    if days == 0:
-        return t["today_at"].format(time=clock)
-    if days == 1:
-        return t["tomorrow_at"].format(time=clock)
-    if days < 7:
-        day = t["weekdays"].split(",")[moment.weekday()]
-        return t["weekday_at"].format(day=day, time=clock)
-    return t["date_at"].format(date=moment.date().isoformat(), time=clock)
+    key = "today_at" if days == 0 else "tomorrow_at" if days == 1 else "weekday_at"
+    months = t.get("months", "").split(",")
+    return t[key if days < 7 else "date_at"].format(
+        time=moment.strftime("%H:%M"),
+        weekday=t["weekdays"].split(",")[moment.weekday()],
+        day=moment.day,
+        month=months[moment.month - 1] if len(months) == 12 else moment.month,
+        month_number=moment.month,
+        a_las="a la" if moment.hour == 1 else "a las",  # Spanish: "a la 01:00"
+    )
 
 
 def _says_count(hint: str, count: int) -> bool:

@@ -71,7 +71,11 @@ def test_when_the_people_are_back_in_each_language() -> None:
     assert when("zh", 7, 9) == "周一09:00"
     assert when("es", 7, 9) == "el lunes a las 09:00"
     assert when("ko", 7, 9) == "월요일 09:00"
-    assert when("en", 14, 9) == "on 2026-12-14 at 09:00"
+    assert when("en", 14, 9) == "on Monday 14 December at 09:00"
+    assert when("zh", 14, 9) == "12月14日周一09:00"
+    assert when("es", 14, 9) == "el lunes 14 de diciembre a las 09:00"
+    assert when("ko", 14, 9) == "12월 14일 월요일 09:00"
+    assert when("es", 6, 1) == "mañana a la 01:00"
 
 
 DEPARTMENTS = """
