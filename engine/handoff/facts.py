@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from engine.flow import model as m
+from engine.flow.templates import TemplateFailure, referenced_names, render
 from engine.handoff.summary import Facts, FlowLookup, Verification, verifying_vars
 from engine.session.events import TrailEntry
 from engine.session.machine import Session
@@ -92,6 +93,7 @@ class _Reading:
     """Where one journey's trail is, as the collector follows it."""
 
     flow: str
+    root: str  # the journey's own flow, whose caller_name names the caller
     entered: list[str] = field(default_factory=list)
     secret: set[str] = field(default_factory=set)
 
@@ -112,7 +114,7 @@ class FactCollector:
         journey = session.call.call_id
         reading = self._reading.get(journey)
         if reading is None:
-            reading = self._reading[journey] = _Reading(session.flow.name)
+            reading = self._reading[journey] = _Reading(session.flow.name, session.flow.name)
             while len(self._reading) > KEEP_JOURNEYS:
                 self._reading.popitem(last=False)
         else:
@@ -159,10 +161,24 @@ class FactCollector:
             answer = bool(result.get("ok")) if ok and isinstance(result, Mapping) else False
             check = Verification(entry.seq, node.id, reading.flow, by, ok, answer, entry.at)
             verifications = (*verifications, check)
+        name = self._caller_name(reading.root, session.vars, secrets) or facts.caller_name
         self._put(
-            session.call.call_id, replace(facts, results=results, verifications=verifications)
+            session.call.call_id,
+            replace(facts, results=results, verifications=verifications, caller_name=name),
         )
         return True
+
+    def _caller_name(self, root: str, variables: Mapping[str, Any], secrets: set[str]) -> str:
+        """The root flow's ``caller_name`` over all the journey knows, masked: it may
+        read a field its backend's ``agent_fields`` keeps from the agent's list."""
+        flow = self._flows(root)
+        if flow is None or not flow.caller_name:
+            return ""
+        read = {n: variables[n] for n in referenced_names(flow.caller_name) if n in variables}
+        try:
+            return render(flow.caller_name, mask(read, secrets), screen=True).strip()
+        except TemplateFailure:  # names something not known yet
+            return ""
 
     def set_callback_number(self, journey: str, number: str) -> None:
         facts = self.get(journey) or Facts()

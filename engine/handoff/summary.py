@@ -74,12 +74,14 @@ class Facts:
     verifications: tuple[Verification, ...] = ()
     results: Mapping[str, Any] = field(default_factory=dict)  # save_as -> masked result
     callback_number: str = ""
+    caller_name: str = ""  # the root flow's caller_name, read by the running session
 
     def as_json(self) -> dict[str, Any]:
         return {
             "verifications": [asdict(v) for v in self.verifications],
             "results": dict(self.results),
             "callback_number": self.callback_number,
+            "caller_name": self.caller_name,
         }
 
     @classmethod
@@ -91,6 +93,7 @@ class Facts:
             ),
             results=dict(data.get("results", {})),
             callback_number=str(data.get("callback_number", "")),
+            caller_name=str(data.get("caller_name", "")),
         )
 
 
@@ -561,6 +564,8 @@ def _caller_name(walk: _Walk, flow_name: str, facts: Facts) -> str:
     flow = walk.flows(flow_name)
     if flow is None or not flow.caller_name:
         return ""
+    if facts.caller_name:  # read where all the journey's answers were known
+        return facts.caller_name[:80]
     known: dict[str, Any] = {var: entry.get("value") for var, entry in walk.inputs.items()}
     known.update(facts.results)
     try:
