@@ -29,8 +29,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from engine.flow import model as m
-from engine.flow.templates import TemplateFailure, referenced_names, render
-from engine.handoff.summary import Facts, FlowLookup, Verification, verifying_vars
+from engine.flow.templates import referenced_names
+from engine.handoff.summary import Facts, FlowLookup, Verification, caller_name_of, verifying_vars
 from engine.session.events import TrailEntry
 from engine.session.machine import Session
 
@@ -175,10 +175,7 @@ class FactCollector:
         if flow is None or not flow.caller_name:
             return ""
         read = {n: variables[n] for n in referenced_names(flow.caller_name) if n in variables}
-        try:
-            return render(flow.caller_name, mask(read, secrets), screen=True).strip()
-        except TemplateFailure:  # names something not known yet
-            return ""
+        return caller_name_of(flow, mask(read, secrets))
 
     def set_callback_number(self, journey: str, number: str) -> None:
         facts = self.get(journey) or Facts()

@@ -558,20 +558,28 @@ def _channels(walk: _Walk) -> tuple[str, ...]:
 # ---------------------------------------------------------------- the handoff
 
 
-def _caller_name(walk: _Walk, flow_name: str, facts: Facts) -> str:
-    """The root flow's ``caller_name`` over what the journey learnt (inputs, masked if
-    sensitive, and backend answers); blank while it names something not yet known."""
-    flow = walk.flows(flow_name)
+def caller_name_of(flow: m.Flow | None, known: Mapping[str, Any]) -> str:
+    """``flow``'s ``caller_name`` over ``known`` (masked already); blank while it
+    names something not yet known."""
     if flow is None or not flow.caller_name:
         return ""
-    if facts.caller_name:  # read where all the journey's answers were known
-        return facts.caller_name[:80]
-    known: dict[str, Any] = {var: entry.get("value") for var, entry in walk.inputs.items()}
-    known.update(facts.results)
     try:
         return render(flow.caller_name, known, screen=True).strip()[:80]
     except TemplateFailure:
         return ""
+
+
+def _caller_name(walk: _Walk, flow_name: str, facts: Facts) -> str:
+    """The root flow's ``caller_name``: as the running session read it, or (a journey
+    stored before it kept one) over what the trail and the agent's facts hold."""
+    flow = walk.flows(flow_name)
+    if flow is None or not flow.caller_name:
+        return ""
+    if facts.caller_name:  # read where all the journey's answers were known
+        return facts.caller_name
+    known: dict[str, Any] = {var: entry.get("value") for var, entry in walk.inputs.items()}
+    known.update(facts.results)
+    return caller_name_of(flow, known)
 
 
 def build_handoff(
